@@ -1,0 +1,55 @@
+# spacetime-watch: every target works on a fresh machine that has Go, gcc and apt.
+
+GO         ?= go
+GOFLAGS    ?=
+PKGS       := ./...
+FUZZTIME   ?= 10s
+BENCHOUT   ?= bench.txt
+STATICCHECK_VERSION := v0.8.2
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS    := -X github.com/spacetime-vr/spacetime-watch/internal/version.Version=$(VERSION) \
+              -X github.com/spacetime-vr/spacetime-watch/internal/version.Revision=$(REVISION)
+
+.PHONY: all build test test-unit fuzz bench lint fmt-check vet demo deps clean
+
+all: lint test build
+
+## build: the two binaries into ./bin
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+## deps: everything the tests need (Go modules now; Debian packages as the end-to-end tests arrive)
+deps:
+	$(GO) mod download
+
+## test: every test, end-to-end ones included, plus a short fuzz run of the frame decoder
+test: deps fmt-check vet test-unit fuzz
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/spacetime/
+
+## bench: benchmarks, figures written to $(BENCHOUT) (the README quotes this file)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee $(BENCHOUT)
+
+## lint: gofmt, go vet and staticcheck
+lint: fmt-check vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+## demo: the daemon against an embedded simulated instance
+demo:
+	$(GO) run ./cmd/spacetime-watch demo
+
+clean:
+	rm -rf bin $(BENCHOUT)
