@@ -1,0 +1,348 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the testdata golden files")
+
+// sentinel is the value of every token variable in the test environment: no
+// error message or effective config may ever contain it.
+const sentinel = "sentinel-3f9a-token-value"
+
+var testEnv = map[string]string{
+	"CREDENTIALS_DIRECTORY": "/run/credentials/spacetime-watch.service",
+	"SPACETIME_TOKEN":       sentinel,
+	"SPACETIME_PERF_TOKEN":  sentinel,
+}
+
+func getenv(k string) string { return testEnv[k] }
+
+func testOpts(file string) ParseOptions {
+	return ParseOptions{Getenv: getenv, BaseDir: "/etc/spacetime-watch", Filename: file}
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkGolden compares got with the golden file, or rewrites it under -update.
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want := readFile(t, golden)
+	if string(got) != string(want) {
+		t.Errorf("%s differs (run go test -update to accept)\n--- got:\n%s\n--- want:\n%s", golden, got, want)
+	}
+}
+
+// TestParseErrors runs every testdata/errors/*.yaml fixture and compares the
+// whole error text with its .golden file: each kind of problem, its path,
+// its line and its fix, all reported at once and in file order.
+func TestParseErrors(t *testing.T) {
+	files, err := filepath.Glob("testdata/errors/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			cfg, err := Parse(readFile(t, f), testOpts(filepath.Base(f)))
+			if cfg != nil {
+				t.Error("Parse returned a config along with an error")
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("want a *ValidationError, got %T: %v", err, err)
+			}
+			if len(ve.Problems) == 0 {
+				t.Fatal("ValidationError without problems")
+			}
+			text := err.Error()
+			for _, secret := range []string{sentinel, "hunter2", "pa ss"} {
+				if strings.Contains(text, secret) {
+					t.Errorf("error text reveals the secret %q:\n%s", secret, text)
+				}
+			}
+			checkGolden(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(text+"\n"))
+		})
+	}
+}
+
+// TestAcceptance is the issue's acceptance case, spelled out: an unknown key,
+// a negative interval and an FPS min above max give one error naming all
+// three field paths.
+func TestAcceptance(t *testing.T) {
+	_, err := Parse(readFile(t, "testdata/errors/acceptance.yaml"), testOpts(""))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want a *ValidationError, got %v", err)
+	}
+	if len(ve.Problems) != 3 {
+		t.Errorf("want 3 problems, got %d:\n%v", len(ve.Problems), err)
+	}
+	for _, path := range []string{
+		"defaults.schedule.interval:",
+		"targets[0].thresholds.fps.min:",
+		"targets[0].colour:",
+	} {
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error does not name %s:\n%v", path, err)
+		}
+	}
+}
+
+func TestProblemsSortedByPosition(t *testing.T) {
+	_, err := Parse(readFile(t, "testdata/errors/impossible_values.yaml"), testOpts(""))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatal(err)
+	}
+	if !slices.IsSortedFunc(ve.Problems, func(a, b Problem) int { return a.Line - b.Line }) {
+		t.Errorf("problems not in file order: %v", ve.Problems)
+	}
+	for _, p := range ve.Problems {
+		if p.Line == 0 {
+			t.Errorf("problem without a line: %v", p)
+		}
+	}
+}
+
+func TestParseValid(t *testing.T) {
+	mustURLs := func(ss ...string) []*url.URL {
+		var out []*url.URL
+		for _, s := range ss {
+			out = append(out, mustURL(s))
+		}
+		return out
+	}
+	tests := []struct {
+		file  string
+		check func(t *testing.T, c *Config)
+	}{
+		{"empty.yaml", func(t *testing.T, c *Config) {
+			if want := Default(); !reflect.DeepEqual(*c, want) {
+				t.Errorf("empty file:\n got %+v\nwant %+v", *c, want)
+			}
+		}},
+		{"empty_targets.yaml", func(t *testing.T, c *Config) {
+			if want := Default(); !reflect.DeepEqual(*c, want) {
+				t.Errorf("targets: []:\n got %+v\nwant %+v", *c, want)
+			}
+		}},
+		{"defaults_only.yaml", func(t *testing.T, c *Config) {
+			if want := Default(); !reflect.DeepEqual(*c, want) {
+				t.Errorf("defaults-only file:\n got %+v\nwant %+v", *c, want)
+			}
+		}},
+		{"multi_target.yaml", func(t *testing.T, c *Config) {
+			if len(c.Targets) != 2 {
+				t.Fatalf("want 2 targets, got %d", len(c.Targets))
+			}
+			main, vr2 := c.Targets[0], c.Targets[1]
+			// main: defaults section merged over built-in defaults.
+			equal(t, "main.schedule.interval", main.Schedule.Interval, 10*time.Minute)
+			equal(t, "main.schedule.timeout", main.Schedule.Timeout, 60*time.Second)
+			equal(t, "main.fps.min", main.Thresholds.FPS.Min, 80.0)
+			equal(t, "main.fps.max", main.Thresholds.FPS.Max, 95.0)
+			equal(t, "main.memory.max_mb", main.Thresholds.Memory.MaxMB, 800.0)
+			equal(t, "main.known_gaps", main.KnownGaps, []KnownGap{{CheckHealth, DefaultKnownGapReason}})
+			equal(t, "main.offsets", main.Reviews.Offsets, []time.Duration{30 * time.Minute, 2 * time.Hour})
+			equal(t, "main.api_url", main.APIURL, mustURL("http://127.0.0.1:8080"))
+			equal(t, "main.telemetry_urls", main.TelemetryURLs, mustURLs("ws://127.0.0.1:8081/"))
+			// vr-2: its own overrides over the defaults section.
+			equal(t, "vr2.api_url", vr2.APIURL.String(), "http://127.0.0.1:8090/api")
+			equal(t, "vr2.telemetry_urls", vr2.TelemetryURLs, mustURLs("ws://127.0.0.1:8091/", "wss://vr-2.example:8443/telemetry"))
+			equal(t, "vr2.expected", vr2.Expected, Expected{"staging", "res://vr_main.tscn"})
+			equal(t, "vr2.known_gaps", vr2.KnownGaps, []KnownGap{})
+			equal(t, "vr2.schedule", vr2.Schedule, Schedule{Interval: 10 * time.Minute, Timeout: 30 * time.Second, Intrusive: true})
+			equal(t, "vr2.fps", vr2.Thresholds.FPS, FPSThresholds{Min: 80, Max: 100, CriticalMin: 45, For: 5 * time.Minute, Hysteresis: 2})
+			equal(t, "vr2.memory.max_mb", vr2.Thresholds.Memory.MaxMB, 800.0)
+			equal(t, "vr2.checks.failure_threshold", vr2.Checks.FailureThreshold, 3)
+			equal(t, "vr2.checks.success_threshold", vr2.Checks.SuccessThreshold, 1)
+			equal(t, "vr2.telemetry", vr2.Telemetry, Telemetry{90 * time.Second, time.Second, 30 * time.Second, 1 << 20})
+			equal(t, "vr2.deployment", vr2.Deployment, Deployment{
+				AutoDetect: false, Version: "1.10",
+				StartedAt: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+			})
+			// The defaults section itself is kept, merged.
+			equal(t, "defaults.interval", c.Defaults.Schedule.Interval, 10*time.Minute)
+			// Targets share no slices with the defaults or each other.
+			main.Reviews.Offsets[0] = time.Second
+			equal(t, "defaults.offsets unchanged", c.Defaults.Reviews.Offsets[0], 30*time.Minute)
+		}},
+		{"credentials.yaml", func(t *testing.T, c *Config) {
+			a, b, d := c.Targets[0], c.Targets[1], c.Targets[2]
+			equal(t, "a.token", a.APIToken(), TokenRef{File: "/run/credentials/spacetime-watch.service/api-token"})
+			equal(t, "a.perf", a.PerformanceToken(), TokenRef{File: "/run/credentials/spacetime-watch.service/perf-token"})
+			equal(t, "a.from_status", a.TokenFromStatus, false)
+			equal(t, "b.token (relative, $$)", b.APIToken(), TokenRef{File: "/etc/spacetime-watch/tokens/second$1"})
+			equal(t, "b.from_status (explicit)", b.TokenFromStatus, true)
+			equal(t, "b.perf", b.PerformanceToken(), TokenRef{Env: "SPACETIME_PERF_TOKEN"})
+			equal(t, "d.token", d.APIToken(), TokenRef{Env: "SPACETIME_TOKEN"})
+			equal(t, "d.from_status", d.TokenFromStatus, false)
+			equal(t, "d.perf", d.PerformanceToken().IsZero(), true)
+		}},
+		{"cron_override.yaml", func(t *testing.T, c *Config) {
+			equal(t, "defaults", c.Defaults.Schedule, Schedule{Cron: "*/5 * * * *", Timeout: time.Minute})
+			equal(t, "by-cron", c.Targets[0].Schedule, Schedule{Cron: "*/5 * * * *", Timeout: time.Minute})
+			equal(t, "by-interval", c.Targets[1].Schedule, Schedule{Interval: 2 * time.Minute, Timeout: time.Minute})
+		}},
+		{"known_gaps_forms.yaml", func(t *testing.T, c *Config) {
+			tg := &c.Targets[0]
+			equal(t, "gaps", tg.KnownGaps, []KnownGap{
+				{CheckHealth, DefaultKnownGapReason},
+				{CheckStatus, "environment is hard-coded to development"},
+				{CheckPerformance, DefaultKnownGapReason},
+			})
+			reason, ok := tg.KnownGap(CheckStatus)
+			equal(t, "KnownGap(status)", [2]any{reason, ok}, [2]any{"environment is hard-coded to development", true})
+			_, ok = tg.KnownGap(CheckAuth)
+			equal(t, "KnownGap(auth)", ok, false)
+		}},
+		{"anchors.yaml", func(t *testing.T, c *Config) {
+			second := c.Targets[1]
+			equal(t, "second.name", second.Name, "second")
+			equal(t, "second.fps.min (merged)", second.Thresholds.FPS.Min, 70.0)
+			equal(t, "second.memory.max_mb", second.Thresholds.Memory.MaxMB, 600.0)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimSuffix(tt.file, ".yaml"), func(t *testing.T) {
+			c, err := Parse(readFile(t, filepath.Join("testdata/valid", tt.file)), testOpts(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func equal[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: got %+v, want %+v", what, got, want)
+	}
+}
+
+// TestDefaultsReproduceChecklist pins the deployment checklist's numbers.
+func TestDefaultsReproduceChecklist(t *testing.T) {
+	c := Default()
+	if len(c.Targets) != 1 {
+		t.Fatalf("want one default target, got %d", len(c.Targets))
+	}
+	tg := c.Targets[0]
+	equal(t, "name", tg.Name, "local")
+	equal(t, "api_url", tg.APIURL.String(), "http://127.0.0.1:8080")
+	equal(t, "telemetry", tg.TelemetryURLs[0].String(), "ws://127.0.0.1:8081/")
+	equal(t, "token_from_status", tg.TokenFromStatus, true)
+	equal(t, "interval", tg.Schedule.Interval, 5*time.Minute)
+	equal(t, "fps band", [3]float64{tg.Thresholds.FPS.CriticalMin, tg.Thresholds.FPS.Min, tg.Thresholds.FPS.Max}, [3]float64{45, 85, 95})
+	equal(t, "memory", tg.Thresholds.Memory.MaxMB, 400.0)
+	equal(t, "growth", [2]any{tg.Thresholds.Memory.GrowthMBPerMin, tg.Thresholds.Memory.GrowthWindow}, [2]any{10.0, 15 * time.Minute})
+	equal(t, "reviews", tg.Reviews.Offsets, []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour})
+	equal(t, "failure/success", [2]int{tg.Checks.FailureThreshold, tg.Checks.SuccessThreshold}, [2]int{2, 1})
+	equal(t, "telemetry_timeout", tg.Checks.TelemetryTimeout, 10*time.Second)
+	equal(t, "expected", tg.Expected, Expected{"production", "res://vr_main.tscn"})
+	equal(t, "silence", tg.Telemetry.SilenceTimeout, 90*time.Second)
+	equal(t, "backoff_max", tg.Telemetry.BackoffMax, 60*time.Second)
+	equal(t, "threshold window", [2]any{tg.Checks.ThresholdWindow, tg.Checks.ThresholdInBandRatio}, [2]any{15 * time.Second, 0.95})
+	if ps := validate(&c, getenv); len(ps) != 0 {
+		t.Errorf("Default() is not valid: %v", ps)
+	}
+}
+
+func TestScheduledChecks(t *testing.T) {
+	tg := defaultTarget()
+	equal(t, "default", tg.ScheduledChecks(), []CheckName{
+		CheckInstanceUp, CheckHealth, CheckStatus, CheckTelemetry, CheckScene, CheckAuth, CheckWhitelist, CheckPerformance,
+	})
+	tg.Schedule.Intrusive = true
+	equal(t, "intrusive", tg.ScheduledChecks(), []CheckName{
+		CheckInstanceUp, CheckHealth, CheckStatus, CheckTelemetry, CheckScene, CheckAuth, CheckRateLimit, CheckWhitelist, CheckPerformance,
+	})
+}
+
+func TestConfigTarget(t *testing.T) {
+	c := Default()
+	if tg, ok := c.Target("local"); !ok || tg != &c.Targets[0] {
+		t.Errorf("Target(local) = %p, %v", tg, ok)
+	}
+	if _, ok := c.Target("nope"); ok {
+		t.Error("Target(nope) found something")
+	}
+}
+
+// TestExampleLoads loads the shipped deploy/config.example.yaml through
+// Load, as the daemon would under systemd, and checks what it documents.
+func TestExampleLoads(t *testing.T) {
+	creds := t.TempDir()
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
+	c, err := Load("../../deploy/config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example's defaults section shows the built-in defaults, apart from
+	// the known gaps of the stock build.
+	want := defaultSettings()
+	want.KnownGaps = c.Defaults.KnownGaps
+	equal(t, "defaults section", c.Defaults, want)
+	if len(c.Targets) != 2 {
+		t.Fatalf("want 2 targets, got %d", len(c.Targets))
+	}
+	equal(t, "main.perf token", c.Targets[0].PerformanceToken().Describe(), "file "+filepath.Join(creds, "performance-token"))
+	equal(t, "staging.cron", c.Targets[1].Schedule.Cron, "*/15 * * * *")
+	equal(t, "staging.fps", [2]float64{c.Targets[1].Thresholds.FPS.Min, c.Targets[1].Thresholds.FPS.Max}, [2]float64{60, 95})
+}
+
+func TestLoad(t *testing.T) {
+	t.Run("relative token file is taken from the config's folder", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(path, []byte("targets:\n  - name: main\n    token_file: secrets/api-token\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "token_file", c.Targets[0].TokenFile, filepath.Join(dir, "secrets", "api-token"))
+	})
+	t.Run("missing file is a read error, not a validation error", func(t *testing.T) {
+		_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
+		var ve *ValidationError
+		if !errors.Is(err, fs.ErrNotExist) || errors.As(err, &ve) {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("validation error names the file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "bad.yaml")
+		if err := os.WriteFile(path, []byte("bogus: 1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		want := "config file " + path + ": line 1: bogus: unknown field; known fields: defaults, targets"
+		if err == nil || err.Error() != want {
+			t.Errorf("got  %v\nwant %s", err, want)
+		}
+	})
+}

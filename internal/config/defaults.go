@@ -1,0 +1,97 @@
+package config
+
+import (
+	"net/url"
+	"time"
+)
+
+// DefaultTargetName is the name of the target used when the file lists none.
+const DefaultTargetName = "local"
+
+// Every default lives in this file. The values reproduce the deployment
+// checklist (deploy/CHECKLIST.md, "Post-Deployment Monitoring"): checks every
+// 5 minutes, FPS stable at 85–95, memory under 400 MB, reviews at hours 1, 4
+// and 24. The doc comments on the fields repeat them for readers.
+
+// Default returns the configuration of an empty file: the checklist's
+// defaults and one target, "local", on 127.0.0.1's standard ports.
+func Default() Config {
+	return Config{
+		Defaults: defaultSettings(),
+		Targets:  []Target{defaultTarget()},
+	}
+}
+
+// defaultTarget is the target used when the file lists none.
+func defaultTarget() Target {
+	return newTarget(DefaultTargetName, defaultSettings())
+}
+
+// newTarget returns a target on the standard ports that starts from s; a
+// target in the file is decoded over it.
+func newTarget(name string, s Settings) Target {
+	return Target{
+		Name:            name,
+		APIURL:          mustURL("http://127.0.0.1:8080"),
+		TelemetryURLs:   []*url.URL{mustURL("ws://127.0.0.1:8081/")},
+		TokenFromStatus: true,
+		Settings:        s.clone(),
+	}
+}
+
+func defaultSettings() Settings {
+	return Settings{
+		Expected: Expected{
+			Environment: "production",
+			Scene:       "res://vr_main.tscn",
+		},
+		KnownGaps:  []KnownGap{},
+		Deployment: Deployment{AutoDetect: true},
+		Schedule: Schedule{
+			Interval: 5 * time.Minute,
+			Timeout:  60 * time.Second,
+		},
+		Checks: Checks{
+			FailureThreshold:     2,
+			SuccessThreshold:     1,
+			RequestTimeout:       5 * time.Second,
+			TelemetryTimeout:     10 * time.Second,
+			AuthPath:             "/scene/history",
+			RateLimitPath:        "/scenes",
+			RateLimitPerMinute:   60,
+			WhitelistProbeScene:  "res://spacetime_watch/not_whitelisted.tscn",
+			ThresholdWindow:      15 * time.Second,
+			ThresholdInBandRatio: 0.95,
+		},
+		Thresholds: Thresholds{
+			FPS: FPSThresholds{Min: 85, Max: 95, CriticalMin: 45, For: time.Minute, Hysteresis: 2},
+			Memory: MemoryThresholds{
+				MaxMB: 400, HysteresisMB: 10, For: time.Minute,
+				GrowthMBPerMin: 10, GrowthWindow: 15 * time.Minute,
+			},
+		},
+		Telemetry: Telemetry{
+			SilenceTimeout: 90 * time.Second,
+			BackoffInitial: time.Second,
+			BackoffMax:     60 * time.Second,
+			ReadLimitBytes: 1 << 20,
+		},
+		Reviews: Reviews{Offsets: []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}},
+	}
+}
+
+// clone returns a deep copy, so targets that start from the same defaults
+// share no slices.
+func (s Settings) clone() Settings {
+	s.KnownGaps = append([]KnownGap{}, s.KnownGaps...)
+	s.Reviews.Offsets = append([]time.Duration{}, s.Reviews.Offsets...)
+	return s
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic("config: bad built-in URL " + s) // a constant above; tests catch it
+	}
+	return u
+}

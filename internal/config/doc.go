@@ -1,0 +1,31 @@
+// Package config loads spacetime-watch's YAML configuration: strictly
+// (unknown keys, wrong types and impossible values are errors that name the
+// field path, its line and the fix, all reported at once), with defaults that
+// reproduce SpaceTime VR's deployment checklist, set in one place
+// (defaults.go).
+//
+// A file has two sections. defaults sets what every target starts from;
+// targets lists the instances to watch, each overriding defaults field by
+// field:
+//
+//	defaults:
+//	  schedule: {interval: 5m}
+//	  known_gaps: [{check: health, reason: "the stock build has no /health"}]
+//	targets:
+//	  - name: main
+//	    api_url: http://127.0.0.1:8080
+//	    token_file: ${CREDENTIALS_DIRECTORY}/api-token
+//	    thresholds: {fps: {min: 80}}
+//
+// An empty file, or one without targets, watches one target named "local" on
+// 127.0.0.1:8080 and ws://127.0.0.1:8081/. deploy/config.example.yaml
+// documents every key.
+//
+// Secrets never enter a Config: *_file and *_env fields say where a token
+// is (TokenRef), and the daemon resolves them when it needs them. *_file
+// paths expand ${VAR} (systemd's ${CREDENTIALS_DIRECTORY}) at load.
+//
+// Adding a top-level section takes a field on Config with a yaml tag, its
+// defaults in Default, and its rules in validate: decoding, unknown-key
+// checks, line numbers and the effective output follow from the struct.
+package config
