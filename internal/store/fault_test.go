@@ -1,0 +1,42 @@
+//go:build linux
+
+package store
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestGuardCatchesFaultsInBbolt shrinks a file under a live bbolt mapping,
+// so that walking it reads pages past the end of the file: SIGBUS, which
+// without guard kills the process with "unexpected fault address". Open's
+// size check catches a file truncated while the daemon was down; this is
+// the case it cannot see, and the proof that guard turns a fault into an
+// error.
+func TestGuardCatchesFaultsInBbolt(t *testing.T) {
+	clk := newClock()
+	dir := buildState(t, clk)
+	path := filepath.Join(dir, "state.db")
+
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	mustDo(t, err)
+	defer db.Close()
+	mustDo(t, os.Truncate(path, 3*int64(os.Getpagesize())))
+
+	err = guard(func() error {
+		return db.View(func(tx *bolt.Tx) error { return walk(tx) })
+	})
+	var pe *panicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("walk over a truncated mapping: %v, want a *panicError", err)
+	}
+	if f, ok := pe.value.(interface{ Addr() uintptr }); !ok || f.Addr() == 0 {
+		t.Errorf("panic value %#v is not a memory fault at a real address", pe.value)
+	}
+	t.Logf("caught: %v", err)
+}

@@ -1,0 +1,306 @@
+package store
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/goleak"
+)
+
+// The crash and lock tests need a second process. They re-execute this
+// test binary with helperEnv set; TestMain then runs the helper instead of
+// the tests.
+const (
+	helperEnv    = "STORE_TEST_HELPER"
+	helperDirEnv = "STORE_TEST_DIR"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode, os.Getenv(helperDirEnv)))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// helperProc is a running helper process; its stdout lines arrive on lines.
+type helperProc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	done  chan struct{} // closed when stdout is drained
+
+	waitOnce sync.Once
+	waitErr  error
+}
+
+func startHelper(t *testing.T, mode, dir string) *helperProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode, helperDirEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start helper %s: %v", mode, err)
+	}
+	h := &helperProc{cmd: cmd, stdin: stdin, lines: make(chan string, 1<<16), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		defer close(h.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			h.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		h.cmd.Process.Kill()
+		h.wait()
+	})
+	return h
+}
+
+// next returns the helper's next line, failing the test after timeout.
+func (h *helperProc) next(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case l, ok := <-h.lines:
+		if !ok {
+			t.Fatalf("helper exited before writing a line")
+		}
+		return l
+	case <-time.After(timeout):
+		t.Fatalf("helper wrote nothing for %v", timeout)
+	}
+	return ""
+}
+
+// wait reaps the process and drains its output; later calls return the
+// first call's result.
+func (h *helperProc) wait() error {
+	h.waitOnce.Do(func() {
+		h.waitErr = h.cmd.Wait() // closes stdout once the process is gone
+		for range h.lines {      // unblock the reader so that it sees EOF
+		}
+		<-h.done
+	})
+	return h.waitErr
+}
+
+func runHelper(mode, dir string) int {
+	var err error
+	switch mode {
+	case "hold":
+		err = helperHold(dir)
+	case "write-loop":
+		err = helperWriteLoop(dir)
+	case "fsize":
+		err = helperFileSizeLimit(dir)
+	default:
+		err = fmt.Errorf("unknown helper mode %q", mode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	return 0
+}
+
+// helperHold opens the store, says "ready", and holds it until stdin closes.
+func helperHold(dir string) error {
+	s, err := Open(dir, Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	return s.Close()
+}
+
+// crashOptions keep the logs short so that the write loop trims on every
+// iteration: trimming is where a torn transaction would show.
+var crashOptions = Options{DeploymentHistory: 5, CheckHistory: 12}
+
+// helperWriteLoop writes until killed. Iteration i starts deployment
+// "d-<i>", records three checks observing i in one call, then sets meta
+// "last" to i, and prints i once all three calls returned.
+func helperWriteLoop(dir string) error {
+	s, err := Open(dir, crashOptions)
+	if err != nil {
+		return err
+	}
+	start := 0
+	if v, ok, err := s.GetMeta("last"); err != nil {
+		return err
+	} else if ok {
+		last, _ := strconv.Atoi(string(v))
+		start = last + 1
+	}
+	// A kill may have cut the previous run between its calls: redo only
+	// what iteration start is missing.
+	cur, _, err := s.CurrentDeployment("t")
+	if err != nil {
+		return err
+	}
+	hist, err := s.CheckHistory("t", time.Time{})
+	if err != nil {
+		return err
+	}
+	for i := start; ; i++ {
+		obs := strconv.Itoa(i)
+		if i > start || cur.ID != "d-"+obs {
+			if _, err := s.StartDeployment(Deployment{ID: "d-" + obs, Target: "t", Source: SourceAPI}); err != nil {
+				return err
+			}
+		}
+		if i > start || len(hist) == 0 || hist[len(hist)-1].Observed != obs {
+			err := s.RecordCheck("t",
+				CheckRecord{Check: "a", Result: ResultPass, Observed: obs},
+				CheckRecord{Check: "b", Result: ResultPass, Observed: obs},
+				CheckRecord{Check: "c", Result: ResultPass, Observed: obs})
+			if err != nil {
+				return err
+			}
+		}
+		if err := s.PutMeta("last", []byte(obs)); err != nil {
+			return err
+		}
+		fmt.Println(i)
+	}
+}
+
+// helperFileSizeLimit makes writes fail as on a full disk: RLIMIT_FSIZE
+// at the file's current size makes growing it fail with EFBIG. It prints
+// the failed write's error, lifts the limit, and writes again.
+func helperFileSizeLimit(dir string) error {
+	s, err := Open(dir, Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.PutMeta("before", []byte("ok")); err != nil {
+		return err
+	}
+	restore, err := limitFileSize(s.path)
+	if err != nil {
+		return err
+	}
+	err = s.PutMeta("big", make([]byte, 4<<20))
+	if err == nil {
+		return fmt.Errorf("writing 4 MiB past RLIMIT_FSIZE succeeded")
+	}
+	fmt.Println("ERR", err)
+	if err := restore(); err != nil {
+		return err
+	}
+	if err := s.PutMeta("after", []byte("ok")); err != nil {
+		return fmt.Errorf("write after the failed one: %w", err)
+	}
+	fmt.Println("OK")
+	return nil
+}
+
+// openT opens a store in dir and closes it when the test ends.
+func openT(t testing.TB, dir string, o Options) *Store {
+	t.Helper()
+	s, err := Open(dir, o)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// clock is a settable wall clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// checkInvariants fails the test unless the file is consistent: bbolt's
+// own check passes, every log's count matches its records, and the
+// deployment ID index and the deployment records point at each other.
+func checkInvariants(t *testing.T, s *Store) {
+	t.Helper()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("bbolt check: %w", err)
+		}
+		for _, name := range logBuckets {
+			p := tx.Bucket(name)
+			err := p.ForEachBucket(func(owner []byte) error {
+				b := p.Bucket(owner)
+				if n := b.Stats().KeyN; uint64(n) != b.Sequence() {
+					return fmt.Errorf("%s/%s holds %d records, counted %d", name, owner, n, b.Sequence())
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		ids := tx.Bucket(bucketDeploymentIDs)
+		indexed := 0
+		err := ids.ForEach(func(id, v []byte) error {
+			indexed++
+			seq, target, err := decodeDeploymentIndex(v)
+			if err != nil {
+				return err
+			}
+			b := ownerBucket(tx, bucketDeployments, target)
+			if b == nil || b.Get(seqKey(seq)) == nil {
+				return fmt.Errorf("index entry %s points at a missing record", id)
+			}
+			d, err := decodeDeployment(b.Get(seqKey(seq)))
+			if err != nil || d.ID != string(id) {
+				return fmt.Errorf("index entry %s points at %+v (%v)", id, d, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		records := 0
+		p := tx.Bucket(bucketDeployments)
+		p.ForEachBucket(func(k []byte) error {
+			records += p.Bucket(k).Stats().KeyN
+			return nil
+		})
+		if records != indexed {
+			return fmt.Errorf("%d deployment records, %d index entries", records, indexed)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("invariants: %v", err)
+	}
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The outbox makes notifications durable: the alert package appends a
+// message before it sends it, and acks it only after the sink confirmed
+// delivery. After a crash the messages still in the outbox are sent again
+// (at least once, in order per sink); a message a sink refuses for good is
+// moved to the sink's dead letters instead.
+
+// OutboxEntry is a message waiting for a sink.
+type OutboxEntry struct {
+	// Seq orders the entries of a sink and names one to OutboxAck.
+	Seq uint64
+	// Payload is the caller's encoded message.
+	Payload []byte
+}
+
+// DeadLetter is a message a sink refused for good.
+type DeadLetter struct {
+	// Seq is the entry's outbox seq number.
+	Seq uint64
+	// At is when it was dead-lettered.
+	At time.Time
+	// Reason is why, e.g. the sink's error.
+	Reason string
+	// Payload is the message as it was appended.
+	Payload []byte
+}
+
+// OutboxAppend appends a message to sink's outbox and returns its seq; the
+// message is on disk when it returns.
+func (s *Store) OutboxAppend(sink string, payload []byte) (uint64, error) {
+	if err := checkName("outbox sink", sink); err != nil {
+		return 0, fmt.Errorf("store: outbox append: %w", err)
+	}
+	var seq uint64
+	err := s.update("outbox append to "+sink, func(tx *bolt.Tx) error {
+		var err error
+		if seq, err = nextSeq(tx, bucketOutbox); err != nil {
+			return err
+		}
+		b, err := createOwnerBucket(tx, bucketOutbox, sink)
+		if err != nil {
+			return err
+		}
+		return logPut(b, seqKey(seq), cloneValue(payload))
+	})
+	return seq, err
+}
+
+// OutboxPeek returns up to max of sink's oldest messages (max <= 0: all),
+// oldest first, without removing them.
+func (s *Store) OutboxPeek(sink string, max int) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := s.view("outbox peek at "+sink, func(tx *bolt.Tx) error {
+		b := ownerBucket(tx, bucketOutbox, sink)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && (max <= 0 || len(out) < max); k, v = c.Next() {
+			seq, err := keySeq(k)
+			if err != nil {
+				return err
+			}
+			out = append(out, OutboxEntry{Seq: seq, Payload: cloneValue(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// OutboxAck removes a delivered message. Acking a seq that is not there
+// (acked before a crash, or never appended) is not an error, so a
+// redelivery after a restart can be acked again.
+func (s *Store) OutboxAck(sink string, seq uint64) error {
+	return s.update(fmt.Sprintf("outbox ack %s/%d", sink, seq), func(tx *bolt.Tx) error {
+		if b := ownerBucket(tx, bucketOutbox, sink); b != nil {
+			_, err := logDelete(b, seqKey(seq))
+			return err
+		}
+		return nil
+	})
+}
+
+// OutboxDeadLetter moves a message from sink's outbox to its dead letters
+// in one transaction, with the reason. The dead letters keep the newest
+// Options.DeadLetters (1000) per sink. A seq not in the outbox is an error
+// matching ErrNotFound.
+func (s *Store) OutboxDeadLetter(sink string, seq uint64, reason string) error {
+	return s.update(fmt.Sprintf("outbox dead-letter %s/%d", sink, seq), func(tx *bolt.Tx) error {
+		key := seqKey(seq)
+		ob := ownerBucket(tx, bucketOutbox, sink)
+		if ob == nil || !has(ob, key) {
+			return fmt.Errorf("outbox entry %s/%d: %w", sink, seq, ErrNotFound)
+		}
+		payload := cloneValue(ob.Get(key))
+		v, err := encodeDeadLetter(DeadLetter{At: s.now(), Reason: reason, Payload: payload})
+		if err != nil {
+			return err
+		}
+		db, err := createOwnerBucket(tx, bucketDeadLetters, sink)
+		if err != nil {
+			return err
+		}
+		if err := logPut(db, key, v); err != nil {
+			return err
+		}
+		if _, err := logDelete(ob, key); err != nil {
+			return err
+		}
+		return logTrim(db, s.opts.DeadLetters, nil, nil)
+	})
+}
+
+// DeadLetters returns sink's dead letters, oldest first.
+func (s *Store) DeadLetters(sink string) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := s.view("dead letters of "+sink, func(tx *bolt.Tx) error {
+		b := ownerBucket(tx, bucketDeadLetters, sink)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			seq, err := keySeq(k)
+			if err != nil {
+				return err
+			}
+			d, err := decodeDeadLetter(seq, v)
+			if err != nil {
+				return fmt.Errorf("dead letter %d: %w", seq, err)
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// OutboxPending returns how many messages wait per sink, for a gauge and
+// for the start-up resend. Sinks with none are absent.
+func (s *Store) OutboxPending() (map[string]int, error) {
+	out := map[string]int{}
+	err := s.view("outbox pending", func(tx *bolt.Tx) error {
+		p := tx.Bucket(bucketOutbox)
+		return p.ForEachBucket(func(k []byte) error {
+			if n := p.Bucket(k).Sequence(); n > 0 {
+				out[string(k)] = int(n)
+			}
+			return nil
+		})
+	})
+	return out, err
+}

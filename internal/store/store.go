@@ -1,0 +1,178 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options tunes a Store. The zero value is ready to use.
+type Options struct {
+	// LockTimeout is how long Open waits for another holder of the state
+	// dir to let go before it returns a *LockedError. Default 1s.
+	LockTimeout time.Duration
+	// Now is the wall clock: default start times and IDs, check retention,
+	// dead-letter times, names of damaged files set aside. Default time.Now.
+	Now func() time.Time
+	// DeploymentHistory is how many deployments are kept per target, the
+	// newest. Default 50.
+	DeploymentHistory int
+	// CheckHistory is how many check records are kept per target, the
+	// newest. Default 10000: 48 h of ten checks every 5 minutes is 5760.
+	CheckHistory int
+	// CheckRetention is how long check records are kept. Default 48h, which
+	// covers the +24 h review with a day to spare.
+	CheckRetention time.Duration
+	// DeadLetters is how many dead letters are kept per sink, the newest.
+	// Default 1000.
+	DeadLetters int
+}
+
+func (o Options) withDefaults() Options {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DeploymentHistory <= 0 {
+		o.DeploymentHistory = 50
+	}
+	if o.CheckHistory <= 0 {
+		o.CheckHistory = 10000
+	}
+	if o.CheckRetention <= 0 {
+		o.CheckRetention = 48 * time.Hour
+	}
+	if o.DeadLetters <= 0 {
+		o.DeadLetters = 1000
+	}
+	return o
+}
+
+// Store is the open state dir. It is safe for concurrent use.
+type Store struct {
+	dir    string
+	path   string
+	opts   Options
+	db     *bolt.DB
+	lock   *dirLock
+	report OpenReport
+
+	// backupMu serialises Backup (the calls share a temp file) and Close
+	// (no backup may touch the dir once the lock is released).
+	backupMu sync.Mutex
+	closed   bool // guarded by backupMu
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the state in dir, creating dir (0700) and dir/state.db (0600)
+// when missing. It holds dir/state.lock until Close; when another process
+// or another Store holds it, Open waits up to LockTimeout and returns a
+// *LockedError (matching ErrLocked) naming the dir and the holder's PID.
+//
+// A damaged state.db does not make Open fail: it is set aside, the backup
+// is restored when good, and Report says what happened. Open fails for a
+// dir it cannot write (ErrNotWritable), a full disk (ErrDiskFull) or
+// another I/O error.
+func Open(dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("store: state dir is empty: set --state.dir")
+	}
+	opts = opts.withDefaults()
+	if err := prepareDir(dir); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	lock, err := acquireDirLock(dir, filepath.Join(dir, lockFile), opts.LockTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, rep, err := openState(dir, opts)
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{
+		dir:    dir,
+		path:   filepath.Join(dir, dbFile),
+		opts:   opts,
+		db:     db,
+		lock:   lock,
+		report: rep,
+	}, nil
+}
+
+// prepareDir creates dir and proves it writable with a probe file, so
+// that a read-only dir is reported at start-up, not at the first backup.
+// Any failure here means the dir cannot hold state.
+func prepareDir(dir string) error {
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		var probe *os.File
+		if probe, err = os.CreateTemp(dir, ".probe-*"); err == nil {
+			probe.Close()
+			err = os.Remove(probe.Name())
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var de *dirError
+	if c := classify(dir, err); errors.As(c, &de) {
+		return c
+	}
+	return &dirError{kind: ErrNotWritable, dir: dir, err: err}
+}
+
+// Report says what Open found: a new dir, a loaded state, or damage and
+// what was done about it.
+func (s *Store) Report() OpenReport { return s.report }
+
+// Dir is the state dir.
+func (s *Store) Dir() string { return s.dir }
+
+// Close waits for running transactions, closes the database and releases
+// the state dir. Every commit is already on disk, so there is nothing else
+// to flush. Calling Close again returns the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.backupMu.Lock()
+		defer s.backupMu.Unlock()
+		s.closed = true
+		dbErr := s.db.Close()
+		if dbErr != nil {
+			dbErr = fmt.Errorf("store: close %s: %w", s.path, dbErr)
+		}
+		lockErr := s.lock.release()
+		if lockErr != nil {
+			lockErr = fmt.Errorf("store: release lock in %s: %w", s.dir, lockErr)
+		}
+		s.closeErr = errors.Join(dbErr, lockErr)
+	})
+	return s.closeErr
+}
+
+// update runs fn in a write transaction, committed and fsynced on return.
+func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
+	return s.wrap(op, s.db.Update(fn))
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(op string, fn func(*bolt.Tx) error) error {
+	return s.wrap(op, s.db.View(fn))
+}
+
+func (s *Store) now() time.Time { return s.opts.Now() }
+
+// cloneValue copies a value out of bbolt's mmap, which is only valid inside
+// the transaction; an empty value comes back as an empty, non-nil slice.
+func cloneValue(v []byte) []byte {
+	return append([]byte{}, v...)
+}
