@@ -1,0 +1,100 @@
+package spacetime
+
+import (
+	"context"
+	"encoding/binary"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+// BenchmarkDecodeJSONFPS decodes one JSON fps event (the 5-field form of the
+// telemetry guide), reusing the frame as a stream does.
+func BenchmarkDecodeJSONFPS(b *testing.B) {
+	data := []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`)
+	benchmarkDecode(b, websocket.TextMessage, data, nil)
+}
+
+// BenchmarkDecodeBinaryFPS decodes one binary 0x01 packet with an
+// increasing frame number; it must report 0 allocs/op.
+func BenchmarkDecodeBinaryFPS(b *testing.B) {
+	data := telBinaryFPS(binary.BigEndian, 1, 89.6, 11.2, 2.4)
+	n := uint32(1)
+	benchmarkDecode(b, websocket.BinaryMessage, data, func() {
+		n++
+		binary.BigEndian.PutUint32(data[1:5], n)
+	})
+}
+
+// BenchmarkDecodeGzipFPS decodes one binary 0x02 frame holding the JSON fps
+// event.
+func BenchmarkDecodeGzipFPS(b *testing.B) {
+	data := telGzip(b, []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`), -1, -1)
+	benchmarkDecode(b, websocket.BinaryMessage, data, nil)
+}
+
+func benchmarkDecode(b *testing.B, msgType int, data []byte, next func()) {
+	var d Decoder
+	var f Frame
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if next != nil {
+			next()
+		}
+		if err := d.Decode(msgType, data, &f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStreamNextBinaryFPS is one binary 0x01 frame end to end over
+// loopback: gorilla's read, the stream's deadlines and counters, and the
+// decode. Compare with BenchmarkDecodeBinaryFPS. The server's writes run in
+// the same process and are counted too (gorilla's server write path does
+// not allocate).
+func BenchmarkStreamNextBinaryFPS(b *testing.B) {
+	packet := telBinaryFPS(binary.BigEndian, 1, 89.6, 11.2, 2.4)
+	up := websocket.Upgrader{}
+	var wg sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		wg.Go(func() { readAll(c, nil) })
+		for n := uint32(2); ; n++ {
+			binary.BigEndian.PutUint32(packet[1:5], n)
+			if c.WriteMessage(websocket.BinaryMessage, packet) != nil {
+				break
+			}
+		}
+		wg.Wait()
+	}))
+	defer srv.Close()
+	s, err := Dial(context.Background(), StreamOptions{URLs: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var f Frame
+	for range 100 { // reach steady state: buffers grown
+		if err := s.Next(ctx, &f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(packet)))
+	b.ResetTimer()
+	for b.Loop() {
+		if err := s.Next(ctx, &f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

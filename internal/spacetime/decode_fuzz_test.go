@@ -1,0 +1,81 @@
+package spacetime
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// FuzzDecode feeds arbitrary messages to the decoder: it must never panic,
+// and whatever it accepts must hold only finite, in-range values. Seeds are
+// in testdata/fuzz/FuzzDecode (JSON frames of every kind, 0x01 in both byte
+// orders, 0x02 gzip frames, garbage); `make fuzz` runs it for a while.
+func FuzzDecode(f *testing.F) {
+	f.Fuzz(func(t *testing.T, binary bool, data []byte) {
+		msgType := websocket.TextMessage
+		if binary {
+			msgType = websocket.BinaryMessage
+		}
+		d := Decoder{Now: telClock, MaxInflatedBytes: 64 << 10}
+		var fr Frame
+		// Twice: the second pass runs with the byte-order state the first left.
+		for range 2 {
+			if err := d.Decode(msgType, data, &fr); err != nil {
+				if fr.Kind != KindUnknown || fr.Fields != 0 || fr.Event != "" {
+					t.Fatalf("failed Decode left a filled frame: %+v", fr)
+				}
+				continue
+			}
+			checkFrameSane(t, &fr)
+		}
+	})
+}
+
+// checkFrameSane asserts the invariants Decode promises for a good frame.
+func checkFrameSane(t *testing.T, f *Frame) {
+	t.Helper()
+	if f.Kind >= KindCount {
+		t.Fatalf("kind %d out of range", f.Kind)
+	}
+	if f.Encoding.String() == "invalid" || f.TimeSource.String() == "invalid" {
+		t.Fatalf("bad encoding %d or time source %d", f.Encoding, f.TimeSource)
+	}
+	ranges := []struct {
+		name     string
+		v        float64
+		min, max float64
+	}{
+		{"fps", f.FPS, 0, 1000},
+		{"frame_time_ms", f.FrameTimeMS, 0, maxMillis},
+		{"physics_time_ms", f.PhysicsTimeMS, 0, maxMillis},
+		{"render_time_ms", f.RenderTimeMS, 0, maxMillis},
+		{"memory_mb", f.MemoryMB, 0, maxMemoryMB},
+		{"cpu_load", f.CPULoad, 0, 1},
+		{"player_count", f.PlayerCount, 0, maxPlayerCount},
+	}
+	for _, r := range ranges {
+		if !(r.v >= r.min && r.v <= r.max) {
+			t.Fatalf("%s = %v, outside %v–%v (frame %+v)", r.name, r.v, r.min, r.max, f)
+		}
+	}
+	for _, p := range []Pose{f.Headset, f.LeftController, f.RightController} {
+		for _, v := range append(p.Position[:], p.Rotation[:]...) {
+			if !isFiniteFloat(v) {
+				t.Fatalf("pose value %v is not finite (frame %+v)", v, f)
+			}
+		}
+	}
+	if f.Kind == KindFPS && !f.Has(FieldFPS) {
+		t.Fatalf("fps frame without an fps value: %+v", f)
+	}
+	if f.Time.IsZero() || f.Time.Year() < 1970 || f.Time.Year() > 9999 {
+		t.Fatalf("time %v out of range", f.Time)
+	}
+	if f.TimeSource != TimeReceived && f.Time.Location() != time.UTC {
+		t.Fatalf("time %v is not UTC", f.Time)
+	}
+	if f.Received != telNow {
+		t.Fatalf("Received = %v, want the decoder clock", f.Received)
+	}
+}

@@ -1,0 +1,598 @@
+package spacetime
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Defaults of StreamOptions.
+const (
+	DefaultDialTimeout    = 5 * time.Second
+	DefaultReadLimit      = 1 << 20
+	DefaultPongWait       = 60 * time.Second
+	DefaultPingPeriod     = 25 * time.Second
+	DefaultSilenceTimeout = 90 * time.Second
+	DefaultWriteTimeout   = 5 * time.Second
+)
+
+// Errors that end a Stream, for errors.Is. Next wraps them with the URL and
+// the limit that applied.
+var (
+	// ErrSilent means no valid data frame (anything but a pong or ping)
+	// arrived for StreamOptions.SilenceTimeout, although the connection may
+	// still answer pings or carry garbage: a wedged engine, or a half-open
+	// stream (RELIABILITY.md §8).
+	ErrSilent = errors.New("telemetry stream silent")
+	// ErrHeartbeatTimeout means nothing at all, not even a pong, arrived for
+	// StreamOptions.PongWait: the connection is dead.
+	ErrHeartbeatTimeout = errors.New("telemetry connection dead: nothing received, not even a pong")
+	// ErrFrameTooLarge means a frame exceeded StreamOptions.ReadLimit; the
+	// stream answered with close code 1009 (message too big).
+	ErrFrameTooLarge = errors.New("telemetry frame exceeds the read limit")
+	// ErrAuthRejected means the server closed the stream with code 1008
+	// (policy violation) after the client authenticated: the token was refused.
+	ErrAuthRejected = errors.New("telemetry authentication rejected")
+	// ErrNoAuthToken means the server sent auth_required and
+	// StreamOptions.Token is nil.
+	ErrNoAuthToken = errors.New("telemetry server requires a token and none is configured")
+	// ErrStreamClosed means Close was called.
+	ErrStreamClosed = errors.New("telemetry stream closed")
+)
+
+// StreamOptions configure Dial. Zero values mean the defaults noted; every
+// duration is a field so that tests can use milliseconds.
+type StreamOptions struct {
+	// URLs are tried in order until one connects, e.g. ws://127.0.0.1:8081/
+	// then the ports the instance falls back to when 8081 is busy (8083,
+	// 8084: spacetime-api.md §3.1). Required.
+	URLs []string
+	// DialTimeout bounds each URL's TCP connect and WebSocket handshake
+	// (default 5s).
+	DialTimeout time.Duration
+	// ReadLimit is the largest frame accepted, in bytes (default 1 MiB). A
+	// larger frame ends the stream with ErrFrameTooLarge and close code 1009.
+	ReadLimit int64
+	// PongWait is how long the connection may stay completely quiet (no
+	// frame, ping or pong) before it counts as dead (default 60s, the
+	// server's own idle limit, §3.5).
+	PongWait time.Duration
+	// PingPeriod is how often a WebSocket ping and the application-level
+	// {"command":"ping"} are sent (default 25s, or PongWait*9/10 if shorter).
+	// It must be shorter than PongWait.
+	PingPeriod time.Duration
+	// DisableCommandPing stops the {"command":"ping"} messages, for a server
+	// that answers unknown commands with errors. WebSocket pings still go.
+	DisableCommandPing bool
+	// SilenceTimeout is how long the stream may carry no data frame, pongs
+	// notwithstanding, before it ends with ErrSilent (default 90s).
+	SilenceTimeout time.Duration
+	// WriteTimeout bounds each write: pings, commands, authenticate
+	// (default 5s).
+	WriteTimeout time.Duration
+	// Token answers the secure server's auth_required (§3.6); it is called
+	// only then, never sent unasked. When the server refuses the token
+	// (close 1008) the stream ends with ErrAuthRejected and the source is
+	// invalidated. A StatusToken must be bound to a Client first (pass the
+	// Client's source).
+	Token TokenSource
+	// Now is the clock for frames without a timestamp (default time.Now).
+	// Deadlines always use the real clock: they are socket deadlines.
+	Now func() time.Time
+	// Header is sent with the WebSocket handshake.
+	Header http.Header
+	// MaxInflatedBytes caps a gzip frame's decompressed size (default
+	// DefaultMaxInflatedBytes).
+	MaxInflatedBytes int
+	// OnInvalid, if set, is called (on the goroutine calling Next) with each
+	// invalid frame's error, which wraps ErrInvalidFrame, before the frame
+	// is skipped.
+	OnInvalid func(error)
+}
+
+func (o StreamOptions) withDefaults() (StreamOptions, error) {
+	if len(o.URLs) == 0 {
+		return o, errors.New("telemetry: StreamOptions.URLs is empty: give at least one ws:// URL (ws://127.0.0.1:8081/)")
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"DialTimeout", o.DialTimeout}, {"PongWait", o.PongWait}, {"PingPeriod", o.PingPeriod},
+		{"SilenceTimeout", o.SilenceTimeout}, {"WriteTimeout", o.WriteTimeout},
+	} {
+		if d.d < 0 {
+			return o, fmt.Errorf("telemetry: StreamOptions.%s is negative (%s)", d.name, d.d)
+		}
+	}
+	if o.ReadLimit < 0 {
+		return o, fmt.Errorf("telemetry: StreamOptions.ReadLimit is negative (%d)", o.ReadLimit)
+	}
+	o.DialTimeout = cmp.Or(o.DialTimeout, DefaultDialTimeout)
+	o.ReadLimit = cmp.Or(o.ReadLimit, DefaultReadLimit)
+	o.PongWait = cmp.Or(o.PongWait, DefaultPongWait)
+	o.PingPeriod = cmp.Or(o.PingPeriod, min(DefaultPingPeriod, o.PongWait*9/10))
+	o.SilenceTimeout = cmp.Or(o.SilenceTimeout, DefaultSilenceTimeout)
+	o.WriteTimeout = cmp.Or(o.WriteTimeout, DefaultWriteTimeout)
+	if o.PingPeriod >= o.PongWait {
+		return o, fmt.Errorf("telemetry: StreamOptions.PingPeriod (%s) must be shorter than PongWait (%s), or a quiet connection times out between pongs", o.PingPeriod, o.PongWait)
+	}
+	return o, nil
+}
+
+// DialError lists why every URL failed.
+type DialError struct {
+	// Attempts are the URLs in the order tried, each with its error.
+	Attempts []DialAttempt
+}
+
+// DialAttempt is one URL's failure.
+type DialAttempt struct {
+	// URL is the URL tried, with any password redacted.
+	URL string
+	// Err is why it failed.
+	Err error
+}
+
+// Error lists every URL with its failure.
+func (e *DialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "telemetry: no URL connected (%d tried)", len(e.Attempts))
+	for _, a := range e.Attempts {
+		fmt.Fprintf(&b, "; %s: %v", a.URL, a.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns each attempt's error, so errors.Is finds, say,
+// syscall.ECONNREFUSED.
+func (e *DialError) Unwrap() []error {
+	errs := make([]error, len(e.Attempts))
+	for i, a := range e.Attempts {
+		errs[i] = a.Err
+	}
+	return errs
+}
+
+// StreamStats counts the frames a Stream has read.
+type StreamStats struct {
+	// Frames counts valid frames by kind.
+	Frames [KindCount]uint64
+	// Invalid counts frames skipped because Decode refused them.
+	Invalid uint64
+}
+
+// Total is the number of valid frames of every kind.
+func (s StreamStats) Total() uint64 {
+	var n uint64
+	for _, c := range s.Frames {
+		n += c
+	}
+	return n
+}
+
+// Stream is one telemetry WebSocket connection. Dial opens it; Next reads
+// it; Close ends it. Next must be called from one goroutine at a time;
+// Stats, URL, RequestSnapshot and Close are safe from any goroutine.
+//
+// A Stream runs one goroutine of its own, which sends pings until Close.
+// It does not reconnect: a Stream whose Next failed is finished, and the
+// caller dials anew (with a Backoff).
+type Stream struct {
+	opts StreamOptions
+	url  string
+	conn *websocket.Conn
+
+	// Owned by the goroutine calling Next.
+	dec      Decoder
+	buf      bytes.Buffer
+	lastAny  time.Time // last frame, ping or pong
+	lastData time.Time // last data frame (Kind.IsData)
+	ctx      context.Context
+	authSent bool
+	err      error // sticky: once set, Next returns it
+
+	// watchMu guards the registration that interrupts a blocked read when
+	// Next's context ends.
+	watchMu     sync.Mutex
+	watchedDone <-chan struct{}
+	unwatch     func() bool
+
+	// writeMu serialises data-frame writes (gorilla allows one writer) and
+	// guards the signing key.
+	writeMu sync.Mutex
+	signKey []byte
+
+	frames  [KindCount]atomic.Uint64
+	invalid atomic.Uint64
+
+	closed   atomic.Bool
+	stopOnce sync.Once
+	done     chan struct{} // closed when the stream stops; ends the pinger
+	causeMu  sync.Mutex
+	cause    error // why the pinger stopped the stream, if it did
+	wg       sync.WaitGroup
+}
+
+// Dial connects to the first of opts.URLs that accepts a WebSocket
+// handshake within opts.DialTimeout, trying them in order. When none does,
+// the error is a *DialError naming every URL and its failure. Cancelling
+// ctx abandons the remaining URLs.
+func Dial(ctx context.Context, opts StreamOptions) (*Stream, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	dialer := websocket.Dialer{HandshakeTimeout: opts.DialTimeout} // no Proxy: the instance is local
+	var failed DialError
+	for _, raw := range opts.URLs {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("telemetry: dial abandoned: %w", err)
+		}
+		dctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+		conn, resp, err := dialer.DialContext(dctx, raw, opts.Header)
+		timedOut := ctx.Err() == nil && (dctx.Err() == context.DeadlineExceeded || isDeadlineError(err))
+		cancel()
+		if err == nil {
+			return newStream(opts, raw, conn), nil
+		}
+		switch {
+		case resp != nil:
+			err = fmt.Errorf("WebSocket handshake refused with HTTP %d: %w", resp.StatusCode, err)
+		case timedOut:
+			err = fmt.Errorf("no connection and handshake within %s: %w", opts.DialTimeout, err)
+		}
+		failed.Attempts = append(failed.Attempts, DialAttempt{URL: redactURL(raw), Err: err})
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("telemetry: dial abandoned: %w", ctx.Err())
+		}
+	}
+	return nil, &failed
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream {
+	s := &Stream{
+		opts: opts,
+		url:  redactURL(rawURL),
+		conn: conn,
+		dec:  Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes},
+		ctx:  context.Background(),
+		done: make(chan struct{}),
+	}
+	now := time.Now()
+	s.lastAny, s.lastData = now, now
+	conn.SetReadLimit(opts.ReadLimit)
+	conn.SetPongHandler(func(string) error {
+		s.lastAny = time.Now()
+		s.armDeadline()
+		return nil
+	})
+	conn.SetPingHandler(func(data string) error {
+		s.lastAny = time.Now()
+		s.armDeadline()
+		// As gorilla's default handler: answer, and leave write failures to
+		// the reads and pings that will notice them.
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(opts.WriteTimeout))
+		if err != nil && !errors.Is(err, websocket.ErrCloseSent) && !isDeadlineError(err) {
+			return err
+		}
+		return nil
+	})
+	s.wg.Add(1)
+	go s.pinger()
+	return s
+}
+
+// isDeadlineError reports a socket deadline that passed. gorilla hides the
+// net error's chain (os.ErrDeadlineExceeded) behind its own type, which
+// keeps only the Timeout method.
+func isDeadlineError(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// URL is the URL that connected (with any password redacted).
+func (s *Stream) URL() string { return s.url }
+
+// Stats returns the frame counters.
+func (s *Stream) Stats() StreamStats {
+	var st StreamStats
+	for k := range s.frames {
+		st.Frames[k] = s.frames[k].Load()
+	}
+	st.Invalid = s.invalid.Load()
+	return st
+}
+
+// Next reads the next valid frame into f (see Decoder.Decode), answering
+// auth_required on the way (the auth_required frame is still returned).
+// Invalid frames are counted, passed to OnInvalid and skipped.
+//
+// Next returns an error when the stream ends: ErrSilent, ErrHeartbeatTimeout,
+// ErrFrameTooLarge, ErrAuthRejected, ErrNoAuthToken, ErrStreamClosed, a
+// *websocket.CloseError from the server, or ctx's error when ctx ends (a
+// blocked read cannot be abandoned without breaking the connection, so a
+// cancelled Next ends the stream too). Once it has returned an error it
+// returns the same error again. Close must still be called.
+func (s *Stream) Next(ctx context.Context, f *Frame) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.ctx = ctx
+	if err := ctx.Err(); err != nil {
+		return s.fail(err)
+	}
+	s.watch(ctx)
+	for {
+		s.armDeadline()
+		msgType, r, err := s.conn.NextReader()
+		if err == nil {
+			s.buf.Reset()
+			_, err = s.buf.ReadFrom(r)
+		}
+		if err != nil {
+			return s.fail(s.readError(err))
+		}
+		s.lastAny = time.Now()
+		if err := s.dec.Decode(msgType, s.buf.Bytes(), f); err != nil {
+			s.invalid.Add(1)
+			if s.opts.OnInvalid != nil {
+				s.opts.OnInvalid(err)
+			}
+			continue
+		}
+		s.frames[f.Kind].Add(1)
+		if f.Kind.IsData() {
+			s.lastData = s.lastAny
+		}
+		switch f.Kind {
+		case KindAuthRequired:
+			if err := s.authenticate(ctx); err != nil {
+				return s.fail(err)
+			}
+		case KindAuthenticated:
+			s.setSigning(f)
+		}
+		return nil
+	}
+}
+
+// armDeadline sets the read deadline to whichever comes first: PongWait
+// after the last sign of life, or SilenceTimeout after the last data frame.
+func (s *Stream) armDeadline() {
+	deadline := s.lastAny.Add(s.opts.PongWait)
+	if silent := s.lastData.Add(s.opts.SilenceTimeout); silent.Before(deadline) {
+		deadline = silent
+	}
+	_ = s.conn.SetReadDeadline(deadline)
+	// The context may have ended after watch's callback moved the deadline
+	// to the past, which this call just undid.
+	if s.ctx.Err() != nil {
+		_ = s.conn.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// watch makes ctx's end interrupt a blocked read. Registering costs an
+// allocation, so it is done once per context, not once per Next.
+// watchedDone is written only here, by the goroutine calling Next, under
+// watchMu; that goroutine may read it without the lock.
+func (s *Stream) watch(ctx context.Context) {
+	done := ctx.Done()
+	if done == s.watchedDone {
+		return
+	}
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.unwatch != nil {
+		s.unwatch()
+		s.unwatch = nil
+	}
+	s.watchedDone = done
+	if done == nil || s.closed.Load() {
+		return
+	}
+	s.unwatch = context.AfterFunc(ctx, func() {
+		s.watchMu.Lock()
+		defer s.watchMu.Unlock()
+		// A context Next no longer uses (a per-call timeout cancelled after
+		// its Next returned) must not cut the read of a later Next.
+		if s.watchedDone == done {
+			_ = s.conn.SetReadDeadline(time.Unix(1, 0))
+		}
+	})
+}
+
+func (s *Stream) stopWatching() {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.unwatch != nil {
+		s.unwatch()
+		s.unwatch = nil
+	}
+}
+
+// readError explains why a read failed.
+func (s *Stream) readError(err error) error {
+	if s.closed.Load() {
+		return ErrStreamClosed
+	}
+	if cause := s.stopCause(); cause != nil {
+		return cause
+	}
+	if ctxErr := s.ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	var closeErr *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		return fmt.Errorf("telemetry %s: a frame exceeded the read limit of %d bytes (closed with 1009): %w", s.url, s.opts.ReadLimit, ErrFrameTooLarge)
+	case isDeadlineError(err):
+		if quiet := time.Since(s.lastData); quiet >= s.opts.SilenceTimeout {
+			return fmt.Errorf("telemetry %s: no data frame for %s (SilenceTimeout %s): %w", s.url, quiet.Round(time.Millisecond), s.opts.SilenceTimeout, ErrSilent)
+		}
+		return fmt.Errorf("telemetry %s: nothing received for %s (PongWait): %w", s.url, s.opts.PongWait, ErrHeartbeatTimeout)
+	case errors.As(err, &closeErr) && closeErr.Code == websocket.ClosePolicyViolation && s.authSent:
+		s.opts.Token.Invalidate()
+		return fmt.Errorf("telemetry %s: server closed the stream after authenticate (%w): %w", s.url, err, ErrAuthRejected)
+	case closeErr != nil:
+		return fmt.Errorf("telemetry %s: server closed the stream: %w", s.url, err)
+	}
+	return fmt.Errorf("telemetry %s: read: %w", s.url, err)
+}
+
+// authenticate answers auth_required (spacetime-api.md §3.6).
+func (s *Stream) authenticate(ctx context.Context) error {
+	if s.opts.Token == nil {
+		return fmt.Errorf("telemetry %s: server sent auth_required: %w (configure the telemetry token)", s.url, ErrNoAuthToken)
+	}
+	tok, err := s.opts.Token.Token(ctx)
+	if err != nil {
+		return fmt.Errorf("telemetry %s: server sent auth_required: get token: %w", s.url, err)
+	}
+	msg, err := json.Marshal(struct {
+		Command string `json:"command"`
+		Token   string `json:"token"`
+	}{"authenticate", tok.Reveal()})
+	if err != nil {
+		return fmt.Errorf("telemetry %s: encode authenticate: %w", s.url, err)
+	}
+	s.writeMu.Lock()
+	err = s.writeText(msg)
+	s.writeMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("telemetry %s: send authenticate: %w", s.url, err)
+	}
+	s.authSent = true
+	return nil
+}
+
+// setSigning keeps the key the secure server hands out when it wants
+// commands signed.
+func (s *Stream) setSigning(f *Frame) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.signKey = nil
+	if f.SignatureRequired && f.HMACSecret != "" {
+		s.signKey = []byte(f.HMACSecret.Reveal())
+	}
+}
+
+// RequestSnapshot sends {"command":"get_snapshot"}; the answer arrives
+// through Next as a KindSnapshot frame, if the server supports it.
+func (s *Stream) RequestSnapshot() error { return s.sendCommand("get_snapshot") }
+
+// sendCommand writes {"command":name}, signed when the server asked for it:
+// the HMAC-SHA256, keyed by hmac_secret, of the message without its
+// signature, keys sorted, no spaces (§3.6).
+func (s *Stream) sendCommand(name string) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	msg := []byte(`{"command":"` + name + `"}`)
+	if s.signKey != nil {
+		ts := time.Now().Unix()
+		unsigned := fmt.Appendf(nil, `{"command":"%s","timestamp":%d}`, name, ts)
+		mac := hmac.New(sha256.New, s.signKey)
+		mac.Write(unsigned)
+		msg = fmt.Appendf(nil, `{"command":"%s","signature":"%x","timestamp":%d}`, name, mac.Sum(nil), ts)
+	}
+	if err := s.writeText(msg); err != nil {
+		return fmt.Errorf("telemetry %s: send %s: %w", s.url, name, err)
+	}
+	return nil
+}
+
+// writeText writes one text frame. The caller holds writeMu.
+func (s *Stream) writeText(msg []byte) error {
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout)); err != nil {
+		return err
+	}
+	return s.conn.WriteMessage(websocket.TextMessage, msg)
+}
+
+// pinger keeps a quiet connection alive and proves it is: a WebSocket ping
+// (answered by any library) and the documented {"command":"ping"}.
+func (s *Stream) pinger() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.PingPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout))
+		if err != nil {
+			err = fmt.Errorf("telemetry %s: send ping: %w", s.url, err)
+		} else if !s.opts.DisableCommandPing {
+			err = s.sendCommand("ping")
+		}
+		if err != nil {
+			s.stop(err)
+			return
+		}
+	}
+}
+
+// fail ends the stream from Next with err, which Next returns from now on.
+func (s *Stream) fail(err error) error {
+	s.err = err
+	s.stop(nil)
+	return err
+}
+
+// stop ends the connection once; cause, if not nil, says why (a failed
+// ping), for the read that the closing interrupts.
+func (s *Stream) stop(cause error) {
+	if cause != nil {
+		s.causeMu.Lock()
+		if s.cause == nil {
+			s.cause = cause
+		}
+		s.causeMu.Unlock()
+	}
+	s.stopOnce.Do(func() {
+		close(s.done)
+		s.stopWatching()
+		// A polite close frame first; the server may be gone, so briefly.
+		_ = s.conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(min(s.opts.WriteTimeout, time.Second)))
+		_ = s.conn.Close()
+	})
+}
+
+func (s *Stream) stopCause() error {
+	s.causeMu.Lock()
+	defer s.causeMu.Unlock()
+	return s.cause
+}
+
+// Close ends the stream and waits for its goroutine. It may be called more
+// than once, and while Next is blocked (Next then returns ErrStreamClosed).
+func (s *Stream) Close() error {
+	s.closed.Store(true)
+	s.stop(nil)
+	s.wg.Wait()
+	return nil
+}
