@@ -31,6 +31,9 @@ type Options struct {
 	// DeadLetters is how many dead letters are kept per sink, the newest.
 	// Default 1000.
 	DeadLetters int
+	// NoSync skips the fsync of each commit. For tests and benchmarks
+	// only: a machine crash may then lose the last commits. Default false.
+	NoSync bool
 }
 
 func (o Options) withDefaults() Options {
@@ -99,6 +102,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		lock.release()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	db.NoSync = opts.NoSync
 	return &Store{
 		dir:    dir,
 		path:   filepath.Join(dir, dbFile),
