@@ -1,0 +1,131 @@
+package monitor
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are every series the monitor exports. They are created once
+// against an injected Registerer (never re-registered on reload) with fixed
+// label names; per-target series are deleted when a target is removed.
+//
+// Conventions: counters for known label values start at 0; a gauge that
+// means "passing" (spacetime_check_success, spacetime_up) appears only once
+// its value is known, because a 0 at start-up would read as a failure.
+type Metrics struct {
+	// Up is 1 when the instance's API answered the last scheduled check run, 0 when it did not.
+	Up *prometheus.GaugeVec
+	// CheckSuccess is 1 (pass) or 0 (fail) per check; absent until the first result and while skipped.
+	CheckSuccess *prometheus.GaugeVec
+	// CheckSkipped is 1 while a check is skipped (known gap, rate limited, not scheduled).
+	CheckSkipped *prometheus.GaugeVec
+	// CheckDuration observes how long each check took.
+	CheckDuration *prometheus.HistogramVec
+	// VerifyChecksPassed is the number of checks the last full run passed.
+	VerifyChecksPassed *prometheus.GaugeVec
+
+	// FPS is the latest frame rate from telemetry.
+	FPS *prometheus.GaugeVec
+	// FrameTime is the latest frame time from telemetry, in seconds.
+	FrameTime *prometheus.GaugeVec
+	// MemoryBytes is the latest memory use from telemetry.
+	MemoryBytes *prometheus.GaugeVec
+	// StaticMemoryBytes is static memory use from /performance.
+	StaticMemoryBytes *prometheus.GaugeVec
+
+	// RuleFiring is 1 while a rule's condition holds after its `for`, else 0.
+	RuleFiring *prometheus.GaugeVec
+
+	// TelemetryConnected is 1 while the telemetry stream is connected and delivering.
+	TelemetryConnected *prometheus.GaugeVec
+	// TelemetryFrames counts decoded frames by kind.
+	TelemetryFrames *prometheus.CounterVec
+	// TelemetryFramesInvalid counts frames that failed to decode or validate.
+	TelemetryFramesInvalid *prometheus.CounterVec
+	// TelemetryReconnects counts reconnections of the telemetry stream.
+	TelemetryReconnects *prometheus.CounterVec
+	// TelemetryLastFrame is the Unix time of the last data frame.
+	TelemetryLastFrame *prometheus.GaugeVec
+
+	// Restarts counts restarts of the instance detected by the monitor.
+	Restarts *prometheus.CounterVec
+	// DeploymentStart is the Unix start time of the target's current deployment.
+	DeploymentStart *prometheus.GaugeVec
+	// TokenExpiry is the Unix expiry time of the API token (JWT exp), where known.
+	TokenExpiry *prometheus.GaugeVec
+}
+
+// Label names, fixed.
+const (
+	labelTarget   = "target"
+	labelCheck    = "check"
+	labelRule     = "rule"
+	labelSeverity = "severity"
+	labelKind     = "kind"
+)
+
+// NewMetrics creates the monitor's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		Up:           gauge("spacetime_up", "1 if the SpaceTime VR instance's API answered the last scheduled check run, 0 if not.", labelTarget),
+		CheckSuccess: gauge("spacetime_check_success", "1 if the post-deployment check passed on its last run, 0 if it failed; absent until known and while skipped.", labelTarget, labelCheck),
+		CheckSkipped: gauge("spacetime_check_skipped", "1 while the check is skipped (known gap, rate limited, not scheduled), else 0.", labelTarget, labelCheck),
+		CheckDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "spacetime_check_duration_seconds",
+			Help:    "How long each post-deployment check took.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{labelTarget, labelCheck}),
+		VerifyChecksPassed:     gauge("spacetime_verify_checks_passed", "Number of checks passed by the last run of the checks.", labelTarget),
+		FPS:                    gauge("spacetime_fps", "Frames per second reported by the telemetry stream.", labelTarget),
+		FrameTime:              gauge("spacetime_frame_time_seconds", "Frame time reported by the telemetry stream.", labelTarget),
+		MemoryBytes:            gauge("spacetime_memory_bytes", "Memory use reported by the telemetry stream.", labelTarget),
+		StaticMemoryBytes:      gauge("spacetime_static_memory_bytes", "Static memory use reported by /performance.", labelTarget),
+		RuleFiring:             gauge("spacetime_rule_firing", "1 while the threshold rule's condition has held for its `for` duration, else 0.", labelTarget, labelRule, labelSeverity),
+		TelemetryConnected:     gauge("spacetime_telemetry_connected", "1 while the telemetry WebSocket is connected and delivering frames.", labelTarget),
+		TelemetryFrames:        counter("spacetime_telemetry_frames_total", "Telemetry frames decoded, by kind.", labelTarget, labelKind),
+		TelemetryFramesInvalid: counter("spacetime_telemetry_frames_invalid_total", "Telemetry frames that failed to decode or validate.", labelTarget),
+		TelemetryReconnects:    counter("spacetime_telemetry_reconnects_total", "Reconnections of the telemetry WebSocket.", labelTarget),
+		TelemetryLastFrame:     gauge("spacetime_telemetry_last_frame_timestamp_seconds", "Unix time of the last telemetry data frame.", labelTarget),
+		Restarts:               counter("spacetime_restarts_total", "Restarts of the instance detected by the monitor.", labelTarget),
+		DeploymentStart:        gauge("spacetime_deployment_start_timestamp_seconds", "Unix start time of the target's current deployment.", labelTarget),
+		TokenExpiry:            gauge("spacetime_token_expiry_timestamp_seconds", "Unix expiry time of the instance's API token (JWT exp), where known.", labelTarget),
+	}
+	reg.MustRegister(
+		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,
+		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring,
+		m.TelemetryConnected, m.TelemetryFrames, m.TelemetryFramesInvalid, m.TelemetryReconnects, m.TelemetryLastFrame,
+		m.Restarts, m.DeploymentStart, m.TokenExpiry,
+	)
+	return m
+}
+
+// InitTarget starts the target's counters at 0, so that rate() and
+// increase() work from the first scrape.
+func (m *Metrics) InitTarget(target string, frameKinds []string) {
+	m.TelemetryFramesInvalid.WithLabelValues(target)
+	m.TelemetryReconnects.WithLabelValues(target)
+	m.Restarts.WithLabelValues(target)
+	for _, k := range frameKinds {
+		m.TelemetryFrames.WithLabelValues(target, k)
+	}
+}
+
+// ForgetTarget deletes every series of a target removed from the config.
+func (m *Metrics) ForgetTarget(target string) {
+	match := prometheus.Labels{labelTarget: target}
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{
+		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,
+		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring,
+		m.TelemetryConnected, m.TelemetryFrames, m.TelemetryFramesInvalid, m.TelemetryReconnects, m.TelemetryLastFrame,
+		m.Restarts, m.DeploymentStart, m.TokenExpiry,
+	} {
+		v.DeletePartialMatch(match)
+	}
+}
