@@ -1,0 +1,149 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+)
+
+// Reasons shared by several checks. They name the real cause, in the words
+// an on-call engineer would use, and never contain a token: the client's
+// errors carry none.
+const (
+	checkReasonRefused      = "connection refused: the API is disabled or the instance is not running"
+	checkReasonTokenExpired = "token expired: the instance must be restarted"
+)
+
+// checkErrResult turns an error of the client into a result: a 429 skips the
+// check (the instance said "later", not "broken"), a cancelled context
+// skips it, anything else fails it with checkErrReason.
+func checkErrResult(err error, expected string) CheckResult {
+	var rl *spacetime.RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		return checkRateLimited(rl.RetryAfter, expected)
+	case errors.Is(err, context.Canceled):
+		return CheckResult{Status: CheckSkipped, Expected: expected, Reason: "not run: cancelled"}
+	}
+	return CheckResult{Status: CheckFail, Observed: checkErrObserved(err), Expected: expected,
+		Reason: checkErrReason(err), Cause: checkErrCause(err)}
+}
+
+// checkErrCause classifies a failed request for CheckResult.Cause.
+func checkErrCause(err error) string {
+	var (
+		ue *spacetime.UnreachableError
+		au *spacetime.UnauthorizedError
+	)
+	switch {
+	case errors.As(err, &ue) && ue.Kind == spacetime.UnreachableRefused:
+		return CauseConnectionRefused
+	case errors.As(err, &ue) && ue.Kind == spacetime.UnreachableTimeout:
+		return CauseTimeout
+	case errors.As(err, &au) && au.Expired:
+		return CauseTokenExpired
+	case errors.As(err, &au):
+		return CauseTokenRejected
+	case errors.Is(err, spacetime.ErrEndpointAbsent):
+		return CauseEndpointAbsent
+	}
+	return ""
+}
+
+// checkRateLimited is the skipped result of a check that met a 429.
+func checkRateLimited(retry time.Duration, expected string) CheckResult {
+	reason := "rate limited, retry after " + checkRetrySeconds(retry)
+	if retry <= 0 {
+		reason = "rate limited (the instance gave no retry delay)"
+	}
+	return CheckResult{Status: CheckSkipped, Observed: "HTTP 429", Expected: expected, Reason: reason,
+		Cause: CauseRateLimited, RetryAfter: retry}
+}
+
+// checkRetrySeconds renders a retry delay in whole seconds, rounded up: "2 s".
+func checkRetrySeconds(d time.Duration) string {
+	return fmt.Sprintf("%d s", int64(math.Ceil(d.Seconds())))
+}
+
+// checkErrObserved is what the instance showed, in a few words.
+func checkErrObserved(err error) string {
+	var (
+		ue  *spacetime.UnreachableError
+		se  *spacetime.StatusError
+		au  *spacetime.UnauthorizedError
+		de  *spacetime.DecodeError
+		leg *spacetime.LegacyBridgeError
+	)
+	switch {
+	case errors.As(err, &ue):
+		switch ue.Kind {
+		case spacetime.UnreachableRefused:
+			return "connection refused"
+		case spacetime.UnreachableTimeout:
+			return "no answer within " + ue.Timeout.String()
+		}
+		return "no answer"
+	case errors.As(err, &leg):
+		return "legacy GodotBridge answered"
+	case errors.As(err, &au):
+		return "HTTP 401"
+	case errors.As(err, &se):
+		if se.Absent {
+			return fmt.Sprintf("HTTP %d (no such endpoint)", se.Code)
+		}
+		return fmt.Sprintf("HTTP %d", se.Code)
+	case errors.As(err, &de):
+		return "undecodable answer"
+	case errors.Is(err, spacetime.ErrTokenUnavailable):
+		return "no token"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "not finished"
+	}
+	return "error"
+}
+
+// checkErrReason names the real cause of a failed request.
+func checkErrReason(err error) string {
+	var (
+		ue  *spacetime.UnreachableError
+		se  *spacetime.StatusError
+		au  *spacetime.UnauthorizedError
+		leg *spacetime.LegacyBridgeError
+	)
+	switch {
+	case errors.As(err, &ue):
+		switch ue.Kind {
+		case spacetime.UnreachableRefused:
+			return checkReasonRefused
+		case spacetime.UnreachableTimeout:
+			return fmt.Sprintf("no answer within %s: the engine may be stalled", ue.Timeout)
+		}
+		return fmt.Sprintf("no answer from %s %s: %v", ue.Method, ue.Endpoint, ue.Err)
+	case errors.As(err, &leg):
+		return "legacy bridge detected: the deprecated GodotBridge answers on the API port, so HttpApiServer did not start"
+	case errors.As(err, &au):
+		return checkUnauthorizedReason(au)
+	case errors.As(err, &se) && se.Absent && se.LegacyBridge:
+		return fmt.Sprintf("%s %s is absent, and the 404 is the legacy GodotBridge's: HttpApiServer did not start", se.Method, se.Endpoint)
+	case errors.As(err, &se) && se.Absent:
+		return fmt.Sprintf("%s %s is absent (HTTP %d): this build does not serve it", se.Method, se.Endpoint, se.Code)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the round's deadline passed before the instance answered"
+	}
+	return err.Error()
+}
+
+// checkUnauthorizedReason explains a 401 from a typed call.
+func checkUnauthorizedReason(e *spacetime.UnauthorizedError) string {
+	switch {
+	case e.NoToken:
+		return "no API token configured: set token_file, token_env or token_from_status"
+	case e.Expired:
+		return checkReasonTokenExpired
+	}
+	return fmt.Sprintf("%s %s refused the token with HTTP 401 (wrong token?)", e.Method, e.Endpoint)
+}
