@@ -167,7 +167,7 @@ func checkRateLimit(ctx context.Context, t *CheckTarget) CheckResult {
 // exist.
 func checkWhitelist(ctx context.Context, t *CheckTarget) CheckResult {
 	expected := whitelistExpected(t)
-	w, err := t.Client.ProbeWhitelist(ctx)
+	w, err := t.Client.ProbeWhitelist(ctx, t.Settings.WhitelistProbeScene)
 	if err != nil {
 		r := checkErrResult(err, expected)
 		if errors.Is(err, spacetime.ErrEndpointAbsent) {

@@ -70,6 +70,9 @@ type CheckSettings struct {
 	TelemetryTimeout time.Duration
 	// ThresholdWindow is how long check 10 samples telemetry. Default: 15s.
 	ThresholdWindow time.Duration
+	// WhitelistProbeScene is the scene check 8 asks to load, expecting 403
+	// (config checks.whitelist_probe_scene).
+	WhitelistProbeScene string
 	// ThresholdInBandRatio is the share of FPS samples check 10 needs
 	// within FPSMin–FPSMax. Default: 0.95.
 	ThresholdInBandRatio float64
@@ -151,6 +154,7 @@ func NewCheckTarget(t config.Target, opts TargetOptions) (*CheckTarget, error) {
 			TelemetryTimeout:     t.Checks.TelemetryTimeout,
 			ThresholdWindow:      t.Checks.ThresholdWindow,
 			ThresholdInBandRatio: t.Checks.ThresholdInBandRatio,
+			WhitelistProbeScene:  t.Checks.WhitelistProbeScene,
 			FPSMin:               t.Thresholds.FPS.Min,
 			FPSMax:               t.Thresholds.FPS.Max,
 			MemoryMaxMB:          t.Thresholds.Memory.MaxMB,

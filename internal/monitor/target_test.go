@@ -41,6 +41,7 @@ targets:
 		RequestTimeout: 3 * time.Second, TelemetryTimeout: 4 * time.Second,
 		ThresholdWindow: 20 * time.Second, ThresholdInBandRatio: 0.9,
 		FPSMin: 70, FPSMax: 80, MemoryMaxMB: 512,
+		WhitelistProbeScene: config.Default().Defaults.Checks.WhitelistProbeScene,
 	}
 	if ct.Settings != want {
 		t.Errorf("settings %+v, want %+v", ct.Settings, want)

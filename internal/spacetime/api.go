@@ -137,12 +137,17 @@ const WhitelistProbePrefix = "res://spacetime-watch/whitelist-probe-"
 // whitelisted nor present. 403 (refused, as it must be), a JSON 404 (passed
 // the whitelist, then not found) and 200 are results; anything else is an
 // error (401, 429, 400, a plain-text 404 when the scene router is missing).
-func (c *Client) ProbeWhitelist(ctx context.Context) (*WhitelistProbe, error) {
-	var nonce [8]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return nil, fmt.Errorf("POST /scene: whitelist probe name: %w", err)
+// scenePath is the scene asked for; empty picks a random path under
+// WhitelistProbePrefix. The caller must keep it outside every whitelist and
+// absent from the instance.
+func (c *Client) ProbeWhitelist(ctx context.Context, scenePath string) (*WhitelistProbe, error) {
+	if scenePath == "" {
+		var nonce [8]byte
+		if _, err := rand.Read(nonce[:]); err != nil {
+			return nil, fmt.Errorf("POST /scene: whitelist probe name: %w", err)
+		}
+		scenePath = WhitelistProbePrefix + hex.EncodeToString(nonce[:]) + ".tscn"
 	}
-	scenePath := WhitelistProbePrefix + hex.EncodeToString(nonce[:]) + ".tscn"
 	// Always send scene_path: the shipped server rejects {} with 400, and
 	// without the key it would default to loading the main scene.
 	body, err := json.Marshal(struct {

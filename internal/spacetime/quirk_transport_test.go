@@ -26,7 +26,7 @@ func allCalls(t *testing.T, c *spacetime.Client) {
 	_, _ = c.Scene(ctx)
 	_, _ = c.SceneHistory(ctx)
 	_, _ = c.Scenes(ctx, spacetime.ScenesQuery{Dir: "res://scenes/", IncludeAddons: true})
-	_, _ = c.ProbeWhitelist(ctx)
+	_, _ = c.ProbeWhitelist(ctx, "")
 	_, _ = c.Get(ctx, "/scene/history")
 	_, _ = c.GetUnauthenticated(ctx, "/scene")
 }
@@ -94,7 +94,7 @@ func TestQuirk_ConnectionCloseEveryResponse(t *testing.T) {
 		if _, err := c.Status(ctx); err != nil {
 			t.Fatalf("Status #%d: %v", i, err)
 		}
-		if _, err := c.ProbeWhitelist(ctx); err != nil {
+		if _, err := c.ProbeWhitelist(ctx, ""); err != nil {
 			t.Fatalf("ProbeWhitelist #%d: %v", i, err)
 		}
 	}
@@ -115,7 +115,7 @@ func TestQuirk_RequestSentInOneWrite(t *testing.T) {
 	f := fullGodot(t, "a-token-of-sixteen-chars")
 	c := newClient(t, f.URL(), withToken(spacetime.StaticToken("a-token-of-sixteen-chars")))
 	for range 10 {
-		p, err := c.ProbeWhitelist(ctxT(t))
+		p, err := c.ProbeWhitelist(ctxT(t), "")
 		if err != nil {
 			t.Fatalf("ProbeWhitelist: %v", err)
 		}
@@ -135,7 +135,7 @@ func TestQuirk_ContentTypeExactJSONOnPOST(t *testing.T) {
 	// application/json; "; charset=utf-8" earns a 400.
 	f := fullGodot(t, "a-token-of-sixteen-chars")
 	c := newClient(t, f.URL(), withToken(spacetime.StaticToken("a-token-of-sixteen-chars")))
-	p, err := c.ProbeWhitelist(ctxT(t))
+	p, err := c.ProbeWhitelist(ctxT(t), "")
 	if err != nil {
 		t.Fatalf("ProbeWhitelist: %v", err)
 	}
@@ -149,7 +149,7 @@ func TestQuirk_ContentTypeExactJSONOnPOST(t *testing.T) {
 	}
 	// And against the simulated shipped server: a 403, not a 400.
 	e := startSim(t, sim.ProfileGodot)
-	sp, err := e.client(t).ProbeWhitelist(ctxT(t))
+	sp, err := e.client(t).ProbeWhitelist(ctxT(t), "")
 	if err != nil || sp.Code != 403 {
 		t.Fatalf("sim godot probe: %+v, %v; want 403", sp, err)
 	}
@@ -161,7 +161,7 @@ func TestQuirk_EmptyObjectRejected(t *testing.T) {
 	// scene_path, with a path nobody whitelists or ships.
 	f := fullGodot(t, "a-token-of-sixteen-chars")
 	c := newClient(t, f.URL(), withToken(spacetime.StaticToken("a-token-of-sixteen-chars")))
-	p, err := c.ProbeWhitelist(ctxT(t))
+	p, err := c.ProbeWhitelist(ctxT(t), "")
 	if err != nil {
 		t.Fatalf("ProbeWhitelist: %v", err)
 	}
@@ -177,7 +177,7 @@ func TestQuirk_EmptyObjectRejected(t *testing.T) {
 	if len(body) != 1 || !strings.HasPrefix(sp, spacetime.WhitelistProbePrefix) || !strings.HasSuffix(sp, ".tscn") || sp != p.Path {
 		t.Errorf("probe body %q; want only scene_path = %s<random>.tscn (result path %q)", reqs[0].Body, spacetime.WhitelistProbePrefix, p.Path)
 	}
-	if p2, _ := c.ProbeWhitelist(ctxT(t)); p2 != nil && p2.Path == p.Path {
+	if p2, _ := c.ProbeWhitelist(ctxT(t), ""); p2 != nil && p2.Path == p.Path {
 		t.Errorf("two probes sent the same path %q; want a random one each time", p.Path)
 	}
 }
@@ -227,7 +227,7 @@ func TestQuirk_RouterMissingPlain404(t *testing.T) {
 		"Scene":          func() error { _, err := c.Scene(ctx); return err },
 		"Scenes":         func() error { _, err := c.Scenes(ctx, spacetime.ScenesQuery{}); return err },
 		"Performance":    func() error { _, err := c.Performance(ctx); return err },
-		"ProbeWhitelist": func() error { _, err := c.ProbeWhitelist(ctx); return err },
+		"ProbeWhitelist": func() error { _, err := c.ProbeWhitelist(ctx, ""); return err },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -251,7 +251,7 @@ func TestQuirk_RouterMissingPlain404(t *testing.T) {
 			return 404, `{"error":"Not Found","message":"Scene file not found: ` + p + `"}`
 		}),
 	})
-	p, err := newClient(t, f2.URL()).ProbeWhitelist(ctx)
+	p, err := newClient(t, f2.URL()).ProbeWhitelist(ctx, "")
 	if err != nil || p.Code != 404 || p.Enforced() || !strings.HasPrefix(p.Message, "Scene file not found") {
 		t.Errorf("probe through a disabled whitelist = %+v, %v; want a 404 result, not enforced", p, err)
 	}

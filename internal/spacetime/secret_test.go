@@ -72,7 +72,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 		for _, call := range []func() error{
 			func() error { _, err := c.Scene(ctx); return err },
 			func() error { _, err := c.Performance(ctx); return err },
-			func() error { _, err := c.ProbeWhitelist(ctx); return err },
+			func() error { _, err := c.ProbeWhitelist(ctx, ""); return err },
 			func() error { st, err := c.Status(ctx); out = append(out, fmt.Sprintf("%+v", st)); return err },
 		} {
 			err := call()

@@ -94,13 +94,13 @@ func TestSim_TypedCalls(t *testing.T) {
 				}
 			})
 			t.Run("ProbeWhitelist", func(t *testing.T) {
-				p, err := c.ProbeWhitelist(ctx)
+				p, err := c.ProbeWhitelist(ctx, "")
 				if err != nil || !p.Enforced() || !strings.Contains(p.Message, "whitelist") {
 					t.Fatalf("ProbeWhitelist = %+v, %v; want 403 not in whitelist", p, err)
 				}
 				e.patch(t, `{"whitelist_disabled":true}`)
 				defer e.patch(t, `{"whitelist_disabled":false}`)
-				p, err = c.ProbeWhitelist(ctx)
+				p, err = c.ProbeWhitelist(ctx, "")
 				if err != nil || p.Enforced() || p.Code != 404 {
 					t.Fatalf("ProbeWhitelist with the whitelist off = %+v, %v; want a JSON 404 (passed, not found)", p, err)
 				}

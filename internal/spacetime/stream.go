@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -236,14 +237,33 @@ func Dial(ctx context.Context, opts StreamOptions) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	dialer := websocket.Dialer{HandshakeTimeout: opts.DialTimeout} // no Proxy: the instance is local
 	var failed DialError
 	for _, raw := range opts.URLs {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("telemetry: dial abandoned: %w", err)
 		}
 		dctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+		// gorilla applies only the context's deadline to the handshake, not
+		// its cancellation: close the connection when ctx ends mid-handshake,
+		// so that a stopping daemon does not wait out DialTimeout.
+		var stopClose func() bool
+		dialer := websocket.Dialer{ // no Proxy: the instance is local
+			HandshakeTimeout: opts.DialTimeout,
+			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				c, err := d.DialContext(ctx, network, addr)
+				if err == nil {
+					// dctx, not ctx: gorilla cancels its own ctx as soon as
+					// the handshake returns, successful or not.
+					stopClose = context.AfterFunc(dctx, func() { c.Close() })
+				}
+				return c, err
+			},
+		}
 		conn, resp, err := dialer.DialContext(dctx, raw, opts.Header)
+		if stopClose != nil {
+			stopClose()
+		}
 		timedOut := ctx.Err() == nil && (dctx.Err() == context.DeadlineExceeded || isDeadlineError(err))
 		cancel()
 		if err == nil {

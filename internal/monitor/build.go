@@ -1,0 +1,111 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+)
+
+// ruleSnapshotKey is the rule-state key under which a target's threshold
+// rules are kept, so that a rule firing before a restart is still firing
+// after it (and not announced again).
+const ruleSnapshotKey = "rules"
+
+// ruleConfigFrom maps a target's thresholds onto the rule engine's config.
+// A rule resolves after its value stayed healthy as long as it had to stay
+// bad to fire: the same patience both ways.
+func ruleConfigFrom(t config.Target) RuleConfig {
+	rc := DefaultRuleConfig()
+	fps, mem := t.Thresholds.FPS, t.Thresholds.Memory
+	rc.FPSMin, rc.FPSMax, rc.FPSCriticalMin, rc.FPSHysteresis, rc.FPSFor = fps.Min, fps.Max, fps.CriticalMin, fps.Hysteresis, fps.For
+	rc.MemoryMaxMB, rc.MemoryHysteresisMB, rc.MemoryFor = mem.MaxMB, mem.HysteresisMB, mem.For
+	rc.GrowthMBPerMin, rc.GrowthWindow = mem.GrowthMBPerMin, mem.GrowthWindow
+	if rc.GrowthHysteresisMBPerMin >= rc.GrowthMBPerMin {
+		rc.GrowthHysteresisMBPerMin = rc.GrowthMBPerMin / 5
+	}
+	rc.ResolveFor = fps.For
+	return rc
+}
+
+// buildTarget turns a target's config into its runtime parts: the checks'
+// client, the telemetry watcher (which doubles as the probe of checks 4 and
+// 10, so that the instance sees one telemetry connection), and the runner
+// of the scheduled rounds.
+func buildTarget(tc config.Target, m *Monitor) (*target, error) {
+	log := m.log.With(zap.String("target", tc.Name))
+	rules := ruleConfigFrom(tc)
+	if err := rules.Validate(); err != nil {
+		return nil, fmt.Errorf("thresholds: %w", err)
+	}
+	var restore []byte
+	if states, err := m.opts.Store.RuleStates(tc.Name); err == nil {
+		restore = states[ruleSnapshotKey]
+	} else {
+		log.Warn("cannot read saved rule state; rules start afresh", zap.Error(err))
+	}
+
+	var runner *targetRunner
+	var watcher *Watcher
+	var watchErr error
+	ct, err := NewCheckTarget(tc, TargetOptions{
+		Now: m.opts.Now,
+		Telemetry: func(opts spacetime.StreamOptions) TelemetryProbe {
+			watcher, watchErr = NewWatcher(WatcherOptions{
+				Target:         tc.Name,
+				Stream:         opts,
+				Rules:          rules,
+				RestoreRules:   restore,
+				Metrics:        m.opts.Metrics,
+				Sink:           m.opts.Sink,
+				Logger:         m.log, // the watcher names its target itself
+				Now:            m.opts.Now,
+				BackoffInitial: tc.Telemetry.BackoffInitial,
+				BackoffMax:     tc.Telemetry.BackoffMax,
+				OnInstanceEvent: func(ev InstanceEvent) {
+					// A vr_initialized after the greeting means the instance
+					// restarted: run a round now rather than at the next tick.
+					if ev.Kind == spacetime.KindVRInitialized && !ev.Greeting {
+						m.kick(tc.Name)
+					}
+				},
+			})
+			if watchErr != nil {
+				return nil
+			}
+			return watcher
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if watchErr != nil {
+		ct.Close()
+		return nil, fmt.Errorf("telemetry: %w", watchErr)
+	}
+	runner = newTargetRunner(tc.Name, settingsFromConfig(&tc), runnerDeps{
+		checks: func(ctx context.Context) []CheckResult { return RunChecks(ctx, ct, ModeScheduled, nil) },
+		status: ct.Client.Status,
+	}, m.opts.Metrics, m.opts.Store, m.opts.Sink, log, m.opts.Now)
+	t := &target{cfg: tc, runner: runner}
+	if watcher != nil {
+		t.watcher = watcher
+		runner.saveRules = func() {
+			if snap := watcher.RuleSnapshot(); snap != nil {
+				if err := m.opts.Store.PutRuleState(tc.Name, ruleSnapshotKey, snap); err != nil {
+					log.Warn("cannot save rule state", zap.Error(err))
+				}
+			}
+		}
+	}
+	t.closer = func() {
+		if runner.saveRules != nil {
+			runner.saveRules()
+		}
+		ct.Close()
+	}
+	return t, nil
+}

@@ -1,0 +1,305 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+)
+
+// runnerDeps are what a target's runner calls out to; tests replace them.
+type runnerDeps struct {
+	// checks runs one scheduled round of checks.
+	checks func(ctx context.Context) []CheckResult
+	// status fetches /status, for restart and deployment detection.
+	status func(ctx context.Context) (*spacetime.Status, error)
+}
+
+// runnerSettings are the parts of a target's config the runner applies.
+type runnerSettings struct {
+	failureThreshold int
+	successThreshold int
+	timeout          time.Duration
+	autoDetect       bool
+	// configured is the deployment the config file declares, if any.
+	configured *store.Deployment
+}
+
+func settingsFromConfig(t *config.Target) runnerSettings {
+	s := runnerSettings{
+		failureThreshold: t.Checks.FailureThreshold,
+		successThreshold: t.Checks.SuccessThreshold,
+		timeout:          t.Schedule.Timeout,
+		autoDetect:       t.Deployment.AutoDetect,
+	}
+	if !t.Deployment.StartedAt.IsZero() {
+		s.configured = &store.Deployment{Target: t.Name, Version: t.Deployment.Version, StartedAt: t.Deployment.StartedAt, Source: store.SourceConfig}
+	}
+	return s
+}
+
+// targetRunner owns the scheduled side of one target: each round of checks,
+// the hysteresis that turns results into failing/recovered conditions,
+// restart and deployment detection, and what the store keeps of them.
+// Rounds never overlap (the scheduler skips a tick while one runs), but the
+// status API reads its state concurrently, hence the mutex.
+type targetRunner struct {
+	name     string
+	settings runnerSettings
+	deps     runnerDeps
+	metrics  *Metrics
+	store    *store.Store
+	sink     RuleEventSink
+	log      *zap.Logger
+	now      func() time.Time
+	// saveRules persists the telemetry rules' state after each round; nil
+	// when the target has no telemetry.
+	saveRules func()
+
+	mu         sync.Mutex
+	hysteresis map[config.CheckName]*checkHysteresis
+	last       []CheckResult
+	lastRound  time.Time
+	tokenExp   time.Time
+}
+
+func newTargetRunner(name string, settings runnerSettings, deps runnerDeps, m *Metrics, st *store.Store, sink RuleEventSink, log *zap.Logger, now func() time.Time) *targetRunner {
+	r := &targetRunner{
+		name: name, settings: settings, deps: deps, metrics: m, store: st, sink: sink,
+		log: log, now: now, hysteresis: map[config.CheckName]*checkHysteresis{},
+	}
+	r.restoreHysteresis()
+	return r
+}
+
+// hysteresisKey is the rule-state key under which check hysteresis is kept.
+const hysteresisKey = "checks"
+
+// persistedHysteresis is checkHysteresis as the store keeps it.
+type persistedHysteresis struct {
+	Failures int       `json:"failures"`
+	Passes   int       `json:"passes"`
+	Failing  bool      `json:"failing"`
+	Since    time.Time `json:"since"`
+	Rule     string    `json:"rule,omitempty"`
+	Severity Severity  `json:"severity,omitempty"`
+}
+
+func (r *targetRunner) restoreHysteresis() {
+	states, err := r.store.RuleStates(r.name)
+	if err != nil {
+		r.log.Warn("cannot read check state; starting afresh", zap.Error(err))
+		return
+	}
+	b, ok := states[hysteresisKey]
+	if !ok {
+		return
+	}
+	var saved map[config.CheckName]persistedHysteresis
+	if err := json.Unmarshal(b, &saved); err != nil {
+		r.log.Warn("check state is damaged; starting afresh", zap.Error(err))
+		return
+	}
+	for c, p := range saved {
+		r.hysteresis[c] = &checkHysteresis{failures: p.Failures, passes: p.Passes, failing: p.Failing, since: p.Since, rule: p.Rule, severity: p.Severity}
+	}
+}
+
+func (r *targetRunner) saveHysteresisLocked() {
+	saved := make(map[config.CheckName]persistedHysteresis, len(r.hysteresis))
+	for c, h := range r.hysteresis {
+		saved[c] = persistedHysteresis{Failures: h.failures, Passes: h.passes, Failing: h.failing, Since: h.since, Rule: h.rule, Severity: h.severity}
+	}
+	b, err := json.Marshal(saved)
+	if err == nil {
+		err = r.store.PutRuleState(r.name, hysteresisKey, b)
+	}
+	if err != nil {
+		r.log.Warn("cannot save check state", zap.Error(err))
+	}
+}
+
+// round runs one scheduled round: detect restarts and deployments, run the
+// checks, and apply their results. It ends by the configured timeout.
+func (r *targetRunner) round(parent context.Context) {
+	ctx := parent
+	if r.settings.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(parent, r.settings.timeout)
+		defer cancel()
+	}
+	r.observeInstance(ctx)
+	results := r.deps.checks(ctx)
+	if parent.Err() != nil {
+		// The target was removed or the daemon is stopping: a cut-short
+		// round would only record failures that did not happen.
+		return
+	}
+	r.apply(results, r.now())
+	if r.saveRules != nil {
+		r.saveRules()
+	}
+}
+
+// apply records a round's results: metrics, history, hysteresis and events.
+func (r *targetRunner) apply(results []CheckResult, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	passed := 0
+	records := make([]store.CheckRecord, 0, len(results))
+	for _, res := range results {
+		name := string(res.Check)
+		r.metrics.CheckDuration.WithLabelValues(r.name, name).Observe(res.Duration.Seconds())
+		switch res.Status {
+		case CheckSkipped:
+			r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(1)
+			r.metrics.CheckSuccess.DeleteLabelValues(r.name, name)
+		default:
+			r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(0)
+			ok := 0.0
+			if res.Status == CheckPass {
+				ok = 1
+				passed++
+			}
+			r.metrics.CheckSuccess.WithLabelValues(r.name, name).Set(ok)
+		}
+		if res.Check == config.CheckInstanceUp && res.Status != CheckSkipped {
+			up := 0.0
+			if res.Status == CheckPass {
+				up = 1
+			}
+			r.metrics.Up.WithLabelValues(r.name).Set(up)
+		}
+		records = append(records, store.CheckRecord{
+			Check: name, At: at, Result: string(res.Status),
+			Observed: res.Observed, Expected: res.Expected, Reason: res.Reason, Duration: res.Duration,
+		})
+		r.stepLocked(res, at)
+	}
+	r.metrics.VerifyChecksPassed.WithLabelValues(r.name).Set(float64(passed))
+	r.last, r.lastRound = results, at
+	if err := r.store.RecordCheck(r.name, records...); err != nil {
+		r.log.Warn("cannot record check results", zap.Error(err))
+	}
+	r.saveHysteresisLocked()
+}
+
+func (r *targetRunner) stepLocked(res CheckResult, at time.Time) {
+	h := r.hysteresis[res.Check]
+	if h == nil {
+		h = &checkHysteresis{}
+		r.hysteresis[res.Check] = h
+	}
+	since := h.since
+	transition := h.step(res, r.settings.failureThreshold, r.settings.successThreshold, at)
+	if transition == 0 {
+		return
+	}
+	ev := h.event(res, transition, since, r.settings.failureThreshold, r.settings.successThreshold)
+	if transition > 0 {
+		r.log.Warn("check failing", zap.String("check", string(res.Check)), zap.Object("event", ev))
+	} else {
+		r.log.Info("check recovered", zap.String("check", string(res.Check)), zap.Object("event", ev))
+	}
+	if r.sink != nil {
+		r.sink.RuleEvent(r.name, ev)
+	}
+}
+
+// observeInstance reads /status to count restarts, start deployments and
+// export the token's expiry. Failures are left to the checks to report.
+func (r *targetRunner) observeInstance(ctx context.Context) {
+	st, err := r.deps.status(ctx)
+	if err != nil {
+		r.log.Debug("status unavailable for restart detection", zap.Error(err))
+		return
+	}
+	now := r.now()
+	if st.JWTToken != "" {
+		if _, exp, ok := spacetime.TokenExpiry(st.JWTToken); ok {
+			r.metrics.TokenExpiry.WithLabelValues(r.name).Set(float64(exp.Unix()))
+			r.mu.Lock()
+			r.tokenExp = exp
+			r.mu.Unlock()
+		}
+	}
+	cur := identityFromStatus(st, now)
+	prev, seen, err := loadIdentity(r.store, r.name)
+	if err != nil {
+		r.log.Warn("cannot read the last instance identity", zap.Error(err))
+		return
+	}
+	_, hasDeployment, err := r.store.CurrentDeployment(r.name)
+	if err != nil {
+		r.log.Warn("cannot read the current deployment", zap.Error(err))
+		return
+	}
+	d := decideDeployment(r.name, prev, seen, hasDeployment, cur, now)
+	if d.Restarts > 0 {
+		r.metrics.Restarts.WithLabelValues(r.name).Add(float64(d.Restarts))
+		r.log.Info("instance restarted", zap.Int("restarts", d.Restarts), zap.String("version", cur.Version))
+	}
+	if d.Start != nil && r.settings.autoDetect {
+		r.startDeployment(*d.Start)
+	}
+	if err := saveIdentity(r.store, r.name, cur); err != nil {
+		r.log.Warn("cannot save the instance identity", zap.Error(err))
+	}
+}
+
+// ensureConfiguredDeployment records the deployment the config declares,
+// unless it is already the current one.
+func (r *targetRunner) ensureConfiguredDeployment() {
+	want := r.settings.configured
+	if want == nil {
+		return
+	}
+	cur, ok, err := r.store.CurrentDeployment(r.name)
+	if err != nil {
+		r.log.Warn("cannot read the current deployment", zap.Error(err))
+		return
+	}
+	if ok && cur.StartedAt.Equal(want.StartedAt) && cur.Version == want.Version {
+		r.metrics.DeploymentStart.WithLabelValues(r.name).Set(float64(cur.StartedAt.Unix()))
+		return
+	}
+	r.startDeployment(*want)
+}
+
+// startDeployment records d and exports its start.
+func (r *targetRunner) startDeployment(d store.Deployment) (store.Deployment, error) {
+	d, err := r.store.StartDeployment(d)
+	if err != nil {
+		r.log.Warn("cannot record deployment", zap.Error(err))
+		return d, err
+	}
+	r.metrics.DeploymentStart.WithLabelValues(r.name).Set(float64(d.StartedAt.Unix()))
+	r.log.Info("deployment started", zap.String("deployment", d.ID), zap.String("version", d.Version), zap.String("source", d.Source), zap.Time("started_at", d.StartedAt))
+	return d, nil
+}
+
+// runnerStatus is a target runner's state for /api/v1/status.
+type runnerStatus struct {
+	LastRound   time.Time          `json:"last_round,omitzero"`
+	Checks      []CheckResult      `json:"checks"`
+	Failing     []config.CheckName `json:"failing"`
+	TokenExpiry time.Time          `json:"token_expiry,omitzero"`
+}
+
+func (r *targetRunner) status() runnerStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := runnerStatus{LastRound: r.lastRound, Checks: append([]CheckResult(nil), r.last...), TokenExpiry: r.tokenExp, Failing: []config.CheckName{}}
+	for _, c := range config.AllChecks() {
+		if h := r.hysteresis[c]; h != nil && h.failing {
+			s.Failing = append(s.Failing, c)
+		}
+	}
+	return s
+}

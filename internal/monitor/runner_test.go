@@ -1,0 +1,282 @@
+package monitor
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+)
+
+func openTestStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// eventRecorder is a RuleEventSink that keeps every event.
+type eventRecorder struct {
+	mu     sync.Mutex
+	events []RuleEvent
+}
+
+func (r *eventRecorder) RuleEvent(_ string, ev RuleEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+func (r *eventRecorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.events))
+	for _, ev := range r.events {
+		out = append(out, ev.Rule+" "+ev.State.String())
+	}
+	return out
+}
+
+func result(c config.CheckName, s CheckStatus) CheckResult {
+	return CheckResult{Check: c, Status: s, Reason: string(c) + " " + string(s)}
+}
+
+// TestCheckHysteresisStepByStep feeds one check's results one at a time and
+// checks the state after each step: failure_threshold 2, success_threshold 2.
+func TestCheckHysteresisStepByStep(t *testing.T) {
+	steps := []struct {
+		in        CheckStatus
+		want      int // transition
+		failing   bool
+		explained string
+	}{
+		{CheckFail, 0, false, "one failure is not enough"},
+		{CheckPass, 0, false, "a pass resets the failure count"},
+		{CheckFail, 0, false, "the count starts again"},
+		{CheckSkipped, 0, false, "a skipped result changes nothing"},
+		{CheckFail, +1, true, "second consecutive failure: failing"},
+		{CheckFail, 0, true, "still failing: no new event"},
+		{CheckPass, 0, true, "one pass is not enough to recover"},
+		{CheckFail, 0, true, "a failure resets the pass count"},
+		{CheckPass, 0, true, "first pass again"},
+		{CheckPass, -1, false, "second consecutive pass: recovered"},
+		{CheckPass, 0, false, "stays recovered"},
+	}
+	var h checkHysteresis
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for i, s := range steps {
+		got := h.step(result(config.CheckHealth, s.in), 2, 2, at.Add(time.Duration(i)*5*time.Minute))
+		if got != s.want || h.failing != s.failing {
+			t.Fatalf("step %d (%s: %s): transition %d failing %v, want %d %v", i, s.in, s.explained, got, h.failing, s.want, s.failing)
+		}
+	}
+}
+
+// TestTokenExpiredIsItsOwnCondition: an auth check failing because the JWT
+// expired raises token_expired (critical), not check_auth, and resolves
+// under the same name.
+func TestTokenExpiredIsItsOwnCondition(t *testing.T) {
+	var h checkHysteresis
+	at := time.Now()
+	expired := CheckResult{Check: config.CheckAuth, Status: CheckFail, Cause: CauseTokenExpired, Reason: "token expired at 10:00"}
+	h.step(expired, 2, 1, at)
+	if tr := h.step(expired, 2, 1, at); tr != +1 {
+		t.Fatalf("transition %d, want +1", tr)
+	}
+	ev := h.event(expired, +1, time.Time{}, 2, 1)
+	if ev.Rule != "token_expired" || ev.Severity != SeverityCritical || !strings.Contains(ev.Reason, "the instance must be restarted") {
+		t.Fatalf("firing event = %+v", ev)
+	}
+	pass := result(config.CheckAuth, CheckPass)
+	if tr := h.step(pass, 2, 1, at); tr != -1 {
+		t.Fatalf("transition %d, want -1", tr)
+	}
+	if ev := h.event(pass, -1, at, 2, 1); ev.Rule != "token_expired" || ev.State != RuleEventResolved {
+		t.Fatalf("resolved event = %+v", ev)
+	}
+}
+
+func f64(v float64) *float64 { return &v }
+
+func TestDecideDeployment(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	status := func(uptime, restarts float64, version string) instanceIdentity {
+		return identityFromStatus(&spacetime.Status{UptimeSeconds: f64(uptime), RestartsTotal: f64(restarts), Version: version}, now)
+	}
+	cases := []struct {
+		name          string
+		prev          instanceIdentity
+		seen, hasDepl bool
+		cur           instanceIdentity
+		wantRestarts  int
+		wantSource    string
+	}{
+		{"first sight starts a deployment", instanceIdentity{}, false, false, status(600, 0, "1.0.0"), 0, store.SourceNewTarget},
+		{"first sight with a deployment already recorded", instanceIdentity{}, false, true, status(600, 0, "1.0.0"), 0, ""},
+		{"same process", status(300, 0, "1.0.0"), true, true, status(600, 0, "1.0.0"), 0, ""},
+		{"restart counter, same version", status(3600, 0, "1.0.0"), true, true, status(5, 1, "1.0.0"), 1, ""},
+		{"restart with a new version", status(3600, 0, "1.0.0"), true, true, status(5, 1, "1.2.4"), 1, store.SourceRestart},
+		{"uptime went back, no counter", instanceIdentity{StartedAt: now.Add(-time.Hour), Restarts: -1}, true, true, instanceIdentity{StartedAt: now.Add(-time.Minute), Restarts: -1}, 1, ""},
+		{"uptime jitter is not a restart", instanceIdentity{StartedAt: now.Add(-time.Hour), Restarts: -1}, true, true, instanceIdentity{StartedAt: now.Add(-time.Hour + 10*time.Second), Restarts: -1}, 0, ""},
+		{"new JWT iat (stock server)", instanceIdentity{TokenIssuedAt: now.Add(-2 * time.Hour), Restarts: -1}, true, true, instanceIdentity{TokenIssuedAt: now.Add(-time.Minute), Restarts: -1}, 1, ""},
+		{"two restarts between polls", status(3600, 2, "1.0.0"), true, true, status(5, 4, "1.0.0"), 2, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := decideDeployment("main", c.prev, c.seen, c.hasDepl, c.cur, now)
+			if d.Restarts != c.wantRestarts {
+				t.Errorf("restarts = %d, want %d", d.Restarts, c.wantRestarts)
+			}
+			got := ""
+			if d.Start != nil {
+				got = d.Start.Source
+			}
+			if got != c.wantSource {
+				t.Errorf("deployment source = %q, want %q", got, c.wantSource)
+			}
+		})
+	}
+}
+
+// fakeInstance plays /status for observeInstance.
+type fakeInstance struct {
+	mu       sync.Mutex
+	started  time.Time
+	restarts float64
+	version  string
+}
+
+func (f *fakeInstance) status(now func() time.Time) func(context.Context) (*spacetime.Status, error) {
+	return func(context.Context) (*spacetime.Status, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return &spacetime.Status{UptimeSeconds: f64(now().Sub(f.started).Seconds()), RestartsTotal: f64(f.restarts), Version: f.version}, nil
+	}
+}
+
+func (f *fakeInstance) restart(at time.Time, version string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started, f.version = at, version
+	f.restarts++
+}
+
+// TestRunnerDeploymentsAndRestarts: first sight starts a deployment; a
+// restart with the same version is counted; one with a new version starts
+// a deployment; a daemon restart (a new runner on the same store) counts
+// nothing.
+func TestRunnerDeploymentsAndRestarts(t *testing.T) {
+	st := openTestStore(t)
+	clock := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	inst := &fakeInstance{started: clock.Add(-time.Minute), version: "1.0.0"}
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	newRunner := func() *targetRunner {
+		return newTargetRunner("main", runnerSettings{failureThreshold: 2, successThreshold: 1, autoDetect: true},
+			runnerDeps{status: inst.status(now), checks: func(context.Context) []CheckResult { return nil }}, m, st, nil, zap.NewNop(), now)
+	}
+	r := newRunner()
+	ctx := context.Background()
+
+	r.observeInstance(ctx)
+	d, ok, _ := st.CurrentDeployment("main")
+	if !ok || d.Source != store.SourceNewTarget || d.Version != "1.0.0" {
+		t.Fatalf("after first sight: %+v %v", d, ok)
+	}
+
+	clock = clock.Add(30 * time.Minute)
+	inst.restart(clock.Add(-10*time.Second), "1.0.0")
+	r.observeInstance(ctx)
+	if got := testutil.ToFloat64(m.Restarts.WithLabelValues("main")); got != 1 {
+		t.Fatalf("restarts after a same-version restart = %v, want 1", got)
+	}
+	if d2, _, _ := st.CurrentDeployment("main"); d2.ID != d.ID {
+		t.Fatalf("a same-version restart started deployment %+v", d2)
+	}
+
+	clock = clock.Add(30 * time.Minute)
+	inst.restart(clock.Add(-10*time.Second), "1.2.4")
+	r.observeInstance(ctx)
+	d3, _, _ := st.CurrentDeployment("main")
+	if d3.Source != store.SourceRestart || d3.Version != "1.2.4" {
+		t.Fatalf("after a new-version restart: %+v", d3)
+	}
+
+	// The daemon restarts: a fresh runner on the same store sees the same
+	// instance and must count nothing new.
+	clock = clock.Add(5 * time.Minute)
+	r2 := newRunner()
+	r2.observeInstance(ctx)
+	if got := testutil.ToFloat64(m.Restarts.WithLabelValues("main")); got != 2 {
+		t.Fatalf("restarts after a daemon restart = %v, want 2", got)
+	}
+	ds, _ := st.Deployments("main")
+	if len(ds) != 2 {
+		t.Fatalf("deployments = %d, want 2", len(ds))
+	}
+}
+
+// TestRunnerApplyMetricsAndEvents: a round's results become metrics (a
+// skipped check has no success series), history, and events after the
+// thresholds; the check state survives a new runner on the same store.
+func TestRunnerApplyMetricsAndEvents(t *testing.T) {
+	st := openTestStore(t)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	rec := &eventRecorder{}
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	newRunner := func() *targetRunner {
+		return newTargetRunner("main", runnerSettings{failureThreshold: 2, successThreshold: 1}, runnerDeps{}, m, st, rec, zap.NewNop(), func() time.Time { return at })
+	}
+	r := newRunner()
+	round := func(health CheckStatus) {
+		r.apply([]CheckResult{result(config.CheckInstanceUp, CheckPass), result(config.CheckHealth, health), {Check: config.CheckRateLimit, Status: CheckSkipped, Reason: "not scheduled"}}, at)
+		at = at.Add(5 * time.Minute)
+	}
+	round(CheckFail)
+	if got := testutil.ToFloat64(m.CheckSuccess.WithLabelValues("main", "health")); got != 0 {
+		t.Fatalf("check_success{health} = %v, want 0", got)
+	}
+	if n := testutil.CollectAndCount(m.CheckSuccess, "spacetime_check_success"); n != 2 {
+		t.Fatalf("check_success series = %d, want 2 (skipped checks have none)", n)
+	}
+	if got := testutil.ToFloat64(m.CheckSkipped.WithLabelValues("main", "rate_limit")); got != 1 {
+		t.Fatalf("check_skipped{rate_limit} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.Up.WithLabelValues("main")); got != 1 {
+		t.Fatalf("spacetime_up = %v, want 1", got)
+	}
+	if len(rec.list()) != 0 {
+		t.Fatalf("events after one failure: %v", rec.list())
+	}
+
+	// The daemon restarts between the two failures: the count survives.
+	r = newRunner()
+	round(CheckFail)
+	if got := rec.list(); len(got) != 1 || got[0] != "check_health firing" {
+		t.Fatalf("events = %v, want [check_health firing]", got)
+	}
+	round(CheckPass)
+	if got := rec.list(); len(got) != 2 || got[1] != "check_health resolved" {
+		t.Fatalf("events = %v, want a resolved after one pass", got)
+	}
+	hist, err := st.CheckHistory("main", time.Time{})
+	if err != nil || len(hist) != 9 {
+		t.Fatalf("history = %d records (%v), want 9", len(hist), err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+}

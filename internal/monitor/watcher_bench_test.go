@@ -1,0 +1,166 @@
+package monitor
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+)
+
+// The issue's budget for one telemetry frame end to end (decode, rule
+// evaluation, metric update) is 1.5× the bare decode of the same frame, and
+// 0 allocs/op for binary frames in steady state. Each BenchmarkProcessFrame*
+// has a BenchmarkDecodeFrame* twin that decodes the very same bytes, so the
+// ratio can be read off one `make bench` run.
+
+// benchFPSJSON is the frame of spacetime's BenchmarkDecodeJSONFPS: the
+// 5-field fps event of the telemetry guide.
+const benchFPSJSON = `{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":331.5,"cpu_load":0.38}}`
+
+// processFrame is the watcher's work for one WebSocket message: what
+// Stream.Next does on the connection's goroutine (decode), then what Run's
+// goroutine does (handleFrame). Production splits the two across a channel;
+// the benchmark measures them back to back.
+func (w *Watcher) processFrame(dec *spacetime.Decoder, f *spacetime.Frame, msgType int, data []byte) {
+	if err := dec.Decode(msgType, data, f); err != nil {
+		w.metrics.TelemetryFramesInvalid.WithLabelValues(w.target).Inc() // not on this benchmark's path
+		return
+	}
+	w.handleFrame(f)
+}
+
+// BenchmarkProcessFrameBinary processes a binary 0x01 FPS packet: decode,
+// fps and frame-time gauges, frame counter, ring, rules. Must be 0 allocs/op.
+func BenchmarkProcessFrameBinary(b *testing.B) {
+	data, next := benchBinaryFrame()
+	benchmarkProcessFrame(b, websocket.BinaryMessage, data, next)
+}
+
+// BenchmarkDecodeFrameBinary is the bare decode of BenchmarkProcessFrameBinary's frame.
+func BenchmarkDecodeFrameBinary(b *testing.B) {
+	data, next := benchBinaryFrame()
+	benchmarkDecodeFrame(b, websocket.BinaryMessage, data, next)
+}
+
+// BenchmarkProcessFrameJSON processes the JSON fps event, which carries
+// memory too: the memory rules and gauge move as well.
+func BenchmarkProcessFrameJSON(b *testing.B) {
+	benchmarkProcessFrame(b, websocket.TextMessage, []byte(benchFPSJSON), nil)
+}
+
+// BenchmarkDecodeFrameJSON is the bare decode of BenchmarkProcessFrameJSON's frame.
+func BenchmarkDecodeFrameJSON(b *testing.B) {
+	benchmarkDecodeFrame(b, websocket.TextMessage, []byte(benchFPSJSON), nil)
+}
+
+// BenchmarkProcessFrameGzip processes the JSON fps event as a 0x02 frame.
+func BenchmarkProcessFrameGzip(b *testing.B) {
+	benchmarkProcessFrame(b, websocket.BinaryMessage, benchGzipFrame(b, benchFPSJSON), nil)
+}
+
+// BenchmarkDecodeFrameGzip is the bare decode of BenchmarkProcessFrameGzip's frame.
+func BenchmarkDecodeFrameGzip(b *testing.B) {
+	benchmarkDecodeFrame(b, websocket.BinaryMessage, benchGzipFrame(b, benchFPSJSON), nil)
+}
+
+// benchBinaryFrame returns a 0x01 packet and a function that advances its
+// frame number, as a live stream does (the decoder checks it increases).
+func benchBinaryFrame() ([]byte, func()) {
+	data := make([]byte, 17)
+	data[0] = 0x01
+	binary.BigEndian.PutUint32(data[1:5], 1)
+	binary.BigEndian.PutUint32(data[5:9], math.Float32bits(89.6))
+	binary.BigEndian.PutUint32(data[9:13], math.Float32bits(11.2))
+	binary.BigEndian.PutUint32(data[13:17], math.Float32bits(2.4))
+	n := uint32(1)
+	return data, func() {
+		n++
+		binary.BigEndian.PutUint32(data[1:5], n)
+	}
+}
+
+func benchGzipFrame(b *testing.B, payload string) []byte {
+	var buf bytes.Buffer
+	buf.Write(make([]byte, 9))
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write([]byte(payload)); err != nil {
+		b.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	data[0] = 0x02
+	binary.BigEndian.PutUint32(data[1:5], uint32(len(payload)))
+	binary.BigEndian.PutUint32(data[5:9], uint32(len(data)-9))
+	return data
+}
+
+// benchClock advances by the stream's 500 ms per reading, without
+// allocating, so that the rules see a steady 2 frames per second.
+type benchClock struct{ t time.Time }
+
+func (c *benchClock) now() time.Time {
+	c.t = c.t.Add(500 * time.Millisecond)
+	return c.t
+}
+
+func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) {
+	clock := &benchClock{t: time.Now()}
+	w, err := NewWatcher(WatcherOptions{
+		Target: "vr-1",
+		Stream: spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}},
+		Now:    clock.now,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.begin(clock.now())
+	dec := spacetime.Decoder{Now: clock.now}
+	var f spacetime.Frame
+	// Steady state: the ring full, every rule window full, no transition.
+	for range max(DefaultWatcherRingSize, 2*20*60) + 1 {
+		if next != nil {
+			next()
+		}
+		w.processFrame(&dec, &f, msgType, data)
+	}
+	if !w.run.live || w.run.ring.n != w.run.ring.size {
+		b.Fatal("warm-up did not reach the steady state")
+	}
+	for _, s := range w.run.engine.States() {
+		if s.State != RuleInactive {
+			b.Fatalf("warm-up left rule %s %s", s.Rule, s.State)
+		}
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if next != nil {
+			next()
+		}
+		w.processFrame(&dec, &f, msgType, data)
+	}
+}
+
+func benchmarkDecodeFrame(b *testing.B, msgType int, data []byte, next func()) {
+	clock := &benchClock{t: time.Now()}
+	dec := spacetime.Decoder{Now: clock.now}
+	var f spacetime.Frame
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if next != nil {
+			next()
+		}
+		if err := dec.Decode(msgType, data, &f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+)
+
+// connMsgKind says what a connection goroutine reports.
+type connMsgKind uint8
+
+const (
+	// msgConnected: the WebSocket handshake succeeded on url.
+	msgConnected connMsgKind = iota + 1
+	// msgFrame: a decoded frame, from the connection's pool.
+	msgFrame
+	// msgEnded: the attempt is over (dial failed, or the stream ended);
+	// the last message of a connection.
+	msgEnded
+)
+
+// connMsg is one report of a connection goroutine to Run's goroutine.
+type connMsg struct {
+	kind   connMsgKind
+	frame  *spacetime.Frame
+	url    string
+	err    error
+	dialed bool // for msgEnded: the dial had succeeded
+}
+
+// connection is one dial-and-read attempt, run by its own goroutine.
+// Run's goroutine owns it: it reads msgs, returns frames to free and calls
+// stop, which waits for the goroutine.
+type connection struct {
+	cancel context.CancelFunc
+	msgs   chan connMsg
+	free   chan *spacetime.Frame
+	done   chan struct{}
+}
+
+// startConnection dials in a new goroutine and starts reading.
+func (w *Watcher) startConnection(ctx context.Context) *connection {
+	cctx, cancel := context.WithCancel(ctx)
+	c := &connection{
+		cancel: cancel,
+		msgs:   make(chan connMsg, framePool),
+		free:   make(chan *spacetime.Frame, framePool),
+		done:   make(chan struct{}),
+	}
+	for range framePool {
+		c.free <- new(spacetime.Frame)
+	}
+	opts := w.streamOpts
+	opts.OnInvalid = w.invalidCounter()
+	w.run.dials++
+	w.run.nextDial = time.Time{}
+	go c.read(cctx, opts)
+	return c
+}
+
+// stop cancels the attempt and waits for its goroutine, which closes the
+// stream before it returns.
+func (c *connection) stop() {
+	c.cancel()
+	<-c.done
+}
+
+// read dials and forwards frames until the stream ends or ctx does. Frames
+// come from c.free; Run's goroutine puts them back once handled.
+func (c *connection) read(ctx context.Context, opts spacetime.StreamOptions) {
+	defer close(c.done)
+	s, err := spacetime.Dial(ctx, opts)
+	if err != nil {
+		c.send(ctx, connMsg{kind: msgEnded, err: err})
+		return
+	}
+	defer s.Close()
+	if !c.send(ctx, connMsg{kind: msgConnected, url: s.URL()}) {
+		return
+	}
+	for {
+		var f *spacetime.Frame
+		select {
+		case f = <-c.free:
+		case <-ctx.Done():
+			return
+		}
+		if err := s.Next(ctx, f); err != nil {
+			c.send(ctx, connMsg{kind: msgEnded, err: err, dialed: true})
+			return
+		}
+		if !c.send(ctx, connMsg{kind: msgFrame, frame: f}) {
+			return
+		}
+	}
+}
+
+// send reports m, or gives up when ctx ends (Run no longer listens).
+func (c *connection) send(ctx context.Context, m connMsg) bool {
+	select {
+	case c.msgs <- m:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// invalidCounter returns the OnInvalid hook of one connection: it counts
+// the frame and logs it, the first at warning level and the rest at debug,
+// so a hostile stream cannot flood the log. It runs on the connection's
+// goroutine only (Stream.Next calls it); the counter is safe for that.
+func (w *Watcher) invalidCounter() func(error) {
+	counter := w.metrics.TelemetryFramesInvalid.WithLabelValues(w.target)
+	user := w.opts.Stream.OnInvalid
+	seen := false
+	return func(err error) {
+		counter.Inc()
+		if !seen {
+			seen = true
+			w.log.Warn("invalid telemetry frame skipped (further ones on this connection are logged at debug level)", zap.Error(err))
+		} else {
+			w.log.Debug("invalid telemetry frame skipped", zap.Error(err))
+		}
+		if user != nil {
+			user(err)
+		}
+	}
+}
+
+// connected records a WebSocket handshake. The stream counts as up only
+// once instance data arrives (goLive): a server may accept and say nothing.
+func (w *Watcher) connected(url string, now time.Time) {
+	r := &w.run
+	r.url, r.connAt = url, now
+	if r.everConn {
+		r.reconnects++
+		r.m.reconnects.Inc()
+	}
+	r.everConn = true
+	w.log.Debug("telemetry WebSocket open, waiting for data", zap.String("url", url))
+	w.publish()
+}
+
+// ended records the end of a connection attempt (err says why) and returns
+// the delay before the next dial.
+func (w *Watcher) ended(err error, dialed bool, now time.Time) time.Duration {
+	r := &w.run
+	wasLive := r.live
+	if wasLive {
+		w.endLive()
+	}
+	r.lastErr = err
+	if !dialed {
+		r.failures++
+		r.lastErr = describeDialError(err) // "nothing listens" rather than errno soup
+	}
+	state := StreamDisconnected
+	if errors.Is(err, spacetime.ErrSilent) {
+		state = StreamSilent
+	}
+	w.setStream(state, now)
+	if wasLive && now.Sub(r.connAt) >= w.opts.BackoffResetAfter {
+		r.bo.Reset()
+	}
+	delay := r.bo.Next()
+	r.nextDial = now.Add(delay)
+	w.logEnd(r.lastErr, wasLive, delay, now)
+	w.publish()
+	return delay
+}
+
+// logEnd logs a lost connection at warning level, and a failed attempt
+// only when its error differs from the last one logged: a ten-minute outage
+// is one line, not twenty.
+func (w *Watcher) logEnd(err error, wasLive bool, delay time.Duration, now time.Time) {
+	r := &w.run
+	key := err.Error()
+	if errors.Is(err, spacetime.ErrSilent) {
+		key = "silent" // the text carries the measured quiet time
+	}
+	fields := []zap.Field{zap.Error(err), zap.Duration("retry_in", delay), zap.Uint64("dial_attempts", r.dials)}
+	switch {
+	case wasLive:
+		w.log.Warn("telemetry connection lost", append(fields, zap.Duration("delivered_for", now.Sub(r.liveSince)))...)
+	case key != r.lastLogged:
+		w.log.Warn("telemetry unavailable", fields...)
+	default:
+		w.log.Debug("telemetry still unavailable", fields...)
+	}
+	r.lastLogged = key
+}

@@ -1,0 +1,274 @@
+package monitor
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+)
+
+// This file is what Run's goroutine does with frames, ticks and reloads.
+// handleFrame is what BenchmarkProcessFrame* measures after the decode; its
+// steady state allocates nothing (events go into a reused slice, the ring is
+// preallocated, metrics are exported at the tick).
+
+// runState is what Run's goroutine owns.
+type runState struct {
+	engine *RuleEngine
+	firing *RuleFiringGauges
+	events []RuleEvent // reused by every engine call
+	ring   sampleRing
+	m      targetMetrics
+	vals   liveValues
+	bo     spacetime.Backoff
+
+	state      StreamState // as last reported to the engine
+	stateSince time.Time
+	live       bool // the current connection has delivered instance data
+	liveSince  time.Time
+	url        string // of the current or last connection
+	connAt     time.Time
+	lastFrame  time.Time // last instance data frame
+	lastErr    error
+	everConn   bool // a connection succeeded in this Run
+	reconnects uint64
+	dials      uint64
+	failures   int // consecutive failed dials
+	nextDial   time.Time
+	lastLogged string // the last failure logged at warning level
+
+	held     *spacetime.Frame // latest fps or vr_tracking frame
+	heldConn *connection      // whose pool held came from
+	waiters  []frameWaiter
+}
+
+// begin starts a Run (or a benchmark): the series bound and started, the
+// rules' clock anchored, the status published.
+func (w *Watcher) begin(now time.Time) {
+	r := &w.run
+	r.bo = spacetime.Backoff{Min: w.opts.BackoffInitial, Max: w.opts.BackoffMax}
+	r.live, r.everConn = false, false
+	r.reconnects, r.dials, r.failures = 0, 0, 0
+	r.held, r.heldConn, r.waiters = nil, nil, nil
+	r.lastErr, r.lastLogged, r.nextDial = nil, "", time.Time{}
+	w.bindMetrics()
+	w.applyRules(now) // a reload that came while stopped
+	// The first call anchors the engine's clock: the outage it starts in
+	// (no data yet) counts from here, so telemetry_down fires if the stream
+	// never delivers.
+	r.events = r.engine.Tick(now, r.events[:0])
+	w.dispatch(r.events)
+	r.firing.Sync(r.engine.States())
+	w.publish()
+}
+
+// isInstanceData reports whether a frame is news from the instance: not a
+// keep-alive, and not the secure server's handshake.
+func isInstanceData(k spacetime.Kind) bool {
+	switch k {
+	case spacetime.KindPing, spacetime.KindPong, spacetime.KindAuthRequired, spacetime.KindAuthenticated:
+		return false
+	}
+	return k < spacetime.KindCount
+}
+
+// handleFrame counts a decoded frame, records its values, feeds the rules
+// and the ring, and passes instance events on.
+func (w *Watcher) handleFrame(f *spacetime.Frame) {
+	r := &w.run
+	if f.Kind >= spacetime.KindCount { // never from Decode; cheap insurance
+		f.Kind = spacetime.KindUnknown
+	}
+	r.vals.counts[f.Kind]++
+	if !isInstanceData(f.Kind) {
+		return
+	}
+	now := f.Received
+	greeting := !r.live
+	if greeting {
+		w.goLive(now)
+	}
+	r.lastFrame = now
+	r.vals.frameExported = false
+
+	s := Sample{At: now}
+	switch f.Kind {
+	case spacetime.KindFPS, spacetime.KindSnapshot:
+		w.measure(f, &s)
+	case spacetime.KindVRInitialized, spacetime.KindDesktopFallback, spacetime.KindWarning, spacetime.KindError:
+		w.instanceEvent(f, greeting)
+	}
+	// Every instance frame is data for the telemetry rules, even without a
+	// value to judge.
+	r.events = r.engine.Observe(s, r.events[:0])
+	if len(r.events) > 0 {
+		w.dispatch(r.events)
+	}
+}
+
+// measure records a frame's values, fills s with them and keeps it in the
+// ring.
+func (w *Watcher) measure(f *spacetime.Frame, s *Sample) {
+	v := &w.run.vals
+	if f.Has(spacetime.FieldFPS) {
+		s.FPS, s.HasFPS = f.FPS, true
+		v.fps = f.FPS
+		v.fresh |= freshFPS
+	}
+	if f.Has(spacetime.FieldFrameTime) {
+		v.frameTimeSec = f.FrameTimeMS / 1000
+		v.fresh |= freshFrameTime
+	}
+	if f.Has(spacetime.FieldMemory) {
+		s.MemoryMB, s.HasMemory = f.MemoryMB, true
+		v.memoryBytes = f.MemoryMB * mebibyte
+		v.fresh |= freshMemory
+	}
+	if s.HasFPS || s.HasMemory {
+		w.run.ring.push(s)
+	}
+}
+
+// goLive marks the connection as delivering: the stream is up for the
+// metrics, the rules and the probes.
+func (w *Watcher) goLive(now time.Time) {
+	r := &w.run
+	r.live, r.liveSince = true, now
+	r.failures = 0
+	r.m.connected.Set(1)
+	w.setStream(StreamConnected, now)
+	w.log.Info("telemetry connected", zap.String("url", r.url), zap.Uint64("reconnects", r.reconnects))
+	w.publish()
+}
+
+// endLive marks the stream down: connected 0, live series deleted, counts
+// exported.
+func (w *Watcher) endLive() {
+	r := &w.run
+	r.vals.fresh = 0
+	w.export()
+	r.live = false
+	r.m.connected.Set(0)
+	w.deleteLive()
+}
+
+// setStream reports a new stream state to the engine, once per change.
+func (w *Watcher) setStream(state StreamState, now time.Time) {
+	r := &w.run
+	if r.state == state {
+		return
+	}
+	r.state, r.stateSince = state, now
+	r.events = r.engine.SetStream(state, now, r.events[:0])
+	w.dispatch(r.events)
+}
+
+// keepFrame returns a handled frame to its connection's pool, except the
+// latest fps or vr_tracking frame, which FirstDataFrame may need: that one
+// is held, and the one it replaces goes back instead. No frame is copied.
+func (w *Watcher) keepFrame(c *connection, f *spacetime.Frame) {
+	r := &w.run
+	if f.Kind != spacetime.KindFPS && f.Kind != spacetime.KindVRTracking {
+		c.free <- f
+		return
+	}
+	old, oldConn := r.held, r.heldConn
+	r.held, r.heldConn = f, c
+	if old != nil && oldConn == c {
+		c.free <- old // its own pool, which has room: no frame exists twice
+	}
+	if len(r.waiters) > 0 {
+		w.answerWaiters(*f)
+	}
+}
+
+// instanceEvent logs an event the instance announced and passes it on.
+func (w *Watcher) instanceEvent(f *spacetime.Frame, greeting bool) {
+	ev := InstanceEvent{Kind: f.Kind, Event: f.Event, Message: f.Message, Time: f.Time, Received: f.Received, Greeting: greeting}
+	switch f.Kind {
+	case spacetime.KindVRInitialized:
+		w.log.Info("instance reports VR initialized", zap.Bool("greeting", greeting))
+	case spacetime.KindDesktopFallback:
+		w.log.Warn("instance reports VR failed, running in desktop mode", zap.String("message", f.Message), zap.Bool("greeting", greeting))
+	default:
+		w.log.Debug("instance event", zap.String("event", f.Event), zap.Stringer("kind", f.Kind), zap.String("message", f.Message))
+	}
+	if w.opts.OnInstanceEvent != nil {
+		w.opts.OnInstanceEvent(ev)
+	}
+}
+
+// dispatch exports, logs and forwards rule events, and publishes the new
+// rule states and snapshot.
+func (w *Watcher) dispatch(events []RuleEvent) {
+	if len(events) == 0 {
+		return
+	}
+	w.run.firing.Update(events)
+	for _, ev := range events {
+		if ev.State == RuleEventFiring {
+			w.log.Warn("rule firing", zap.Object("event", ev))
+		} else {
+			w.log.Info("rule resolved", zap.Object("event", ev))
+		}
+		if w.opts.Sink != nil {
+			w.opts.Sink.RuleEvent(w.target, ev)
+		}
+	}
+	snap, err := w.run.engine.Snapshot()
+	if err != nil {
+		w.log.Error("encode rule snapshot", zap.Error(err))
+	} else {
+		w.mu.Lock()
+		w.snapshot = snap
+		w.mu.Unlock()
+	}
+	w.publish()
+}
+
+// applyRules swaps in a config UpdateRules left, if any.
+func (w *Watcher) applyRules(now time.Time) {
+	w.mu.Lock()
+	cfg := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	if cfg == nil {
+		return
+	}
+	r := &w.run
+	if err := r.engine.UpdateConfig(*cfg); err != nil { // validated by UpdateRules: not expected
+		w.log.Error("rules not reloaded", zap.Error(err))
+		return
+	}
+	// A firing rule the config turned off resolves on the next call: make
+	// that call now, then drop the series of disabled rules.
+	r.events = r.engine.Tick(now, r.events[:0])
+	w.dispatch(r.events)
+	r.firing.Sync(r.engine.States())
+	w.log.Info("rules reloaded")
+	w.publish()
+}
+
+// tick judges the time-based transitions, exports the metrics and
+// refreshes the status.
+func (w *Watcher) tick(now time.Time) {
+	r := &w.run
+	r.events = r.engine.Tick(now, r.events[:0])
+	w.dispatch(r.events)
+	w.export()
+	w.expireWaiters(now)
+	w.publish()
+}
+
+// finish ends a Run: the stream counts as down (for the rules too, should
+// Run be called again), waiting probes give up on their own (Run's done
+// channel closes).
+func (w *Watcher) finish(now time.Time) {
+	r := &w.run
+	w.endLive()
+	w.setStream(StreamDisconnected, now)
+	r.held, r.heldConn, r.waiters = nil, nil, nil
+	w.publish()
+	w.log.Debug("telemetry watcher stopped")
+}
