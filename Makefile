@@ -19,22 +19,26 @@ all: lint test build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
-## deps: everything the tests need (Go modules now; Debian packages as the end-to-end tests arrive)
+## deps: everything the tests need: Go modules, and Debian packages (promtool) when missing
 deps:
 	$(GO) mod download
+	./scripts/install-test-deps.sh
 
 ## test: every test, end-to-end ones included, plus a short fuzz run of the frame decoder
 test: deps fmt-check vet test-unit fuzz
 
+# SPACETIME_WATCH_E2E=1 turns a missing end-to-end tool (promtool) into a
+# failure instead of a skip: make test installs it, so it must be there.
 test-unit:
-	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+	SPACETIME_WATCH_E2E=1 $(GO) test -race -count=1 -timeout 8m $(PKGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/spacetime/
 
-## bench: benchmarks, figures written to $(BENCHOUT) (the README quotes this file)
+## bench: benchmarks and the daemon's 60 s footprint, figures written to $(BENCHOUT) (the README quotes this file)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee $(BENCHOUT)
+	./scripts/footprint.sh 60 | tee -a $(BENCHOUT)
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check vet

@@ -1,33 +1,137 @@
 // Command spacetime-watch watches SpaceTime VR deployments and tells on-call
 // engineers, before users feel it, that something is wrong.
+//
+// main only parses flags and handles signals; every command is one call
+// into internal/cli.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/cli"
 	"github.com/spacetime-vr/spacetime-watch/internal/version"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	reload := make(chan struct{}, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default: // a reload is already queued
+			}
+		}
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, reload))
+}
 
-// Exit statuses shared by every command.
-const (
-	exitOK        = 0
-	exitBadConfig = 3
-)
+// run parses args and runs the chosen command; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan struct{}) int {
+	app := kingpin.New("spacetime-watch", `Watches SpaceTime VR deployments: the ten post-deployment checks, scheduled
+health checks, telemetry thresholds (FPS 85-95, memory below 400 MB) and Prometheus
+metrics.
 
-func run(args []string, stdout, stderr io.Writer) int {
-	app := kingpin.New("spacetime-watch", "Watches SpaceTime VR deployments: post-deployment checks, telemetry thresholds, reviews and alerts.")
+Exit status: 0 success, 1 verify partial, 2 verify failed, 3 bad flags or bad
+config (or verify could not run), 4 the state dir is locked by another daemon.`)
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	app.HelpFlag.Short('h')
+	// No app-level --version flag: kingpin refuses a long flag name used
+	// twice in one command path, and `deployment start --version` is the
+	// issue's own syntax. `spacetime-watch version` prints the version.
 
-	demoCmd := app.Command("demo", "Run against an embedded simulated SpaceTime VR instance.\n\nExample: spacetime-watch demo")
-	versionCmd := app.Command("version", "Print the version and exit.")
+	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+	logFormat := app.Flag("log.format", "Output format of log messages: json or console.").Default("json").Enum("json", "console")
+	logOpts := func() cli.LogOptions { return cli.LogOptions{Level: *logLevel, Format: *logFormat} }
+
+	// run: the daemon (the default command).
+	runCmd := app.Command("run", `Run the daemon: scheduled checks, telemetry rules, /metrics and the API.
+
+Example:
+  spacetime-watch run --config.file=/etc/spacetime-watch/config.yaml --state.dir=/var/lib/spacetime-watch`).Default()
+	runConfig := runCmd.Flag("config.file", "spacetime-watch configuration file (YAML).").Default("/etc/spacetime-watch/config.yaml").String()
+	runState := runCmd.Flag("state.dir", "Directory of the state database (deployments, check history, rule state). One daemon per directory.").Default("/var/lib/spacetime-watch").String()
+	runWeb := kingpinflag.AddFlags(runCmd, ":9850")
+
+	// verify: the one-shot post-deployment verification.
+	verifyCmd := app.Command("verify", `Run the ten post-deployment checks once and print the checklist's verdict:
+SUCCESSFUL (none failed, exit 0), PARTIAL (1-2 failed, exit 1), FAILED (3 or more, exit 2);
+exit 3 when it cannot run. Skipped checks are listed and not counted.
+
+Examples:
+  spacetime-watch verify --api-url=http://127.0.0.1:8080 --telemetry-url=ws://127.0.0.1:8081/ --token-file=/run/credentials/spacetime-watch/api-token
+  spacetime-watch verify --config.file=/etc/spacetime-watch/config.yaml --target=main --output=json`)
+	var vo cli.VerifyOptions
+	verifyCmd.Flag("config.file", "Take the target from this config file (with --target) instead of the flags below. Default: none (the flags below describe the target).").StringVar(&vo.ConfigFile)
+	verifyCmd.Flag("target", "Target name in --config.file (default: the only target).").StringVar(&vo.Target)
+	verifyCmd.Flag("api-url", "Base URL of the instance's HTTP API.").Default("http://127.0.0.1:8080").StringVar(&vo.APIURL)
+	verifyCmd.Flag("telemetry-url", "Telemetry WebSocket URL; repeat for the fallback ports tried in order.").Default("ws://127.0.0.1:8081/").StringsVar(&vo.TelemetryURLs)
+	verifyCmd.Flag("token-file", "File holding the API bearer token (re-read when it changes). Default: none; without --token-file or --token-env the token comes from GET /status (jwt_token), as the stock server hands it out.").StringVar(&vo.TokenFile)
+	verifyCmd.Flag("token-env", "Environment variable holding the API bearer token. Default: none (see --token-file).").StringVar(&vo.TokenEnv)
+	verifyCmd.Flag("performance-token-file", "File holding the /performance token (the stock server's 64-hex token). Default: none; /performance gets the API token.").StringVar(&vo.PerformanceTokenFile)
+	verifyCmd.Flag("performance-token-env", "Environment variable holding the /performance token. Default: none (see --performance-token-file).").StringVar(&vo.PerformanceTokenEnv)
+	verifyCmd.Flag("expected-environment", "Environment /status must report.").Default("production").StringVar(&vo.ExpectedEnvironment)
+	verifyCmd.Flag("expected-scene", "Scene that must be loaded.").Default("res://vr_main.tscn").StringVar(&vo.ExpectedScene)
+	verifyCmd.Flag("known-gap", "Check the build cannot pass, as name=reason (repeatable); still reported as failed, with the reason. Default: none.").StringsVar(&vo.KnownGaps)
+	verifyCmd.Flag("threshold-window", "How long check 10 watches FPS and memory.").Default("15s").DurationVar(&vo.ThresholdWindow)
+	verifyCmd.Flag("no-intrusive", "Skip check 7 (rate_limit), which spends the instance's shared rate-limit bucket.").BoolVar(&vo.NoIntrusive)
+	verifyCmd.Flag("output", "Output format: table or json.").Default("table").EnumVar(&vo.Output, "table", "json")
+
+	// check-config
+	checkCmd := app.Command("check-config", `Validate a config file and print the effective config (every default filled in, secrets as <secret>).
+
+Example:
+  spacetime-watch check-config --config.file=/etc/spacetime-watch/config.yaml`)
+	checkConfig := checkCmd.Flag("config.file", "Configuration file to check.").Default("/etc/spacetime-watch/config.yaml").String()
+
+	// deployment start|list, through the daemon's API.
+	deployCmd := app.Command("deployment", `Mark and list deployments, through the running daemon's API.
+
+Example:
+  spacetime-watch deployment start --daemon.url=http://127.0.0.1:9850 --target=main --version=1.2.4`)
+	var do cli.DaemonOptions
+	deployCmd.Flag("daemon.url", "URL of the running daemon.").Default("http://127.0.0.1:9850").StringVar(&do.URL)
+	deployCmd.Flag("daemon.auth-file", "File with the basic-auth credentials the daemon's web config requires, as username:password. Default: none (no basic auth).").StringVar(&do.AuthFile)
+	deployStart := deployCmd.Command("start", `Declare that a deployment started now (or at --started-at).
+
+Example:
+  spacetime-watch deployment start --target=main --version=1.2.4`)
+	startTarget := deployStart.Flag("target", "Target name, as in the config. Required.").Required().String()
+	startVersion := deployStart.Flag("version", "Version being deployed. Required.").Required().String()
+	startAt := deployStart.Flag("started-at", "Start time, RFC 3339 (default: now).").String()
+	deployList := deployCmd.Command("list", `List deployments, newest first.
+
+Example:
+  spacetime-watch deployment list --target=main`)
+	listTarget := deployList.Flag("target", "Only this target's deployments. Default: every target's.").String()
+
+	// demo
+	demoCmd := app.Command("demo", `Run the daemon against an embedded simulated SpaceTime VR instance, with a
+scripted fault story (FPS drops to ~60, then recovers), console output instead of Slack,
+127.0.0.1:0 listeners and a temporary state dir. Prints the /metrics URL; never prints tokens.
+
+Example:
+  spacetime-watch demo --duration=90s`)
+	var demo cli.DemoOptions
+	demoCmd.Flag("duration", "Stop by itself after this long (0 = until interrupted).").Default("0s").DurationVar(&demo.Duration)
+
+	versionCmd := app.Command("version", `Print the version and exit.
+
+Example:
+  spacetime-watch version`)
 
 	cmd, code, err := parse(app, args)
 	if code >= 0 {
@@ -35,15 +139,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v (try --help)\n", err)
-		return exitBadConfig
+		return cli.ExitBadConfig
 	}
+
 	switch cmd {
+	case runCmd.FullCommand():
+		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, Reload: reload}, stderr)
+	case verifyCmd.FullCommand():
+		return cli.Verify(ctx, vo, stdout, stderr)
+	case checkCmd.FullCommand():
+		return cli.CheckConfig(*checkConfig, stdout, stderr)
+	case deployStart.FullCommand():
+		var at time.Time
+		if *startAt != "" {
+			if at, err = time.Parse(time.RFC3339, *startAt); err != nil {
+				fmt.Fprintf(stderr, "spacetime-watch: --started-at %q: want RFC 3339, e.g. 2026-11-27T10:00:00Z\n", *startAt)
+				return cli.ExitBadConfig
+			}
+		}
+		return cli.DeploymentStart(ctx, do, *startTarget, *startVersion, at, stdout, stderr)
+	case deployList.FullCommand():
+		return cli.DeploymentList(ctx, do, *listTarget, stdout, stderr)
+	case demoCmd.FullCommand():
+		demo.Log = logOpts()
+		return cli.Demo(ctx, demo, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintln(stdout, version.Print("spacetime-watch"))
-	case demoCmd.FullCommand():
-		return runDemo(stdout)
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // terminated carries the exit status kingpin asks for after --help.

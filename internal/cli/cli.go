@@ -1,0 +1,142 @@
+// Package cli implements spacetime-watch's commands: each takes its parsed
+// options and writers and returns the process's exit status, so that main
+// stays a flag parser and every command is testable in-process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
+	"github.com/spacetime-vr/spacetime-watch/internal/logging"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+)
+
+// Exit statuses, for every command.
+const (
+	ExitOK = 0
+	// ExitPartial: verify found 1–2 failed checks.
+	ExitPartial = 1
+	// ExitFailed: verify found 3 or more failed checks.
+	ExitFailed = 2
+	// ExitBadConfig: bad flags or bad config (verify: could not run).
+	ExitBadConfig = 3
+	// ExitLocked: another daemon holds the state dir.
+	ExitLocked = 4
+	// ExitError: anything else went wrong (the daemon's API unreachable, ...).
+	ExitError = 1
+)
+
+// LogOptions are the --log.* flags.
+type LogOptions struct {
+	Level, Format string
+}
+
+func (o LogOptions) logger(w io.Writer) (*zap.Logger, error) {
+	return logging.New(w, o.Level, o.Format)
+}
+
+// RunOptions are the `run` command's flags.
+type RunOptions struct {
+	Log        LogOptions
+	ConfigFile string
+	StateDir   string
+	Web        *web.FlagConfig
+	Reload     <-chan struct{}
+}
+
+// Run runs the daemon until ctx is done (SIGINT, SIGTERM).
+func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
+	log, err := o.Log.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitBadConfig
+	}
+	defer func() { _ = log.Sync() }()
+	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, Logger: log, Reload: o.Reload})
+	return exitFor(err, log)
+}
+
+// exitFor maps the daemon's error to an exit status, after logging it.
+func exitFor(err error, log *zap.Logger) int {
+	var cfgErr *daemon.ConfigError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &cfgErr):
+		log.Error("bad configuration; not starting", zap.Error(err))
+		return ExitBadConfig
+	case errors.Is(err, store.ErrLocked):
+		log.Error("state dir is in use by another spacetime-watch; not starting", zap.Error(err))
+		return ExitLocked
+	default:
+		log.Error("spacetime-watch stopped", zap.Error(err))
+		return ExitError
+	}
+}
+
+// CheckConfig validates path and prints the effective config.
+func CheckConfig(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return ExitBadConfig
+	}
+	out, err := cfg.Effective()
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: cannot print the effective config: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintf(stderr, "%s: OK, %d target(s)\n", path, len(cfg.Targets))
+	_, _ = stdout.Write(out)
+	return ExitOK
+}
+
+// DaemonOptions are the flags of commands that talk to the daemon's API.
+type DaemonOptions struct {
+	URL      string
+	AuthFile string
+}
+
+// DeploymentStart declares a deployment through the daemon's API.
+func DeploymentStart(ctx context.Context, o DaemonOptions, target, version string, at time.Time, stdout, stderr io.Writer) int {
+	c, err := daemon.NewClient(o.URL, o.AuthFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitBadConfig
+	}
+	d, err := c.StartDeployment(ctx, daemon.StartDeploymentRequest{Target: target, Version: version, StartedAt: at})
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintf(stdout, "deployment %s started: target %s, version %s, at %s\n", d.ID, d.Target, d.Version, d.StartedAt.Format(time.RFC3339))
+	return ExitOK
+}
+
+// DeploymentList prints deployments, newest first.
+func DeploymentList(ctx context.Context, o DaemonOptions, target string, stdout, stderr io.Writer) int {
+	c, err := daemon.NewClient(o.URL, o.AuthFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitBadConfig
+	}
+	ds, err := c.Deployments(ctx, target)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	tw := newTable(stdout)
+	tw.row("ID", "TARGET", "VERSION", "STARTED", "SOURCE")
+	for _, d := range ds {
+		tw.row(d.ID, d.Target, d.Version, d.StartedAt.Format(time.RFC3339), d.Source)
+	}
+	return tw.flush()
+}

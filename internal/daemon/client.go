@@ -1,0 +1,123 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Client talks to a running daemon's API: the commands that read or change
+// its state (`deployment start`, `deployment list`) go through it, because
+// the daemon holds the state file's lock.
+type Client struct {
+	base     *url.URL
+	user     string
+	password string
+	http     *http.Client
+}
+
+// NewClient returns a client of the daemon at baseURL (--daemon.url). When
+// authFile is set (--daemon.auth-file) it holds the basic-auth credentials
+// the daemon's web config requires, as one line "username:password".
+func NewClient(baseURL, authFile string) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--daemon.url %q: want http(s)://host:port, e.g. http://127.0.0.1:9850", baseURL)
+	}
+	c := &Client{base: u, http: &http.Client{Timeout: 10 * time.Second}}
+	if authFile != "" {
+		b, err := os.ReadFile(authFile)
+		if err != nil {
+			return nil, fmt.Errorf("--daemon.auth-file: %w", err)
+		}
+		user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("--daemon.auth-file %s: want one line username:password", authFile)
+		}
+		c.user, c.password = user, pass
+	}
+	return c, nil
+}
+
+// StartDeployment declares a deployment (POST /api/v1/deployments).
+func (c *Client) StartDeployment(ctx context.Context, req StartDeploymentRequest) (Deployment, error) {
+	var d Deployment
+	err := c.do(ctx, http.MethodPost, "/api/v1/deployments", req, &d)
+	return d, err
+}
+
+// Deployments lists deployments, newest first (GET /api/v1/deployments);
+// target "" lists every target's.
+func (c *Client) Deployments(ctx context.Context, target string) ([]Deployment, error) {
+	path := "/api/v1/deployments"
+	if target != "" {
+		path += "?target=" + url.QueryEscape(target)
+	}
+	var resp DeploymentsResponse
+	err := c.do(ctx, http.MethodGet, path, nil, &resp)
+	return resp.Deployments, err
+}
+
+// Status fetches GET /api/v1/status as raw JSON.
+func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := c.do(ctx, http.MethodGet, "/api/v1/status", nil, &raw)
+	return raw, err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base.JoinPath()
+	u.Path = strings.TrimSuffix(u.Path, "/") + strings.SplitN(path, "?", 2)[0]
+	if _, q, ok := strings.Cut(path, "?"); ok {
+		u.RawQuery = q
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("daemon at %s: %w (is spacetime-watch running? set --daemon.url)", c.base.Redacted(), errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("daemon at %s: %w", c.base.Redacted(), err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e apiError
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("daemon: %s", e.Error)
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			return errors.New("daemon: 401 unauthorized: pass the web config's credentials with --daemon.auth-file")
+		}
+		return fmt.Errorf("daemon: %s %s: %s", method, path, resp.Status)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("daemon: %s %s: bad JSON answer: %w", method, path, err)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+// Package daemon runs spacetime-watch as a service: it opens the state,
+// loads the config, runs the monitor, serves /metrics and the daemon's API,
+// reloads on SIGHUP, and speaks systemd's notify protocol.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/logging"
+	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/version"
+)
+
+// Options configure Run.
+type Options struct {
+	// ConfigFile is the YAML config (--config.file).
+	ConfigFile string
+	// StateDir holds the state database (--state.dir).
+	StateDir string
+	// Web holds the listen addresses and the web config file (TLS, basic
+	// auth), from exporter-toolkit's kingpin flags.
+	Web *web.FlagConfig
+	// Listener, when set, is served instead of Web's listen addresses
+	// (the demo and tests listen on 127.0.0.1:0).
+	Listener net.Listener
+	// Logger is the daemon's logger. Default: no logging.
+	Logger *zap.Logger
+	// Reload delivers SIGHUP: reload the config.
+	Reload <-chan struct{}
+	// Sink receives rule and check events besides the log. Optional.
+	Sink monitor.RuleEventSink
+	// Registry is where metrics are registered. Default: a new registry.
+	Registry *prometheus.Registry
+	// Notifier speaks systemd's notify protocol. Default: sd_notify, a
+	// no-op outside systemd.
+	Notifier Notifier
+	// LockTimeout is how long to wait for another daemon's lock on the
+	// state dir. Default 1s.
+	LockTimeout time.Duration
+	// BackupInterval is how often the state is copied to state.db.bak,
+	// the last good copy. Default 1h.
+	BackupInterval time.Duration
+	// Ready, when set, is called once the daemon serves, with its address.
+	Ready func(addr net.Addr)
+}
+
+// ConfigError is a config that cannot be loaded: the daemon exits 3.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ShutdownTimeout bounds a graceful shutdown: SIGTERM to exit within 10 s.
+const ShutdownTimeout = 8 * time.Second
+
+// Run runs the daemon until ctx is done. It returns a *ConfigError for a
+// config that cannot be loaded and an error matching store.ErrLocked when
+// another daemon holds the state dir.
+func Run(ctx context.Context, opts Options) error {
+	opts = withDefaults(opts)
+	log := opts.Logger
+
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	st, err := store.Open(opts.StateDir, store.Options{LockTimeout: opts.LockTimeout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Backup(); err != nil {
+			log.Warn("cannot write the state backup", zap.Error(err))
+		}
+		if err := st.Close(); err != nil {
+			log.Warn("cannot close the state", zap.Error(err))
+		}
+	}()
+
+	reg := opts.Registry
+	own := newOwnMetrics(reg)
+	if rep := st.Report(); rep.Recovered {
+		own.stateLoadErrors.Inc()
+		log.Error("state was damaged and recovered", zap.String("report", rep.String()))
+	}
+	metrics := monitor.NewMetrics(reg)
+	mon := monitor.New(monitor.Options{
+		Store:   st,
+		Metrics: metrics,
+		Sink:    opts.Sink, // the watcher and the runner log every event themselves
+		Logger:  log,
+	})
+	if err := mon.Apply(cfg); err != nil {
+		return &ConfigError{Err: err}
+	}
+	own.reloadOK(true)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	monErr := make(chan error, 1)
+	wg.Go(func() { monErr <- mon.Run(ctx) })
+
+	srv, serveErr, err := serve(ctx, opts, newHandler(mon, st, reg, log))
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	opts.Notifier.Notify("READY=1")
+	log.Info("spacetime-watch started", zap.String("version", version.Version), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
+
+	watchdog := opts.Notifier.WatchdogInterval()
+	var watchdogTick <-chan time.Time
+	if watchdog > 0 {
+		t := time.NewTicker(watchdog / 2)
+		defer t.Stop()
+		watchdogTick = t.C
+	}
+	backup := time.NewTicker(opts.BackupInterval)
+	defer backup.Stop()
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-serveErr:
+			runErr = fmt.Errorf("web server: %w", err)
+			break loop
+		case err := <-monErr:
+			runErr = err
+			break loop
+		case <-opts.Reload:
+			reload(opts.ConfigFile, mon, own, log)
+		case <-watchdogTick:
+			// WATCHDOG=1 only when the monitor's own loop answers: a wedged
+			// monitor must get the service restarted.
+			pingCtx, done := context.WithTimeout(ctx, watchdog/4)
+			if mon.Alive(pingCtx) {
+				opts.Notifier.Notify("WATCHDOG=1")
+			} else {
+				log.Error("monitor loop did not answer; withholding the watchdog ping")
+			}
+			done()
+		case <-backup.C:
+			if err := st.Backup(); err != nil {
+				log.Warn("cannot write the state backup", zap.Error(err))
+			}
+		}
+	}
+
+	opts.Notifier.Notify("STOPPING=1")
+	log.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer done()
+	cancel()
+	wg.Wait() // the monitor drained its scheduled rounds and closed its connections
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("web server did not shut down cleanly", zap.Error(err))
+	}
+	return runErr
+}
+
+func withDefaults(opts Options) Options {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = SystemdNotifier{}
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.BackupInterval <= 0 {
+		opts.BackupInterval = time.Hour
+	}
+	if opts.Web == nil {
+		addrs := []string{":9850"}
+		none := ""
+		noSocket := false
+		opts.Web = &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &none, WebSystemdSocket: &noSocket}
+	}
+	return opts
+}
+
+// reload builds the new config first and swaps it in only when valid: a
+// bad file leaves the old config running.
+func reload(path string, mon *monitor.Monitor, own *ownMetrics, log *zap.Logger) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = mon.Apply(cfg)
+	}
+	if err != nil {
+		own.reloadOK(false)
+		log.Error("config reload failed; the previous config keeps running", zap.String("config_file", path), zap.Error(err))
+		return
+	}
+	own.reloadOK(true)
+	log.Info("config reloaded", zap.String("config_file", path), zap.Int("targets", len(cfg.Targets)))
+}
+
+// serve starts the web server on opts.Listener or on the configured
+// addresses, with the web config's TLS and basic auth.
+func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-chan error, error) {
+	if *opts.Web.WebConfigFile != "" {
+		if err := web.Validate(*opts.Web.WebConfigFile); err != nil {
+			return nil, nil, &ConfigError{Err: fmt.Errorf("--web.config.file %s: %w", *opts.Web.WebConfigFile, err)}
+		}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	slog := logging.Slog(opts.Logger.Named("web"))
+	listeners := []net.Listener{}
+	if opts.Listener != nil {
+		listeners = append(listeners, opts.Listener)
+	} else {
+		for _, addr := range *opts.Web.WebListenAddresses {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
+				return nil, nil, fmt.Errorf("--web.listen-address %s: %w", addr, err)
+			}
+			listeners = append(listeners, l)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		err := web.ServeMultiple(listeners, srv, opts.Web, slog)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	if opts.Ready != nil {
+		opts.Ready(listeners[0].Addr())
+	}
+	return srv, errc, nil
+}
+
+// ownMetrics are the daemon's metrics about itself.
+type ownMetrics struct {
+	reloadSuccess   prometheus.Gauge
+	reloadTimestamp prometheus.Gauge
+	stateLoadErrors prometheus.Counter
+}
+
+func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
+	m := &ownMetrics{
+		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spacetime_watch_config_last_reload_successful",
+			Help: "1 if the last config load or reload succeeded, 0 if it failed (the previous config keeps running).",
+		}),
+		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spacetime_watch_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful config load or reload.",
+		}),
+		stateLoadErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spacetime_watch_state_load_errors_total",
+			Help: "Times the state database was found damaged at start and recovered.",
+		}),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "spacetime_watch_build_info",
+		Help: "Build information of spacetime-watch; the value is always 1.",
+	}, []string{"version", "revision", "goversion"})
+	buildInfo.WithLabelValues(version.Version, version.GetRevision(), runtime.Version()).Set(1)
+	reg.MustRegister(m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *ownMetrics) reloadOK(ok bool) {
+	if ok {
+		m.reloadSuccess.Set(1)
+		m.reloadTimestamp.SetToCurrentTime()
+		return
+	}
+	m.reloadSuccess.Set(0)
+}

@@ -1,0 +1,167 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+)
+
+// Deployment is a deployment as the daemon's API shows it.
+type Deployment struct {
+	ID                string    `json:"id"`
+	Target            string    `json:"target"`
+	Version           string    `json:"version"`
+	StartedAt         time.Time `json:"started_at"`
+	Source            string    `json:"source"`
+	InstanceStartedAt time.Time `json:"instance_started_at,omitzero"`
+}
+
+func deploymentFromStore(d store.Deployment) Deployment {
+	return Deployment{ID: d.ID, Target: d.Target, Version: d.Version, StartedAt: d.StartedAt, Source: d.Source, InstanceStartedAt: d.InstanceStartedAt}
+}
+
+// StartDeploymentRequest is the body of POST /api/v1/deployments.
+type StartDeploymentRequest struct {
+	// Target is the configured target's name. Required.
+	Target string `json:"target"`
+	// Version is the version being deployed. Required.
+	Version string `json:"version"`
+	// StartedAt is when the deployment started. Default: now.
+	StartedAt time.Time `json:"started_at,omitzero"`
+}
+
+// DeploymentsResponse is the body of GET /api/v1/deployments.
+type DeploymentsResponse struct {
+	Deployments []Deployment `json:"deployments"`
+}
+
+// StatusResponse is the body of GET /api/v1/status.
+type StatusResponse struct {
+	Targets []monitor.TargetStatus `json:"targets"`
+}
+
+// apiError is every error body of the daemon's API.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// maxRequestBody bounds API request bodies.
+const maxRequestBody = 64 << 10
+
+func newHandler(mon *monitor.Monitor, st *store.Store, reg *prometheus.Registry, log *zap.Logger) http.Handler {
+	api := &api{mon: mon, store: st, log: log.Named("api")}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
+	mux.HandleFunc("GET /-/healthy", api.healthy)
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "spacetime-watch is Ready.")
+	})
+	mux.HandleFunc("GET /api/v1/status", api.status)
+	mux.HandleFunc("GET /api/v1/deployments", api.listDeployments)
+	mux.HandleFunc("POST /api/v1/deployments", api.startDeployment)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, landingPage)
+	})
+	return mux
+}
+
+const landingPage = `<!doctype html><html><head><title>spacetime-watch</title></head><body>
+<h1>spacetime-watch</h1><p>Watches SpaceTime VR deployments.</p><ul>
+<li><a href="/metrics">/metrics</a></li><li><a href="/api/v1/status">/api/v1/status</a></li>
+<li><a href="/api/v1/deployments">/api/v1/deployments</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
+`
+
+type api struct {
+	mon   *monitor.Monitor
+	store *store.Store
+	log   *zap.Logger
+}
+
+// healthy answers 200 while the daemon's own loop works; it never reflects
+// the watched instance, so that a broken instance does not get the watcher
+// restarted.
+func (a *api) healthy(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if !a.mon.Alive(ctx) {
+		http.Error(w, "spacetime-watch monitor loop is not answering", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "spacetime-watch is Healthy.")
+}
+
+func (a *api) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, StatusResponse{Targets: a.mon.Status()})
+}
+
+func (a *api) listDeployments(w http.ResponseWriter, r *http.Request) {
+	ds, err := a.store.Deployments(r.URL.Query().Get("target"))
+	if err != nil {
+		a.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := DeploymentsResponse{Deployments: make([]Deployment, 0, len(ds))}
+	for _, d := range ds {
+		out.Deployments = append(out.Deployments, deploymentFromStore(d))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) startDeployment(w http.ResponseWriter, r *http.Request) {
+	var req StartDeploymentRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		a.fail(w, http.StatusBadRequest, fmt.Errorf("body must be JSON {\"target\": ..., \"version\": ..., \"started_at\": RFC 3339 (optional)}: %w", err))
+		return
+	}
+	var missing []string
+	if strings.TrimSpace(req.Target) == "" {
+		missing = append(missing, "target")
+	}
+	if strings.TrimSpace(req.Version) == "" {
+		missing = append(missing, "version")
+	}
+	if len(missing) > 0 {
+		a.fail(w, http.StatusBadRequest, fmt.Errorf("missing %s", strings.Join(missing, " and ")))
+		return
+	}
+	d, err := a.mon.StartDeployment(req.Target, req.Version, req.StartedAt)
+	switch {
+	case errors.Is(err, monitor.ErrUnknownTarget):
+		a.fail(w, http.StatusNotFound, err)
+		return
+	case err != nil:
+		a.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, deploymentFromStore(d))
+}
+
+func (a *api) fail(w http.ResponseWriter, code int, err error) {
+	if code >= 500 {
+		a.log.Error("API request failed", zap.Error(err))
+	}
+	writeJSON(w, code, apiError{Error: err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
