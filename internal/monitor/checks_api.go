@@ -180,9 +180,9 @@ func performanceAuthReason(e *spacetime.UnauthorizedError) string {
 	case e.PerformanceTokenConfigured:
 		return "the configured /performance token was refused: it changes at each instance start (see `[SecurityOptimized] API token generated:` in its log)"
 	case e.NoToken:
-		return "no token configured for /performance (configure performance_token_file)"
+		return "no token configured for /performance (set performance_token_file or --performance-token-file)"
 	}
-	return "the /performance endpoint needs its own token (configure performance_token_file)"
+	return "the /performance endpoint needs its own token (set performance_token_file or --performance-token-file)"
 }
 
 // checkOrNone renders an empty string as "(none)".

@@ -14,7 +14,11 @@ import (
 type checkHysteresis struct {
 	failures, passes int
 	failing          bool
-	since            time.Time
+	// since is when the current state (failing or passing) began.
+	since time.Time
+	// streakStart is when the current run of failures (or, while failing,
+	// of passes) began: the condition's start for a firing event.
+	streakStart time.Time
 	// rule is the condition raised when the check started failing, so that
 	// the resolved event names the same condition.
 	rule     string
@@ -26,6 +30,9 @@ type checkHysteresis struct {
 func (h *checkHysteresis) step(r CheckResult, failureThreshold, successThreshold int, at time.Time) int {
 	switch r.Status {
 	case CheckFail:
+		if h.failures == 0 && !h.failing {
+			h.streakStart = at
+		}
 		h.failures++
 		h.passes = 0
 		if !h.failing && h.failures >= failureThreshold {
@@ -64,9 +71,15 @@ func checkEventRule(r CheckResult) string {
 	return "check_" + string(r.Check)
 }
 
-// event builds the event for the transition step just reported; since is
-// when the previous state began.
-func (h *checkHysteresis) event(r CheckResult, transition int, since time.Time, failureThreshold, successThreshold int) RuleEvent {
+// event builds the event for the transition step just reported. Since is,
+// as for rule events, when the condition began (the first failure of the
+// streak) for a firing event, and when the check started failing for a
+// resolved one (failingSince, the previous state's start).
+func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time.Time, failureThreshold, successThreshold int) RuleEvent {
+	since := failingSince
+	if transition > 0 {
+		since = h.streakStart
+	}
 	ev := RuleEvent{Rule: h.rule, Severity: h.severity, At: h.since, Since: since}
 	if transition > 0 {
 		ev.State = RuleEventFiring

@@ -62,6 +62,11 @@ type targetRunner struct {
 	// when the target has no telemetry.
 	saveRules func()
 
+	// deployMu serialises deployment decisions: a deployment declared
+	// through the API must not be overtaken by an auto-detected one whose
+	// decision read the store before it.
+	deployMu sync.Mutex
+
 	mu         sync.Mutex
 	hysteresis map[config.CheckName]*checkHysteresis
 	last       []CheckResult
@@ -230,6 +235,8 @@ func (r *targetRunner) observeInstance(ctx context.Context) {
 		}
 	}
 	cur := identityFromStatus(st, now)
+	r.deployMu.Lock()
+	defer r.deployMu.Unlock()
 	prev, seen, err := loadIdentity(r.store, r.name)
 	if err != nil {
 		r.log.Warn("cannot read the last instance identity", zap.Error(err))
@@ -246,7 +253,7 @@ func (r *targetRunner) observeInstance(ctx context.Context) {
 		r.log.Info("instance restarted", zap.Int("restarts", d.Restarts), zap.String("version", cur.Version))
 	}
 	if d.Start != nil && r.settings.autoDetect {
-		r.startDeployment(*d.Start)
+		r.startDeploymentLocked(*d.Start)
 	}
 	if err := saveIdentity(r.store, r.name, cur); err != nil {
 		r.log.Warn("cannot save the instance identity", zap.Error(err))
@@ -260,6 +267,8 @@ func (r *targetRunner) ensureConfiguredDeployment() {
 	if want == nil {
 		return
 	}
+	r.deployMu.Lock()
+	defer r.deployMu.Unlock()
 	cur, ok, err := r.store.CurrentDeployment(r.name)
 	if err != nil {
 		r.log.Warn("cannot read the current deployment", zap.Error(err))
@@ -269,11 +278,18 @@ func (r *targetRunner) ensureConfiguredDeployment() {
 		r.metrics.DeploymentStart.WithLabelValues(r.name).Set(float64(cur.StartedAt.Unix()))
 		return
 	}
-	r.startDeployment(*want)
+	r.startDeploymentLocked(*want)
 }
 
-// startDeployment records d and exports its start.
+// startDeployment records d (declared by an operator) and exports its start.
 func (r *targetRunner) startDeployment(d store.Deployment) (store.Deployment, error) {
+	r.deployMu.Lock()
+	defer r.deployMu.Unlock()
+	return r.startDeploymentLocked(d)
+}
+
+// startDeploymentLocked records d; the caller holds deployMu.
+func (r *targetRunner) startDeploymentLocked(d store.Deployment) (store.Deployment, error) {
 	d, err := r.store.StartDeployment(d)
 	if err != nil {
 		r.log.Warn("cannot record deployment", zap.Error(err))

@@ -95,6 +95,9 @@ func TestTokenExpiredIsItsOwnCondition(t *testing.T) {
 		t.Fatalf("transition %d, want +1", tr)
 	}
 	ev := h.event(expired, +1, time.Time{}, 2, 1)
+	if !ev.Since.Equal(at) {
+		t.Fatalf("firing event since %v, want the first failure %v", ev.Since, at)
+	}
 	if ev.Rule != "token_expired" || ev.Severity != SeverityCritical || !strings.Contains(ev.Reason, "the instance must be restarted") {
 		t.Fatalf("firing event = %+v", ev)
 	}

@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+)
+
+// TestExitFor: the daemon's errors map to the documented exit statuses,
+// through any wrapping.
+func TestExitFor(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"stopped cleanly", nil, ExitOK},
+		{"bad config", &daemon.ConfigError{Err: errors.New("targets[0].colour: unknown field")}, ExitBadConfig},
+		{"wrapped bad config", fmt.Errorf("start: %w", &daemon.ConfigError{Err: errors.New("x")}), ExitBadConfig},
+		{"state dir locked", &store.LockedError{Dir: "/var/lib/spacetime-watch", PID: 42}, ExitLocked},
+		{"wrapped lock", fmt.Errorf("store: open: %w", &store.LockedError{Dir: "/d"}), ExitLocked},
+		{"anything else", errors.New("web server: address in use"), ExitError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := exitFor(tc.err, zap.NewNop()); got != tc.want {
+				t.Errorf("exitFor(%v) = %d, want %d", tc.err, got, tc.want)
+			}
+		})
+	}
+}

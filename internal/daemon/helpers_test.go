@@ -1,0 +1,371 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+)
+
+// The daemon's end-to-end tests run the real daemon.Run against simulated
+// instances on loopback ports, with a config on a fast clock: scheduled
+// rounds every second and short request timeouts, so that a round's
+// results, a reload or a restart show within a couple of seconds.
+
+// startSim starts a simulated instance on free loopback ports with a fast
+// FPS stream, closed when the test ends.
+func startSim(t *testing.T, opts sim.Options) *sim.Sim {
+	t.Helper()
+	opts.APIAddress, opts.TelemetryAddress, opts.ControlAddress = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if opts.FPSInterval == 0 {
+		opts.FPSInterval = 20 * time.Millisecond
+	}
+	s, err := sim.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("sim.Start: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// simTarget is one target of a test config.
+type simTarget struct {
+	name string
+	sim  *sim.Sim
+}
+
+// fastDefaults is the defaults section of every test config: a round every
+// second, bounded well inside it.
+const fastDefaults = `defaults:
+  schedule: {interval: 1s, timeout: 900ms}
+  checks: {request_timeout: 300ms, telemetry_timeout: 500ms}
+`
+
+// configYAML is a config watching targets, with each checklist target's
+// token in a file under dir.
+func configYAML(t *testing.T, dir string, targets ...simTarget) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(fastDefaults)
+	b.WriteString("targets:\n")
+	for _, tg := range targets {
+		info := tg.sim.Info()
+		fmt.Fprintf(&b, "  - name: %s\n    api_url: http://%s\n    telemetry_urls: [\"ws://%s/\"]\n", tg.name, info.API, info.Telemetry)
+		tokenFile := filepath.Join(dir, tg.name+".token")
+		writeFile(t, tokenFile, info.Token+"\n")
+		fmt.Fprintf(&b, "    token_file: %s\n", tokenFile)
+	}
+	return b.String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeNotifier records the systemd notifications the daemon sends.
+type fakeNotifier struct {
+	watchdog time.Duration
+
+	mu     sync.Mutex
+	states []string
+	ready  chan struct{}
+}
+
+func newFakeNotifier(watchdog time.Duration) *fakeNotifier {
+	return &fakeNotifier{watchdog: watchdog, ready: make(chan struct{})}
+}
+
+func (n *fakeNotifier) Notify(state string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.states = append(n.states, state)
+	if state == "READY=1" {
+		close(n.ready)
+	}
+}
+
+func (n *fakeNotifier) WatchdogInterval() time.Duration { return n.watchdog }
+
+// count returns how many times state was sent.
+func (n *fakeNotifier) count(state string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for _, s := range n.states {
+		if s == state {
+			c++
+		}
+	}
+	return c
+}
+
+func (n *fakeNotifier) sent() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.states...)
+}
+
+// runningDaemon is a daemon.Run in a goroutine.
+type runningDaemon struct {
+	t          *testing.T
+	configFile string
+	stateDir   string
+	url        string
+	reg        *prometheus.Registry
+	notifier   *fakeNotifier
+	reload     chan struct{}
+	cancel     context.CancelFunc
+	done       chan error
+}
+
+// daemonSetup tunes startDaemon.
+type daemonSetup struct {
+	// stateDir defaults to a new temporary dir.
+	stateDir string
+	// watchdog is the fake systemd's WatchdogSec (0: off).
+	watchdog time.Duration
+}
+
+// startDaemon runs the daemon on configFile and waits for READY=1. The
+// daemon is stopped when the test ends, and must stop within 10 s.
+func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDaemon {
+	t.Helper()
+	if setup.stateDir == "" {
+		setup.stateDir = t.TempDir()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &runningDaemon{
+		t: t, configFile: configFile, stateDir: setup.stateDir,
+		url:      "http://" + l.Addr().String(),
+		reg:      prometheus.NewRegistry(),
+		notifier: newFakeNotifier(setup.watchdog),
+		reload:   make(chan struct{}),
+		cancel:   cancel,
+		done:     make(chan error, 1),
+	}
+	go func() {
+		d.done <- daemon.Run(ctx, daemon.Options{
+			ConfigFile: configFile,
+			StateDir:   setup.stateDir,
+			Listener:   l,
+			Reload:     d.reload,
+			Registry:   d.reg,
+			Notifier:   d.notifier,
+		})
+	}()
+	select {
+	case <-d.notifier.ready:
+	case err := <-d.done:
+		cancel()
+		t.Fatalf("daemon.Run returned before READY=1: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("no READY=1 within 10s")
+	}
+	t.Cleanup(func() { d.stop() })
+	return d
+}
+
+// stop cancels the daemon and returns Run's error; it fails the test when
+// Run takes more than 10 s (the graceful-shutdown budget). Safe to call twice.
+func (d *runningDaemon) stop() error {
+	d.t.Helper()
+	d.cancel()
+	select {
+	case err, ok := <-d.done:
+		if ok {
+			close(d.done)
+		}
+		return err
+	case <-time.After(10 * time.Second):
+		d.t.Fatal("daemon.Run did not return within 10s of cancellation")
+		return nil
+	}
+}
+
+// sendReload delivers a SIGHUP; it returns once the daemon took it.
+func (d *runningDaemon) sendReload() {
+	d.t.Helper()
+	select {
+	case d.reload <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		d.t.Fatal("the daemon did not take the reload within 5s")
+	}
+}
+
+// get fetches path from the daemon's web server.
+func (d *runningDaemon) get(path string) (int, string) {
+	d.t.Helper()
+	return httpDo(d.t, http.MethodGet, d.url+path, "")
+}
+
+// tryGet fetches url; err is set when nothing answers.
+func tryGet(url string) (int, string, error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func httpDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// status fetches and decodes /api/v1/status.
+func (d *runningDaemon) status() daemon.StatusResponse {
+	d.t.Helper()
+	code, body := d.get("/api/v1/status")
+	if code != http.StatusOK {
+		d.t.Fatalf("/api/v1/status: %d %s", code, body)
+	}
+	var st daemon.StatusResponse
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		d.t.Fatalf("/api/v1/status: %v\n%s", err, body)
+	}
+	return st
+}
+
+// sample is one gathered series: its labels and value (counter or gauge;
+// a histogram's sample count).
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+// gather returns every series of the registry by metric name.
+func gather(t *testing.T, reg prometheus.Gatherer) map[string][]sample {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	out := map[string][]sample{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			s := sample{labels: map[string]string{}, value: metricValue(m)}
+			for _, lp := range m.GetLabel() {
+				s.labels[lp.GetName()] = lp.GetValue()
+			}
+			out[mf.GetName()] = append(out[mf.GetName()], s)
+		}
+	}
+	return out
+}
+
+func metricValue(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	case m.Histogram != nil:
+		return float64(m.GetHistogram().GetSampleCount())
+	case m.Untyped != nil:
+		return m.GetUntyped().GetValue()
+	}
+	return 0
+}
+
+// value finds the series of name whose labels include want.
+func value(series map[string][]sample, name string, want map[string]string) (float64, bool) {
+	for _, s := range series[name] {
+		if matches(s.labels, want) {
+			return s.value, true
+		}
+	}
+	return 0, false
+}
+
+func matches(labels, want map[string]string) bool {
+	for k, v := range want {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// seriesOf counts the series, of any metric, that carry target=name.
+func seriesOf(series map[string][]sample, target string) int {
+	n := 0
+	for _, ss := range series {
+		for _, s := range ss {
+			if s.labels["target"] == target {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// eventually polls cond every 20 ms until it holds or timeout passes; the
+// failure names what was last seen.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last seen: %s", what, timeout, seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitValue waits until the series of name with labels want has value v.
+func waitValue(t *testing.T, reg prometheus.Gatherer, timeout time.Duration, name string, want map[string]string, v float64) {
+	t.Helper()
+	eventually(t, timeout, fmt.Sprintf("%s%v == %g", name, want, v), func() (bool, string) {
+		got, ok := value(gather(t, reg), name, want)
+		if !ok {
+			return false, "absent"
+		}
+		return got == v, fmt.Sprint(got)
+	})
+}
