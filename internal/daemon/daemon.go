@@ -73,10 +73,20 @@ const ShutdownTimeout = 8 * time.Second
 func Run(ctx context.Context, opts Options) error {
 	opts = withDefaults(opts)
 	log := opts.Logger
+	if opts.Listener != nil {
+		// Ours from here on: closed on every early return, and by the
+		// server's shutdown once it serves.
+		defer opts.Listener.Close()
+	}
 
 	cfg, err := config.Load(opts.ConfigFile)
 	if err != nil {
 		return &ConfigError{Err: err}
+	}
+	if path := *opts.Web.WebConfigFile; path != "" {
+		if err := web.Validate(path); err != nil {
+			return &ConfigError{Err: fmt.Errorf("--web.config.file %s: %w", path, err)}
+		}
 	}
 	st, err := store.Open(opts.StateDir, store.Options{LockTimeout: opts.LockTimeout})
 	if err != nil {
@@ -221,11 +231,6 @@ func reload(path string, mon *monitor.Monitor, own *ownMetrics, log *zap.Logger)
 // serve starts the web server on opts.Listener or on the configured
 // addresses, with the web config's TLS and basic auth.
 func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-chan error, error) {
-	if *opts.Web.WebConfigFile != "" {
-		if err := web.Validate(*opts.Web.WebConfigFile); err != nil {
-			return nil, nil, &ConfigError{Err: fmt.Errorf("--web.config.file %s: %w", *opts.Web.WebConfigFile, err)}
-		}
-	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	slog := logging.Slog(opts.Logger.Named("web"))
 	listeners := []net.Listener{}
