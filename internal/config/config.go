@@ -18,6 +18,10 @@ type Config struct {
 	// Targets are the SpaceTime VR instances to watch, in file order.
 	// Default: one target named "local" on 127.0.0.1's standard ports.
 	Targets []Target `yaml:"targets"`
+	// Alerting is how alert events become notifications, for all targets.
+	// Default: Alertmanager's grouping and timing, and no sinks (alert
+	// events are only logged).
+	Alerting Alerting `yaml:"alerting"`
 }
 
 // Target is one SpaceTime VR instance. Its Settings are Config.Defaults with

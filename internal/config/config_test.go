@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,17 @@ var testEnv = map[string]string{
 	"CREDENTIALS_DIRECTORY": "/run/credentials/spacetime-watch.service",
 	"SPACETIME_TOKEN":       sentinel,
 	"SPACETIME_PERF_TOKEN":  sentinel,
+	"SLACK_WEBHOOK_URL":     sentinel,
+	"SLACK_BOT_TOKEN":       sentinel,
 }
+
+// Secrets written into the wrong fields of the error fixtures: a webhook URL
+// and a bot token pasted where a file or variable name belongs. No error
+// may repeat them.
+const (
+	sentinelWebhook  = "https://hooks.slack.com/services/T0000/B0000/sentinelwebhook"
+	sentinelBotToken = "xoxb-sentinel-bot-token"
+)
 
 func getenv(k string) string { return testEnv[k] }
 
@@ -78,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 				t.Fatal("ValidationError without problems")
 			}
 			text := err.Error()
-			for _, secret := range []string{sentinel, "hunter2", "pa ss"} {
+			for _, secret := range []string{sentinel, "hunter2", "pa ss", "sentinelwebhook", sentinelBotToken} {
 				if strings.Contains(text, secret) {
 					t.Errorf("error text reveals the secret %q:\n%s", secret, text)
 				}
@@ -219,6 +230,44 @@ func TestParseValid(t *testing.T) {
 			_, ok = tg.KnownGap(CheckAuth)
 			equal(t, "KnownGap(auth)", ok, false)
 		}},
+		{"alerting.yaml", func(t *testing.T, c *Config) {
+			a := c.Alerting
+			equal(t, "group_by", a.GroupBy, []string{"target", "severity"})
+			equal(t, "timing", [4]time.Duration{a.GroupWait, a.GroupInterval, a.RepeatInterval, a.GracePeriod},
+				[4]time.Duration{0, time.Minute, 5 * time.Minute, 0})
+			equal(t, "send_resolved", a.SendResolved, false)
+			equal(t, "runbook_url", a.RunbookURL, "https://runbooks.example.com/spacetime/{{.Alert}}")
+			equal(t, "outbox", a.Outbox, Outbox{BackoffInitial: 500 * time.Millisecond, BackoffMax: 30 * time.Second})
+			if len(a.Sinks) != 5 {
+				t.Fatalf("want 5 sinks, got %d", len(a.Sinks))
+			}
+			// Each sink: its own keys, and its type's defaults for the rest.
+			equal(t, "oncall", a.Sinks[0], Sink{
+				Name: "oncall", Type: SinkSlackWebhook, Timeout: 10 * time.Second, MinInterval: time.Second,
+				WebhookURLFile: "/run/credentials/spacetime-watch.service/slack-webhook",
+			})
+			equal(t, "oncall.WebhookURL", a.Sinks[0].WebhookURL(), TokenRef{File: "/run/credentials/spacetime-watch.service/slack-webhook"})
+			equal(t, "team.WebhookURL", a.Sinks[1].WebhookURL(), TokenRef{Env: "SLACK_WEBHOOK_URL"})
+			equal(t, "team.timeout", [2]time.Duration{a.Sinks[1].Timeout, a.Sinks[1].MinInterval}, [2]time.Duration{5 * time.Second, 2 * time.Second})
+			equal(t, "bot", a.Sinks[2], Sink{
+				Name: "bot", Type: SinkSlackBot, Timeout: 10 * time.Second, MinInterval: time.Second,
+				BotTokenFile: "/etc/spacetime-watch/secrets/slack-bot-token", Channel: "C0123456789",
+				APIURL: mustURL("https://slack.com/api/"),
+			})
+			equal(t, "bot.BotToken", a.Sinks[2].BotToken(), TokenRef{File: "/etc/spacetime-watch/secrets/slack-bot-token"})
+			equal(t, "am", a.Sinks[3], Sink{
+				Name: "am", Type: SinkAlertmanager, Timeout: 10 * time.Second,
+				URLs:           mustURLs("http://127.0.0.1:9093", "https://am-2.example:9094/alertmanager"),
+				ResendInterval: time.Minute, Heartbeat: true,
+			})
+			equal(t, "console", a.Sinks[4], Sink{Name: "console", Type: SinkConsole, Timeout: 10 * time.Second})
+			if s, ok := a.Sink("bot"); !ok || s != &a.Sinks[2] {
+				t.Errorf("Sink(bot) = %p, %v", s, ok)
+			}
+			if _, ok := a.Sink("nope"); ok {
+				t.Error("Sink(nope) found something")
+			}
+		}},
 		{"anchors.yaml", func(t *testing.T, c *Config) {
 			second := c.Targets[1]
 			equal(t, "second.name", second.Name, "second")
@@ -266,6 +315,14 @@ func TestDefaultsReproduceChecklist(t *testing.T) {
 	equal(t, "silence", tg.Telemetry.SilenceTimeout, 90*time.Second)
 	equal(t, "backoff_max", tg.Telemetry.BackoffMax, 60*time.Second)
 	equal(t, "threshold window", [2]any{tg.Checks.ThresholdWindow, tg.Checks.ThresholdInBandRatio}, [2]any{15 * time.Second, 0.95})
+	// Alerting: Alertmanager's grouping defaults, and no sinks.
+	a := c.Alerting
+	equal(t, "group_by", a.GroupBy, []string{"target"})
+	equal(t, "group timing", [3]time.Duration{a.GroupWait, a.GroupInterval, a.RepeatInterval}, [3]time.Duration{30 * time.Second, 5 * time.Minute, 4 * time.Hour})
+	equal(t, "send_resolved, grace", [2]any{a.SendResolved, a.GracePeriod}, [2]any{true, 5 * time.Minute})
+	equal(t, "links", [2]string{a.RunbookURL, a.DashboardURL}, [2]string{"", ""})
+	equal(t, "outbox", a.Outbox, Outbox{BackoffInitial: time.Second, BackoffMax: 60 * time.Second})
+	equal(t, "sinks", a.Sinks, []Sink{})
 	if ps := validate(&c, getenv); len(ps) != 0 {
 		t.Errorf("Default() is not valid: %v", ps)
 	}
@@ -312,6 +369,45 @@ func TestExampleLoads(t *testing.T) {
 	equal(t, "main.perf token", c.Targets[0].PerformanceToken().Describe(), "file "+filepath.Join(creds, "performance-token"))
 	equal(t, "staging.cron", c.Targets[1].Schedule.Cron, "*/15 * * * *")
 	equal(t, "staging.fps", [2]float64{c.Targets[1].Thresholds.FPS.Min, c.Targets[1].Thresholds.FPS.Max}, [2]float64{60, 95})
+	// The alerting section shows the built-in defaults and one Slack
+	// webhook sink whose URL comes from a systemd credential.
+	wantAlerting := defaultAlerting()
+	wantAlerting.Sinks = c.Alerting.Sinks
+	equal(t, "alerting", c.Alerting, wantAlerting)
+	if len(c.Alerting.Sinks) != 1 {
+		t.Fatalf("want 1 sink, got %d", len(c.Alerting.Sinks))
+	}
+	s := c.Alerting.Sinks[0]
+	equal(t, "sink", [2]any{s.Name, s.Type}, [2]any{"oncall", SinkSlackWebhook})
+	equal(t, "sink webhook", s.WebhookURL().Describe(), "file "+filepath.Join(creds, "slack-webhook"))
+	equal(t, "sink min_interval", s.MinInterval, time.Second)
+}
+
+// TestExampleCommentedSinks uncomments the example's commented-out link
+// templates and sinks, which must load as they are: a reader copies them.
+func TestExampleCommentedSinks(t *testing.T) {
+	data := string(readFile(t, "../../deploy/config.example.yaml"))
+	head, alerting, ok := strings.Cut(data, "\nalerting:\n")
+	if !ok {
+		t.Fatal("the example has no alerting section")
+	}
+	alerting = regexp.MustCompile(`(?m)^(  )# ((?:runbook|dashboard)_url:)`).ReplaceAllString(alerting, "$1$2")
+	alerting = regexp.MustCompile(`(?m)^(    )# (- |  )`).ReplaceAllString(alerting, "$1$2")
+	data = head + "\nalerting:\n" + alerting
+	c, err := Parse([]byte(data), testOpts("config.example.yaml"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	var types []SinkType
+	for _, s := range c.Alerting.Sinks {
+		types = append(types, s.Type)
+	}
+	equal(t, "sink types", types, []SinkType{SinkSlackWebhook, SinkSlackBot, SinkAlertmanager, SinkConsole})
+	bot := c.Alerting.Sinks[1]
+	equal(t, "bot token", bot.BotToken(), TokenRef{File: "/run/credentials/spacetime-watch.service/slack-bot-token"})
+	equal(t, "am heartbeat", c.Alerting.Sinks[2].Heartbeat, true)
+	link, err := RenderLink(c.Alerting.DashboardURL, LinkData{Target: "vr 2", Alert: "fps_low", Severity: "warning"})
+	equal(t, "dashboard link", [2]any{link, err}, [2]any{"https://grafana.example.com/d/spacetime-watch?var-target=vr+2", error(nil)})
 }
 
 func TestLoad(t *testing.T) {
@@ -340,7 +436,7 @@ func TestLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := Load(path)
-		want := "config file " + path + ": line 1: bogus: unknown field; known fields: defaults, targets"
+		want := "config file " + path + ": line 1: bogus: unknown field; known fields: defaults, targets, alerting"
 		if err == nil || err.Error() != want {
 			t.Errorf("got  %v\nwant %s", err, want)
 		}

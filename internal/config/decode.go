@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ var (
 	timeType     = reflect.TypeFor[time.Time]()
 	urlType      = reflect.TypeFor[*url.URL]()
 	checkType    = reflect.TypeFor[CheckName]()
+	sinkTypeType = reflect.TypeFor[SinkType]()
 	knownGapType = reflect.TypeFor[KnownGap]()
 )
 
@@ -275,6 +277,16 @@ func (d *decoder) decodeValue(n *yaml.Node, path string, v reflect.Value) {
 			v.SetString(string(c))
 		}
 		return
+	case sinkTypeType:
+		if s, ok := d.scalar(n, path, "a sink type"); ok {
+			if !SinkType(s).Valid() {
+				d.addf(n, path, "%q is not a sink type%s; valid types: %s",
+					truncate(s, 40), didYouMean(s, sinkTypeNames()), sinkTypeList())
+				return
+			}
+			v.SetString(s)
+		}
+		return
 	case knownGapType:
 		d.knownGap(n, path, v)
 		return
@@ -341,6 +353,13 @@ func (d *decoder) decodePath(n *yaml.Node, path string, v reflect.Value) {
 	if !ok {
 		return
 	}
+	if looksLikeSecret(s) {
+		// Never echo it: the value is the secret itself.
+		key := path[strings.LastIndexByte(path, '.')+1:]
+		d.addf(n, path, "holds a secret value, not a file path; write the secret into a file and give the file's path here, or use %s",
+			strings.TrimSuffix(key, "_file")+"_env")
+		return
+	}
 	p, err := expandPath(s, d.getenv, d.baseDir)
 	if err != nil {
 		d.addf(n, path, "%v", err)
@@ -348,6 +367,12 @@ func (d *decoder) decodePath(n *yaml.Node, path string, v reflect.Value) {
 	}
 	v.SetString(p)
 }
+
+// secretValueRE matches what a pasted secret starts with: a URL (a Slack
+// webhook), a Slack token (xoxb-…) or a JWT (eyJ….). No file path does.
+var secretValueRE = regexp.MustCompile(`://|^xox[a-z]-|^eyJ[A-Za-z0-9_-]*\.`)
+
+func looksLikeSecret(s string) bool { return secretValueRE.MatchString(s) }
 
 // join appends key to a field path.
 func join(path, key string) string {
@@ -377,5 +402,26 @@ func (s *Schedule) afterDecode(d *decoder, path string, set map[string]*yaml.Nod
 func (t *Target) afterDecode(_ *decoder, _ string, set map[string]*yaml.Node) {
 	if set["token_from_status"] == nil && (t.TokenFile != "" || t.TokenEnv != "") {
 		t.TokenFromStatus = false
+	}
+}
+
+// afterDecode applies a sink's type: a key that belongs to another type is
+// a problem (its value would be silently ignored), and the keys left out
+// take the type's defaults. Without a valid type the type's problem is
+// reported alone.
+func (s *Sink) afterDecode(d *decoder, path string, set map[string]*yaml.Node) {
+	if s.Type.Valid() {
+		for _, f := range fields(reflect.TypeFor[Sink]()) {
+			if n := set[f.name]; n != nil && s.omitKey(f.name) {
+				d.addf(n, join(path, f.name), "only for type %s; this sink is type %s, so remove it", sinkTypeKeys[f.name], s.Type)
+			}
+		}
+	}
+	def := reflect.ValueOf(defaultSink(s.Type))
+	v := reflect.ValueOf(s).Elem()
+	for _, f := range fields(v.Type()) {
+		if set[f.name] == nil {
+			v.FieldByIndex(f.index).Set(def.FieldByIndex(f.index))
+		}
 	}
 }

@@ -11,14 +11,18 @@ const DefaultTargetName = "local"
 // Every default lives in this file. The values reproduce the deployment
 // checklist (deploy/CHECKLIST.md, "Post-Deployment Monitoring"): checks every
 // 5 minutes, FPS stable at 85–95, memory under 400 MB, reviews at hours 1, 4
-// and 24. The doc comments on the fields repeat them for readers.
+// and 24. The alerting defaults are Alertmanager's (group_wait 30s,
+// group_interval 5m, repeat_interval 4h). The doc comments on the fields
+// repeat them for readers.
 
 // Default returns the configuration of an empty file: the checklist's
-// defaults and one target, "local", on 127.0.0.1's standard ports.
+// defaults, one target, "local", on 127.0.0.1's standard ports, and
+// alerting without sinks.
 func Default() Config {
 	return Config{
 		Defaults: defaultSettings(),
 		Targets:  []Target{defaultTarget()},
+		Alerting: defaultAlerting(),
 	}
 }
 
@@ -78,6 +82,42 @@ func defaultSettings() Settings {
 		},
 		Reviews: Reviews{Offsets: []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}},
 	}
+}
+
+// defaultAlerting groups and times notifications as Alertmanager does by
+// default, and sends them nowhere: without sinks the daemon logs alert
+// events only.
+func defaultAlerting() Alerting {
+	return Alerting{
+		GroupBy:        []string{LabelTarget},
+		GroupWait:      30 * time.Second,
+		GroupInterval:  5 * time.Minute,
+		RepeatInterval: 4 * time.Hour,
+		SendResolved:   true,
+		GracePeriod:    5 * time.Minute,
+		Outbox: Outbox{
+			BackoffInitial: time.Second,
+			BackoffMax:     60 * time.Second,
+		},
+		Sinks: []Sink{},
+	}
+}
+
+// defaultSink returns the defaults of a sink of type t: those common to
+// every type, and t's own (none for an unknown type). A sink in the file
+// is decoded over a zero Sink, then takes these for the keys it left out.
+func defaultSink(t SinkType) Sink {
+	s := Sink{Type: t, Timeout: 10 * time.Second}
+	switch t {
+	case SinkSlackWebhook:
+		s.MinInterval = time.Second // Slack: about 1 message per second per channel
+	case SinkSlackBot:
+		s.MinInterval = time.Second
+		s.APIURL = mustURL("https://slack.com/api/")
+	case SinkAlertmanager:
+		s.ResendInterval = time.Minute
+	}
+	return s
 }
 
 // clone returns a deep copy, so targets that start from the same defaults

@@ -4,9 +4,10 @@
 // reproduce SpaceTime VR's deployment checklist, set in one place
 // (defaults.go).
 //
-// A file has two sections. defaults sets what every target starts from;
+// A file has three sections. defaults sets what every target starts from;
 // targets lists the instances to watch, each overriding defaults field by
-// field:
+// field; alerting (global) groups alert events into notifications and
+// delivers them to sinks (Slack, Alertmanager, the console):
 //
 //	defaults:
 //	  schedule: {interval: 5m}
@@ -16,14 +17,20 @@
 //	    api_url: http://127.0.0.1:8080
 //	    token_file: ${CREDENTIALS_DIRECTORY}/api-token
 //	    thresholds: {fps: {min: 80}}
+//	alerting:
+//	  sinks:
+//	    - name: oncall
+//	      type: slack_webhook
+//	      webhook_url_file: ${CREDENTIALS_DIRECTORY}/slack-webhook
 //
 // An empty file, or one without targets, watches one target named "local" on
 // 127.0.0.1:8080 and ws://127.0.0.1:8081/. deploy/config.example.yaml
 // documents every key.
 //
-// Secrets never enter a Config: *_file and *_env fields say where a token
-// is (TokenRef), and the daemon resolves them when it needs them. *_file
-// paths expand ${VAR} (systemd's ${CREDENTIALS_DIRECTORY}) at load.
+// Secrets never enter a Config: *_file and *_env fields say where a token,
+// webhook URL or bot token is (TokenRef), and the daemon resolves them when
+// it needs them. *_file paths expand ${VAR} (systemd's
+// ${CREDENTIALS_DIRECTORY}) at load.
 //
 // Adding a top-level section takes a field on Config with a yaml tag, its
 // defaults in Default, and its rules in validate: decoding, unknown-key

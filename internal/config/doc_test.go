@@ -12,7 +12,7 @@ import (
 // config field's doc comment says its default (or that it is required).
 func TestFieldsDocumentDefaults(t *testing.T) {
 	fset := token.NewFileSet()
-	for _, file := range []string{"config.go", "token.go", "load.go"} {
+	for _, file := range []string{"config.go", "alerting.go", "token.go", "load.go"} {
 		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
 		if err != nil {
 			t.Fatal(err)

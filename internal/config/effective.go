@@ -13,14 +13,14 @@ import (
 )
 
 const effectiveHeader = `Effective configuration of spacetime-watch: every default filled in.
-Token fields name a file or an environment variable, never a token.`
+Secret fields (tokens, webhook URLs) name a file or an environment variable, never the secret.`
 
 // Effective returns the configuration as YAML with every default filled in,
 // for check-config. It parses back (with the same environment) to an equal
-// Config. A Config holds no secret values, only where to find them (a file
-// path or a variable name, shown as they are), so nothing here needs to
-// print as <secret>; a field added later that holds a secret must be a type
-// the encoder redacts.
+// Config. A Config holds no secret values (API tokens, Slack webhook URLs,
+// bot tokens), only where to find them (a file path or a variable name,
+// shown as they are), so nothing here needs to print as <secret>; a field
+// added later that holds a secret must be a type the encoder redacts.
 func (c *Config) Effective() ([]byte, error) {
 	root, err := encodeValue(reflect.ValueOf(*c), false)
 	if err != nil {
@@ -59,8 +59,8 @@ func encodeValue(v reflect.Value, expand bool) (*yaml.Node, error) {
 		return encodeStruct(v)
 	case reflect.Slice:
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		if v.Type().Elem() == durationType {
-			seq.Style = yaml.FlowStyle // offsets: [1h, 4h, 24h]
+		if e := v.Type().Elem(); e == durationType || e.Kind() == reflect.String {
+			seq.Style = yaml.FlowStyle // offsets: [1h, 4h, 24h], group_by: [target]
 		}
 		for i := range v.Len() {
 			n, err := encodeValue(v.Index(i), false)
@@ -85,11 +85,16 @@ func encodeValue(v reflect.Value, expand bool) (*yaml.Node, error) {
 	return nil, fmt.Errorf("encode effective config: unsupported type %s", v.Type())
 }
 
+// keyOmitter is implemented by structs whose keys depend on their value:
+// a sink prints only the keys of its type.
+type keyOmitter interface{ omitKey(key string) bool }
+
 func encodeStruct(v reflect.Value) (*yaml.Node, error) {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	omitter, _ := v.Interface().(keyOmitter)
 	for _, f := range fields(v.Type()) {
 		fv := v.FieldByIndex(f.index)
-		if f.omit && fv.IsZero() {
+		if f.omit && fv.IsZero() || omitter != nil && omitter.omitKey(f.name) {
 			continue
 		}
 		n, err := encodeValue(fv, f.expand)

@@ -148,8 +148,70 @@ func randomSettings(r *rand.Rand) Settings {
 	return s
 }
 
+// linkTemplates are valid runbook and dashboard templates, with the quotes,
+// colons, hashes and pipes that YAML and text/template both care about.
+var linkTemplates = []string{
+	"",
+	"https://runbooks.example.com/spacetime/{{.Alert}}",
+	"http://grafana.example.com/d/x?var-target={{.Target | urlquery}}&var-alert={{.Alert}}",
+	`https://r.example/{{if eq .Severity "critical"}}page{{else}}ticket{{end}}/{{.Alert}}`,
+	`https://r.example/{{- /* a comment */ -}}{{$.Target}}#{{.Alert}}: "quoted"`,
+	"https://r.example/{{with $t := .Target}}{{$t}}{{end}}?q=yes #x",
+	`https://r.example/{{printf "%s-%s" .Target .Severity}}`,
+}
+
+func randomAlerting(r *rand.Rand) Alerting {
+	a := defaultAlerting()
+	a.GroupBy = []string{}
+	for _, i := range r.Perm(len(groupByLabels)) {
+		if r.IntN(2) == 0 {
+			a.GroupBy = append(a.GroupBy, groupByLabels[i])
+		}
+	}
+	a.GroupWait = randomDuration(r, 0, time.Hour)
+	a.GroupInterval = randomDuration(r, time.Millisecond, time.Hour)
+	a.RepeatInterval = max(MinRepeatInterval, a.GroupInterval) + randomDuration(r, 0, 24*time.Hour)
+	a.SendResolved = r.IntN(2) == 0
+	a.GracePeriod = randomDuration(r, 0, time.Hour)
+	a.RunbookURL, a.DashboardURL = pick(r, linkTemplates), pick(r, linkTemplates)
+	a.Outbox.BackoffInitial = randomDuration(r, time.Millisecond, time.Minute)
+	a.Outbox.BackoffMax = a.Outbox.BackoffInitial + randomDuration(r, time.Millisecond, time.Hour)
+	for i := range r.IntN(6) {
+		s := defaultSink(pick(r, sinkTypes[:]))
+		s.Name = fmt.Sprintf("s%d%s", i, pick(r, []string{"", "-a", "_b", "-yes"}))
+		s.Timeout = randomDuration(r, time.Millisecond, time.Minute)
+		s.MinInterval = randomDuration(r, 0, 10*time.Second)
+		secretFile := "/run/credentials/" + pick(r, []string{"slack-webhook", "a$$b", "sp ace", "yes", "null", "#x"})
+		switch s.Type {
+		case SinkSlackWebhook:
+			if r.IntN(2) == 0 {
+				s.WebhookURLFile = secretFile
+			} else {
+				s.WebhookURLEnv = "SLACK_WEBHOOK_URL"
+			}
+		case SinkSlackBot:
+			if r.IntN(2) == 0 {
+				s.BotTokenFile = secretFile
+			} else {
+				s.BotTokenEnv = "SLACK_BOT_TOKEN"
+			}
+			s.Channel = pick(r, []string{"C0123456789", "G0123456789AB", "#spacetime-oncall", "#yes", "#null", "#1"})
+			s.APIURL = pick(r, []*url.URL{mustURL("https://slack.com/api/"), mustURL("http://127.0.0.1:39999/api/"), mustURL("http://[::1]:8/")})
+		case SinkAlertmanager:
+			s.URLs = []*url.URL{}
+			for j := range 1 + r.IntN(3) {
+				s.URLs = append(s.URLs, &url.URL{Scheme: pick(r, []string{"http", "https"}), Host: fmt.Sprintf("127.0.0.1:%d", 9093+j), Path: pick(r, []string{"", "/am", "/a b/"})})
+			}
+			s.ResendInterval = randomDuration(r, time.Second, time.Hour)
+			s.Heartbeat = r.IntN(2) == 0
+		}
+		a.Sinks = append(a.Sinks, s)
+	}
+	return a
+}
+
 func randomConfig(r *rand.Rand) *Config {
-	c := &Config{Defaults: randomSettings(r)}
+	c := &Config{Defaults: randomSettings(r), Alerting: randomAlerting(r)}
 	for i := range 1 + r.IntN(3) {
 		tg := newTarget(fmt.Sprintf("t%d.%s", i, pick(r, []string{"a", "b-c", "d_e", "1"})), randomSettings(r))
 		if tg.Deployment.StartedAt.IsZero() {

@@ -33,6 +33,9 @@ func TestHostileInput(t *testing.T) {
 		{"deep nesting", strings.Repeat("[", 5000) + strings.Repeat("]", 5000), "the file must be a mapping"},
 		{"deeper nesting", "targets: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000), "YAML syntax"},
 		{"cron that panics robfig/cron", `defaults: {schedule: {cron: "TZ=UTC"}}`, "malformed spec"},
+		{"link template that loops", `alerting: {runbook_url: "{{range 1000000000}}{{end}}https://r.example/"}`, "range is not supported"},
+		{"link template that recurses", `alerting: {runbook_url: '{{define "a"}}{{template "a"}}{{end}}{{template "a"}}'}`, "define and block are not supported"},
+		{"link template that grows", `alerting: {runbook_url: 'https://r.example/{{printf "%0999999d" 0}}'}`, "longer than 2048 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -162,12 +162,12 @@ func firstBadLine(data []byte) int {
 // decodeConfig decodes the root mapping. Targets are decoded last, whatever
 // their place in the file, because each starts from the merged defaults.
 func (d *decoder) decodeConfig(root *yaml.Node) *Config {
-	cfg := &Config{Defaults: defaultSettings()}
+	cfg := &Config{Defaults: defaultSettings(), Alerting: defaultAlerting()}
 	var targets *yaml.Node
 	if root != nil {
 		root = d.visit(root, "")
 		if root != nil && root.Kind != yaml.MappingNode && root.ShortTag() != "!!null" {
-			d.addf(root, "", "the file must be a mapping with the keys defaults and targets, not %s", describeNode(root))
+			d.addf(root, "", "the file must be a mapping with the keys defaults, targets and alerting, not %s", describeNode(root))
 		} else if root != nil {
 			d.decodeStruct(root, "", reflect.ValueOf(cfg).Elem(), func(key string, v *yaml.Node) bool {
 				if key == "targets" {

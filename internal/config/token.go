@@ -1,10 +1,11 @@
 package config
 
-// TokenRef says where a token lives: a file or an environment variable. It
-// never holds the token itself, so a Config can be printed, logged and
-// compared freely. Reading the token is the client's job
-// (internal/spacetime's FileToken and EnvToken), which keeps it in a type
-// that never prints and re-reads a rotated file.
+// TokenRef says where a secret lives (an API token, a Slack webhook URL or
+// bot token): a file or an environment variable. It never holds the secret
+// itself, so a Config can be printed, logged and compared freely. Reading
+// the secret is its user's job (internal/spacetime's FileToken and EnvToken
+// for API tokens; each alert sink for its own), in a type that never prints,
+// re-reading a rotated file.
 type TokenRef struct {
 	// File is the expanded, absolute (or BaseDir-relative) path of a file
 	// holding the token. Default: "".

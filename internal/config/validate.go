@@ -83,6 +83,11 @@ func validate(cfg *Config, getenv func(string) string) []finding {
 			out = append(out, finding{Problem: Problem{Path: prefix + p.rel, Message: p.msg}})
 		}
 	}
+	var c checker
+	validateAlerting(&c, &cfg.Alerting, getenv)
+	for _, p := range c.ps {
+		out = append(out, finding{Problem: Problem{Path: "alerting" + p.rel, Message: p.msg}})
+	}
 	return out
 }
 
@@ -282,19 +287,21 @@ func validateTarget(c *checker, t *Target, getenv func(string) string) {
 			}
 		}
 	}
-	tokenSource(c, "token", t.TokenFile, t.TokenEnv, getenv)
-	tokenSource(c, "performance_token", t.PerformanceTokenFile, t.PerformanceTokenEnv, getenv)
+	tokenSource(c, "", "token", t.TokenFile, t.TokenEnv, getenv, "SPACETIME_TOKEN")
+	tokenSource(c, "", "performance_token", t.PerformanceTokenFile, t.PerformanceTokenEnv, getenv, "SPACETIME_PERF_TOKEN")
 	if !t.TokenFromStatus && t.TokenFile == "" && t.TokenEnv == "" {
 		c.addf(".token_from_status", "false leaves no API token; set token_file, token_env or token_from_status: true")
 	}
 }
 
-// tokenSource checks one <prefix>_file / <prefix>_env pair. The variable is
-// read now because the daemon's environment cannot change after start: a
-// missing one would otherwise fail every authenticated check.
-func tokenSource(c *checker, prefix, file, env string, getenv func(string) string) {
+// tokenSource checks one <prefix>_file / <prefix>_env pair of the mapping
+// at rel ("" for a target). The variable is read now because the daemon's
+// environment cannot change after start: a missing one would otherwise fail
+// every delivery or authenticated check. The value of a bad *_env is never
+// echoed: it is most often the secret itself, pasted in the wrong field.
+func tokenSource(c *checker, rel, prefix, file, env string, getenv func(string) string, example string) {
 	if file != "" && env != "" {
-		c.addf("."+prefix+"_env", "set either %s_file or %s_env, not both; remove one", prefix, prefix)
+		c.addf(rel+"."+prefix+"_env", "set either %s_file or %s_env, not both; remove one", prefix, prefix)
 		return
 	}
 	if env == "" {
@@ -302,20 +309,44 @@ func tokenSource(c *checker, prefix, file, env string, getenv func(string) strin
 	}
 	switch {
 	case !isEnvName(env):
-		c.addf("."+prefix+"_env", "%q is not an environment variable name; e.g. SPACETIME_TOKEN", truncate(env, 70))
+		c.addf(rel+"."+prefix+"_env", "not an environment variable name (letters, digits and _, not starting with a digit); name the variable that holds the secret, e.g. %s", example)
+	case getenv(env) == "" && !conventionalEnvName(env):
+		c.addf(rel+"."+prefix+"_env", "the variable named here is not set; set it in the daemon's environment, or use %s_file (systemd: LoadCredential=)", prefix)
 	case getenv(env) == "":
-		c.addf("."+prefix+"_env", "$%s is not set; set it in the daemon's environment, or use %s_file (systemd: LoadCredential=)", env, prefix)
+		c.addf(rel+"."+prefix+"_env", "$%s is not set; set it in the daemon's environment, or use %s_file (systemd: LoadCredential=)", env, prefix)
 	}
 }
 
+// conventionalEnvName reports whether name looks like a variable name
+// (SLACK_WEBHOOK_URL) rather than a lowercase hex token that happens to be
+// a valid name, so that messages name only the former.
+func conventionalEnvName(name string) bool {
+	if len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if 'a' <= name[i] && name[i] <= 'z' {
+			return false
+		}
+	}
+	return true
+}
+
 func checkURL(c *checker, rel string, u *url.URL, schemes []string, example string) {
+	checkURLSecrets(c, rel, u, schemes, example,
+		"give the token with token_file or token_env", "tokens go in token_file or token_env")
+}
+
+// checkURLSecrets checks a URL that must not carry secrets; credHint and
+// queryHint say where the secret goes instead.
+func checkURLSecrets(c *checker, rel string, u *url.URL, schemes []string, example, credHint, queryHint string) {
 	if u == nil {
 		c.addf(rel, "required; e.g. %s", example)
 		return
 	}
 	if u.User != nil {
 		// Never echo the URL: the credentials in it are a secret.
-		c.addf(rel, "must not contain credentials; give the token with token_file or token_env")
+		c.addf(rel, "must not contain credentials; %s", credHint)
 		return
 	}
 	want := strings.Join(schemes, " or ")
@@ -324,7 +355,7 @@ func checkURL(c *checker, rel string, u *url.URL, schemes []string, example stri
 	case !contains(schemes, scheme) || u.Opaque != "" || u.Host == "":
 		c.addf(rel, "%q needs scheme %s and a host; e.g. %s", truncate(u.String(), 100), want, example)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		c.addf(rel, "must not have a query or fragment; tokens go in token_file or token_env")
+		c.addf(rel, "must not have a query or fragment; %s", queryHint)
 	}
 }
 
