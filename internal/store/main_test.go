@@ -109,6 +109,8 @@ func runHelper(mode, dir string) int {
 		err = helperWriteLoop(dir)
 	case "fsize":
 		err = helperFileSizeLimit(dir)
+	case "append-all":
+		err = helperAppendAll(dir)
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}

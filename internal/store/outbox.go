@@ -158,3 +158,62 @@ func (s *Store) OutboxPending() (map[string]int, error) {
 	})
 	return out, err
 }
+
+// OutboxAppendAll appends the same message to several sinks' outboxes in
+// one transaction and returns each sink's seq: after a crash either every
+// sink has the message or none has, so a notification is never sent to
+// some sinks and silently missing from the others. The message is on disk
+// when it returns. Sink names must be unique; no sinks is a no-op.
+func (s *Store) OutboxAppendAll(sinks []string, payload []byte) (map[string]uint64, error) {
+	seen := make(map[string]bool, len(sinks))
+	for _, sink := range sinks {
+		if err := checkName("outbox sink", sink); err != nil {
+			return nil, fmt.Errorf("store: outbox append: %w", err)
+		}
+		if seen[sink] {
+			return nil, fmt.Errorf("store: outbox append: sink %q is listed twice", sink)
+		}
+		seen[sink] = true
+	}
+	seqs := make(map[string]uint64, len(sinks))
+	if len(sinks) == 0 {
+		return seqs, nil
+	}
+	err := s.update(fmt.Sprintf("outbox append to %d sinks", len(sinks)), func(tx *bolt.Tx) error {
+		for _, sink := range sinks {
+			seq, err := nextSeq(tx, bucketOutbox)
+			if err != nil {
+				return err
+			}
+			b, err := createOwnerBucket(tx, bucketOutbox, sink)
+			if err != nil {
+				return err
+			}
+			if err := logPut(b, seqKey(seq), cloneValue(payload)); err != nil {
+				return err
+			}
+			seqs[sink] = seq
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return seqs, nil
+}
+
+// DeadLetterCounts returns how many dead letters are kept per sink, for a
+// gauge; it costs one read per sink, not a scan. Sinks with none are absent.
+func (s *Store) DeadLetterCounts() (map[string]int, error) {
+	out := map[string]int{}
+	err := s.view("dead letter counts", func(tx *bolt.Tx) error {
+		p := tx.Bucket(bucketDeadLetters)
+		return p.ForEachBucket(func(k []byte) error {
+			if n := p.Bucket(k).Sequence(); n > 0 {
+				out[string(k)] = int(n)
+			}
+			return nil
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,181 @@
+//go:build unix
+
+package alert
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// crashRunsPerCut is how many times the crash test kills the outbox at each
+// cut point: 3 × 34 = 102 randomized kill points (RELIABILITY scenario 2
+// asks for 100, the issue for at least 30 per cut point).
+const crashRunsPerCut = 34
+
+// crashMessagesPerRun is how many messages each killed run enqueues.
+const crashMessagesPerRun = 8
+
+// TestOutboxCrashAtEveryCutPoint is RELIABILITY scenario 2. For each cut
+// point of the send path it runs a child process (internal/crashchild,
+// built with -tags failpoints) that enqueues messages and delivers them to
+// a loopback receiver until it SIGKILLs itself at the cut point's n-th hit
+// (n random); a second child on the same state dir then drains the queue.
+// Over all runs no message whose Enqueue returned may be lost, and only
+// the after-confirm cut may duplicate one: exactly the message in flight.
+//
+// The figures are printed with -v:
+//
+//	go test -v -run TestOutboxCrashAtEveryCutPoint ./internal/alert
+func TestOutboxCrashAtEveryCutPoint(t *testing.T) {
+	bin := buildCrashChild(t)
+	cuts := []struct {
+		name string
+		dups int // duplicates each run must show
+	}{
+		{fpBeforeSend, 0},
+		{fpAfterConfirm, 1},
+		{fpAfterCommit, 0},
+	}
+	for _, cut := range cuts {
+		t.Run(cut.name, func(t *testing.T) {
+			t.Parallel()
+			recv := newCrashReceiver(t)
+			dir := t.TempDir() // one state dir for all the runs: it survives every kill
+			var owed, losses, dups, maxDups int
+			for run := range crashRunsPerCut {
+				prefix := fmt.Sprintf("r%02d", run)
+				fp := fmt.Sprintf("%s:%d", cut.name, 1+rand.IntN(crashMessagesPerRun))
+				out, state := runCrashChild(t, bin, dir, recv.url, crashMessagesPerRun, prefix, fp)
+				if ws, ok := state.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+					t.Fatalf("run %d: the child was not killed at %s but ended with %v:\n%s", run, fp, state, out)
+				}
+				promised := enqueuedIDs(out)
+
+				out, state = runCrashChild(t, bin, dir, recv.url, 0, prefix, "")
+				if !state.Success() || !strings.Contains(out, "drained") {
+					t.Fatalf("run %d: the restarted child did not drain the queue (%v):\n%s", run, state, out)
+				}
+
+				counts := recv.counts(prefix)
+				for _, id := range promised {
+					if counts[id] == 0 {
+						losses++
+						t.Errorf("run %d (%s): message %s was enqueued but never delivered", run, fp, id)
+					}
+				}
+				runDups := 0
+				for _, c := range counts {
+					runDups += max(c-1, 0)
+				}
+				if runDups != cut.dups {
+					t.Errorf("run %d (%s): %d duplicates, want %d (counts %v)", run, fp, runDups, cut.dups, counts)
+				}
+				owed += len(promised)
+				dups += runDups
+				maxDups = max(maxDups, runDups)
+			}
+			t.Logf("cut point %s: %d runs, %d SIGKILLs, %d messages enqueued, losses %d, duplicates %d (at most %d per run)",
+				cut.name, crashRunsPerCut, crashRunsPerCut, owed, losses, dups, maxDups)
+		})
+	}
+}
+
+// buildCrashChild builds internal/crashchild with the failpoints tag. make
+// test does not build the tests with it, so the test builds its child.
+func buildCrashChild(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the crash test builds its child process with the go command: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "crashchild")
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, "build", "-tags", "failpoints", "-o", bin, "./internal/crashchild")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags failpoints ./internal/crashchild: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runCrashChild runs the child to its end; fp "" runs it without a failpoint.
+func runCrashChild(t *testing.T, bin, dir, url string, enqueue int, prefix, fp string) (string, *os.ProcessState) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-dir", dir, "-url", url, "-enqueue", fmt.Sprint(enqueue), "-prefix", prefix)
+	cmd.Env = []string{"SPACETIME_WATCH_FAILPOINT=" + fp}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	_ = cmd.Wait() // the exit status is the caller's to judge
+	if ctx.Err() != nil {
+		t.Fatalf("the child (failpoint %q) ran for more than 30s:\n%s", fp, out.String())
+	}
+	return out.String(), cmd.ProcessState
+}
+
+// enqueuedIDs returns the IDs of the child's "enqueued <id>" lines: the
+// messages whose Enqueue returned, which the outbox owes.
+func enqueuedIDs(out string) []string {
+	var ids []string
+	for _, l := range strings.Split(out, "\n") {
+		if id, ok := strings.CutPrefix(l, "enqueued "); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// crashReceiver is the children's sink: it counts the message IDs posted.
+type crashReceiver struct {
+	url string
+
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func newCrashReceiver(t *testing.T) *crashReceiver {
+	r := &crashReceiver{got: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.got[string(body)]++
+		r.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+// counts returns how often each ID with prefix was received.
+func (r *crashReceiver) counts(prefix string) map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for id, n := range r.got {
+		if strings.HasPrefix(id, prefix+"-") {
+			out[id] = n
+		}
+	}
+	return out
+}

@@ -1,0 +1,332 @@
+package alert
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"maps"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Run is the manager's goroutine: it applies events, settings and silence
+// changes, flushes groups when due, and keeps the state in the store. It
+// returns nil when ctx ends, after a last write of the state; a second
+// call is an error.
+//
+// Timing needs no ticker: each step computes the next instant something
+// is due (a group's flush, a grace or silence boundary, a retry) and
+// sleeps until then or until woken by Handle and friends.
+func (m *Manager) Run(ctx context.Context) error {
+	if !m.running.CompareAndSwap(false, true) {
+		return errors.New("alert: Manager.Run called twice")
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := m.now()
+		if next := m.step(now); next.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(next.Sub(now))
+		}
+		select {
+		case <-ctx.Done():
+			m.shutdown(m.now())
+			return nil
+		case <-m.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// step does everything due at now and returns when the next step is due
+// (zero: only when woken).
+func (m *Manager) step(now time.Time) time.Time {
+	events, c := m.takeInbox()
+	if c != nil {
+		m.applySettings(c)
+	}
+	for _, ev := range events {
+		m.apply(ev, now)
+	}
+	sil := m.silences.snapshot()
+	m.refresh(now, sil)
+	m.flush(now)
+	m.metrics.syncFiring(m.alerts, m.exported)
+	m.persist(now, false)
+	m.publish()
+	next := m.nextWake(now, sil)
+	if !next.IsZero() && !next.After(now) {
+		// Everything due was done; a time not in the future would spin.
+		// Should a rule above ever disagree with itself, wait a second.
+		m.log.Debug("alert: next step not in the future", zap.Time("next", next))
+		next = now.Add(time.Second)
+	}
+	return next
+}
+
+// shutdown applies what is queued and writes the state, without
+// notifying: changes left pending are notified after the next start.
+func (m *Manager) shutdown(now time.Time) {
+	events, c := m.takeInbox()
+	if c != nil {
+		m.applySettings(c)
+	}
+	for _, ev := range events {
+		m.apply(ev, now)
+	}
+	m.refresh(now, m.silences.snapshot())
+	m.persist(now, true)
+	m.publish()
+}
+
+func (m *Manager) applySettings(c *compiled) {
+	m.settings = c
+	for _, a := range m.alerts {
+		m.renderLinks(a)
+	}
+	m.log.Info("alert settings updated", zap.Strings("group_by", c.GroupBy),
+		zap.Duration("group_wait", c.GroupWait), zap.Duration("group_interval", c.GroupInterval),
+		zap.Duration("repeat_interval", c.RepeatInterval), zap.Bool("send_resolved", c.SendResolved),
+		zap.Duration("grace_period", c.GracePeriod))
+}
+
+// apply records one event.
+func (m *Manager) apply(ev Event, now time.Time) {
+	if ev.Target == "" || ev.Alert == "" {
+		m.log.Warn("alert event without target or alert name dropped",
+			zap.String("target", ev.Target), zap.String("alert", ev.Alert))
+		return
+	}
+	fp := fingerprint(ev.Target, ev.Alert)
+	a := m.alerts[fp]
+	if !ev.Firing {
+		if a == nil {
+			return // never seen firing (or already forgotten): nothing to tell
+		}
+		if !a.applyResolved(ev, now) {
+			delete(m.alerts, fp) // nobody was told it fired
+		}
+		m.dirty = true
+		return
+	}
+	if a == nil {
+		a = &alertState{fp: fp, target: ev.Target, name: ev.Alert}
+		m.alerts[fp] = a
+	}
+	prev := a.severity
+	dep := m.deployment(ev.Target)
+	if a.applyFiring(ev, now, dep) && !a.notified {
+		a.heldUntil = m.graceEnd(a, dep, now)
+	}
+	if a.severity == SeverityCritical {
+		a.heldUntil = time.Time{} // critical is never held, even if it got worse during the grace
+	}
+	if a.severity != prev {
+		m.renderLinks(a)
+	}
+	m.dirty = true
+}
+
+// graceEnd is when the deployment grace for a starting alert ends, or
+// zero when it is not held: critical alerts and targets without a known
+// deployment are not held.
+func (m *Manager) graceEnd(a *alertState, dep *Deployment, now time.Time) time.Time {
+	if a.severity == SeverityCritical || dep == nil || m.settings.GracePeriod <= 0 || dep.StartedAt.IsZero() {
+		return time.Time{}
+	}
+	if end := dep.StartedAt.Add(m.settings.GracePeriod); now.Before(end) {
+		return end
+	}
+	return time.Time{}
+}
+
+// refresh derives each alert's held and silenced flags at now. An alert
+// whose silence ended while it kept firing, and that people had heard of,
+// is announced again.
+func (m *Manager) refresh(now time.Time, sil []Silence) {
+	for _, a := range m.alerts {
+		a.held = a.firing && !a.heldUntil.IsZero() && now.Before(a.heldUntil)
+		if !a.held && !a.heldUntil.IsZero() {
+			a.heldUntil = time.Time{} // the grace is over
+			m.dirty = true
+		}
+		wasSilenced := a.silenced
+		a.silenced = a.firing && silencedBy(sil, a.target, a.name, now)
+		if wasSilenced != a.silenced {
+			m.dirty = true
+			if !a.silenced && a.firing && a.notified {
+				a.announceAt = now
+			}
+		}
+	}
+}
+
+// groupsNow sorts the alerts into groups under the current group_by.
+func (m *Manager) groupsNow() map[string]*groupAlerts {
+	out := map[string]*groupAlerts{}
+	for _, a := range sortedAlerts(m.alerts) {
+		labels := groupLabels(a, m.settings.GroupBy)
+		key := groupKeyOf(labels)
+		g := out[key]
+		if g == nil {
+			g = &groupAlerts{key: key, labels: labels}
+			out[key] = g
+		}
+		g.alerts = append(g.alerts, a)
+	}
+	return out
+}
+
+// flush notifies every group that is due, and forgets the pacing of
+// groups that are empty and past their group_interval.
+func (m *Manager) flush(now time.Time) {
+	groups := m.groupsNow()
+	for _, key := range sortedKeys(groups) {
+		g := groups[key]
+		st := m.groups[key]
+		if due := g.due(st, m.settings); due.IsZero() || due.After(now) {
+			continue
+		}
+		n := g.plan(now, m.settings)
+		if !n.empty() {
+			if st == nil {
+				st = &groupState{key: key}
+				m.groups[key] = st
+			}
+			if !m.send(g, n, st, now) {
+				continue
+			}
+		}
+		for _, a := range n.settled {
+			delete(m.alerts, a.fp)
+		}
+		m.dirty = true
+	}
+	for key, st := range m.groups {
+		if groups[key] == nil && !now.Before(st.lastSent.Add(m.settings.GroupInterval)) {
+			delete(m.groups, key)
+			m.dirty = true
+		}
+	}
+}
+
+// send builds the group's message and enqueues it; on success the alerts
+// are marked notified. It reports whether the message was enqueued.
+func (m *Manager) send(g *groupAlerts, n notification, st *groupState, now time.Time) bool {
+	msg := m.message(g, n, now)
+	if err := m.out.Enqueue(msg); err != nil {
+		m.metrics.errors.WithLabelValues(opEnqueue).Inc()
+		st.retryAt = now.Add(enqueueRetry)
+		m.log.Error("notification not queued; retrying", zap.String("group", g.key),
+			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
+		return false
+	}
+	st.lastSent, st.retryAt = now, time.Time{}
+	for _, a := range n.firing {
+		a.notified, a.lastNotified, a.announceAt = true, now, time.Time{}
+	}
+	m.log.Info("notification queued", zap.String("message_id", msg.ID), zap.String("group", g.key),
+		zap.Int("firing", len(n.firing)), zap.Int("resolved", len(n.resolved)))
+	return true
+}
+
+// message builds the notification of a group.
+func (m *Manager) message(g *groupAlerts, n notification, now time.Time) Message {
+	msg := Message{
+		ID:          rand.Text(),
+		Kind:        KindAlerts,
+		GroupKey:    g.key,
+		GroupLabels: maps.Clone(g.labels),
+		Alerts:      n.alerts(),
+		CreatedAt:   wall(now),
+	}
+	target := msg.Alerts[0].Target
+	for _, a := range msg.Alerts[1:] {
+		if a.Target != target {
+			return msg
+		}
+	}
+	msg.Target = target
+	if msg.Deployment = m.deployment(target); msg.Deployment == nil {
+		for _, a := range msg.Alerts {
+			if a.Deployment != nil && (msg.Deployment == nil || a.Deployment.StartedAt.After(msg.Deployment.StartedAt)) {
+				msg.Deployment = a.Deployment
+			}
+		}
+	}
+	return msg
+}
+
+// persist writes the alert state when it changed; after a failure it
+// waits persistRetry, unless final (shutdown).
+func (m *Manager) persist(now time.Time, final bool) {
+	if !m.dirty || m.st == nil || (!final && now.Before(m.persistAt)) {
+		return
+	}
+	b, err := encodeState(m.alerts, m.groups)
+	if err == nil {
+		err = m.st.PutMeta(metaKeyState, b)
+	}
+	if err != nil {
+		m.metrics.errors.WithLabelValues(opPersist).Inc()
+		m.persistAt = now.Add(persistRetry)
+		if msg := err.Error(); msg != m.lastWarned {
+			m.lastWarned = msg
+			m.log.Error("alert state not saved; retrying (a restart now may notify alerts again)", zap.Error(err))
+		}
+		return
+	}
+	m.dirty, m.persistAt, m.lastWarned = false, time.Time{}, ""
+}
+
+// publish makes the current alerts visible to Alerts.
+func (m *Manager) publish() {
+	list := make([]Alert, 0, len(m.alerts))
+	for _, a := range sortedAlerts(m.alerts) {
+		list = append(list, a.view())
+	}
+	m.view.Store(&list)
+}
+
+// nextWake is the next instant a step has something to do.
+func (m *Manager) nextWake(now time.Time, sil []Silence) time.Time {
+	var next time.Time
+	for key, g := range m.groupsNow() {
+		next = earliest(next, g.due(m.groups[key], m.settings))
+	}
+	for _, a := range m.alerts {
+		if a.held {
+			next = earliest(next, a.heldUntil)
+		}
+	}
+	next = earliest(next, nextSilenceChange(sil, now))
+	if m.dirty {
+		next = earliest(next, m.persistAt)
+	}
+	return next
+}
+
+// deployment returns a copy of the target's current deployment, or nil.
+func (m *Manager) deployment(target string) *Deployment {
+	d := m.depOf(target)
+	if d == nil {
+		return nil
+	}
+	c := *d
+	return &c
+}
+
+// renderLinks renders the alert's runbook and dashboard links.
+func (m *Manager) renderLinks(a *alertState) {
+	var err error
+	a.runbookURL, a.dashboardURL, err = m.settings.links.render(LinkData{
+		Target: a.target, Alert: a.name, Severity: string(a.severity),
+	})
+	if err != nil {
+		m.log.Warn("alert link template failed; the link is left out",
+			zap.String("target", a.target), zap.String("alert", a.name), zap.Error(err))
+	}
+}

@@ -1,0 +1,127 @@
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The labels Settings.GroupBy may name.
+const (
+	// LabelTarget is the target's name.
+	LabelTarget = "target"
+	// LabelAlert is the alert's name (the rule or check).
+	LabelAlert = "alert"
+	// LabelSeverity is critical, warning or info.
+	LabelSeverity = "severity"
+)
+
+// groupByLabels are the labels an alert has, in the order group keys list them.
+var groupByLabels = []string{LabelAlert, LabelSeverity, LabelTarget}
+
+// Settings are the alert lifecycle's knobs: the config's `alerting:`
+// section minus the sinks. Start from DefaultSettings and change fields;
+// the zero value is not valid (GroupInterval and RepeatInterval must be
+// positive).
+type Settings struct {
+	// GroupBy are the labels alerts are grouped by into one notification:
+	// any of target, alert and severity, each at most once. An empty list
+	// puts every alert into one group, as in Alertmanager. Default: [target].
+	GroupBy []string
+	// GroupWait is how long a change waits for more changes before it is
+	// notified, so that a burst lands in one message; 0 sends at once.
+	// Default: 30s.
+	GroupWait time.Duration
+	// GroupInterval is the least time between two notifications of a
+	// group. Default: 5m.
+	GroupInterval time.Duration
+	// RepeatInterval is how long a group whose alerts still fire waits
+	// before re-notifying them. Never effectively below MinRenotify.
+	// Default: 4h.
+	RepeatInterval time.Duration
+	// SendResolved notifies alerts that resolve. Default: true.
+	SendResolved bool
+	// GracePeriod holds warning and info alerts for this long after the
+	// target's deployment started: they are tracked and notified only if
+	// still firing when it ends. Critical alerts are never held. 0 turns
+	// the grace off. Default: 5m.
+	GracePeriod time.Duration
+	// MinRenotify is the least time between two notifications of the same
+	// still-firing alert, whatever GroupInterval and RepeatInterval say;
+	// state changes (firing, resolved) are not bound by it. Default: 5m.
+	MinRenotify time.Duration
+	// RunbookURL and DashboardURL are text/template links rendered per
+	// alert with .Target, .Alert and .Severity (urlquery escapes a value).
+	// Empty: no link. Default: "".
+	RunbookURL, DashboardURL string
+}
+
+// DefaultSettings returns Alertmanager's grouping defaults and the issue's
+// grace and re-notification floor.
+func DefaultSettings() Settings {
+	return Settings{
+		GroupBy:        []string{LabelTarget},
+		GroupWait:      30 * time.Second,
+		GroupInterval:  5 * time.Minute,
+		RepeatInterval: 4 * time.Hour,
+		SendResolved:   true,
+		GracePeriod:    5 * time.Minute,
+		MinRenotify:    5 * time.Minute,
+	}
+}
+
+// Validate reports every problem of s at once, naming the config key.
+func (s Settings) Validate() error {
+	_, err := compileSettings(s)
+	return err
+}
+
+// compiled are Settings checked and ready for the manager's goroutine.
+type compiled struct {
+	Settings
+	links links
+}
+
+// repeatEvery is the effective repeat interval: never below MinRenotify.
+func (c *compiled) repeatEvery() time.Duration {
+	return max(c.RepeatInterval, c.MinRenotify)
+}
+
+func compileSettings(s Settings) (*compiled, error) {
+	var errs []error
+	seen := map[string]bool{}
+	for i, l := range s.GroupBy {
+		switch {
+		case !slices.Contains(groupByLabels, l):
+			errs = append(errs, fmt.Errorf("group_by[%d]: %q is not a label; use target, alert or severity", i, l))
+		case seen[l]:
+			errs = append(errs, fmt.Errorf("group_by[%d]: %q is listed twice", i, l))
+		}
+		seen[l] = true
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, not %s", key, d))
+		}
+	}
+	nonNegative := func(key string, d time.Duration) {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative, not %s", key, d))
+		}
+	}
+	nonNegative("group_wait", s.GroupWait)
+	positive("group_interval", s.GroupInterval)
+	positive("repeat_interval", s.RepeatInterval)
+	nonNegative("grace_period", s.GracePeriod)
+	nonNegative("min_renotify", s.MinRenotify)
+	ls, err := compileLinks(s.RunbookURL, s.DashboardURL)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("alert settings: %w", errors.Join(errs...))
+	}
+	s.GroupBy = slices.Clone(s.GroupBy)
+	return &compiled{Settings: s, links: ls}, nil
+}

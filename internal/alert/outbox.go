@@ -1,0 +1,417 @@
+package alert
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+)
+
+// The outbox makes notifications at-least-once and crash-safe: Enqueue
+// writes a message to every sink's queue in the store, in one transaction,
+// before it returns; a dispatcher goroutine per sink delivers its queue in
+// order and removes a message only after the sink confirmed it. A SIGKILL
+// at any point loses nothing; a duplicate is possible only when the kill
+// falls between the sink's confirmation and the store's commit (the
+// after-confirm failpoint, see failpoint.go).
+
+// Outbox defaults.
+const (
+	DefaultBackoffInitial = time.Second
+	DefaultBackoffMax     = 60 * time.Second
+	DefaultJitter         = 0.2
+	DefaultAttemptTimeout = 10 * time.Second
+	DefaultStopGrace      = 5 * time.Second
+)
+
+// OutboxOptions configures an Outbox. Store is required; the zero value of
+// every other field is a working default.
+type OutboxOptions struct {
+	// Store holds the queues and the dead letters. Required.
+	Store *store.Store
+	// Sinks are the notifiers to deliver to. Names must be unique and
+	// non-empty; each names a queue in the store, so a renamed sink starts
+	// an empty queue and its old one waits in the store (see UpdateSinks).
+	Sinks []Notifier
+	// MinInterval is the least time between two sends to a sink, by sink
+	// name: 1s for Slack (1 message per second per channel). Default 0.
+	MinInterval map[string]time.Duration
+	// BackoffInitial is the wait after a message's first failed attempt;
+	// it doubles after each further failure. Default 1s.
+	BackoffInitial time.Duration
+	// BackoffMax caps the backoff. A sink's Retry-After is honoured even
+	// when longer (up to maxRetryAfter). Default 60s.
+	BackoffMax time.Duration
+	// Jitter is the fraction of each backoff drawn at random: a wait d
+	// becomes a random duration in [d·(1−Jitter), d], so that the cap holds
+	// and sinks recovering together are not hit all at once. Default 0.2;
+	// negative for none; at most 1.
+	Jitter float64
+	// AttemptTimeout bounds one delivery attempt. Default 10s.
+	AttemptTimeout time.Duration
+	// StopGrace is how long an attempt in flight when Run's context ends
+	// may go on before it is cancelled: finishing it avoids a duplicate
+	// after the restart. Default 5s (a graceful stop has 10s in all).
+	StopGrace time.Duration
+	// Now is the wall clock: a Message's default CreatedAt and the latency
+	// metric. Waits use the runtime's monotonic timers. Default time.Now.
+	Now func() time.Time
+	// Logger receives delivery failures (once per distinct error),
+	// recoveries and dead letters. Default: no logging.
+	Logger *zap.Logger
+	// Registerer receives the outbox's metrics. Default: not exported.
+	Registerer prometheus.Registerer
+	// OnDeadLetter is called after a message was moved to sink's dead
+	// letters, with the reason (free of secrets). The daemon raises
+	// NotificationsFailing through the manager from it. It runs on the
+	// sink's dispatcher goroutine: it may Enqueue, but must not block long.
+	OnDeadLetter func(sink string, reason string)
+	// OnDelivered, when set, is called after a message was delivered and
+	// removed from sink's queue, on the sink's dispatcher goroutine.
+	OnDelivered func(sink string, m Message)
+}
+
+// maxSinkName is the store's bound on a queue's name.
+const maxSinkName = 512
+
+// maxRetryAfter bounds a sink's Retry-After: a bogus value of days would
+// otherwise stall the sink's queue without a word.
+const maxRetryAfter = time.Hour
+
+func (o OutboxOptions) withDefaults() OutboxOptions {
+	if o.BackoffInitial <= 0 {
+		o.BackoffInitial = DefaultBackoffInitial
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.BackoffMax < o.BackoffInitial {
+		o.BackoffMax = o.BackoffInitial
+	}
+	switch {
+	case o.Jitter == 0:
+		o.Jitter = DefaultJitter
+	case o.Jitter < 0:
+		o.Jitter = 0
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = DefaultStopGrace
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return o
+}
+
+// Outbox is the durable, per-sink FIFO of notifications. Create it with
+// NewOutbox, start delivery with Run; Enqueue may be called before Run.
+// It is safe for concurrent use.
+type Outbox struct {
+	opts    OutboxOptions
+	store   *store.Store
+	log     *zap.Logger
+	metrics *outboxMetrics
+
+	// updateMu serialises UpdateSinks, which waits for removed sinks'
+	// dispatchers without holding mu.
+	updateMu sync.Mutex
+
+	mu     sync.Mutex
+	queues map[string]*sinkQueue // configured sinks, by name
+	names  []string              // configured sink names, in config order
+	runCtx context.Context       // Run's context while it runs
+	ran    bool
+	wg     sync.WaitGroup // the dispatchers
+}
+
+// NewOutbox checks opts and registers the metrics. It starts nothing.
+func NewOutbox(opts OutboxOptions) (*Outbox, error) {
+	if opts.Store == nil {
+		return nil, errors.New("outbox: Store is nil")
+	}
+	if opts.Jitter > 1 {
+		return nil, fmt.Errorf("outbox: Jitter is %g, want at most 1", opts.Jitter)
+	}
+	if err := checkOutboxSinks(opts.Sinks); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	o := &Outbox{
+		opts:   opts,
+		store:  opts.Store,
+		log:    opts.Logger.Named("outbox"),
+		queues: map[string]*sinkQueue{},
+	}
+	o.metrics = newOutboxMetrics(o)
+	if opts.Registerer != nil {
+		if err := o.metrics.register(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("outbox: register metrics: %w", err)
+		}
+	}
+	for _, n := range opts.Sinks {
+		o.addLocked(n, opts.MinInterval[n.Name()])
+	}
+	return o, nil
+}
+
+// checkOutboxSinks refuses nil notifiers and empty, too long or repeated names.
+func checkOutboxSinks(sinks []Notifier) error {
+	seen := map[string]bool{}
+	for i, n := range sinks {
+		if n == nil {
+			return fmt.Errorf("outbox: sinks[%d] is nil", i)
+		}
+		name := n.Name()
+		switch {
+		case name == "":
+			return fmt.Errorf("outbox: sinks[%d] has an empty name", i)
+		case len(name) > maxSinkName:
+			return fmt.Errorf("outbox: sinks[%d]: name %.32q... is longer than %d bytes", i, name, maxSinkName)
+		case seen[name]:
+			return fmt.Errorf("outbox: sinks[%d]: name %q is used twice: sink names must be unique", i, name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+// addLocked configures a new sink; o.mu is held (or o is not shared yet).
+func (o *Outbox) addLocked(n Notifier, interval time.Duration) *sinkQueue {
+	q := newSinkQueue(n, interval)
+	o.queues[q.name] = q
+	o.names = append(o.names, q.name)
+	o.metrics.initSink(q.name)
+	return q
+}
+
+// Enqueue JSON-encodes m and appends it to every configured sink's queue in
+// one store transaction: when it returns nil, m is on disk for all of them
+// and will be delivered at least once to each, even across a crash. An
+// empty ID is filled with a random one and a zero CreatedAt with Now, so
+// that every copy and every retry carries the same values.
+func (o *Outbox) Enqueue(m Message) error {
+	m = o.complete(m)
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("outbox: encode message %s: %w", m.ID, err)
+	}
+	// Holding mu keeps the set of sinks fixed until every queue is woken.
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.names) == 0 {
+		o.log.Debug("no sink configured: message not queued", zap.String("message_id", m.ID))
+		return nil
+	}
+	if _, err := o.store.OutboxAppendAll(o.names, payload); err != nil {
+		return fmt.Errorf("outbox: enqueue message %s: %w", m.ID, err)
+	}
+	for _, name := range o.names {
+		o.queues[name].wakeUp()
+	}
+	return nil
+}
+
+// complete fills a message's ID and CreatedAt when they are missing.
+func (o *Outbox) complete(m Message) Message {
+	if m.ID == "" {
+		m.ID = newOutboxMessageID()
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = o.opts.Now()
+	}
+	return m
+}
+
+// newOutboxMessageID returns 16 random hex digits.
+func newOutboxMessageID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// Run delivers every sink's queue, one dispatcher goroutine per sink, until
+// ctx is done. It then lets attempts in flight finish (for at most
+// StopGrace), waits for the dispatchers and returns nil; undelivered
+// messages stay in the store for the next Run. Run may be called once.
+func (o *Outbox) Run(ctx context.Context) error {
+	o.mu.Lock()
+	if o.ran {
+		o.mu.Unlock()
+		return errors.New("outbox: Run called twice")
+	}
+	o.ran, o.runCtx = true, ctx
+	for _, name := range o.names {
+		o.startLocked(o.queues[name])
+	}
+	o.mu.Unlock()
+
+	<-ctx.Done()
+	o.mu.Lock()
+	o.runCtx = nil
+	o.mu.Unlock()
+	o.wg.Wait()
+	return nil
+}
+
+// startLocked starts q's dispatcher under Run's context; o.mu is held.
+func (o *Outbox) startLocked(q *sinkQueue) {
+	ctx, cancel := context.WithCancel(o.runCtx)
+	done := make(chan struct{})
+	q.cancel, q.done = cancel, done
+	o.wg.Go(func() {
+		defer close(done)
+		defer cancel()
+		o.dispatch(ctx, q)
+	})
+}
+
+// UpdateSinks applies a reloaded configuration. A sink whose name stays
+// keeps its queue, its pacing and its Retry-After and gets the new
+// notifier and MinInterval for its next attempt; a new sink starts; a
+// removed sink's dispatcher stops after its attempt in flight, and its
+// undelivered messages stay in the store (logged) until a sink of that
+// name is configured again. On error nothing changes.
+func (o *Outbox) UpdateSinks(sinks []Notifier, minInterval map[string]time.Duration) error {
+	if err := checkOutboxSinks(sinks); err != nil {
+		return err
+	}
+	o.updateMu.Lock()
+	defer o.updateMu.Unlock()
+
+	keep := map[string]bool{}
+	for _, n := range sinks {
+		keep[n.Name()] = true
+	}
+	o.mu.Lock()
+	var removed []*sinkQueue
+	for _, name := range o.names {
+		if !keep[name] {
+			q := o.queues[name]
+			if q.cancel != nil {
+				q.cancel()
+			}
+			removed = append(removed, q)
+			delete(o.queues, name)
+		}
+	}
+	o.names = nil
+	for _, n := range sinks {
+		name := n.Name()
+		if q, ok := o.queues[name]; ok {
+			q.pace.configure(n, minInterval[name])
+			o.names = append(o.names, name)
+			continue
+		}
+		q := o.addLocked(n, minInterval[name])
+		if o.runCtx != nil {
+			o.startLocked(q)
+		}
+	}
+	o.mu.Unlock()
+
+	pending, err := o.store.OutboxPending()
+	if err != nil {
+		o.log.Warn("cannot count the messages of removed sinks", zap.Error(err))
+	}
+	for _, q := range removed {
+		if q.done != nil {
+			<-q.done
+		}
+		o.metrics.forgetSink(q.name)
+		if n := pending[q.name]; n > 0 {
+			o.log.Warn("sink removed from the configuration: its undelivered messages stay in the outbox until a sink of that name is configured again",
+				zap.String("sink", q.name), zap.Int("pending", n))
+		} else {
+			o.log.Info("sink removed from the configuration", zap.String("sink", q.name))
+		}
+	}
+	return nil
+}
+
+// Pending returns how many messages wait per sink: every configured sink
+// (0 when its queue is empty), and any removed sink whose queue still
+// holds messages. For `spacetime-watch outbox list` and /api/v1/outbox.
+func (o *Outbox) Pending() (map[string]int, error) {
+	pending, err := o.store.OutboxPending()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	for _, name := range o.sinkNames() {
+		pending[name] += 0 // present, 0 when the store has no queue for it
+	}
+	return pending, nil
+}
+
+// DeadLetters returns the dead letters of every configured sink, oldest
+// first. Payload is the JSON-encoded Message (see DecodeOutboxMessage).
+func (o *Outbox) DeadLetters() (map[string][]store.DeadLetter, error) {
+	out := map[string][]store.DeadLetter{}
+	for _, name := range o.sinkNames() {
+		dl, err := o.store.DeadLetters(name)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		out[name] = dl
+	}
+	return out, nil
+}
+
+// DecodeOutboxMessage decodes a queued or dead-lettered payload.
+func DecodeOutboxMessage(payload []byte) (Message, error) {
+	var m Message
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return Message{}, fmt.Errorf("outbox payload is not a message: %w", err)
+	}
+	return m, nil
+}
+
+// sinkNames returns the configured sink names, in config order.
+func (o *Outbox) sinkNames() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.names)
+}
+
+// SendTest delivers m to the named sink directly, bypassing the queue, for
+// `spacetime-watch notify test`: the caller learns at once whether it was
+// delivered (nil) or the exact reason it was not (a *DeliveryError when
+// the sink gave one). It waits for the sink's turn and MinInterval, so a
+// test never breaks Slack's rate, and gives up with an error rather than
+// send before a Retry-After the sink asked for. The whole call is bounded
+// by AttemptTimeout. Nothing is retried, dead-lettered or counted in
+// spacetime_watch_notifications_total: a test is not a notification.
+func (o *Outbox) SendTest(ctx context.Context, sink string, m Message) error {
+	o.mu.Lock()
+	q, ok := o.queues[sink]
+	o.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("outbox: no sink named %q (configured: %s)", sink, strings.Join(o.sinkNames(), ", "))
+	}
+	m = o.complete(m)
+	ctx, cancel := context.WithTimeout(ctx, o.opts.AttemptTimeout)
+	defer cancel()
+	n, err := q.pace.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("outbox: test message to %s not sent: %w", sink, err)
+	}
+	_, err = n.Notify(ctx, m)
+	q.pace.release(min(RetryAfter(err), maxRetryAfter))
+	return err
+}

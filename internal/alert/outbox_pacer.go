@@ -1,0 +1,112 @@
+package alert
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// sinkPacer keeps a sink's sends apart: one at a time (the dispatcher's
+// and SendTest's), at least MinInterval from the end of one to the start
+// of the next, and none before a Retry-After the sink asked for. Times are
+// monotonic readings of the runtime clock, which testing/synctest fakes.
+type sinkPacer struct {
+	turn chan struct{} // holds a token while a send is in progress
+
+	mu        sync.Mutex
+	notifier  Notifier
+	interval  time.Duration
+	last      time.Time // when the last send returned
+	notBefore time.Time // the sink's Retry-After, from its answer
+}
+
+func newSinkPacer(n Notifier, interval time.Duration) *sinkPacer {
+	return &sinkPacer{turn: make(chan struct{}, 1), notifier: n, interval: interval}
+}
+
+// configure swaps in a reloaded notifier and interval for the next send.
+func (p *sinkPacer) configure(n Notifier, interval time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.notifier, p.interval = n, interval
+}
+
+// acquire waits for the sink's turn and for the pacing to allow a send,
+// and returns the notifier to use; the caller must call release after the
+// send. It gives up when ctx ends, and at once when ctx's deadline comes
+// before the pacing allows a send.
+func (p *sinkPacer) acquire(ctx context.Context) (Notifier, error) {
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for {
+		p.mu.Lock()
+		n, ready, retryAfter := p.notifier, p.last.Add(p.interval), p.notBefore
+		p.mu.Unlock()
+		if retryAfter.After(ready) {
+			ready = retryAfter
+		}
+		wait := time.Until(ready)
+		if wait <= 0 {
+			return n, nil
+		}
+		if deadline, ok := ctx.Deadline(); ok && deadline.Before(ready) {
+			<-p.turn
+			if ready.Equal(retryAfter) {
+				return nil, fmt.Errorf("sink %s asked to wait %s more (Retry-After): try again later", n.Name(), wait.Round(time.Second))
+			}
+			return nil, fmt.Errorf("sink %s: next send allowed in %s, after the deadline", n.Name(), wait.Round(time.Millisecond))
+		}
+		// Loop: a reload may have changed the interval meanwhile.
+		if !outboxSleep(ctx, wait) {
+			<-p.turn
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// release ends a send; retryAfter is what the sink asked for (0: nothing).
+func (p *sinkPacer) release(retryAfter time.Duration) {
+	now := time.Now()
+	p.mu.Lock()
+	p.last = now
+	if retryAfter > 0 {
+		p.notBefore = now.Add(retryAfter)
+	}
+	p.mu.Unlock()
+	<-p.turn
+}
+
+// outboxSleep waits d; it reports false when ctx ended first.
+func outboxSleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// backoff is the wait after a message's failures-th failed attempt:
+// BackoffInitial doubled per further failure, capped at BackoffMax, minus
+// up to Jitter of it at random (so that the cap holds).
+func (o *Outbox) backoff(failures int) time.Duration {
+	d := o.opts.BackoffInitial
+	for i := 1; i < failures && d < o.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, o.opts.BackoffMax)
+	if j := o.opts.Jitter; j > 0 {
+		d -= time.Duration(rand.Float64() * j * float64(d))
+	}
+	return d
+}

@@ -1,0 +1,145 @@
+package alert
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// The manager keeps its state in the store's key-value space under two
+// keys, each one JSON document written in one transaction:
+//
+//	alert/state     alerts and groups: what people were told and when
+//	alert/silences  the silences
+//
+// One document per kind keeps each write atomic (an alert marked notified
+// and its group's last notification commit together) and needs no listing
+// by prefix. Both are small: alerts are bounded by targets × rules.
+const (
+	metaKeyState    = "alert/state"
+	metaKeySilences = "alert/silences"
+	// metaKeyDamaged keeps an unreadable state document for a post-mortem.
+	metaKeyDamaged = "alert/state.damaged"
+	// stateVersion is the version written; a newer one is not misread.
+	stateVersion = 1
+)
+
+// stateDoc is the alert/state document.
+type stateDoc struct {
+	V      int           `json:"v"`
+	Alerts []alertRecord `json:"alerts"`
+	Groups []groupRecord `json:"groups"`
+}
+
+// alertRecord is an alertState on disk. Its own type so that renaming a
+// field of the runtime struct cannot change the file format. Times are
+// wall-clock instants.
+type alertRecord struct {
+	Target       string      `json:"target"`
+	Name         string      `json:"alert"`
+	Severity     Severity    `json:"severity"`
+	Firing       bool        `json:"firing"`
+	StartsAt     time.Time   `json:"starts_at"`
+	EndsAt       time.Time   `json:"ends_at,omitzero"`
+	Reason       string      `json:"reason,omitempty"`
+	Observed     string      `json:"observed,omitempty"`
+	Expected     string      `json:"expected,omitempty"`
+	Deployment   *Deployment `json:"deployment,omitempty"`
+	ActiveAt     time.Time   `json:"active_at,omitzero"`
+	ResolvedAt   time.Time   `json:"resolved_at,omitzero"`
+	HeldUntil    time.Time   `json:"held_until,omitzero"`
+	Notified     bool        `json:"notified"`
+	LastNotified time.Time   `json:"last_notified,omitzero"`
+	AnnounceAt   time.Time   `json:"announce_at,omitzero"`
+	// Silenced is whether a silence muted it at the last step, so that a
+	// silence that ended while the daemon was down still re-announces it.
+	Silenced bool `json:"silenced,omitempty"`
+}
+
+// groupRecord is a group's pacing state on disk.
+type groupRecord struct {
+	Key      string    `json:"key"`
+	LastSent time.Time `json:"last_sent"`
+}
+
+// silenceDoc is the alert/silences document.
+type silenceDoc struct {
+	V        int       `json:"v"`
+	Silences []Silence `json:"silences"`
+}
+
+func wall(t time.Time) time.Time { return t.Round(0) }
+
+func (a *alertState) record() alertRecord {
+	return alertRecord{
+		Target: a.target, Name: a.name, Severity: a.severity, Firing: a.firing,
+		StartsAt: wall(a.startsAt), EndsAt: wall(a.endsAt),
+		Reason: a.reason, Observed: a.observed, Expected: a.expected, Deployment: a.dep,
+		ActiveAt: wall(a.activeAt), ResolvedAt: wall(a.resolvedAt), HeldUntil: wall(a.heldUntil),
+		Notified: a.notified, LastNotified: wall(a.lastNotified), AnnounceAt: wall(a.announceAt),
+		Silenced: a.silenced,
+	}
+}
+
+func (r alertRecord) state() *alertState {
+	return &alertState{
+		fp: fingerprint(r.Target, r.Name), target: r.Target, name: r.Name, severity: r.Severity,
+		firing: r.Firing, startsAt: r.StartsAt, endsAt: r.EndsAt,
+		reason: r.Reason, observed: r.Observed, expected: r.Expected, dep: r.Deployment,
+		activeAt: r.ActiveAt, resolvedAt: r.ResolvedAt, heldUntil: r.HeldUntil,
+		notified: r.Notified, lastNotified: r.LastNotified, announceAt: r.AnnounceAt,
+		silenced: r.Silenced,
+	}
+}
+
+func encodeState(alerts map[string]*alertState, groups map[string]*groupState) ([]byte, error) {
+	doc := stateDoc{V: stateVersion, Alerts: []alertRecord{}, Groups: []groupRecord{}}
+	for _, a := range sortedAlerts(alerts) {
+		doc.Alerts = append(doc.Alerts, a.record())
+	}
+	for _, key := range sortedKeys(groups) {
+		doc.Groups = append(doc.Groups, groupRecord{Key: key, LastSent: wall(groups[key].lastSent)})
+	}
+	return json.Marshal(doc)
+}
+
+func decodeState(b []byte) (map[string]*alertState, map[string]*groupState, error) {
+	var doc stateDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, nil, err
+	}
+	if doc.V != stateVersion {
+		return nil, nil, fmt.Errorf("version %d is not %d", doc.V, stateVersion)
+	}
+	alerts := make(map[string]*alertState, len(doc.Alerts))
+	for i, r := range doc.Alerts {
+		if r.Target == "" || r.Name == "" {
+			return nil, nil, fmt.Errorf("alerts[%d]: target or alert name is empty", i)
+		}
+		a := r.state()
+		alerts[a.fp] = a
+	}
+	groups := make(map[string]*groupState, len(doc.Groups))
+	for _, r := range doc.Groups {
+		groups[r.Key] = &groupState{key: r.Key, lastSent: r.LastSent}
+	}
+	return alerts, groups, nil
+}
+
+func encodeSilences(list []Silence) ([]byte, error) {
+	for i := range list {
+		list[i].StartsAt, list[i].EndsAt = wall(list[i].StartsAt), wall(list[i].EndsAt)
+	}
+	return json.Marshal(silenceDoc{V: stateVersion, Silences: list})
+}
+
+func decodeSilences(b []byte) ([]Silence, error) {
+	var doc silenceDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	if doc.V != stateVersion {
+		return nil, fmt.Errorf("version %d is not %d", doc.V, stateVersion)
+	}
+	return doc.Silences, nil
+}
