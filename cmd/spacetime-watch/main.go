@@ -103,8 +103,11 @@ Example:
 Example:
   spacetime-watch deployment start --daemon.url=http://127.0.0.1:9850 --target=main --version=1.2.4`)
 	var do cli.DaemonOptions
-	deployCmd.Flag("daemon.url", "URL of the running daemon.").Default("http://127.0.0.1:9850").StringVar(&do.URL)
-	deployCmd.Flag("daemon.auth-file", "File with the basic-auth credentials the daemon's web config requires, as username:password. Default: none (no basic auth).").StringVar(&do.AuthFile)
+	daemonFlags := func(c *kingpin.CmdClause) {
+		c.Flag("daemon.url", "URL of the running daemon.").Default("http://127.0.0.1:9850").StringVar(&do.URL)
+		c.Flag("daemon.auth-file", "File with the basic-auth credentials the daemon's web config requires, as username:password. Default: none (no basic auth).").StringVar(&do.AuthFile)
+	}
+	daemonFlags(deployCmd)
 	deployStart := deployCmd.Command("start", `Declare that a deployment started now (or at --started-at).
 
 Example:
@@ -117,6 +120,50 @@ Example:
 Example:
   spacetime-watch deployment list --target=main`)
 	listTarget := deployList.Flag("target", "Only this target's deployments. Default: every target's.").String()
+
+	// silence add|list|expire, outbox list, notify test: through the daemon's API.
+	silenceCmd := app.Command("silence", `Silence alerts for a while, through the running daemon's API: a silenced alert is
+tracked but not notified; when the silence ends and it still fires, it is notified.
+
+Example:
+  spacetime-watch silence add --target=main --alert=fps_low --for=2h --comment="GPU driver rollout"`)
+	daemonFlags(silenceCmd)
+	var so cli.SilenceOptions
+	silenceAdd := silenceCmd.Command("add", `Add a silence.
+
+Example:
+  spacetime-watch silence add --target=main --for=2h --comment="planned maintenance"`)
+	silenceAdd.Flag("target", "Target whose alerts are silenced. Required.").Required().StringVar(&so.Target)
+	silenceAdd.Flag("alert", "The one alert to silence (e.g. fps_low, check_health). Default: every alert of the target.").StringVar(&so.Alert)
+	silenceAdd.Flag("for", "How long the silence lasts. Required.").Required().DurationVar(&so.For)
+	silenceAdd.Flag("comment", "Why, for the next person on call. Required.").Required().StringVar(&so.Comment)
+	silenceAdd.Flag("created-by", "Who adds it. Default: $USER.").Default(os.Getenv("USER")).StringVar(&so.CreatedBy)
+	silenceList := silenceCmd.Command("list", `List silences.
+
+Example:
+  spacetime-watch silence list`)
+	silenceExpire := silenceCmd.Command("expire", `End a silence now.
+
+Example:
+  spacetime-watch silence expire 3f2a9c`)
+	silenceID := silenceExpire.Arg("id", "The silence's ID, as silence list shows it.").Required().String()
+
+	outboxCmd := app.Command("outbox", "Inspect the notification outbox, through the running daemon's API.")
+	daemonFlags(outboxCmd)
+	outboxList := outboxCmd.Command("list", `Show the notifications waiting per sink and the dead letters (notifications a
+sink refused for good, with the reason).
+
+Example:
+  spacetime-watch outbox list`)
+
+	notifyCmd := app.Command("notify", "Exercise the notification sinks, through the running daemon's API.")
+	daemonFlags(notifyCmd)
+	notifyTest := notifyCmd.Command("test", `Send a clearly marked test message through each configured sink (or one) and
+report, per sink, delivered or the exact reason it was not. Exit 1 when any sink failed.
+
+Example:
+  spacetime-watch notify test --sink=oncall`)
+	notifySink := notifyTest.Flag("sink", "Only this sink. Default: every configured sink.").String()
 
 	// demo
 	demoCmd := app.Command("demo", `Run the daemon against an embedded simulated SpaceTime VR instance, with a
@@ -160,6 +207,16 @@ Example:
 		return cli.DeploymentStart(ctx, do, *startTarget, *startVersion, at, stdout, stderr)
 	case deployList.FullCommand():
 		return cli.DeploymentList(ctx, do, *listTarget, stdout, stderr)
+	case silenceAdd.FullCommand():
+		return cli.SilenceAdd(ctx, do, so, stdout, stderr)
+	case silenceList.FullCommand():
+		return cli.SilenceList(ctx, do, stdout, stderr)
+	case silenceExpire.FullCommand():
+		return cli.SilenceExpire(ctx, do, *silenceID, stdout, stderr)
+	case outboxList.FullCommand():
+		return cli.OutboxList(ctx, do, stdout, stderr)
+	case notifyTest.FullCommand():
+		return cli.NotifyTest(ctx, do, *notifySink, stdout, stderr)
 	case demoCmd.FullCommand():
 		demo.Log = logOpts()
 		return cli.Demo(ctx, demo, stdout, stderr)

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
-	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 )
 
@@ -41,6 +40,15 @@ const demoStory = `
 // demoConfig watches the embedded instance with the checklist's thresholds,
 // on a faster clock: checks every 15 s, rules that hold for 10 s.
 const demoConfig = `# spacetime-watch demo: the checklist's thresholds on a faster clock.
+alerting:
+  # A demo deployment has just started: no grace for warnings, and groups
+  # flushed quickly so that alerts show as they happen.
+  group_wait: 1s
+  group_interval: 5s
+  grace_period: 0s
+  sinks:
+    - name: console
+      type: console
 defaults:
   schedule: {interval: 15s, timeout: 14s}
   checks: {request_timeout: 3s, telemetry_timeout: 5s}
@@ -135,7 +143,7 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 		Listener:   listener,
 		Logger:     log,
 		Registry:   reg,
-		Sink:       out,
+		Console:    out, // the console sink: where a deployment would post to Slack
 		Ready: func(addr net.Addr) {
 			url := fmt.Sprintf("http://%s/metrics", addr)
 			out.printf("Metrics: %s  (status: http://%s/api/v1/status)", url, addr)
@@ -168,10 +176,12 @@ func (n *narrator) printf(format string, args ...any) {
 	fmt.Fprintf(n.w, "[%d:%02d] %s\n", int(el.Minutes()), int(el.Seconds())%60, fmt.Sprintf(format, args...))
 }
 
-// RuleEvent prints a rule or check event: the console sink of the demo,
-// where a deployment would post to Slack.
-func (n *narrator) RuleEvent(target string, ev monitor.RuleEvent) {
-	n.printf("ALERT %s %s [%s] on %s: %s", strings.ToUpper(ev.State.String()), ev.Rule, ev.Severity, target, ev.Reason)
+// Write prints what the console sink renders, each line stamped.
+func (n *narrator) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		n.printf("%s", line)
+	}
+	return len(p), nil
 }
 
 func (n *narrator) narrate(ctx context.Context, reg prometheus.Gatherer) {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 )
 
 // Client talks to a running daemon's API: the commands that read or change
@@ -116,8 +118,44 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		return fmt.Errorf("daemon: %s %s: %s", method, path, resp.Status)
 	}
+	if out == nil {
+		return nil
+	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("daemon: %s %s: bad JSON answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// AddSilence silences alerts (POST /api/v1/silences).
+func (c *Client) AddSilence(ctx context.Context, req AddSilenceRequest) (alert.Silence, error) {
+	var s alert.Silence
+	err := c.do(ctx, http.MethodPost, "/api/v1/silences", req, &s)
+	return s, err
+}
+
+// Silences lists the silences (GET /api/v1/silences).
+func (c *Client) Silences(ctx context.Context) ([]alert.Silence, error) {
+	var resp SilencesResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/silences", nil, &resp)
+	return resp.Silences, err
+}
+
+// ExpireSilence ends a silence now (DELETE /api/v1/silences/{id}).
+func (c *Client) ExpireSilence(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/silences/"+url.PathEscape(id), nil, nil)
+}
+
+// Outbox lists pending notifications and dead letters (GET /api/v1/outbox).
+func (c *Client) Outbox(ctx context.Context) (OutboxResponse, error) {
+	var resp OutboxResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/outbox", nil, &resp)
+	return resp, err
+}
+
+// NotifyTest sends a test message through one sink or all (POST /api/v1/notify/test).
+func (c *Client) NotifyTest(ctx context.Context, sink string) (NotifyTestResponse, error) {
+	var resp NotifyTestResponse
+	err := c.do(ctx, http.MethodPost, "/api/v1/notify/test", NotifyTestRequest{Sink: sink}, &resp)
+	return resp, err
 }

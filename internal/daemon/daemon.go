@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
@@ -41,8 +43,10 @@ type Options struct {
 	Logger *zap.Logger
 	// Reload delivers SIGHUP: reload the config.
 	Reload <-chan struct{}
-	// Sink receives rule and check events besides the log. Optional.
+	// Sink receives rule and check events besides the alerting pipeline. Optional.
 	Sink monitor.RuleEventSink
+	// Console is where console sinks write. Default os.Stdout.
+	Console io.Writer
 	// Registry is where metrics are registered. Default: a new registry.
 	Registry *prometheus.Registry
 	// Notifier speaks systemd's notify protocol. Default: sd_notify, a
@@ -107,11 +111,19 @@ func Run(ctx context.Context, opts Options) error {
 		own.stateLoadErrors.Inc()
 		log.Error("state was damaged and recovered", zap.String("report", rep.String()))
 	}
+	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console})
+	if err != nil {
+		return err
+	}
+	// The daemon's own condition: state found damaged at start, resolved by
+	// the next clean start.
+	alerts.manager.RaiseInternal("StateRecovered", alert.SeverityWarning, "state dir was damaged and recovered: "+st.Report().String(), st.Report().Recovered)
+
 	metrics := monitor.NewMetrics(reg)
 	mon := monitor.New(monitor.Options{
 		Store:   st,
 		Metrics: metrics,
-		Sink:    opts.Sink, // the watcher and the runner log every event themselves
+		Sink:    fanout{alerts, opts.Sink}, // the watcher and the runner log every event themselves
 		Logger:  log,
 	})
 	if err := mon.Apply(cfg); err != nil {
@@ -122,10 +134,11 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	alerts.run(ctx, &wg)
 	monErr := make(chan error, 1)
 	wg.Go(func() { monErr <- mon.Run(ctx) })
 
-	srv, serveErr, err := serve(ctx, opts, newHandler(mon, st, reg, log))
+	srv, serveErr, err := serve(ctx, opts, newHandler(mon, alerts, st, reg, log))
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -157,7 +170,7 @@ loop:
 			runErr = err
 			break loop
 		case <-opts.Reload:
-			reload(opts.ConfigFile, mon, own, log)
+			reload(opts.ConfigFile, mon, alerts, own, log)
 		case <-watchdogTick:
 			// WATCHDOG=1 only when the monitor's own loop answers: a wedged
 			// monitor must get the service restarted.
@@ -214,10 +227,14 @@ func withDefaults(opts Options) Options {
 
 // reload builds the new config first and swaps it in only when valid: a
 // bad file leaves the old config running.
-func reload(path string, mon *monitor.Monitor, own *ownMetrics, log *zap.Logger) {
+func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics, log *zap.Logger) {
 	cfg, err := config.Load(path)
 	if err == nil {
 		err = mon.Apply(cfg)
+	}
+	if err == nil {
+		// Sinks are built at start; a reload retunes grouping and links.
+		err = alerts.manager.UpdateSettings(managerSettings(cfg.Alerting))
 	}
 	if err != nil {
 		own.reloadOK(false)
@@ -300,4 +317,15 @@ func (m *ownMetrics) reloadOK(ok bool) {
 		return
 	}
 	m.reloadSuccess.Set(0)
+}
+
+// fanout passes each event to every non-nil sink.
+type fanout []monitor.RuleEventSink
+
+func (f fanout) RuleEvent(target string, ev monitor.RuleEvent) {
+	for _, s := range f {
+		if s != nil {
+			s.RuleEvent(target, ev)
+		}
+	}
 }

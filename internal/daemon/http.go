@@ -60,8 +60,8 @@ type apiError struct {
 // maxRequestBody bounds API request bodies.
 const maxRequestBody = 64 << 10
 
-func newHandler(mon *monitor.Monitor, st *store.Store, reg *prometheus.Registry, log *zap.Logger) http.Handler {
-	api := &api{mon: mon, store: st, log: log.Named("api")}
+func newHandler(mon *monitor.Monitor, alerts *alerting, st *store.Store, reg *prometheus.Registry, log *zap.Logger) http.Handler {
+	api := &api{mon: mon, alerting: alerts, sinkNames: alerts.sinkNames, store: st, log: log.Named("api")}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
 	mux.HandleFunc("GET /-/healthy", api.healthy)
@@ -71,6 +71,7 @@ func newHandler(mon *monitor.Monitor, st *store.Store, reg *prometheus.Registry,
 	mux.HandleFunc("GET /api/v1/status", api.status)
 	mux.HandleFunc("GET /api/v1/deployments", api.listDeployments)
 	mux.HandleFunc("POST /api/v1/deployments", api.startDeployment)
+	registerAlertRoutes(mux, api)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, landingPage)
@@ -81,13 +82,16 @@ func newHandler(mon *monitor.Monitor, st *store.Store, reg *prometheus.Registry,
 const landingPage = `<!doctype html><html><head><title>spacetime-watch</title></head><body>
 <h1>spacetime-watch</h1><p>Watches SpaceTime VR deployments.</p><ul>
 <li><a href="/metrics">/metrics</a></li><li><a href="/api/v1/status">/api/v1/status</a></li>
-<li><a href="/api/v1/deployments">/api/v1/deployments</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
+<li><a href="/api/v1/deployments">/api/v1/deployments</a></li><li><a href="/api/v1/alerts">/api/v1/alerts</a></li>
+<li><a href="/api/v1/silences">/api/v1/silences</a></li><li><a href="/api/v1/outbox">/api/v1/outbox</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
 `
 
 type api struct {
-	mon   *monitor.Monitor
-	store *store.Store
-	log   *zap.Logger
+	mon       *monitor.Monitor
+	alerting  *alerting
+	sinkNames []string
+	store     *store.Store
+	log       *zap.Logger
 }
 
 // healthy answers 200 while the daemon's own loop works; it never reflects

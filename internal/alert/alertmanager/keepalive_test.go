@@ -1,0 +1,273 @@
+package alertmanager
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+)
+
+// TestKeepAliveCadence follows seven minutes of fake time: the heartbeat
+// at start and every minute, a firing alert re-sent every minute with
+// endsAt always 4 minutes ahead, its resolution re-sent with its own end
+// for one 4-minute window, then dropped; every post to both Alertmanagers.
+func TestKeepAliveCadence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &memTransport{}
+		start := time.Now()
+		n, err := New(Options{Name: "am", URLs: []string{"http://am-0:9093", "http://am-1:9093"},
+			HTTPClient: &http.Client{Transport: tr}, Heartbeat: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+
+		fps := firingAlert()
+		fps.StartsAt = start.Add(20 * time.Second)
+		sleepUntil := func(d time.Duration) { time.Sleep(time.Until(start.Add(d))) }
+		sleepUntil(30 * time.Second)
+		if retry, err := n.Notify(ctx, alertsMessage(fps)); retry || err != nil {
+			t.Fatalf("Notify firing = %v, %v", retry, err)
+		}
+		sleepUntil(150 * time.Second)
+		fps.State, fps.EndsAt = alert.StateResolved, start.Add(145*time.Second)
+		if retry, err := n.Notify(ctx, alertsMessage(fps)); retry || err != nil {
+			t.Fatalf("Notify resolved = %v, %v", retry, err)
+		}
+		sleepUntil(430 * time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v, want nil after cancel", err)
+		}
+
+		want := []string{
+			"0s: SpacetimeWatchHeartbeat 0s–4m0s",                     // Run starts
+			"30s: fps_low 20s–4m30s",                                  // Notify firing
+			"1m0s: SpacetimeWatchHeartbeat 0s–5m0s, fps_low 20s–5m0s", // keep-alive
+			"2m0s: SpacetimeWatchHeartbeat 0s–6m0s, fps_low 20s–6m0s",
+			"2m30s: fps_low 20s–2m25s", // Notify resolved: its own end
+			"3m0s: SpacetimeWatchHeartbeat 0s–7m0s, fps_low 20s–2m25s",
+			"4m0s: SpacetimeWatchHeartbeat 0s–8m0s, fps_low 20s–2m25s",
+			"5m0s: SpacetimeWatchHeartbeat 0s–9m0s, fps_low 20s–2m25s",
+			"6m0s: SpacetimeWatchHeartbeat 0s–10m0s, fps_low 20s–2m25s", // last within 2m30s + 4m
+			"7m0s: SpacetimeWatchHeartbeat 0s–11m0s",
+		}
+		got := map[string][]string{}
+		for _, p := range tr.all() {
+			var parts []string
+			for _, a := range p.Alerts {
+				parts = append(parts, fmt.Sprintf("%s %s–%s", a.Labels["alertname"], a.StartsAt.Sub(start), a.EndsAt.Sub(start)))
+			}
+			host := strings.TrimSuffix(strings.TrimPrefix(p.URL, "http://"), "/api/v2/alerts")
+			got[host] = append(got[host], fmt.Sprintf("%s: %s", p.At.Sub(start), strings.Join(parts, ", ")))
+		}
+		for _, host := range []string{"am-0:9093", "am-1:9093"} {
+			if !reflect.DeepEqual(got[host], want) {
+				t.Errorf("%s got:\n%s\nwant:\n%s", host, strings.Join(got[host], "\n"), strings.Join(want, "\n"))
+			}
+		}
+	})
+}
+
+// TestResendNeverOvertakesResolution: a resolution that arrives while a
+// re-send (built when the alert still fired) is in flight waits for it, so
+// Alertmanager's last word on the alert is "resolved", never a stale
+// "firing" that would re-open it for 4 minutes.
+func TestResendNeverOvertakesResolution(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		tr := &memTransport{gate: gate}
+		n, err := New(Options{Name: "am", URLs: []string{"http://am-0:9093"}, HTTPClient: &http.Client{Transport: tr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fps := firingAlert()
+		fps.StartsAt = time.Now()
+		notified := make(chan error, 2)
+		notify := func(a alert.Alert) {
+			_, err := n.Notify(t.Context(), alertsMessage(a))
+			notified <- err
+		}
+		go notify(fps)
+		gate <- struct{}{}
+		if err := <-notified; err != nil {
+			t.Fatal(err)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }() // re-sends fps_low firing at once, held at the gate
+		synctest.Wait()
+		fps.State, fps.EndsAt = alert.StateResolved, time.Now()
+		go notify(fps)
+		synctest.Wait()
+		if got := tr.arrivedCount(); got != 2 {
+			t.Fatalf("%d requests reached the transport while a re-send was in flight, want 2 (the resolution must wait)", got)
+		}
+		gate <- struct{}{} // the re-send
+		gate <- struct{}{} // then the resolution
+		if err := <-notified; err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		var states []string
+		for _, p := range tr.all() {
+			for _, a := range p.Alerts {
+				state := "firing"
+				if !a.EndsAt.After(p.At) {
+					state = "resolved"
+				}
+				states = append(states, state)
+			}
+		}
+		if want := []string{"firing", "firing", "resolved"}; !reflect.DeepEqual(states, want) {
+			t.Errorf("Alertmanager heard %v, want %v", states, want)
+		}
+	})
+}
+
+// TestRunTwice: a second Run of the same notifier refuses at once.
+func TestRunTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n, err := New(Options{Name: "am", URLs: []string{"http://am-0:9093"}, HTTPClient: &http.Client{Transport: &memTransport{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		synctest.Wait()
+		if err := n.Run(ctx); err == nil || !strings.Contains(err.Error(), "already running") {
+			t.Errorf("second Run = %v, want already running", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("first Run = %v", err)
+		}
+	})
+}
+
+// TestKeepAliveSurvivesRestart: with a KV, a restarted notifier keeps
+// alive the alerts the previous one was keeping alive (the alert manager
+// does not announce them again), and forgets resolved ones after their
+// window; a damaged record or a failing KV never blocks delivery.
+func TestKeepAliveSurvivesRestart(t *testing.T) {
+	am := newFakeAM(t, nil)
+	kv := newMemKV()
+	newAt := func(now time.Time, logger *zap.Logger) *Notifier {
+		t.Helper()
+		n, err := New(Options{Name: "am", URLs: []string{am.URL}, KV: kv, Now: fixedClock(now), Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	lastPost := func() []postableAlert {
+		t.Helper()
+		reqs := am.requests()
+		if len(reqs) == 0 {
+			t.Fatal("no request")
+		}
+		return reqs[len(reqs)-1].alerts(t)
+	}
+
+	first := newAt(t0, nil)
+	if _, err := first.Notify(t.Context(), alertsMessage(firingAlert(), resolvedAlert())); err != nil {
+		t.Fatal(err)
+	}
+
+	// One minute later, after a restart: both re-sent, firing kept alive.
+	newAt(t0.Add(time.Minute), nil).resend(t.Context())
+	got := lastPost()
+	if want := []string{"fps_low", "memory_high"}; !reflect.DeepEqual(names(got), want) {
+		t.Fatalf("after restart re-sent %v, want %v", names(got), want)
+	}
+	if !got[0].EndsAt.Equal(t0.Add(5*time.Minute)) || !got[1].EndsAt.Equal(resolvedAlert().EndsAt) {
+		t.Errorf("endsAt %v and %v; want now + 4m and the resolved alert's end", got[0].EndsAt, got[1].EndsAt)
+	}
+
+	// Past the resolved alert's window: only the firing one is left.
+	third := newAt(t0.Add(5*time.Minute), nil)
+	third.resend(t.Context())
+	if got := names(lastPost()); !reflect.DeepEqual(got, []string{"fps_low"}) {
+		t.Fatalf("re-sent %v, want [fps_low]", got)
+	}
+	fps := firingAlert()
+	fps.State, fps.EndsAt = alert.StateResolved, t0.Add(5*time.Minute)
+	if _, err := third.Notify(t.Context(), alertsMessage(fps)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(am.requests())
+	newAt(t0.Add(10*time.Minute), nil).resend(t.Context())
+	if after := len(am.requests()); after != before {
+		t.Errorf("nothing left to keep alive, yet %d more requests", after-before)
+	}
+	if _, ok, _ := kv.Get(liveKey); ok {
+		t.Error("the empty keep-alive set is still stored")
+	}
+
+	// A damaged record and a failing KV are logged, not fatal.
+	kv.m[liveKey] = []byte("{garbage")
+	core, logs := observer.New(zap.WarnLevel)
+	n := newAt(t0, zap.New(core))
+	kv.failPut = true
+	if retry, err := n.Notify(t.Context(), alertsMessage(firingAlert())); retry || err != nil {
+		t.Fatalf("Notify with a failing KV = %v, %v; want delivered", retry, err)
+	}
+	if msgs := logMessages(logs); len(msgs) != 2 || !strings.Contains(msgs[0], "cannot restore") || !strings.Contains(msgs[1], "cannot persist") {
+		t.Errorf("warnings %q, want one for the damaged record and one for the failing KV", msgs)
+	}
+}
+
+// TestResendLogsOnChange: an Alertmanager down for many re-sends costs one
+// warning, and its recovery one info line.
+func TestResendLogsOnChange(t *testing.T) {
+	var healthy atomic.Bool
+	am := newFakeAM(t, func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	core, logs := observer.New(zap.InfoLevel)
+	n, err := New(Options{Name: "am", URLs: []string{am.URL}, Heartbeat: true, Now: fixedClock(t0), Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []bool{true, false, false, false, true, true} {
+		healthy.Store(h)
+		n.resend(t.Context())
+	}
+	want := []string{
+		"keep-alive re-send failed; Alertmanager resolves the alerts it does not hear of within the keep-alive window",
+		"keep-alive re-send accepted by every Alertmanager again",
+	}
+	if got := logMessages(logs); !reflect.DeepEqual(got, want) {
+		t.Errorf("logged %q, want %q", got, want)
+	}
+	if n := len(am.requests()); n != 6 {
+		t.Errorf("%d re-sends, want 6", n)
+	}
+}
+
+func logMessages(logs *observer.ObservedLogs) []string {
+	var out []string
+	for _, e := range logs.All() {
+		out = append(out, e.Message)
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
+)
+
+// SilenceOptions are the `silence add` command's flags.
+type SilenceOptions struct {
+	Target, Alert, Comment, CreatedBy string
+	For                               time.Duration
+}
+
+// SilenceAdd silences a target's alerts (or one of them) for a while.
+func SilenceAdd(ctx context.Context, o DaemonOptions, s SilenceOptions, stdout, stderr io.Writer) int {
+	c, code := daemonClient(o, stderr)
+	if c == nil {
+		return code
+	}
+	sil, err := c.AddSilence(ctx, daemon.AddSilenceRequest{Target: s.Target, Alert: s.Alert, Duration: s.For.String(), Comment: s.Comment, CreatedBy: s.CreatedBy})
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	what := "every alert"
+	if sil.Alert != "" {
+		what = sil.Alert
+	}
+	fmt.Fprintf(stdout, "silence %s: %s on %s until %s\n", sil.ID, what, sil.Target, sil.EndsAt.Format(time.RFC3339))
+	return ExitOK
+}
+
+// SilenceList prints the silences.
+func SilenceList(ctx context.Context, o DaemonOptions, stdout, stderr io.Writer) int {
+	c, code := daemonClient(o, stderr)
+	if c == nil {
+		return code
+	}
+	list, err := c.Silences(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	tw := newTable(stdout)
+	tw.row("ID", "TARGET", "ALERT", "ENDS", "BY", "COMMENT")
+	for _, s := range list {
+		al := s.Alert
+		if al == "" {
+			al = "*"
+		}
+		tw.row(s.ID, s.Target, al, s.EndsAt.Format(time.RFC3339), s.CreatedBy, s.Comment)
+	}
+	return tw.flush()
+}
+
+// SilenceExpire ends a silence now.
+func SilenceExpire(ctx context.Context, o DaemonOptions, id string, stdout, stderr io.Writer) int {
+	c, code := daemonClient(o, stderr)
+	if c == nil {
+		return code
+	}
+	if err := c.ExpireSilence(ctx, id); err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintf(stdout, "silence %s expired\n", id)
+	return ExitOK
+}
+
+// OutboxList prints the notifications waiting per sink and the dead letters.
+func OutboxList(ctx context.Context, o DaemonOptions, stdout, stderr io.Writer) int {
+	c, code := daemonClient(o, stderr)
+	if c == nil {
+		return code
+	}
+	ob, err := c.Outbox(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	tw := newTable(stdout)
+	tw.row("SINK", "PENDING")
+	for sink, n := range ob.Pending {
+		tw.row(sink, strconv.Itoa(n))
+	}
+	tw.flush()
+	fmt.Fprintf(stdout, "\n%d dead letter(s)\n", len(ob.DeadLetters))
+	if len(ob.DeadLetters) > 0 {
+		tw = newTable(stdout)
+		tw.row("SINK", "SEQ", "AT", "REASON", "NOTIFICATION")
+		for _, d := range ob.DeadLetters {
+			tw.row(d.Sink, strconv.FormatUint(d.Seq, 10), d.At.Format(time.RFC3339), d.Reason, d.Summary)
+		}
+		tw.flush()
+	}
+	return ExitOK
+}
+
+// NotifyTest sends a clearly marked test message through each configured
+// sink (or one) and reports, per sink, delivered or the exact reason not.
+// Exit 1 when any sink failed.
+func NotifyTest(ctx context.Context, o DaemonOptions, sink string, stdout, stderr io.Writer) int {
+	c, code := daemonClient(o, stderr)
+	if c == nil {
+		return code
+	}
+	resp, err := c.NotifyTest(ctx, sink)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	if len(resp.Results) == 0 {
+		fmt.Fprintln(stdout, "no sinks configured (alerting.sinks): events are only logged")
+		return ExitOK
+	}
+	failed := false
+	for _, r := range resp.Results {
+		if r.Delivered {
+			fmt.Fprintf(stdout, "%s: delivered\n", r.Sink)
+			continue
+		}
+		failed = true
+		fmt.Fprintf(stdout, "%s: NOT delivered: %s\n", r.Sink, r.Error)
+	}
+	if failed {
+		return ExitError
+	}
+	return ExitOK
+}
+
+func daemonClient(o DaemonOptions, stderr io.Writer) (*daemon.Client, int) {
+	c, err := daemon.NewClient(o.URL, o.AuthFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return nil, ExitBadConfig
+	}
+	return c, ExitOK
+}
