@@ -93,6 +93,9 @@ func (s *Store) StartDeployment(d Deployment) (Deployment, error) {
 			if err != nil {
 				return err
 			}
+			if err := deleteReviewMarkers(tx, old.ID); err != nil {
+				return err
+			}
 			return ids.Delete([]byte(old.ID))
 		})
 	})
@@ -212,9 +215,10 @@ func (s *Store) Deployments(target string) ([]Deployment, error) {
 	return out, nil
 }
 
-// DeleteTarget forgets a target: its deployments, check history and rule
-// state. The daemon calls it when a target leaves the config for good.
-// Deleting an unknown target is not an error.
+// DeleteTarget forgets a target: its deployments and their review
+// markers, check history, rule state and rollups. The daemon calls it when
+// a target leaves the config for good. Deleting an unknown target is not an
+// error.
 func (s *Store) DeleteTarget(target string) error {
 	return s.update("delete target "+target, func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketDeploymentIDs)
@@ -224,13 +228,16 @@ func (s *Store) DeleteTarget(target string) error {
 				if err != nil {
 					return err
 				}
+				if err := deleteReviewMarkers(tx, d.ID); err != nil {
+					return err
+				}
 				return ids.Delete([]byte(d.ID))
 			})
 			if err != nil {
 				return err
 			}
 		}
-		for _, parent := range [][]byte{bucketDeployments, bucketChecks, bucketRuleState} {
+		for _, parent := range [][]byte{bucketDeployments, bucketChecks, bucketRuleState, bucketRollups} {
 			if ownerBucket(tx, parent, target) == nil {
 				continue
 			}

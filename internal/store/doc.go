@@ -1,6 +1,7 @@
 // Package store is spacetime-watch's embedded database: deployments, check
-// history, rule state, a small key-value space and the notification outbox,
-// kept in one bbolt file under --state.dir.
+// history, rule state, a small key-value space, the notification outbox,
+// and for the post-deployment reviews per-minute rollups and delivery
+// markers, kept in one bbolt file under --state.dir.
 //
 // The package sits at the bottom of the house: it imports no other internal
 // package and does not log. Whatever the daemon must know about opening the

@@ -21,11 +21,18 @@ import (
 //	rule_state        <target>/ rule name                 opaque bytes (PutRuleState)
 //	outbox            <sink>/ seq (8 B)                   opaque payload (OutboxAppend)
 //	dead_letters      <sink>/ seq (8 B)                   deadLetterRecord (JSON)
+//	rollups           <target>/ time (8 B)                opaque bytes (PutRollups)
+//	review_markers    <deployment ID>/ review name        opaque bytes (PutReviewMarker)
 //
-// "<owner>/" marks a nested bucket per target or sink. For the buckets that
-// are logs (deployments, checks, outbox, dead_letters) see log.go: the
-// parent bucket's sequence issues the seq numbers, unique across owners, and
-// each owner bucket's sequence holds its record count.
+// "<owner>/" marks a nested bucket per target, sink or deployment. For the
+// buckets that are logs (deployments, checks, outbox, dead_letters,
+// rollups) see log.go: the parent bucket's sequence issues the seq numbers,
+// unique across owners, and each owner bucket's sequence holds its record
+// count. Rollups are keyed by time alone (one record per instant, a put
+// replaces), so they use the count but not the seq numbers.
+//
+// rollups and review_markers came after the first files were written; Open
+// creates them in older files (initSchema), so they need no new version.
 //
 // Times in keys are UnixNano with the sign bit flipped, big-endian, so that
 // byte order is time order. Records are JSON with a "v" field; a record
@@ -44,6 +51,8 @@ var (
 	bucketRuleState     = []byte("rule_state")
 	bucketOutbox        = []byte("outbox")
 	bucketDeadLetters   = []byte("dead_letters")
+	bucketRollups       = []byte("rollups")
+	bucketReviewMarkers = []byte("review_markers")
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -52,11 +61,12 @@ var (
 var topBuckets = [][]byte{
 	bucketMeta, bucketKV, bucketDeployments, bucketDeploymentIDs,
 	bucketChecks, bucketRuleState, bucketOutbox, bucketDeadLetters,
+	bucketRollups, bucketReviewMarkers,
 }
 
 // logBuckets hold one nested bucket per owner whose sequence is a record
 // count (see log.go); Open recounts them.
-var logBuckets = [][]byte{bucketDeployments, bucketChecks, bucketOutbox, bucketDeadLetters}
+var logBuckets = [][]byte{bucketDeployments, bucketChecks, bucketOutbox, bucketDeadLetters, bucketRollups}
 
 // jsonBuckets hold JSON records in their owner buckets; Open checks that
 // every one of them parses.
@@ -106,6 +116,20 @@ func timeKey(t time.Time, seq uint64) []byte {
 	k := make([]byte, 0, 16)
 	k = binary.BigEndian.AppendUint64(k, uint64(t.UnixNano())^(1<<63))
 	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// instantKey is time (8 B) alone, for records of which there is at most
+// one per instant (rollups).
+func instantKey(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(t.UnixNano())^(1<<63))
+}
+
+// keyInstant decodes an instantKey.
+func keyInstant(k []byte) (time.Time, error) {
+	if len(k) != 8 {
+		return time.Time{}, fmt.Errorf("key %x is not an 8-byte time key", k)
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k)^(1<<63))), nil
 }
 
 // keyTime decodes the time prefix of a timeKey.

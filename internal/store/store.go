@@ -31,6 +31,13 @@ type Options struct {
 	// DeadLetters is how many dead letters are kept per sink, the newest.
 	// Default 1000.
 	DeadLetters int
+	// RollupRetention is how long rollups are kept per target. Default 48h:
+	// the +24 h review with a day to spare.
+	RollupRetention time.Duration
+	// RollupHistory is how many rollups are kept per target, the newest.
+	// Default 3000: 48 h of one a minute is 2880. Raise it with
+	// RollupRetention.
+	RollupHistory int
 	// NoSync skips the fsync of each commit. For tests and benchmarks
 	// only: a machine crash may then lose the last commits. Default false.
 	NoSync bool
@@ -54,6 +61,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DeadLetters <= 0 {
 		o.DeadLetters = 1000
+	}
+	if o.RollupRetention <= 0 {
+		o.RollupRetention = 48 * time.Hour
+	}
+	if o.RollupHistory <= 0 {
+		o.RollupHistory = 3000
 	}
 	return o
 }

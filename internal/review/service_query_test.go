@@ -1,0 +1,92 @@
+package review
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestServiceOnDemand: a review asked for before it is due covers the
+// deployment's start to now and is marked partial; it is neither
+// delivered nor marked, so the scheduled one still goes out once.
+func TestServiceOnDemand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wall := &svcWall{}
+		out := &svcDeliverer{wall: wall}
+		h := svcStart(t, "", wall, out, nil)
+		d := h.deploy("7.0.0")
+		h.runUntil(d.StartedAt, 30*time.Minute)
+
+		ctx := context.Background()
+		r, err := h.svc.OnDemand(ctx, "vr", "", "hour-4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Partial || r.DeploymentID != d.ID || r.Name != "hour-4" || !r.DueAt.Equal(d.StartedAt.Add(4*time.Hour)) ||
+			!r.ComputedAt.Equal(wall.Now()) || r.Late {
+			t.Errorf("OnDemand = %+v; want hour-4 of %s, partial, computed now", r, d.ID)
+		}
+		if byID, err := h.svc.OnDemand(ctx, "vr", d.ID, "hour-4"); err != nil || byID.DeploymentID != d.ID {
+			t.Errorf("OnDemand by ID = %+v, %v", byID, err)
+		}
+		if m, _, _ := loadMarkers(h.st, d.ID); len(m) != 0 || len(out.all()) != 0 {
+			t.Errorf("OnDemand left markers %v or deliveries %q", m, out.names())
+		}
+
+		h.runUntil(d.StartedAt, 4*time.Hour+time.Minute)
+		if names := out.names(); names != "hour-1 hour-4" {
+			t.Errorf("delivered %q, want hour-1 hour-4", names)
+		}
+		// After its due time an on-demand review is whole.
+		if r, err := h.svc.OnDemand(ctx, "vr", "", "hour-1"); err != nil || r.Partial {
+			t.Errorf("OnDemand(hour-1) after due = partial %t, %v; want whole", r.Partial, err)
+		}
+
+		for _, tc := range []struct{ name, target, dep, review string }{
+			{"unknown target", "nope", "", "hour-1"},
+			{"unknown deployment", "vr", "nope", "hour-1"},
+			{"unknown review", "vr", "", "hour-2"},
+		} {
+			if _, err := h.svc.OnDemand(ctx, tc.target, tc.dep, tc.review); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s: OnDemand err = %v, want ErrNotFound", tc.name, err)
+			}
+		}
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := h.svc.OnDemand(cancelled, "vr", "", "hour-1"); !errors.Is(err, context.Canceled) {
+			t.Errorf("OnDemand with a cancelled context: %v", err)
+		}
+	})
+}
+
+// TestServiceSupersededDeployment: when a new deployment starts, the old
+// one's reviews already due are delivered, the later ones never (they
+// would judge the new version's data), and the new one's run their course.
+func TestServiceSupersededDeployment(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wall := &svcWall{}
+		out := &svcDeliverer{wall: wall}
+		h := svcStart(t, "", wall, out, nil)
+		d1 := h.deploy("8.0.0")
+		h.runUntil(d1.StartedAt, 2*time.Hour)
+		d2 := h.deploy("8.0.1")
+		h.runUntil(d1.StartedAt, 27*time.Hour)
+
+		var got []string
+		for _, x := range out.all() {
+			id := map[string]string{d1.ID: "d1", d2.ID: "d2"}[x.r.DeploymentID]
+			got = append(got, id+"/"+x.r.Name)
+		}
+		want := "d1/hour-1 d2/hour-1 d2/hour-4 d2/hour-24"
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("delivered %q, want %q", g, want)
+		}
+		m, _, _ := loadMarkers(h.st, d1.ID)
+		if m["hour-4"] == nil || m["hour-4"].State != stateSuperseded || m["hour-24"] == nil || m["hour-24"].State != stateSuperseded {
+			t.Errorf("markers of the superseded deployment: %+v %+v", m["hour-4"], m["hour-24"])
+		}
+	})
+}
