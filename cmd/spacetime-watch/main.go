@@ -165,6 +165,20 @@ Example:
   spacetime-watch notify test --sink=oncall`)
 	notifySink := notifyTest.Flag("sink", "Only this sink. Default: every configured sink.").String()
 
+	reviewCmd := app.Command("review", `Print a post-deployment review computed now over the data that exists (partial data
+marked as such), through the running daemon's API. The scheduled reviews (hour 1, 4 and 24 by
+default) are delivered by the daemon itself; this is for a look on demand.
+
+Example:
+  spacetime-watch review --target=main --hour=4`)
+	daemonFlags(reviewCmd)
+	var ro cli.ReviewOptions
+	reviewCmd.Flag("target", "Target name, as in the config. Required.").Required().StringVar(&ro.Target)
+	reviewCmd.Flag("deployment", "Deployment ID (see deployment list). Default: the target's current deployment.").StringVar(&ro.Deployment)
+	reviewHour := reviewCmd.Flag("hour", "Which review: the one at this many hours (1, 4, 24). Default: 1, unless --review is given.").Int()
+	reviewCmd.Flag("review", "Which review, by name (hour-1, hour-4, hour-24, or e.g. minute-2 for compressed offsets); overrides --hour.").StringVar(&ro.Name)
+	reviewCmd.Flag("output", "Output format: text, markdown or json.").Default("text").EnumVar(&ro.Output, "text", "markdown", "json")
+
 	// demo
 	demoCmd := app.Command("demo", `Run the daemon against an embedded simulated SpaceTime VR instance, with a
 scripted fault story (FPS drops to ~60, then recovers), console output instead of Slack,
@@ -217,6 +231,15 @@ Example:
 		return cli.OutboxList(ctx, do, stdout, stderr)
 	case notifyTest.FullCommand():
 		return cli.NotifyTest(ctx, do, *notifySink, stdout, stderr)
+	case reviewCmd.FullCommand():
+		if ro.Name == "" {
+			h := *reviewHour
+			if h == 0 {
+				h = 1
+			}
+			ro.Name = fmt.Sprintf("hour-%d", h)
+		}
+		return cli.Review(ctx, do, ro, stdout, stderr)
 	case demoCmd.FullCommand():
 		demo.Log = logOpts()
 		return cli.Demo(ctx, demo, stdout, stderr)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -140,4 +141,39 @@ func daemonClient(o DaemonOptions, stderr io.Writer) (*daemon.Client, int) {
 		return nil, ExitBadConfig
 	}
 	return c, ExitOK
+}
+
+// ReviewOptions are the `review` command's flags.
+type ReviewOptions struct {
+	Target, Deployment, Name string
+	// Output is text, markdown or json.
+	Output string
+}
+
+// Review prints a review computed now over the data that exists (partial
+// data marked as such), through the daemon's API.
+func Review(ctx context.Context, o DaemonOptions, r ReviewOptions, stdout, stderr io.Writer) int {
+	c, code := daemonClient(o, stderr)
+	if c == nil {
+		return code
+	}
+	resp, err := c.Review(ctx, r.Target, r.Deployment, r.Name)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	switch r.Output {
+	case "markdown":
+		fmt.Fprint(stdout, resp.Markdown)
+	case "json":
+		b, err := json.MarshalIndent(resp.Review, "", "  ")
+		if err != nil {
+			fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+			return ExitError
+		}
+		fmt.Fprintln(stdout, string(b))
+	default:
+		fmt.Fprintln(stdout, resp.Text)
+	}
+	return ExitOK
 }

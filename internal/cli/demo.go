@@ -50,6 +50,8 @@ alerting:
     - name: console
       type: console
 defaults:
+  # The hour-1/4/24 reviews, compressed: the first one shows at 2:00.
+  reviews: {offsets: [2m, 4m, 24m]}
   schedule: {interval: 15s, timeout: 14s}
   checks: {request_timeout: 3s, telemetry_timeout: 5s}
   thresholds:
@@ -132,6 +134,7 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 	out := &narrator{w: stdout, start: start}
 	out.printf("spacetime-watch demo: watching a simulated SpaceTime VR instance (API %s, telemetry ws://%s/).", info.API, info.Telemetry)
 	out.printf("Story: FPS drops to ~60 at 0:20 and recovers at 0:50; the fps_low rule (FPS below 85 for 10s) fires and resolves.")
+	out.printf("Reviews are compressed to minutes: the hour-1 review (named minute-2 here) shows at 2:00, the hour-4 one (minute-4) at 4:00.")
 	reg := prometheus.NewRegistry()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -144,6 +147,8 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 		Logger:     log,
 		Registry:   reg,
 		Console:    out, // the console sink: where a deployment would post to Slack
+		// Compressed reviews on a fast clock: minutes close at once.
+		Reviews: daemon.ReviewTiming{Interval: 10 * time.Second, Settle: -1},
 		Ready: func(addr net.Addr) {
 			url := fmt.Sprintf("http://%s/metrics", addr)
 			out.printf("Metrics: %s  (status: http://%s/api/v1/status)", url, addr)

@@ -159,3 +159,15 @@ func (c *Client) NotifyTest(ctx context.Context, sink string) (NotifyTestRespons
 	err := c.do(ctx, http.MethodPost, "/api/v1/notify/test", NotifyTestRequest{Sink: sink}, &resp)
 	return resp, err
 }
+
+// Review computes a review now (GET /api/v1/reviews): name is e.g.
+// "hour-4"; deploymentID empty means the target's current deployment.
+func (c *Client) Review(ctx context.Context, target, deploymentID, name string) (ReviewResponse, error) {
+	q := url.Values{"target": {target}, "review": {name}}
+	if deploymentID != "" {
+		q.Set("deployment", deploymentID)
+	}
+	var resp ReviewResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/reviews?"+q.Encode(), nil, &resp)
+	return resp, err
+}

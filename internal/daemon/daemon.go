@@ -47,6 +47,8 @@ type Options struct {
 	Sink monitor.RuleEventSink
 	// Console is where console sinks write. Default os.Stdout.
 	Console io.Writer
+	// Reviews tunes how fast reviews follow the clock (the demo).
+	Reviews ReviewTiming
 	// Registry is where metrics are registered. Default: a new registry.
 	Registry *prometheus.Registry
 	// Notifier speaks systemd's notify protocol. Default: sd_notify, a
@@ -119,12 +121,19 @@ func Run(ctx context.Context, opts Options) error {
 	// the next clean start.
 	alerts.manager.RaiseInternal("StateRecovered", alert.SeverityWarning, "state dir was damaged and recovered: "+st.Report().String(), st.Report().Recovered)
 
+	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log)
+	if err != nil {
+		return err
+	}
+
 	metrics := monitor.NewMetrics(reg)
 	mon := monitor.New(monitor.Options{
-		Store:   st,
-		Metrics: metrics,
-		Sink:    fanout{alerts, opts.Sink}, // the watcher and the runner log every event themselves
-		Logger:  log,
+		Store:          st,
+		Metrics:        metrics,
+		Sink:           fanout{alerts, opts.Sink}, // the watcher and the runner log every event themselves
+		Logger:         log,
+		Reviews:        revs,
+		RecorderSettle: opts.Reviews.Settle,
 	})
 	if err := mon.Apply(cfg); err != nil {
 		return &ConfigError{Err: err}
@@ -135,10 +144,15 @@ func Run(ctx context.Context, opts Options) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	alerts.run(ctx, &wg)
+	wg.Go(func() {
+		if err := revs.svc.Run(ctx); err != nil && ctxErr(err) == nil {
+			log.Error("review service stopped", zap.Error(err))
+		}
+	})
 	monErr := make(chan error, 1)
 	wg.Go(func() { monErr <- mon.Run(ctx) })
 
-	srv, serveErr, err := serve(ctx, opts, newHandler(mon, alerts, st, reg, log))
+	srv, serveErr, err := serve(ctx, opts, newHandler(mon, alerts, revs, st, reg, log))
 	if err != nil {
 		cancel()
 		wg.Wait()

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -60,8 +61,8 @@ type apiError struct {
 // maxRequestBody bounds API request bodies.
 const maxRequestBody = 64 << 10
 
-func newHandler(mon *monitor.Monitor, alerts *alerting, st *store.Store, reg *prometheus.Registry, log *zap.Logger) http.Handler {
-	api := &api{mon: mon, alerting: alerts, sinkNames: alerts.sinkNames, store: st, log: log.Named("api")}
+func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, log *zap.Logger) http.Handler {
+	api := &api{mon: mon, alerting: alerts, reviews: revs, sinkNames: alerts.sinkNames, store: st, log: log.Named("api")}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
 	mux.HandleFunc("GET /-/healthy", api.healthy)
@@ -72,6 +73,7 @@ func newHandler(mon *monitor.Monitor, alerts *alerting, st *store.Store, reg *pr
 	mux.HandleFunc("GET /api/v1/deployments", api.listDeployments)
 	mux.HandleFunc("POST /api/v1/deployments", api.startDeployment)
 	registerAlertRoutes(mux, api)
+	mux.HandleFunc("GET /api/v1/reviews", api.review)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, landingPage)
@@ -83,12 +85,13 @@ const landingPage = `<!doctype html><html><head><title>spacetime-watch</title></
 <h1>spacetime-watch</h1><p>Watches SpaceTime VR deployments.</p><ul>
 <li><a href="/metrics">/metrics</a></li><li><a href="/api/v1/status">/api/v1/status</a></li>
 <li><a href="/api/v1/deployments">/api/v1/deployments</a></li><li><a href="/api/v1/alerts">/api/v1/alerts</a></li>
-<li><a href="/api/v1/silences">/api/v1/silences</a></li><li><a href="/api/v1/outbox">/api/v1/outbox</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
+<li>/api/v1/reviews?target=NAME&amp;review=hour-1</li><li><a href="/api/v1/silences">/api/v1/silences</a></li><li><a href="/api/v1/outbox">/api/v1/outbox</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
 `
 
 type api struct {
 	mon       *monitor.Monitor
 	alerting  *alerting
+	reviews   *reviews
 	sinkNames []string
 	store     *store.Store
 	log       *zap.Logger
@@ -153,6 +156,53 @@ func (a *api) startDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, deploymentFromStore(d))
+}
+
+// review computes a review now (GET /api/v1/reviews?target=T&review=hour-4
+// [&deployment=ID]); without review=, it lists the reviews delivered for
+// the deployment.
+func (a *api) review(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	target, dep, name := q.Get("target"), q.Get("deployment"), q.Get("review")
+	if target == "" {
+		a.fail(w, http.StatusBadRequest, errors.New("missing target (?target=NAME)"))
+		return
+	}
+	if name == "" {
+		list, err := a.reviews.svc.Reviews(target, dep)
+		if err != nil {
+			a.fail(w, reviewErrCode(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ReviewsResponse{Reviews: list})
+		return
+	}
+	rv, err := a.reviews.svc.OnDemand(r.Context(), target, dep, name)
+	if err != nil {
+		a.fail(w, reviewErrCode(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ReviewResponse{Review: rv, Text: review.Text(rv), Markdown: review.Markdown(rv)})
+}
+
+func reviewErrCode(err error) int {
+	if errors.Is(err, review.ErrNotFound) {
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// ReviewResponse is the body of GET /api/v1/reviews?review=...: the review
+// and its renderings.
+type ReviewResponse struct {
+	Review   review.Review `json:"review"`
+	Text     string        `json:"text"`
+	Markdown string        `json:"markdown"`
+}
+
+// ReviewsResponse lists delivered reviews.
+type ReviewsResponse struct {
+	Reviews []review.Review `json:"reviews"`
 }
 
 func (a *api) fail(w http.ResponseWriter, code int, err error) {

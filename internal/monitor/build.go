@@ -51,8 +51,19 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 	var runner *targetRunner
 	var watcher *Watcher
 	var watchErr error
+	rec := newRecorder(tc, m.opts.RecorderSettle)
 	ct, err := NewCheckTarget(tc, TargetOptions{
 		Now: m.opts.Now,
+		// Every request the daemon makes counts in the reviews' own figures
+		// (requests, errors, 401s, 429s) where the instance reports none.
+		Observe: func(o spacetime.Observation) {
+			if o.Code == 401 && o.Endpoint == tc.Checks.AuthPath {
+				// Check 6's deliberate request without a token: not an
+				// authentication failure anyone should count.
+				return
+			}
+			rec.ObserveHTTP(m.opts.Now(), o.Code, o.Err != nil || o.Code >= 500)
+		},
 		Telemetry: func(opts spacetime.StreamOptions) TelemetryProbe {
 			watcher, watchErr = NewWatcher(WatcherOptions{
 				Target:         tc.Name,
@@ -68,6 +79,12 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 				OnInstanceEvent: func(ev InstanceEvent) {
 					// A vr_initialized after the greeting means the instance
 					// restarted: run a round now rather than at the next tick.
+					switch ev.Kind {
+					case spacetime.KindVRInitialized:
+						rec.ObserveVR(m.opts.Now(), false)
+					case spacetime.KindDesktopFallback:
+						rec.ObserveVR(m.opts.Now(), true)
+					}
 					if ev.Kind == spacetime.KindVRInitialized && !ev.Greeting {
 						m.kick(tc.Name)
 					}
@@ -90,7 +107,8 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 		checks: func(ctx context.Context) []CheckResult { return RunChecks(ctx, ct, ModeScheduled, nil) },
 		status: ct.Client.Status,
 	}, m.opts.Metrics, m.opts.Store, m.opts.Sink, log, m.opts.Now)
-	t := &target{cfg: tc, runner: runner}
+	runner.recorder = rec
+	t := &target{cfg: tc, runner: runner, recorder: rec}
 	if watcher != nil {
 		t.watcher = watcher
 		runner.saveRules = func() {

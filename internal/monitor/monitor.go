@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -28,8 +29,24 @@ type Options struct {
 	Logger *zap.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Reviews, when set, is told of every target added (with its review
+	// recorder, which the monitor feeds) and removed, so that the review
+	// service follows the config. Calls come from Apply.
+	Reviews ReviewRegistry
+	// RecorderSettle is how long a review recorder holds a minute open for
+	// late observations (review.RecorderOptions.Settle). Default: the
+	// recorder's own (1m).
+	RecorderSettle time.Duration
 	// build turns a target's config into its runtime parts; tests replace it.
 	build func(cfg config.Target, m *Monitor) (*target, error)
+}
+
+// ReviewRegistry is the review service, as the monitor sees it.
+type ReviewRegistry interface {
+	// TargetAdded registers (or re-registers) a target and its recorder.
+	TargetAdded(cfg config.Target, rec *review.Recorder)
+	// TargetRemoved forgets a target removed from the config.
+	TargetRemoved(name string)
 }
 
 // target is one watched instance at run time: its scheduled runner and its
@@ -40,6 +57,10 @@ type target struct {
 	watcher targetWatcher
 	// closer releases what build opened (the verify-style probe, ...).
 	closer func()
+	// recorder aggregates what the reviews need; fedUntil is the last
+	// telemetry sample handed to it.
+	recorder *review.Recorder
+	fedUntil time.Time
 
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -136,12 +157,18 @@ func (m *Monitor) Apply(cfg *config.Config) error {
 		delete(m.targets, name)
 		if _, keep := wanted[name]; !keep {
 			m.opts.Metrics.ForgetTarget(name)
+			if m.opts.Reviews != nil {
+				m.opts.Reviews.TargetRemoved(name)
+			}
 			m.log.Info("target removed", zap.String("target", name))
 		}
 	}
 	for name, t := range built {
 		m.targets[name] = t
 		m.opts.Metrics.InitTarget(name, frameKindLabels)
+		if m.opts.Reviews != nil && t.recorder != nil {
+			m.opts.Reviews.TargetAdded(t.cfg, t.recorder)
+		}
 		t.runner.ensureConfiguredDeployment()
 		if m.runCtx != nil {
 			if err := m.startLocked(t); err != nil {
@@ -229,8 +256,17 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.cron.Start()
 	m.mu.Unlock()
 
+	feed := time.NewTicker(ReviewFeedInterval)
+	defer feed.Stop()
 	for {
 		select {
+		case <-feed.C:
+			now := m.opts.Now()
+			m.mu.Lock()
+			for _, t := range m.targets {
+				t.feedSamples(ctx, now)
+			}
+			m.mu.Unlock()
 		case <-ctx.Done():
 			<-m.cron.Stop().Done()
 			m.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
@@ -61,6 +62,8 @@ type targetRunner struct {
 	// saveRules persists the telemetry rules' state after each round; nil
 	// when the target has no telemetry.
 	saveRules func()
+	// recorder, when set, receives what the reviews need of each round.
+	recorder *review.Recorder
 
 	// deployMu serialises deployment decisions: a deployment declared
 	// through the API must not be overtaken by an auto-detected one whose
@@ -146,7 +149,11 @@ func (r *targetRunner) round(parent context.Context) {
 		// round would only record failures that did not happen.
 		return
 	}
-	r.apply(results, r.now())
+	at := r.now()
+	r.apply(results, at)
+	if r.recorder != nil {
+		r.recorder.ObserveChecks(checkRound(results, at))
+	}
 	if r.saveRules != nil {
 		r.saveRules()
 	}
@@ -235,6 +242,9 @@ func (r *targetRunner) observeInstance(ctx context.Context) {
 		}
 	}
 	cur := identityFromStatus(st, now)
+	if r.recorder != nil {
+		r.recorder.ObserveCounters(now, review.Counters{Requests: st.RequestsTotal, Errors: st.ErrorsTotal, AuthFailures: st.AuthFailuresTotal, RateLimitViolations: st.RateLimitViolationsTotal})
+	}
 	r.deployMu.Lock()
 	defer r.deployMu.Unlock()
 	prev, seen, err := loadIdentity(r.store, r.name)
@@ -249,6 +259,9 @@ func (r *targetRunner) observeInstance(ctx context.Context) {
 	}
 	d := decideDeployment(r.name, prev, seen, hasDeployment, cur, now)
 	if d.Restarts > 0 {
+		if r.recorder != nil {
+			r.recorder.ObserveRestarts(now, d.Restarts)
+		}
 		r.metrics.Restarts.WithLabelValues(r.name).Add(float64(d.Restarts))
 		r.log.Info("instance restarted", zap.Int("restarts", d.Restarts), zap.String("version", cur.Version))
 	}

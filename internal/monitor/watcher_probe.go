@@ -286,3 +286,27 @@ func (w *Watcher) unavailable() error {
 	}
 	return fmt.Errorf("%w: first connection attempt in progress", ErrTelemetryUnavailable)
 }
+
+// SamplesSince returns the current connection's samples received after
+// since, oldest first, without waiting, and whether the stream is live. The
+// review recorder takes them once a minute.
+func (w *Watcher) SamplesSince(ctx context.Context, since time.Time) ([]Sample, bool, error) {
+	now := w.now()
+	window := now.Sub(since)
+	if window <= 0 {
+		return nil, false, nil
+	}
+	reply := make(chan windowReply, 1)
+	done, err := w.ask(ctx, watcherRequest{samples: reply, window: window})
+	if err != nil {
+		return nil, false, err
+	}
+	select {
+	case rep := <-reply:
+		return rep.samples, rep.live, nil
+	case <-done:
+		return nil, false, w.unavailable()
+	case <-ctx.Done():
+		return nil, false, fmt.Errorf("telemetry of %s: %w", w.target, ctx.Err())
+	}
+}

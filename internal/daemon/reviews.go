@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/review"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
+)
+
+// ReviewTiming tunes how fast reviews follow the clock; the demo shortens
+// both. Zero values take the review service's defaults (a minute).
+type ReviewTiming struct {
+	// Interval is how often due reviews are looked for.
+	Interval time.Duration
+	// Settle is how long a minute stays open for late observations;
+	// negative: none.
+	Settle time.Duration
+}
+
+// reviews is the review service with the monitor's view of it.
+type reviews struct {
+	svc *review.Service
+	log *zap.Logger
+}
+
+func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger) (*reviews, error) {
+	log = log.Named("review")
+	svc, err := review.NewService(review.ServiceOptions{
+		Store:      st,
+		Dir:        dir,
+		Deliverer:  reviewDeliverer{out: enq},
+		Interval:   timing.Interval,
+		Settle:     timing.Settle,
+		Logger:     log,
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &reviews{svc: svc, log: log}, nil
+}
+
+// TargetAdded registers a target with its offsets and thresholds.
+func (r *reviews) TargetAdded(tc config.Target, rec *review.Recorder) {
+	th := review.DefaultThresholds()
+	th.FPSMin, th.FPSMax = tc.Thresholds.FPS.Min, tc.Thresholds.FPS.Max
+	th.MemoryMaxMB = tc.Thresholds.Memory.MaxMB
+	if err := r.svc.Register(tc.Name, review.TargetOptions{Recorder: rec, Offsets: tc.Reviews.Offsets, Thresholds: &th}); err != nil {
+		r.log.Error("cannot schedule the target's reviews", zap.String("target", tc.Name), zap.Error(err))
+	}
+}
+
+// TargetRemoved forgets a target's reviews.
+func (r *reviews) TargetRemoved(name string) { r.svc.ForgetTarget(name) }
+
+// reviewDeliverer posts a review through the outbox, in the deployment's
+// thread where the sink has threads.
+type reviewDeliverer struct{ out alert.Enqueuer }
+
+func (d reviewDeliverer) Deliver(_ context.Context, r review.Review) error {
+	title := fmt.Sprintf("%s review of %s %s: %s", r.Name, r.Target, r.Version, r.Verdict)
+	if r.Late {
+		title += fmt.Sprintf(" (late by %s)", r.LateBy.Round(time.Second))
+	}
+	return d.out.Enqueue(alert.Message{
+		Kind:       alert.KindText,
+		Title:      title,
+		Text:       review.Text(r),
+		Target:     r.Target,
+		Deployment: &alert.Deployment{ID: r.DeploymentID, Version: r.Version, StartedAt: r.StartedAt},
+	})
+}
