@@ -72,7 +72,7 @@ SUCCESSFUL (none failed, exit 0), PARTIAL (1-2 failed, exit 1), FAILED (3 or mor
 exit 3 when it cannot run. Skipped checks are listed and not counted.
 
 Examples:
-  spacetime-watch verify --api-url=http://127.0.0.1:8080 --telemetry-url=ws://127.0.0.1:8081/ --token-file=/run/credentials/spacetime-watch/api-token
+  spacetime-watch verify --api-url=http://127.0.0.1:8080 --telemetry-url=ws://127.0.0.1:8081/ --token-file=/run/credentials/spacetime-watch.service/api-token
   spacetime-watch verify --config.file=/etc/spacetime-watch/config.yaml --target=main --output=json`)
 	var vo cli.VerifyOptions
 	verifyCmd.Flag("config.file", "Take the target from this config file (with --target) instead of the flags below. Default: none (the flags below describe the target).").StringVar(&vo.ConfigFile)
