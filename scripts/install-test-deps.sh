@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need and a fresh machine lacks, from
 # Debian's packages: promtool (package prometheus), which lints the daemon's
-# /metrics. Runs apt only when something is missing; needs root (CI is root).
+# /metrics, and prometheus-alertmanager, two of which the Alertmanager sink's
+# test clusters on loopback, and systemd for systemd-analyze, which checks
+# the unit in deploy/systemd. Runs apt only when something is missing; needs
+# root (CI is root).
 set -euo pipefail
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# systemd-analyze checks deploy/systemd's unit; it reads the file and needs
+# no running systemd.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
@@ -16,7 +23,29 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-test-deps: installing ${need[*]} from Debian's packages" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The packages' services must not start: the tests run their own instances
+# on their own ports, and a system Alertmanager would hold :9093 and :9094.
+# policy-rc.d exit 101 tells invoke-rc.d "not now" (a container usually has
+# one already; keep it if so).
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=1
+fi
+cleanup() { if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The package starts nothing here, but make sure no stray server holds ports.
 command -v promtool >/dev/null
+command -v prometheus-alertmanager >/dev/null
+command -v systemd-analyze >/dev/null
+# Under systemd, a policy that allowed starts may have let the packages we
+# just installed start their services, and they are enabled for the next
+# boot: stop and disable them (only those; the tests never use them).
+if [ -d /run/systemd/system ]; then
+	for pkg in "${need[@]}"; do
+		systemctl disable --now "$pkg.service" >/dev/null 2>&1 || true
+	done
+fi
