@@ -102,7 +102,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		MinInterval:    minInterval,
 		BackoffInitial: cfg.Outbox.BackoffInitial,
 		BackoffMax:     cfg.Outbox.BackoffMax,
-		Logger:         log.Named("outbox"),
+		Logger:         log, // the outbox names itself
 		Registerer:     o.Registry,
 		OnDeadLetter: func(sink, reason string) {
 			mgrMu.Lock()

@@ -9,9 +9,10 @@
 // firing alert each ResendInterval while it fires. That is a protocol
 // keep-alive, not a re-notification: Alertmanager deduplicates identical
 // alerts and notifies people by its own group_interval and repeat_interval.
-// A resolved alert is posted with its endsAt, and re-posted for one
-// keep-alive window so that an Alertmanager that missed the resolution
-// (down, partitioned) learns of it too, as Prometheus does.
+// A resolved alert is posted with its endsAt, and re-posted to the
+// Alertmanagers that missed it (down, partitioned) until each has accepted
+// it, for at most one keep-alive window: one left with a stale firing copy
+// would notify it again.
 //
 // Every message goes to every configured Alertmanager: the members of an HA
 // cluster gossip silences and notification logs, not alerts, so each must
@@ -191,7 +192,7 @@ func New(opts Options) (*Notifier, error) {
 		n.generator = opts.GeneratorURL
 	}
 	n.started = opts.Now()
-	live, err := loadLiveSet(opts.KV)
+	live, err := loadLiveSet(opts.KV, n.endpointNames())
 	if err != nil {
 		// A damaged record must not keep the daemon from starting: the
 		// alerts it held resolve in Alertmanager by themselves, and the
@@ -207,9 +208,10 @@ func New(opts Options) (*Notifier, error) {
 func (n *Notifier) Name() string { return n.opts.Name }
 
 // Notify posts m's alerts to every Alertmanager. Firing alerts join the
-// keep-alive set and resolved ones leave it (after one keep-alive window),
-// whatever the outcome, because m is the latest word on them: the outbox
-// delivers a sink's messages in order. A KindTest message posts a
+// keep-alive set and resolved ones leave it (once every Alertmanager has
+// accepted the resolution, or after one keep-alive window), whatever the
+// outcome, because m is the latest word on them: the outbox delivers a
+// sink's messages in order. A KindTest message posts a
 // SpacetimeWatchTest alert that resolves after TestAlertLifetime; a
 // KindText message has no Alertmanager form and is skipped.
 //
@@ -223,14 +225,18 @@ func (n *Notifier) Notify(ctx context.Context, m alert.Message) (bool, error) {
 	}
 	defer n.unlock()
 	now := n.opts.Now()
-	var payload []postableAlert
+	var (
+		payload []postableAlert
+		ids     []string // the keep-alive set's alerts in payload
+	)
 	switch m.Kind {
 	case alert.KindAlerts:
-		n.live.update(m.Alerts, now, n.window())
+		n.live.update(m.Alerts, now, n.window(), n.endpointNames())
 		n.saveLive()
 		for _, a := range m.Alerts {
 			if a.State == alert.StateFiring || a.State == alert.StateResolved {
 				payload = append(payload, n.fromAlert(a, now))
+				ids = append(ids, liveID(a))
 			}
 		}
 	case alert.KindTest:
@@ -248,11 +254,23 @@ func (n *Notifier) Notify(ctx context.Context, m alert.Message) (bool, error) {
 	if err != nil {
 		return false, &alert.DeliveryError{Sink: n.opts.Name, Reason: "invalid alerts", Err: err}
 	}
+	if n.live.told(ids, out) {
+		n.saveLive()
+	}
 	if out.delivered() && out.failed() {
 		n.log.Warn("not every Alertmanager accepted the alerts; the keep-alive re-sends them",
 			zap.String("message", m.ID), zap.Error(out.err(n.opts.Name)))
 	}
 	return out.verdict(n.opts.Name)
+}
+
+// endpointNames are the alerts endpoints as the keep-alive set records them.
+func (n *Notifier) endpointNames() []string {
+	names := make([]string, len(n.endpoints))
+	for i, ep := range n.endpoints {
+		names[i] = ep.display
+	}
+	return names
 }
 
 // window is how far ahead a firing alert's endsAt lies.

@@ -119,16 +119,27 @@ type post struct {
 	At     time.Time
 	URL    string
 	Alerts []postableAlert
+	Code   int // the answer
 }
 
-// memTransport is an in-memory Alertmanager: testing/synctest cannot wait
-// on real sockets. It accepts everything, after gate (when set) lets the
-// request through.
+// memTransport is in-memory Alertmanagers: testing/synctest cannot wait on
+// real sockets. It accepts everything, after gate (when set) lets the
+// request through, except at the hosts set down, which answer 503.
 type memTransport struct {
 	mu      sync.Mutex
 	posts   []post
 	arrived int // requests received, including those held at the gate
 	gate    chan struct{}
+	down    map[string]bool
+}
+
+func (m *memTransport) setDown(host string, down bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down == nil {
+		m.down = map[string]bool{}
+	}
+	m.down[host] = down
 }
 
 func (m *memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -152,9 +163,13 @@ func (m *memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	m.posts = append(m.posts, post{At: time.Now(), URL: r.URL.String(), Alerts: alerts})
+	code := http.StatusOK
+	if m.down[r.URL.Host] {
+		code = http.StatusServiceUnavailable
+	}
+	m.posts = append(m.posts, post{At: time.Now(), URL: r.URL.String(), Alerts: alerts, Code: code})
 	m.mu.Unlock()
-	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+	return &http.Response{StatusCode: code, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
 }
 
 func (m *memTransport) arrivedCount() int {

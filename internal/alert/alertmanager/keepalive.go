@@ -19,10 +19,14 @@ const liveKey = "alertmanager/live"
 // Run keeps the alerts alive in Alertmanager: it posts the heartbeat (when
 // enabled) and every alert of the keep-alive set at once, then every
 // ResendInterval, until ctx ends. Firing alerts get endsAt a keep-alive
-// window ahead; resolved ones are re-posted with their endsAt for one
-// window after their resolution, then dropped. A failed re-send is logged
-// (once per distinct error) and tried again at the next tick: it is not a
-// notification and never enters the outbox.
+// window ahead. A resolved alert stays in the set, with its endsAt, only
+// until every Alertmanager has accepted its resolution, and at most one
+// window (after which an Alertmanager that never heard of it has resolved
+// it by itself). Re-posting a resolution that every member already knows
+// would make each of them notify it again after a stale firing from its
+// peer (the HA race of a cluster that notifies at least once). A failed
+// re-send is logged (once per distinct error) and tried again at the next
+// tick: it is not a notification and never enters the outbox.
 //
 // Run returns nil once ctx has ended; it returns an error at once when
 // this notifier is already running.
@@ -57,13 +61,18 @@ func (n *Notifier) resend(ctx context.Context) {
 	if n.opts.Heartbeat {
 		payload = append(payload, n.heartbeat(now))
 	}
+	var ids []string
 	for _, a := range n.live.list() {
 		payload = append(payload, n.fromAlert(a, now))
+		ids = append(ids, liveID(a))
 	}
 	if len(payload) == 0 {
 		return
 	}
 	out, err := n.post(ctx, payload)
+	if err == nil && n.live.told(ids, out) {
+		n.saveLive()
+	}
 	if ctx.Err() != nil {
 		return // shutting down: an aborted re-send is no news
 	}
@@ -106,6 +115,9 @@ type liveEntry struct {
 	Alert alert.Alert `json:"alert"`
 	// Until is when a resolved alert stops being re-sent; zero while firing.
 	Until time.Time `json:"until,omitzero"`
+	// Untold lists the Alertmanagers (alerts endpoints, without user
+	// information) that have not accepted a resolved alert yet.
+	Untold []string `json:"untold,omitempty"`
 }
 
 // liveSet holds the alerts Run keeps re-posting, by alert identity.
@@ -118,8 +130,10 @@ func newLiveSet(kv alert.KV) *liveSet {
 	return &liveSet{kv: kv, entries: map[string]liveEntry{}}
 }
 
-// loadLiveSet restores the set persisted in kv (none when kv is nil).
-func loadLiveSet(kv alert.KV) (*liveSet, error) {
+// loadLiveSet restores the set persisted in kv (none when kv is nil). A
+// resolved alert is kept only for the configured Alertmanagers that have
+// not accepted it yet.
+func loadLiveSet(kv alert.KV, endpoints []string) (*liveSet, error) {
 	s := newLiveSet(kv)
 	if kv == nil {
 		return s, nil
@@ -133,6 +147,12 @@ func loadLiveSet(kv alert.KV) (*liveSet, error) {
 		return s, fmt.Errorf("%s: %w", liveKey, err)
 	}
 	for _, e := range entries {
+		if e.Alert.State == alert.StateResolved {
+			e.Untold = slices.DeleteFunc(e.Untold, func(u string) bool { return !slices.Contains(endpoints, u) })
+			if len(e.Untold) == 0 {
+				continue
+			}
+		}
 		s.entries[liveID(e.Alert)] = e
 	}
 	return s, nil
@@ -147,9 +167,10 @@ func liveID(a alert.Alert) string {
 }
 
 // update applies a message's alerts: a firing one is kept alive, a
-// resolved one is re-posted until a window after now. Other states
-// (pending) are not notifications and change nothing.
-func (s *liveSet) update(alerts []alert.Alert, now time.Time, window time.Duration) {
+// resolved one is re-posted until every endpoint has accepted it, and at
+// most until a window after now. Other states (pending) are not
+// notifications and change nothing.
+func (s *liveSet) update(alerts []alert.Alert, now time.Time, window time.Duration, endpoints []string) {
 	for _, a := range alerts {
 		switch a.State {
 		case alert.StateFiring:
@@ -158,9 +179,35 @@ func (s *liveSet) update(alerts []alert.Alert, now time.Time, window time.Durati
 			if a.EndsAt.IsZero() {
 				a.EndsAt = now // pinned, so that re-sends repeat the same end
 			}
-			s.entries[liveID(a)] = liveEntry{Alert: a, Until: now.Add(window)}
+			s.entries[liveID(a)] = liveEntry{Alert: a, Until: now.Add(window), Untold: slices.Clone(endpoints)}
 		}
 	}
+}
+
+// told records which Alertmanagers accepted a post of the alerts ids, and
+// drops the resolved alerts that every one has accepted. It reports
+// whether the set changed.
+func (s *liveSet) told(ids []string, out outcome) bool {
+	changed := false
+	for _, id := range ids {
+		e, ok := s.entries[id]
+		if !ok || e.Alert.State != alert.StateResolved {
+			continue
+		}
+		before := len(e.Untold)
+		e.Untold = slices.DeleteFunc(e.Untold, func(u string) bool {
+			return slices.ContainsFunc(out, func(r *postError) bool { return r.Endpoint == u && r.ok() })
+		})
+		switch {
+		case len(e.Untold) == 0:
+			delete(s.entries, id)
+			changed = true
+		case len(e.Untold) != before:
+			s.entries[id] = e
+			changed = true
+		}
+	}
+	return changed
 }
 
 // expire drops the resolved alerts whose window has passed and reports

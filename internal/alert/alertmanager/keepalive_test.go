@@ -2,6 +2,7 @@ package alertmanager
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -17,10 +18,11 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 )
 
-// TestKeepAliveCadence follows seven minutes of fake time: the heartbeat
-// at start and every minute, a firing alert re-sent every minute with
-// endsAt always 4 minutes ahead, its resolution re-sent with its own end
-// for one 4-minute window, then dropped; every post to both Alertmanagers.
+// TestKeepAliveCadence follows five minutes of fake time with two
+// Alertmanagers, the second down from 2m15s to 3m30s: the heartbeat at
+// start and every minute; a firing alert re-sent every minute with endsAt
+// always 4 minutes ahead; its resolution, with its own end, re-sent only
+// until the Alertmanager that missed it has accepted it.
 func TestKeepAliveCadence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &memTransport{}
@@ -41,28 +43,42 @@ func TestKeepAliveCadence(t *testing.T) {
 		if retry, err := n.Notify(ctx, alertsMessage(fps)); retry || err != nil {
 			t.Fatalf("Notify firing = %v, %v", retry, err)
 		}
+		sleepUntil(135 * time.Second)
+		tr.setDown("am-1:9093", true)
 		sleepUntil(150 * time.Second)
 		fps.State, fps.EndsAt = alert.StateResolved, start.Add(145*time.Second)
 		if retry, err := n.Notify(ctx, alertsMessage(fps)); retry || err != nil {
-			t.Fatalf("Notify resolved = %v, %v", retry, err)
+			t.Fatalf("Notify resolved with one of two Alertmanagers down = %v, %v; want delivered", retry, err)
 		}
-		sleepUntil(430 * time.Second)
+		sleepUntil(210 * time.Second)
+		tr.setDown("am-1:9093", false)
+		sleepUntil(310 * time.Second)
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("Run = %v, want nil after cancel", err)
 		}
 
-		want := []string{
-			"0s: SpacetimeWatchHeartbeat 0s–4m0s",                     // Run starts
-			"30s: fps_low 20s–4m30s",                                  // Notify firing
-			"1m0s: SpacetimeWatchHeartbeat 0s–5m0s, fps_low 20s–5m0s", // keep-alive
-			"2m0s: SpacetimeWatchHeartbeat 0s–6m0s, fps_low 20s–6m0s",
-			"2m30s: fps_low 20s–2m25s", // Notify resolved: its own end
-			"3m0s: SpacetimeWatchHeartbeat 0s–7m0s, fps_low 20s–2m25s",
-			"4m0s: SpacetimeWatchHeartbeat 0s–8m0s, fps_low 20s–2m25s",
-			"5m0s: SpacetimeWatchHeartbeat 0s–9m0s, fps_low 20s–2m25s",
-			"6m0s: SpacetimeWatchHeartbeat 0s–10m0s, fps_low 20s–2m25s", // last within 2m30s + 4m
-			"7m0s: SpacetimeWatchHeartbeat 0s–11m0s",
+		want := map[string][]string{
+			"am-0:9093": {
+				"0s: SpacetimeWatchHeartbeat 0s–4m0s",                     // Run starts
+				"30s: fps_low 20s–4m30s",                                  // Notify firing
+				"1m0s: SpacetimeWatchHeartbeat 0s–5m0s, fps_low 20s–5m0s", // keep-alive
+				"2m0s: SpacetimeWatchHeartbeat 0s–6m0s, fps_low 20s–6m0s",
+				"2m30s: fps_low 20s–2m25s",                                 // Notify resolved: its own end
+				"3m0s: SpacetimeWatchHeartbeat 0s–7m0s, fps_low 20s–2m25s", // am-1 has not accepted it
+				"4m0s: SpacetimeWatchHeartbeat 0s–8m0s, fps_low 20s–2m25s",
+				"5m0s: SpacetimeWatchHeartbeat 0s–9m0s", // every one has: dropped
+			},
+			"am-1:9093": {
+				"0s: SpacetimeWatchHeartbeat 0s–4m0s",
+				"30s: fps_low 20s–4m30s",
+				"1m0s: SpacetimeWatchHeartbeat 0s–5m0s, fps_low 20s–5m0s",
+				"2m0s: SpacetimeWatchHeartbeat 0s–6m0s, fps_low 20s–6m0s",
+				"2m30s: fps_low 20s–2m25s → 503",
+				"3m0s: SpacetimeWatchHeartbeat 0s–7m0s, fps_low 20s–2m25s → 503",
+				"4m0s: SpacetimeWatchHeartbeat 0s–8m0s, fps_low 20s–2m25s",
+				"5m0s: SpacetimeWatchHeartbeat 0s–9m0s",
+			},
 		}
 		got := map[string][]string{}
 		for _, p := range tr.all() {
@@ -70,10 +86,14 @@ func TestKeepAliveCadence(t *testing.T) {
 			for _, a := range p.Alerts {
 				parts = append(parts, fmt.Sprintf("%s %s–%s", a.Labels["alertname"], a.StartsAt.Sub(start), a.EndsAt.Sub(start)))
 			}
+			line := fmt.Sprintf("%s: %s", p.At.Sub(start), strings.Join(parts, ", "))
+			if p.Code != http.StatusOK {
+				line += fmt.Sprintf(" → %d", p.Code)
+			}
 			host := strings.TrimSuffix(strings.TrimPrefix(p.URL, "http://"), "/api/v2/alerts")
-			got[host] = append(got[host], fmt.Sprintf("%s: %s", p.At.Sub(start), strings.Join(parts, ", ")))
+			got[host] = append(got[host], line)
 		}
-		for _, host := range []string{"am-0:9093", "am-1:9093"} {
+		for host, want := range want {
 			if !reflect.DeepEqual(got[host], want) {
 				t.Errorf("%s got:\n%s\nwant:\n%s", host, strings.Join(got[host], "\n"), strings.Join(want, "\n"))
 			}
@@ -164,10 +184,17 @@ func TestRunTwice(t *testing.T) {
 
 // TestKeepAliveSurvivesRestart: with a KV, a restarted notifier keeps
 // alive the alerts the previous one was keeping alive (the alert manager
-// does not announce them again), and forgets resolved ones after their
-// window; a damaged record or a failing KV never blocks delivery.
+// does not announce them again), re-sends a resolution no Alertmanager has
+// accepted for one keep-alive window at most, and forgets one every
+// Alertmanager accepted; a damaged record or a failing KV never blocks
+// delivery.
 func TestKeepAliveSurvivesRestart(t *testing.T) {
-	am := newFakeAM(t, nil)
+	var down atomic.Bool
+	am := newFakeAM(t, func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
 	kv := newMemKV()
 	newAt := func(now time.Time, logger *zap.Logger) *Notifier {
 		t.Helper()
@@ -186,9 +213,9 @@ func TestKeepAliveSurvivesRestart(t *testing.T) {
 		return reqs[len(reqs)-1].alerts(t)
 	}
 
-	first := newAt(t0, nil)
-	if _, err := first.Notify(t.Context(), alertsMessage(firingAlert(), resolvedAlert())); err != nil {
-		t.Fatal(err)
+	down.Store(true)
+	if retry, err := newAt(t0, nil).Notify(t.Context(), alertsMessage(firingAlert(), resolvedAlert())); !retry || err == nil {
+		t.Fatalf("Notify with the Alertmanager down = %v, %v; want retry", retry, err)
 	}
 
 	// One minute later, after a restart: both re-sent, firing kept alive.
@@ -201,30 +228,33 @@ func TestKeepAliveSurvivesRestart(t *testing.T) {
 		t.Errorf("endsAt %v and %v; want now + 4m and the resolved alert's end", got[0].EndsAt, got[1].EndsAt)
 	}
 
-	// Past the resolved alert's window: only the firing one is left.
-	third := newAt(t0.Add(5*time.Minute), nil)
-	third.resend(t.Context())
+	// Past the resolution's window: only the firing alert is left.
+	n := newAt(t0.Add(4*time.Minute), nil)
+	n.resend(t.Context())
 	if got := names(lastPost()); !reflect.DeepEqual(got, []string{"fps_low"}) {
 		t.Fatalf("re-sent %v, want [fps_low]", got)
 	}
+
+	// Back up: a resolution accepted everywhere leaves the set at once.
+	down.Store(false)
 	fps := firingAlert()
-	fps.State, fps.EndsAt = alert.StateResolved, t0.Add(5*time.Minute)
-	if _, err := third.Notify(t.Context(), alertsMessage(fps)); err != nil {
-		t.Fatal(err)
-	}
-	before := len(am.requests())
-	newAt(t0.Add(10*time.Minute), nil).resend(t.Context())
-	if after := len(am.requests()); after != before {
-		t.Errorf("nothing left to keep alive, yet %d more requests", after-before)
+	fps.State, fps.EndsAt = alert.StateResolved, t0.Add(4*time.Minute)
+	if retry, err := n.Notify(t.Context(), alertsMessage(fps)); retry || err != nil {
+		t.Fatalf("Notify = %v, %v", retry, err)
 	}
 	if _, ok, _ := kv.Get(liveKey); ok {
 		t.Error("the empty keep-alive set is still stored")
+	}
+	before := len(am.requests())
+	newAt(t0.Add(5*time.Minute), nil).resend(t.Context())
+	if after := len(am.requests()); after != before {
+		t.Errorf("nothing left to keep alive, yet %d more requests", after-before)
 	}
 
 	// A damaged record and a failing KV are logged, not fatal.
 	kv.m[liveKey] = []byte("{garbage")
 	core, logs := observer.New(zap.WarnLevel)
-	n := newAt(t0, zap.New(core))
+	n = newAt(t0, zap.New(core))
 	kv.failPut = true
 	if retry, err := n.Notify(t.Context(), alertsMessage(firingAlert())); retry || err != nil {
 		t.Fatalf("Notify with a failing KV = %v, %v; want delivered", retry, err)
@@ -268,6 +298,51 @@ func logMessages(logs *observer.ObservedLogs) []string {
 	var out []string
 	for _, e := range logs.All() {
 		out = append(out, e.Message)
+	}
+	return out
+}
+
+// TestRestoreKeepsOnlyConfiguredAlertmanagers: a resolution persisted as
+// owed to an Alertmanager the configuration no longer names is dropped at
+// start; one owed to a configured one is re-sent.
+func TestRestoreKeepsOnlyConfiguredAlertmanagers(t *testing.T) {
+	am := newFakeAM(t, nil)
+	kv := newMemKV()
+	owed := func(urls ...string) liveEntry {
+		return liveEntry{Alert: resolvedAlert(), Until: t0.Add(time.Minute), Untold: urls}
+	}
+	cases := []struct {
+		name  string
+		entry liveEntry
+		want  []string
+	}{
+		{"owed to a removed Alertmanager", owed("http://old:9093/api/v2/alerts"), nil},
+		{"owed to a configured one", owed("http://old:9093/api/v2/alerts", am.URL+"/api/v2/alerts"), []string{"memory_high"}},
+		{"firing is kept", liveEntry{Alert: firingAlert()}, []string{"fps_low"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := json.Marshal([]liveEntry{tc.entry})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kv.m[liveKey] = raw
+			n, err := New(Options{Name: "am", URLs: []string{am.URL}, KV: kv, Now: fixedClock(t0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(postableOf(n)); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("restored %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// postableOf renders the notifier's keep-alive set.
+func postableOf(n *Notifier) []postableAlert {
+	var out []postableAlert
+	for _, a := range n.live.list() {
+		out = append(out, n.fromAlert(a, t0))
 	}
 	return out
 }

@@ -226,7 +226,11 @@ func alertText(a alert.Alert, m alert.Message) string {
 			fmt.Sprintf("%s *%s* · %s on %s", severityEmoji(a.Severity), strings.ToUpper(Escape(oneLine(string(a.Severity), capName))), name, target),
 			summary)
 	}
-	if a.Reason != "" && a.Reason != a.Summary && a.Summary != "" {
+	// The manager's summary already ends with the reason ("fps_low on
+	// main: FPS 61.2 below 85"): a "Reason:" line would repeat it, unless
+	// the summary is cut before it.
+	if a.Reason != "" && a.Reason != a.Summary && a.Summary != "" &&
+		(!strings.Contains(a.Summary, a.Reason) || textLen(a.Summary) > capSummary) {
 		lines = append(lines, "Reason: "+Escape(oneLine(a.Reason, capSummary)))
 	}
 	if v := valuesLine(a); v != "" {
