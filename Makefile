@@ -11,7 +11,7 @@ REVISION   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS    := -X github.com/spacetime-vr/spacetime-watch/internal/version.Version=$(VERSION) \
               -X github.com/spacetime-vr/spacetime-watch/internal/version.Revision=$(REVISION)
 
-.PHONY: all build test test-unit fuzz systemd-exposure bench lint fmt-check vet demo deps clean
+.PHONY: all build test test-unit test-deploy fuzz systemd-exposure bench lint fmt-check vet demo deps clean
 
 all: lint test build
 
@@ -25,12 +25,17 @@ deps:
 	./scripts/install-test-deps.sh
 
 ## test: every test, end-to-end ones included, plus a short fuzz run of the frame decoder
-test: deps fmt-check vet test-unit fuzz systemd-exposure
+test: deps fmt-check vet test-unit test-deploy fuzz systemd-exposure
 
 # SPACETIME_WATCH_E2E=1 turns a missing end-to-end tool (promtool) into a
 # failure instead of a skip: make test installs it, so it must be there.
 test-unit:
 	SPACETIME_WATCH_E2E=1 $(GO) test -race -count=1 -timeout 8m $(PKGS)
+
+# deploy/k8stest is its own Go module, so that k8s.io/api and the
+# Prometheus Operator's types stay out of the daemon's dependency graph.
+test-deploy:
+	cd deploy/k8stest && $(GO) vet ./... && $(GO) test -count=1 -timeout 8m ./...
 
 # The unit's exposure as systemd-analyze security rates it (≤ 2.0, asserted by the test).
 systemd-exposure:
