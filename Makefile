@@ -19,7 +19,7 @@ all: lint test build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
-## deps: everything the tests need: Go modules, and Debian packages (promtool) when missing
+## deps: everything the tests need: Go modules, and Debian packages (prometheus, prometheus-alertmanager, systemd) when missing
 deps:
 	$(GO) mod download
 	./scripts/install-test-deps.sh

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need and a fresh machine lacks, from
-# Debian's packages: promtool (package prometheus), which lints the daemon's
-# /metrics, and prometheus-alertmanager, two of which the Alertmanager sink's
-# test clusters on loopback, and systemd for systemd-analyze, which checks
-# the unit in deploy/systemd. Runs apt only when something is missing; needs
-# root (CI is root).
+# Debian's packages: prometheus, whose promtool lints the daemon's /metrics
+# and tests deploy/prometheus' rules, and whose server runs the Grafana
+# dashboard's queries against the demo; prometheus-alertmanager, two of
+# which the Alertmanager sink's test clusters on loopback; and systemd for
+# systemd-analyze, which checks the unit in deploy/systemd. Runs apt only
+# when something is missing; needs root (CI is root).
 set -euo pipefail
 
 need=()
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+	need+=(prometheus)
+fi
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 # systemd-analyze checks deploy/systemd's unit; it reads the file and needs
 # no running systemd.
@@ -39,6 +42,7 @@ trap cleanup EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 command -v promtool >/dev/null
+command -v prometheus >/dev/null
 command -v prometheus-alertmanager >/dev/null
 command -v systemd-analyze >/dev/null
 # Under systemd, a policy that allowed starts may have let the packages we

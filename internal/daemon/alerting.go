@@ -181,7 +181,15 @@ func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifi
 		for _, u := range sc.URLs {
 			urls = append(urls, u.String())
 		}
-		n, err := alertmanager.New(alertmanager.Options{Name: sc.Name, URLs: urls, Timeout: sc.Timeout, ResendInterval: sc.ResendInterval, Heartbeat: sc.Heartbeat, Logger: log.Named(sc.Name)})
+		host, _ := os.Hostname()
+		n, err := alertmanager.New(alertmanager.Options{
+			Name: sc.Name, URLs: urls, Timeout: sc.Timeout, ResendInterval: sc.ResendInterval, Heartbeat: sc.Heartbeat,
+			// The keep-alive set survives restarts; heartbeats of several
+			// daemons stay apart.
+			KV:             storeKV{st: o.Store, prefix: "sink/" + sc.Name + "/"},
+			ExternalLabels: map[string]string{"instance": host},
+			Logger:         log.Named(sc.Name),
+		})
 		if err != nil {
 			return nil, nil, err
 		}
