@@ -11,7 +11,7 @@ REVISION   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS    := -X github.com/spacetime-vr/spacetime-watch/internal/version.Version=$(VERSION) \
               -X github.com/spacetime-vr/spacetime-watch/internal/version.Revision=$(REVISION)
 
-.PHONY: all build test test-unit test-deploy fuzz systemd-exposure bench lint fmt-check vet demo deps clean
+.PHONY: all build test test-unit test-deploy fuzz systemd-exposure crash-figures bench lint fmt-check vet demo deps clean
 
 all: lint test build
 
@@ -25,7 +25,7 @@ deps:
 	./scripts/install-test-deps.sh
 
 ## test: every test, end-to-end ones included, plus a short fuzz run of the frame decoder
-test: deps fmt-check vet test-unit test-deploy fuzz systemd-exposure
+test: deps fmt-check vet test-unit test-deploy fuzz systemd-exposure crash-figures
 
 # SPACETIME_WATCH_E2E=1 turns a missing end-to-end tool (promtool) into a
 # failure instead of a skip: make test installs it, so it must be there.
@@ -36,6 +36,11 @@ test-unit:
 # Prometheus Operator's types stay out of the daemon's dependency graph.
 test-deploy:
 	cd deploy/k8stest && $(GO) vet ./... && $(GO) test -count=1 -timeout 8m ./...
+
+# The outbox crash test's figures: SIGKILL at each cut point of the send
+# path, losses (must be 0) and duplicates (only after-confirm, at most 1).
+crash-figures:
+	@$(GO) test -count=1 -run '^TestOutboxCrashAtEveryCutPoint$$' -v ./internal/alert/ | sed -n 's/.*\(cut point .*\)/outbox crash test: \1/p'
 
 # The unit's exposure as systemd-analyze security rates it (≤ 2.0, asserted by the test).
 systemd-exposure:
