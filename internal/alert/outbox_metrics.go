@@ -75,6 +75,8 @@ func (m *outboxMetrics) initSink(sink string) {
 	for _, r := range []string{resultDelivered, resultRetried, resultFailed} {
 		m.notifications.WithLabelValues(sink, r)
 	}
+	// The latency histogram too, so that rate() sees the first notification.
+	m.latency.WithLabelValues(sink)
 }
 
 // forgetSink deletes the series of a sink removed from the configuration.

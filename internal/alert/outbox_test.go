@@ -614,8 +614,13 @@ spacetime_watch_outbox_dead_letters{sink="slack"} 0
 # TYPE spacetime_watch_outbox_pending gauge
 spacetime_watch_outbox_pending{sink="am"} 0
 spacetime_watch_outbox_pending{sink="slack"} 0
-`)); err != nil {
+`), "spacetime_watch_notifications_total", "spacetime_watch_outbox_dead_letters", "spacetime_watch_outbox_pending"); err != nil {
 			t.Error(err)
+		}
+		// The latency histogram exists per sink from the start, empty, so
+		// that rate() sees the first notification.
+		if n, err := testutil.GatherAndCount(ob.reg, "spacetime_watch_notification_latency_seconds"); err != nil || n != 2 {
+			t.Errorf("latency histograms at start = %d (%v), want one per sink", n, err)
 		}
 
 		if err := ob.Enqueue(Message{ID: "m00", CreatedAt: created.Add(-2 * time.Second)}); err != nil {
@@ -637,8 +642,8 @@ spacetime_watch_sink_healthy{sink="slack"} 1
 			t.Error(err)
 		}
 		// Latency: from CreatedAt (2 s before the enqueue) to the confirmation 1.5 s later.
-		if n := testutil.CollectAndCount(ob.metrics.latency, "spacetime_watch_notification_latency_seconds"); n != 1 {
-			t.Errorf("%d latency series, want 1 (slack)", n)
+		if n := testutil.CollectAndCount(ob.metrics.latency, "spacetime_watch_notification_latency_seconds"); n != 2 {
+			t.Errorf("%d latency series, want 2 (one per sink)", n)
 		}
 		if err := testutil.CollectAndCompare(ob.metrics.latency, strings.NewReader(latencyWant)); err != nil {
 			t.Error(err)
@@ -656,6 +661,24 @@ spacetime_watch_sink_healthy{sink="slack"} 1
 const latencyWant = `
 # HELP spacetime_watch_notification_latency_seconds Time from a notification's creation to the sink's confirmation, retries and restarts included.
 # TYPE spacetime_watch_notification_latency_seconds histogram
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="0.01"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="0.05"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="0.1"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="0.25"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="0.5"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="1"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="2.5"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="5"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="10"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="30"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="60"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="120"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="300"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="900"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="3600"} 0
+spacetime_watch_notification_latency_seconds_bucket{sink="am",le="+Inf"} 0
+spacetime_watch_notification_latency_seconds_sum{sink="am"} 0
+spacetime_watch_notification_latency_seconds_count{sink="am"} 0
 spacetime_watch_notification_latency_seconds_bucket{sink="slack",le="0.01"} 0
 spacetime_watch_notification_latency_seconds_bucket{sink="slack",le="0.05"} 0
 spacetime_watch_notification_latency_seconds_bucket{sink="slack",le="0.1"} 0
