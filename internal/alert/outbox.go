@@ -198,7 +198,31 @@ func (o *Outbox) addLocked(n Notifier, interval time.Duration) *sinkQueue {
 	o.queues[q.name] = q
 	o.names = append(o.names, q.name)
 	o.metrics.initSink(q.name)
+	o.keepRetryAfter(q)
 	return q
+}
+
+// retryAfterKey is where a sink's Retry-After deadline (wall clock) is kept,
+// so that a restart does not send before the sink allowed it.
+func retryAfterKey(sink string) string { return "outbox/retry-after/" + sink }
+
+// keepRetryAfter restores the sink's persisted Retry-After and persists the
+// next ones. A damaged or unreadable record only loses the wait.
+func (o *Outbox) keepRetryAfter(q *sinkQueue) {
+	key := retryAfterKey(q.name)
+	if b, ok, err := o.opts.Store.GetMeta(key); err == nil && ok {
+		if until, err := time.Parse(time.RFC3339Nano, string(b)); err == nil {
+			if wait := until.Sub(o.opts.Now()); wait > 0 {
+				q.pace.holdUntil(min(wait, maxRetryAfter))
+			}
+		}
+	}
+	q.pace.persist = func(wait time.Duration) {
+		until := o.opts.Now().Add(wait).UTC().Format(time.RFC3339Nano)
+		if err := o.opts.Store.PutMeta(key, []byte(until)); err != nil {
+			o.log.Warn("cannot keep the sink's Retry-After across restarts", zap.String("sink", q.name), zap.Error(err))
+		}
+	}
 }
 
 // Enqueue JSON-encodes m and appends it to every configured sink's queue in

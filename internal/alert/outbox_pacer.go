@@ -20,6 +20,8 @@ type sinkPacer struct {
 	interval  time.Duration
 	last      time.Time // when the last send returned
 	notBefore time.Time // the sink's Retry-After, from its answer
+	// persist, when set, keeps a Retry-After across restarts.
+	persist func(wait time.Duration)
 }
 
 func newSinkPacer(n Notifier, interval time.Duration) *sinkPacer {
@@ -77,8 +79,20 @@ func (p *sinkPacer) release(retryAfter time.Duration) {
 	if retryAfter > 0 {
 		p.notBefore = now.Add(retryAfter)
 	}
+	persist := p.persist
 	p.mu.Unlock()
+	if retryAfter > 0 && persist != nil {
+		persist(retryAfter)
+	}
 	<-p.turn
+}
+
+// holdUntil restores a Retry-After that outlived a restart: no send for
+// wait from now.
+func (p *sinkPacer) holdUntil(wait time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.notBefore = time.Now().Add(wait)
 }
 
 // outboxSleep waits d; it reports false when ctx ended first.

@@ -98,6 +98,39 @@ func TestOutboxHonoursRetryAfter(t *testing.T) {
 	})
 }
 
+// TestOutboxRetryAfterSurvivesRestart: a 429 with Retry-After 30 s, then
+// a restart 10 s later: the new outbox still waits until the sink allowed
+// it (the deadline is kept in the store as a wall-clock instant).
+func TestOutboxRetryAfterSurvivesRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slack := newRecordingSink("slack", func(_ context.Context, call int, _ Message) (bool, error) {
+			if call == 0 {
+				return true, &DeliveryError{Sink: "slack", Code: 429, Reason: "rate_limited", RetryAfter: 30 * time.Second}
+			}
+			return false, nil
+		})
+		s := openOutboxStore(t)
+		opts := OutboxOptions{Sinks: []Notifier{slack.notifier()}, BackoffInitial: 100 * time.Millisecond}
+		first := newTestOutbox(t, s, opts)
+		first.enqueue(t, "m00")
+		stop := first.start(t)
+		time.Sleep(10 * time.Second)
+		stop()
+
+		second := newTestOutbox(t, s, opts)
+		second.start(t)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		calls := slack.attempts()
+		if got := slack.delivered(); !slices.Equal(got, []string{"m00"}) {
+			t.Fatalf("delivered %v, want m00 once", got)
+		}
+		if g := calls[1].at.Sub(calls[0].at); g < 30*time.Second || g > 31*time.Second {
+			t.Errorf("after a restart the retry came %v after the 429, want 30 s (Retry-After)", g)
+		}
+	})
+}
+
 // TestOutboxSurvivesLongOutageAndRestart is RELIABILITY scenario 4: 20
 // minutes of 5xx with a restart (a new Outbox on the same store) at minute
 // 10: backoff capped at 60 s, attempts bounded, the message delivered
