@@ -25,9 +25,6 @@ import (
 // instant. The wall clock is the bubble's time plus an offset a test can
 // change (svcWall), so that a wall-clock step does not move the timers.
 
-// svcBubbleStart is the bubble's fake time at its start.
-var svcBubbleStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // svcWall is a wall clock that can step while the runtime clock runs on.
 type svcWall struct{ offset atomic.Int64 }
 

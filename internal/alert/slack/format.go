@@ -80,11 +80,3 @@ func groupName(m alert.Message) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-// plural is "1 alert", "3 alerts".
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
