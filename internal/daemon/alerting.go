@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -210,16 +211,9 @@ func (a *alerting) run(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 func (a *alerting) logStop(what string, err error) {
-	if err != nil && ctxErr(err) == nil {
+	if err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Error(what+" stopped", zap.Error(err))
 	}
-}
-
-func ctxErr(err error) error {
-	if err == context.Canceled || err == context.DeadlineExceeded {
-		return err
-	}
-	return nil
 }
 
 // RuleEvent adapts the monitor's events (threshold rules and checks) to
@@ -248,10 +242,10 @@ func eventValues(ev monitor.RuleEvent) (observed, expected string) {
 	}
 	unit := " " + ev.Unit
 	observed = fmt.Sprintf("%.1f%s", ev.Observed, unit)
-	switch {
-	case strings.HasPrefix(ev.Rule, "fps_low"), strings.HasPrefix(ev.Rule, "fps_critical"):
+	switch ev.Rule {
+	case monitor.RuleFPSLow, monitor.RuleFPSCritical:
 		expected = fmt.Sprintf("at least %g%s", ev.Threshold, unit)
-	case strings.HasPrefix(ev.Rule, "telemetry_"):
+	case monitor.RuleTelemetryDown, monitor.RuleTelemetrySilent:
 		observed = fmt.Sprintf("no data for %.0f s", ev.Observed)
 		expected = fmt.Sprintf("data within %g s", ev.Threshold)
 	default:

@@ -84,11 +84,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
-	u := c.base.JoinPath()
-	u.Path = strings.TrimSuffix(u.Path, "/") + strings.SplitN(path, "?", 2)[0]
-	if _, q, ok := strings.Cut(path, "?"); ok {
-		u.RawQuery = q
+	ref, err := url.Parse(path)
+	if err != nil {
+		return err
 	}
+	u := c.base.JoinPath(ref.Path)
+	u.RawQuery = ref.RawQuery
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return err

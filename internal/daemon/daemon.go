@@ -145,7 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 	var wg sync.WaitGroup
 	alerts.run(ctx, &wg)
 	wg.Go(func() {
-		if err := revs.svc.Run(ctx); err != nil && ctxErr(err) == nil {
+		if err := revs.svc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("review service stopped", zap.Error(err))
 		}
 	})

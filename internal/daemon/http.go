@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -129,10 +128,7 @@ func (a *api) listDeployments(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) startDeployment(w http.ResponseWriter, r *http.Request) {
 	var req StartDeploymentRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		a.fail(w, http.StatusBadRequest, fmt.Errorf("body must be JSON {\"target\": ..., \"version\": ..., \"started_at\": RFC 3339 (optional)}: %w", err))
+	if !decodeBody(w, r, a, &req, `{"target": ..., "version": ..., "started_at": RFC 3339 (optional)}`) {
 		return
 	}
 	var missing []string

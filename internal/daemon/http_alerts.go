@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -177,11 +178,7 @@ func (a *api) notifyTest(w http.ResponseWriter, r *http.Request) {
 	}
 	sinks := a.sinkNames
 	if req.Sink != "" {
-		found := false
-		for _, s := range sinks {
-			found = found || s == req.Sink
-		}
-		if !found {
+		if !slices.Contains(sinks, req.Sink) {
 			a.fail(w, http.StatusNotFound, fmt.Errorf("no sink named %q (configured: %s)", req.Sink, strings.Join(sinks, ", ")))
 			return
 		}

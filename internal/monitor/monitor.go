@@ -261,12 +261,17 @@ func (m *Monitor) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-feed.C:
+			// fedUntil belongs to this loop; the lock only guards the map.
 			now := m.opts.Now()
 			m.mu.Lock()
+			targets := make([]*target, 0, len(m.targets))
 			for _, t := range m.targets {
-				t.feedSamples(ctx, now)
+				targets = append(targets, t)
 			}
 			m.mu.Unlock()
+			for _, t := range targets {
+				t.feedSamples(ctx, now)
+			}
 		case <-ctx.Done():
 			<-m.cron.Stop().Done()
 			m.mu.Lock()
