@@ -109,8 +109,9 @@ func (w *window) fpsStable() Item {
 	it.Figure = fmt.Sprintf("%s of %s samples in band; mean %s, 1%% low %s, min %s",
 		pct(share), count(n), num(w.fpsMean(), 1), num(w.fpsLow1(), 1), num(w.fpsMin(), 1))
 	if it.Verdict != Pass {
+		worst := w.worstFPSMinute()
 		it.Note = fmt.Sprintf("%s needed in band; the worst minute was %s (mean %s)",
-			pct(w.th.FPSInBandPass), w.since(w.worstFPSMinute().At), num(w.worstFPSMinute().FPSMean, 1))
+			pct(w.th.FPSInBandPass), w.since(worst.At), num(worst.FPSMean, 1))
 	}
 	return it
 }

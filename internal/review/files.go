@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // ReviewsDir is the folder, under the state dir, that holds one Markdown
@@ -97,13 +98,19 @@ func writeFileAtomic(dir, name string, data []byte) (err error) {
 	return syncDir(dir)
 }
 
+// syncDir makes a rename durable. File systems that cannot fsync a
+// directory answer EINVAL; the rename stands there too, as the store's own
+// syncDir also accepts.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
 }
 
 // readReviewFile reads a review's JSON report back; ok is false when the

@@ -1,7 +1,6 @@
 package review
 
 import (
-	"math"
 	"slices"
 	"time"
 )
@@ -48,8 +47,8 @@ func (b *bucket) minute() Minute {
 		m.MemoryMeanMB = b.memSum / float64(m.MemorySamples)
 	}
 	if len(b.latency.kept) > 0 {
-		m.LatencyP50 = b.latency.percentile(0.50)
-		m.LatencyP95 = b.latency.percentile(0.95)
+		s := slices.Sorted(slices.Values(b.latency.kept))
+		m.LatencyP50, m.LatencyP95 = percentileSorted(s, 0.50), percentileSorted(s, 0.95)
 	}
 	return m
 }
@@ -90,11 +89,4 @@ func halve(s []float64) []float64 {
 
 // percentile sorts a copy: at most MaxSamplesPerMinute values, once per
 // minute.
-func (d *decimated) percentile(p float64) float64 {
-	if len(d.kept) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(d.kept)
-	slices.Sort(s)
-	return percentileSorted(s, p)
-}
+func (d *decimated) percentile(p float64) float64 { return percentile(d.kept, p) }

@@ -146,9 +146,15 @@ func (s *Store) DeadLetters(sink string) ([]DeadLetter, error) {
 // OutboxPending returns how many messages wait per sink, for a gauge and
 // for the start-up resend. Sinks with none are absent.
 func (s *Store) OutboxPending() (map[string]int, error) {
+	return s.ownerCounts("outbox pending", bucketOutbox)
+}
+
+// ownerCounts returns the record count (the bucket's sequence) of every
+// owner under parent; owners with none are absent.
+func (s *Store) ownerCounts(op string, parent []byte) (map[string]int, error) {
 	out := map[string]int{}
-	err := s.view("outbox pending", func(tx *bolt.Tx) error {
-		p := tx.Bucket(bucketOutbox)
+	err := s.view(op, func(tx *bolt.Tx) error {
+		p := tx.Bucket(parent)
 		return p.ForEachBucket(func(k []byte) error {
 			if n := p.Bucket(k).Sequence(); n > 0 {
 				out[string(k)] = int(n)
@@ -205,15 +211,5 @@ func (s *Store) OutboxAppendAll(sinks []string, payload []byte) (map[string]uint
 // DeadLetterCounts returns how many dead letters are kept per sink, for a
 // gauge; it costs one read per sink, not a scan. Sinks with none are absent.
 func (s *Store) DeadLetterCounts() (map[string]int, error) {
-	out := map[string]int{}
-	err := s.view("dead letter counts", func(tx *bolt.Tx) error {
-		p := tx.Bucket(bucketDeadLetters)
-		return p.ForEachBucket(func(k []byte) error {
-			if n := p.Bucket(k).Sequence(); n > 0 {
-				out[string(k)] = int(n)
-			}
-			return nil
-		})
-	})
-	return out, err
+	return s.ownerCounts("dead letter counts", bucketDeadLetters)
 }

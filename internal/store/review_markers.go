@@ -40,21 +40,7 @@ func (s *Store) PutReviewMarker(deploymentID, review string, v []byte) error {
 // ReviewMarkers returns every review marker of a deployment, keyed by
 // review name. The map is empty, not nil, when there is none.
 func (s *Store) ReviewMarkers(deploymentID string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	err := s.view("review markers of "+deploymentID, func(tx *bolt.Tx) error {
-		b := ownerBucket(tx, bucketReviewMarkers, deploymentID)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			out[string(k)] = cloneValue(v)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return s.ownerValues("review markers of "+deploymentID, bucketReviewMarkers, deploymentID)
 }
 
 // deleteReviewMarkers drops a deployment's markers; none is not an error.

@@ -38,9 +38,15 @@ func (s *Store) DeleteRuleState(target, rule string) error {
 // RuleStates returns every rule state of target, keyed by rule name. The
 // map is empty, not nil, when there is none.
 func (s *Store) RuleStates(target string) (map[string][]byte, error) {
+	return s.ownerValues("rule states of "+target, bucketRuleState, target)
+}
+
+// ownerValues returns a copy of every key and value in parent/owner; the
+// map is empty, not nil, when the owner has none.
+func (s *Store) ownerValues(op string, parent []byte, owner string) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := s.view("rule states of "+target, func(tx *bolt.Tx) error {
-		b := ownerBucket(tx, bucketRuleState, target)
+	err := s.view(op, func(tx *bolt.Tx) error {
+		b := ownerBucket(tx, parent, owner)
 		if b == nil {
 			return nil
 		}
