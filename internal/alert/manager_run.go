@@ -44,13 +44,7 @@ func (m *Manager) Run(ctx context.Context) error {
 // step does everything due at now and returns when the next step is due
 // (zero: only when woken).
 func (m *Manager) step(now time.Time) time.Time {
-	events, c := m.takeInbox()
-	if c != nil {
-		m.applySettings(c)
-	}
-	for _, ev := range events {
-		m.apply(ev, now)
-	}
+	m.drainInbox(now)
 	sil := m.silences.snapshot()
 	m.refresh(now, sil)
 	m.flush(now)
@@ -67,9 +61,8 @@ func (m *Manager) step(now time.Time) time.Time {
 	return next
 }
 
-// shutdown applies what is queued and writes the state, without
-// notifying: changes left pending are notified after the next start.
-func (m *Manager) shutdown(now time.Time) {
+// drainInbox applies the queued settings, then the queued events in order.
+func (m *Manager) drainInbox(now time.Time) {
 	events, c := m.takeInbox()
 	if c != nil {
 		m.applySettings(c)
@@ -77,6 +70,12 @@ func (m *Manager) shutdown(now time.Time) {
 	for _, ev := range events {
 		m.apply(ev, now)
 	}
+}
+
+// shutdown applies what is queued and writes the state, without
+// notifying: changes left pending are notified after the next start.
+func (m *Manager) shutdown(now time.Time) {
+	m.drainInbox(now)
 	m.refresh(now, m.silences.snapshot())
 	m.persist(now, true)
 	m.publish()

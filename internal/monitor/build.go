@@ -57,8 +57,8 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 		// Every request the daemon makes counts in the reviews' own figures
 		// (requests, errors, 401s, 429s) where the instance reports none.
 		Observe: func(o spacetime.Observation) {
-			if o.Code == 401 && o.Endpoint == tc.Checks.AuthPath {
-				// Check 6's deliberate request without a token: not an
+			if o.Code == 401 && !o.Authenticated {
+				// A deliberate request without a token (check 6's): not an
 				// authentication failure anyone should count.
 				return
 			}

@@ -35,14 +35,11 @@ func checkErrResult(err error, expected string) CheckResult {
 
 // checkErrCause classifies a failed request for CheckResult.Cause.
 func checkErrCause(err error) string {
-	var (
-		ue *spacetime.UnreachableError
-		au *spacetime.UnauthorizedError
-	)
+	var au *spacetime.UnauthorizedError
 	switch {
-	case errors.As(err, &ue) && ue.Kind == spacetime.UnreachableRefused:
+	case spacetime.IsConnRefused(err):
 		return CauseConnectionRefused
-	case errors.As(err, &ue) && ue.Kind == spacetime.UnreachableTimeout:
+	case spacetime.IsTimeout(err):
 		return CauseTimeout
 	case errors.As(err, &au) && au.Expired:
 		return CauseTokenExpired

@@ -224,10 +224,7 @@ func (p *DialProbe) read(ctx context.Context, c *probeConn) {
 			p.mu.Unlock()
 			return
 		}
-		at := f.Received
-		if at.IsZero() {
-			at = p.now()
-		}
+		at := f.Received // the decoder always stamps it
 		p.mu.Lock()
 		c.seen[f.Kind] = true
 		if c.first == nil && isDataFrame(f.Kind) {

@@ -111,7 +111,10 @@ func (c *benchClock) now() time.Time {
 	return c.t
 }
 
-func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) {
+// warmWatcher returns a watcher that has processed enough frames for the
+// steady state: the ring full, every rule window full, no transition.
+func warmWatcher(tb testing.TB, msgType int, data []byte, next func()) (*Watcher, *spacetime.Decoder, *spacetime.Frame) {
+	tb.Helper()
 	clock := &benchClock{t: time.Now()}
 	w, err := NewWatcher(WatcherOptions{
 		Target: "vr-1",
@@ -119,33 +122,52 @@ func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) 
 		Now:    clock.now,
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	w.begin(clock.now())
-	dec := spacetime.Decoder{Now: clock.now}
-	var f spacetime.Frame
-	// Steady state: the ring full, every rule window full, no transition.
+	dec := &spacetime.Decoder{Now: clock.now}
+	f := &spacetime.Frame{}
 	for range max(DefaultWatcherRingSize, 2*20*60) + 1 {
 		if next != nil {
 			next()
 		}
-		w.processFrame(&dec, &f, msgType, data)
+		w.processFrame(dec, f, msgType, data)
 	}
 	if !w.run.live || w.run.ring.n != w.run.ring.size {
-		b.Fatal("warm-up did not reach the steady state")
+		tb.Fatal("warm-up did not reach the steady state")
 	}
 	for _, s := range w.run.engine.States() {
 		if s.State != RuleInactive {
-			b.Fatalf("warm-up left rule %s %s", s.Rule, s.State)
+			tb.Fatalf("warm-up left rule %s %s", s.Rule, s.State)
 		}
 	}
+	return w, dec, f
+}
+
+func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) {
+	w, dec, f := warmWatcher(b, msgType, data, next)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		if next != nil {
 			next()
 		}
-		w.processFrame(&dec, &f, msgType, data)
+		w.processFrame(dec, f, msgType, data)
+	}
+}
+
+// TestProcessFrameBinaryAllocatesNothing asserts what
+// BenchmarkProcessFrameBinary reports: a binary frame, end to end (decode,
+// rules, metrics, ring), allocates nothing in steady state.
+func TestProcessFrameBinaryAllocatesNothing(t *testing.T) {
+	data, next := benchBinaryFrame()
+	w, dec, f := warmWatcher(t, websocket.BinaryMessage, data, next)
+	allocs := testing.AllocsPerRun(1000, func() {
+		next()
+		w.processFrame(dec, f, websocket.BinaryMessage, data)
+	})
+	if allocs != 0 {
+		t.Errorf("processing a binary frame allocates %v times, want 0", allocs)
 	}
 }
 

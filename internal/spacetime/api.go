@@ -352,7 +352,7 @@ func legacy404(body []byte) bool {
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// decodeJSON decodes body into v whatever the Content-Type said (the
+// decodeAPIBody decodes body into v whatever the Content-Type said (the
 // shipped server labels JSON text/html), naming the field on a type error.
 func decodeAPIBody(r apiCall, body []byte, v any) error {
 	body = bytes.TrimPrefix(body, utf8BOM)
@@ -376,7 +376,7 @@ func typeName(te *json.UnmarshalTypeError) string {
 	return te.Type.String()
 }
 
-// snippet returns the start of body as valid, trimmed UTF-8, for errors.
+// bodyExcerpt returns the start of body as valid, trimmed UTF-8, for errors.
 func bodyExcerpt(body []byte) string {
 	s := strings.TrimSpace(string(body))
 	if len(s) > maxBodyExcerpt {

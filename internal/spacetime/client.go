@@ -2,6 +2,7 @@ package spacetime
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -70,6 +71,9 @@ type Observation struct {
 	Duration time.Duration
 	// Err is the transport or body-read error, if any.
 	Err error
+	// Authenticated is set when the request carried a token: a 401 then
+	// is a refused token, not a deliberate probe without one.
+	Authenticated bool
 }
 
 // Meta describes the HTTP exchange behind a typed result.
@@ -116,11 +120,11 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		base:      base,
-		timeout:   orDefault(opts.Timeout, DefaultTimeout),
+		timeout:   cmp.Or(opts.Timeout, DefaultTimeout),
 		token:     opts.Token,
 		perfToken: opts.PerformanceToken,
-		userAgent: orDefault(opts.UserAgent, DefaultUserAgent),
-		maxBody:   orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes),
+		userAgent: cmp.Or(opts.UserAgent, DefaultUserAgent),
+		maxBody:   cmp.Or(opts.MaxBodyBytes, DefaultMaxBodyBytes),
 		now:       opts.Now,
 		observe:   opts.Observe,
 	}
@@ -141,14 +145,6 @@ func New(opts Options) (*Client, error) {
 
 // BaseURL returns the instance's API root as configured.
 func (c *Client) BaseURL() string { return c.base.String() }
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
 
 // parseBaseURL accepts http(s)://host[:port][/prefix] and nothing else.
 func parseBaseURL(raw string) (*url.URL, error) {
@@ -344,7 +340,7 @@ func (c *Client) attempt(ctx context.Context, r apiCall, tok Secret) (*apiRespon
 
 func (c *Client) record(r apiCall, code int, d time.Duration, err error) {
 	if c.observe != nil {
-		c.observe(Observation{Method: r.method, Endpoint: r.endpoint(), Code: code, Duration: d, Err: err})
+		c.observe(Observation{Method: r.method, Endpoint: r.endpoint(), Code: code, Duration: d, Err: err, Authenticated: r.auth != authNone})
 	}
 }
 

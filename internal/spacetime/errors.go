@@ -261,7 +261,9 @@ func classifyTransport(method, endpoint string, timeout time.Duration, parent co
 	return &UnreachableError{Method: method, Endpoint: endpoint, Kind: kind, Timeout: timeout, Err: unwrapURLError(err)}
 }
 
-// isNetTimeout reports a net.Error timeout anywhere in the firstOfSource.
+// isNetTimeout reports a timeout anywhere in err's chain: a net.Error's,
+// or a socket deadline that passed (gorilla hides os.ErrDeadlineExceeded
+// behind its own type, which keeps only the Timeout method).
 func isNetTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()

@@ -177,7 +177,11 @@ func TestQuirk_EmptyObjectRejected(t *testing.T) {
 	if len(body) != 1 || !strings.HasPrefix(sp, spacetime.WhitelistProbePrefix) || !strings.HasSuffix(sp, ".tscn") || sp != p.Path {
 		t.Errorf("probe body %q; want only scene_path = %s<random>.tscn (result path %q)", reqs[0].Body, spacetime.WhitelistProbePrefix, p.Path)
 	}
-	if p2, _ := c.ProbeWhitelist(ctxT(t), ""); p2 != nil && p2.Path == p.Path {
+	p2, err := c.ProbeWhitelist(ctxT(t), "")
+	if err != nil {
+		t.Fatalf("second probe: %v", err)
+	}
+	if p2.Path == p.Path {
 		t.Errorf("two probes sent the same path %q; want a random one each time", p.Path)
 	}
 }

@@ -264,7 +264,7 @@ func Dial(ctx context.Context, opts StreamOptions) (*Stream, error) {
 		if stopClose != nil {
 			stopClose()
 		}
-		timedOut := ctx.Err() == nil && (dctx.Err() == context.DeadlineExceeded || isDeadlineError(err))
+		timedOut := ctx.Err() == nil && (dctx.Err() == context.DeadlineExceeded || isNetTimeout(err))
 		cancel()
 		if err == nil {
 			return newStream(opts, raw, conn), nil
@@ -314,7 +314,7 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 		// As gorilla's default handler: answer, and leave write failures to
 		// the reads and pings that will notice them.
 		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(opts.WriteTimeout))
-		if err != nil && !errors.Is(err, websocket.ErrCloseSent) && !isDeadlineError(err) {
+		if err != nil && !errors.Is(err, websocket.ErrCloseSent) && !isNetTimeout(err) {
 			return err
 		}
 		return nil
@@ -322,14 +322,6 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 	s.wg.Add(1)
 	go s.pinger()
 	return s
-}
-
-// isDeadlineError reports a socket deadline that passed. gorilla hides the
-// net error's chain (os.ErrDeadlineExceeded) behind its own type, which
-// keeps only the Timeout method.
-func isDeadlineError(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 // URL is the URL that connected (with any password redacted).
@@ -467,7 +459,7 @@ func (s *Stream) readError(err error) error {
 	switch {
 	case errors.Is(err, websocket.ErrReadLimit):
 		return fmt.Errorf("telemetry %s: a frame exceeded the read limit of %d bytes (closed with 1009): %w", s.url, s.opts.ReadLimit, ErrFrameTooLarge)
-	case isDeadlineError(err):
+	case isNetTimeout(err):
 		if quiet := time.Since(s.lastData); quiet >= s.opts.SilenceTimeout {
 			return fmt.Errorf("telemetry %s: no data frame for %s (SilenceTimeout %s): %w", s.url, quiet.Round(time.Millisecond), s.opts.SilenceTimeout, ErrSilent)
 		}

@@ -215,7 +215,7 @@ func (s *statusToken) Invalidate() {
 	<-s.sem
 }
 
-// expired reports whether tok is a JWT whose exp has passed at now.
+// tokenExpired reports whether tok is a JWT whose exp has passed at now.
 func tokenExpired(tok Secret, now time.Time) bool {
 	_, exp, ok := TokenExpiry(tok)
 	return ok && !now.Before(exp)

@@ -12,8 +12,8 @@ import (
 )
 
 // secretURL is the webhook URL: whoever has it can post to the channel.
-// Every printed form of it is "<secret>", so that %v of a Notifier or its
-// options leaks nothing.
+// Every printed form of it is "<secret>", so that %v of a Notifier leaks
+// nothing. (Options.WebhookURL is a plain string: never print Options.)
 type secretURL string
 
 const redactedSecret = "<secret>"
