@@ -12,6 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 )
 
@@ -223,4 +226,23 @@ type KV interface {
 	Get(key string) ([]byte, bool, error)
 	Put(key string, value []byte) error
 	Delete(key string) error
+}
+
+// TransportReason is a short word for a failure that got no HTTP answer,
+// for DeliveryError.Reason: canceled, timeout, connection refused,
+// connection reset, or transport error.
+func TransportReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection reset"
+	default:
+		return "transport error"
+	}
 }

@@ -35,7 +35,7 @@ func (n *Notifier) post(ctx context.Context, p Payload) (bool, error) {
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return true, &alert.DeliveryError{Sink: n.name, Reason: transportReason(err), Err: n.redact.sanitize(err)}
+		return true, &alert.DeliveryError{Sink: n.name, Reason: alert.TransportReason(err), Err: n.redact.sanitize(err)}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))

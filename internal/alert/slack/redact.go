@@ -1,14 +1,11 @@
 package slack
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"strings"
-	"syscall"
 )
 
 // secretURL is the webhook URL: whoever has it can post to the channel.
@@ -100,22 +97,4 @@ func (r redactor) sanitize(err error) error {
 		return &transportError{where: r.where, msg: clean}
 	}
 	return &transportError{where: r.where, msg: msg, err: cause}
-}
-
-// transportReason is a short word for a transport failure, for
-// DeliveryError.Reason.
-func transportReason(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection reset"
-	default:
-		return "transport error"
-	}
 }

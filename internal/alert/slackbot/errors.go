@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/slack-go/slack"
 
@@ -88,7 +86,7 @@ func (n *Notifier) deliveryError(method string, err error) (bool, error) {
 		de.Code, de.Reason = http.StatusTooManyRequests, "ratelimited"
 		de.Err = fmt.Errorf("slack bot: %s: rate limited (Retry-After unreadable)", method)
 	case isTransport(err):
-		de.Reason = transportReason(err)
+		de.Reason = alert.TransportReason(err)
 		de.Err = n.sanitize(method, err)
 	default:
 		// An answer slack-go could not decode (a proxy's page, a cut
@@ -105,23 +103,6 @@ func isTransport(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ue) || errors.As(err, &ne) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// transportReason is a short word for a transport failure.
-func transportReason(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection reset"
-	default:
-		return "transport error"
-	}
 }
 
 // sanitize wraps err for method, dropping its text for a redacted copy
