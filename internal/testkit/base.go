@@ -1,0 +1,42 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BaseShiftEnv moves BaseTime by whole years (e.g. -3 or 3), so that the
+// suite can prove that no test passes only near the day it was written:
+// `make test` runs the packages that use BaseTime again with it set to -3
+// and 3. Every component of such a test must run on the injected clock.
+const BaseShiftEnv = "SPACETIME_WATCH_TEST_BASE_SHIFT_YEARS"
+
+// baseDate is the date tests with fixed dates start from, before the shift.
+var baseDate = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+// BaseTime is the fixed instant tests with fixed dates start from: Friday
+// 2026-11-27 10:00 UTC, moved by BaseShiftEnv years when set.
+func BaseTime(tb testing.TB) time.Time {
+	tb.Helper()
+	years, err := BaseShiftYears()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return baseDate.AddDate(years, 0, 0)
+}
+
+// BaseShiftYears is the shift BaseShiftEnv asks for, 0 when unset.
+func BaseShiftYears() (int, error) {
+	v := os.Getenv(BaseShiftEnv)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a whole number of years, e.g. -3 or 3", BaseShiftEnv, v)
+	}
+	return n, nil
+}
