@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -41,7 +42,7 @@ type ManagerOptions struct {
 	Out Enqueuer
 	// Settings are the lifecycle's knobs; see DefaultSettings.
 	Settings Settings
-	// Now is the wall clock. Default time.Now. Timers run on the runtime
+	// Now is the wall clock. Default clock.Now. Timers run on the runtime
 	// clock, which testing/synctest fakes.
 	Now func() time.Time
 	// Logger logs notifications and failures. Default: no logs.
@@ -125,7 +126,7 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 		m.log = zap.NewNop()
 	}
 	if m.now == nil {
-		m.now = time.Now
+		m.now = clock.Now
 	}
 	if m.depOf == nil {
 		m.depOf = func(string) *Deployment { return nil }
@@ -149,6 +150,10 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 }
 
 // restore loads the state documents from the store.
+// Now is the manager's clock: what silences and alert times are measured
+// against.
+func (m *Manager) Now() time.Time { return m.now() }
+
 func (m *Manager) restore() error {
 	if m.st == nil {
 		return nil

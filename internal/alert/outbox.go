@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -65,7 +66,7 @@ type OutboxOptions struct {
 	// after the restart. Default 5s (a graceful stop has 10s in all).
 	StopGrace time.Duration
 	// Now is the wall clock: a Message's default CreatedAt and the latency
-	// metric. Waits use the runtime's monotonic timers. Default time.Now.
+	// metric. Waits use the runtime's monotonic timers. Default clock.Now.
 	Now func() time.Time
 	// Logger receives delivery failures (once per distinct error),
 	// recoveries and dead letters. Default: no logging.
@@ -112,7 +113,7 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 		o.StopGrace = DefaultStopGrace
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = clock.Now
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()

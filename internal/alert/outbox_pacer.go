@@ -6,12 +6,15 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // sinkPacer keeps a sink's sends apart: one at a time (the dispatcher's
 // and SendTest's), at least MinInterval from the end of one to the start
 // of the next, and none before a Retry-After the sink asked for. Times are
-// monotonic readings of the runtime clock, which testing/synctest fakes.
+// monotonic readings of the real clock (pacing real sends, not a decision on
+// the wall clock), which testing/synctest fakes.
 type sinkPacer struct {
 	turn chan struct{} // holds a token while a send is in progress
 
@@ -52,7 +55,7 @@ func (p *sinkPacer) acquire(ctx context.Context) (Notifier, error) {
 		if retryAfter.After(ready) {
 			ready = retryAfter
 		}
-		wait := time.Until(ready)
+		wait := ready.Sub(clock.Now())
 		if wait <= 0 {
 			return n, nil
 		}
@@ -73,7 +76,7 @@ func (p *sinkPacer) acquire(ctx context.Context) (Notifier, error) {
 
 // release ends a send; retryAfter is what the sink asked for (0: nothing).
 func (p *sinkPacer) release(retryAfter time.Duration) {
-	now := time.Now()
+	now := clock.Now()
 	p.mu.Lock()
 	p.last = now
 	if retryAfter > 0 {
@@ -92,7 +95,7 @@ func (p *sinkPacer) release(retryAfter time.Duration) {
 func (p *sinkPacer) holdUntil(wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.notBefore = time.Now().Add(wait)
+	p.notBefore = clock.Deadline(wait)
 }
 
 // outboxSleep waits d; it reports false when ctx ended first.

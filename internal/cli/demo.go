@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 )
@@ -130,7 +131,7 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 
-	start := time.Now()
+	start := clock.Now()
 	out := &narrator{w: stdout, start: start}
 	out.printf("spacetime-watch demo: watching a simulated SpaceTime VR instance (API %s, telemetry ws://%s/).", info.API, info.Telemetry)
 	out.printf("Story: FPS drops to ~60 at 0:20 and recovers at 0:50; the fps_low rule (FPS below 85 for 10s) fires and resolves.")
@@ -177,7 +178,7 @@ type narrator struct {
 func (n *narrator) printf(format string, args ...any) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	el := time.Since(n.start).Truncate(time.Second)
+	el := clock.Since(n.start).Truncate(time.Second)
 	fmt.Fprintf(n.w, "[%d:%02d] %s\n", int(el.Minutes()), int(el.Seconds())%60, fmt.Sprintf(format, args...))
 }
 

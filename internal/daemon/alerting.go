@@ -46,6 +46,8 @@ type alertingOptions struct {
 	Console io.Writer
 	// Getenv resolves *_env secrets (default os.Getenv).
 	Getenv func(string) string
+	// Now is the daemon's clock.
+	Now func() time.Time
 }
 
 // newAlerting builds the sinks (resolving their secrets), the outbox and the
@@ -105,6 +107,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		BackoffMax:     cfg.Outbox.BackoffMax,
 		Logger:         log, // the outbox names itself
 		Registerer:     o.Registry,
+		Now:            o.Now,
 		OnDeadLetter: func(sink, reason string) {
 			mgrMu.Lock()
 			defer mgrMu.Unlock()
@@ -129,6 +132,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		Settings:   managerSettings(cfg),
 		Logger:     log,
 		Registerer: o.Registry,
+		Now:        o.Now,
 		Deployment: func(target string) *alert.Deployment {
 			d, ok, err := o.Store.CurrentDeployment(target)
 			if err != nil || !ok {
@@ -184,7 +188,7 @@ func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifi
 		}
 		host, _ := os.Hostname()
 		n, err := alertmanager.New(alertmanager.Options{
-			Name: sc.Name, URLs: urls, Timeout: sc.Timeout, ResendInterval: sc.ResendInterval, Heartbeat: sc.Heartbeat,
+			Name: sc.Name, URLs: urls, Timeout: sc.Timeout, Now: o.Now, ResendInterval: sc.ResendInterval, Heartbeat: sc.Heartbeat,
 			// The keep-alive set survives restarts; heartbeats of several
 			// daemons stay apart.
 			KV:             storeKV{st: o.Store, prefix: "sink/" + sc.Name + "/"},

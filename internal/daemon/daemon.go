@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
@@ -62,6 +63,10 @@ type Options struct {
 	BackupInterval time.Duration
 	// Ready, when set, is called once the daemon serves, with its address.
 	Ready func(addr net.Addr)
+	// Now is the clock every decision reads: the store's retention, rule
+	// and alert timers, silences, grace, schedules and reviews. Default
+	// clock.Now; tests inject their own.
+	Now func() time.Time
 }
 
 // ConfigError is a config that cannot be loaded: the daemon exits 3.
@@ -94,7 +99,7 @@ func Run(ctx context.Context, opts Options) error {
 			return &ConfigError{Err: fmt.Errorf("--web.config.file %s: %w", path, err)}
 		}
 	}
-	st, err := store.Open(opts.StateDir, store.Options{LockTimeout: opts.LockTimeout})
+	st, err := store.Open(opts.StateDir, store.Options{LockTimeout: opts.LockTimeout, Now: opts.Now})
 	if err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 		own.stateLoadErrors.Inc()
 		log.Error("state was damaged and recovered", zap.String("report", rep.String()))
 	}
-	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console})
+	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now})
 	if err != nil {
 		return err
 	}
@@ -121,7 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 	// the next clean start.
 	alerts.manager.RaiseInternal("StateRecovered", alert.SeverityWarning, "state dir was damaged and recovered: "+st.Report().String(), st.Report().Recovered)
 
-	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log)
+	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now)
 	if err != nil {
 		return err
 	}
@@ -134,6 +139,7 @@ func Run(ctx context.Context, opts Options) error {
 		Logger:         log,
 		Reviews:        revs,
 		RecorderSettle: opts.Reviews.Settle,
+		Now:            opts.Now,
 	})
 	if err := mon.Apply(cfg); err != nil {
 		return &ConfigError{Err: err}
@@ -223,6 +229,9 @@ func withDefaults(opts Options) Options {
 	}
 	if opts.Notifier == nil {
 		opts.Notifier = SystemdNotifier{}
+	}
+	if opts.Now == nil {
+		opts.Now = clock.Now
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second

@@ -111,7 +111,7 @@ func (a *api) addSilence(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, fmt.Errorf("duration %q: want a positive duration such as 2h or 30m", req.Duration))
 		return
 	}
-	now := time.Now()
+	now := a.alerting.manager.Now()
 	s, err := a.alerting.manager.AddSilence(alert.Silence{Target: req.Target, Alert: req.Alert, StartsAt: now, EndsAt: now.Add(d), Comment: req.Comment, CreatedBy: req.CreatedBy})
 	if err != nil {
 		a.fail(w, http.StatusBadRequest, err)

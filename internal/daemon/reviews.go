@@ -30,7 +30,7 @@ type reviews struct {
 	log *zap.Logger
 }
 
-func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger) (*reviews, error) {
+func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger, now func() time.Time) (*reviews, error) {
 	log = log.Named("review")
 	svc, err := review.NewService(review.ServiceOptions{
 		Store:      st,
@@ -40,6 +40,7 @@ func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTi
 		Settle:     timing.Settle,
 		Logger:     log,
 		Registerer: reg,
+		Now:        now,
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -27,7 +28,7 @@ type Options struct {
 	Sink RuleEventSink
 	// Logger is the monitor's logger. Default: no logging.
 	Logger *zap.Logger
-	// Now is the clock. Default time.Now.
+	// Now is the clock. Default clock.Now.
 	Now func() time.Time
 	// Reviews, when set, is told of every target added (with its review
 	// recorder, which the monitor feeds) and removed, so that the review
@@ -99,7 +100,7 @@ func New(opts Options) *Monitor {
 		opts.Logger = zap.NewNop()
 	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = clock.Now
 	}
 	if opts.build == nil {
 		opts.build = buildTarget

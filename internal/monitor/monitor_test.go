@@ -110,7 +110,7 @@ func TestScheduler24Hours(t *testing.T) {
 		}}
 		rec := &eventRecorder{}
 		m := New(Options{
-			Store: openTestStore(t), Metrics: NewMetrics(prometheus.NewRegistry()), Sink: rec,
+			Store: openTestStore(t, time.Now), Metrics: NewMetrics(prometheus.NewRegistry()), Sink: rec,
 			build: fakeBuild(map[string]*fakeTarget{"main": fake}, nil),
 		})
 		if err := m.Apply(testConfig(t, "main")); err != nil {
@@ -160,7 +160,7 @@ func TestSchedulerSkipsWhileARoundRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := &fakeTarget{roundTime: 12 * time.Minute, wedged: true}
 		m := New(Options{
-			Store: openTestStore(t), Metrics: NewMetrics(prometheus.NewRegistry()),
+			Store: openTestStore(t, time.Now), Metrics: NewMetrics(prometheus.NewRegistry()),
 			build: fakeBuild(map[string]*fakeTarget{"main": fake}, nil),
 		})
 		if err := m.Apply(testConfig(t, "main")); err != nil {
@@ -189,7 +189,7 @@ func TestApplyAddsRemovesAndKeepsOnError(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		fakes := map[string]*fakeTarget{"a": {roundTime: time.Second}, "b": {roundTime: time.Second}, "c": {roundTime: time.Second}}
 		fail := map[string]error{}
-		m := New(Options{Store: openTestStore(t), Metrics: NewMetrics(reg), build: fakeBuild(fakes, fail)})
+		m := New(Options{Store: openTestStore(t, time.Now), Metrics: NewMetrics(reg), build: fakeBuild(fakes, fail)})
 		if err := m.Apply(testConfig(t, "a", "b")); err != nil {
 			t.Fatal(err)
 		}

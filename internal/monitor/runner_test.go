@@ -14,11 +14,14 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-func openTestStore(t *testing.T) *store.Store {
+// openTestStore opens a store on the test's clock (time.Now inside a
+// synctest bubble is the bubble's fake clock).
+func openTestStore(t *testing.T, now func() time.Time) *store.Store {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +77,7 @@ func TestCheckHysteresisStepByStep(t *testing.T) {
 		{CheckPass, 0, false, "stays recovered"},
 	}
 	var h checkHysteresis
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	at := testkit.BaseTime(t)
 	for i, s := range steps {
 		got := h.step(result(config.CheckHealth, s.in), 2, 2, at.Add(time.Duration(i)*5*time.Minute))
 		if got != s.want || h.failing != s.failing {
@@ -113,7 +116,7 @@ func TestTokenExpiredIsItsOwnCondition(t *testing.T) {
 func f64(v float64) *float64 { return &v }
 
 func TestDecideDeployment(t *testing.T) {
-	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	now := testkit.BaseTime(t).Add(2 * time.Hour)
 	status := func(uptime, restarts float64, version string) instanceIdentity {
 		return identityFromStatus(&spacetime.Status{UptimeSeconds: f64(uptime), RestartsTotal: f64(restarts), Version: version}, now)
 	}
@@ -180,9 +183,9 @@ func (f *fakeInstance) restart(at time.Time, version string) {
 // a deployment; a daemon restart (a new runner on the same store) counts
 // nothing.
 func TestRunnerDeploymentsAndRestarts(t *testing.T) {
-	st := openTestStore(t)
-	clock := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	clock := testkit.BaseTime(t)
 	now := func() time.Time { return clock }
+	st := openTestStore(t, now)
 	inst := &fakeInstance{started: clock.Add(-time.Minute), version: "1.0.0"}
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
@@ -235,11 +238,11 @@ func TestRunnerDeploymentsAndRestarts(t *testing.T) {
 // skipped check has no success series), history, and events after the
 // thresholds; the check state survives a new runner on the same store.
 func TestRunnerApplyMetricsAndEvents(t *testing.T) {
-	st := openTestStore(t)
+	at := testkit.BaseTime(t)
+	st := openTestStore(t, func() time.Time { return at })
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	rec := &eventRecorder{}
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	newRunner := func() *targetRunner {
 		return newTargetRunner("main", runnerSettings{failureThreshold: 2, successThreshold: 1}, runnerDeps{}, m, st, rec, zap.NewNop(), func() time.Time { return at })
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
@@ -43,7 +44,7 @@ type CheckTarget struct {
 	Intrusive bool
 	// Settings tune the individual checks.
 	Settings CheckSettings
-	// Now is the clock for durations and samples. Default: time.Now.
+	// Now is the clock for durations and samples. Default: clock.Now.
 	Now func() time.Time
 
 	// ownedProbe is the DialProbe NewCheckTarget built, closed by Close.
@@ -94,7 +95,7 @@ type TargetOptions struct {
 	// which CheckTarget.Close closes. Not called when the target has no
 	// telemetry URL.
 	Telemetry func(spacetime.StreamOptions) TelemetryProbe
-	// Now is the clock. Default: time.Now.
+	// Now is the clock. Default: clock.Now.
 	Now func() time.Time
 	// Observe is handed to the client, for request metrics. Default: none.
 	Observe func(spacetime.Observation)
@@ -120,7 +121,7 @@ func NewCheckTarget(t config.Target, opts TargetOptions) (*CheckTarget, error) {
 	}
 	now := opts.Now
 	if now == nil {
-		now = time.Now
+		now = clock.Now
 	}
 	apiToken := targetAPITokenSource(t)
 	client, err := spacetime.New(spacetime.Options{
@@ -192,7 +193,7 @@ func (t *CheckTarget) Close() error {
 // now returns the target's clock reading.
 func (t *CheckTarget) now() time.Time {
 	if t.Now == nil {
-		return time.Now()
+		return clock.Now()
 	}
 	return t.Now()
 }

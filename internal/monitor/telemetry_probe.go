@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -70,10 +71,10 @@ type probeConn struct {
 }
 
 // NewDialProbe returns a probe that dials opts.URLs lazily. now stamps the
-// samples (default time.Now; it also becomes opts.Now when that is unset).
+// samples (default clock.Now; it also becomes opts.Now when that is unset).
 func NewDialProbe(opts spacetime.StreamOptions, now func() time.Time) *DialProbe {
 	if now == nil {
-		now = time.Now
+		now = clock.Now
 	}
 	if opts.Now == nil {
 		opts.Now = now

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -93,7 +94,7 @@ type WatcherOptions struct {
 	// Logger receives the watcher's logs (default: none). Tokens never
 	// appear in them.
 	Logger *zap.Logger
-	// Now is the clock of samples, rules and status (default time.Now).
+	// Now is the clock of samples, rules and status (default clock.Now).
 	// Timers (ticks, backoff, socket deadlines) use the real clock.
 	Now func() time.Time
 	// BackoffInitial is the delay before the first redial (default 1s).
@@ -256,7 +257,7 @@ func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
 		o.Logger = zap.NewNop()
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = clock.Now
 	}
 	return o, errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -48,7 +49,7 @@ type ServiceOptions struct {
 	// their own. Zero fields take their defaults (DefaultThresholds).
 	Thresholds Thresholds
 	// Now is the wall clock: what is due, lateness, the minutes' times.
-	// Default time.Now. Ticks run on the runtime clock, which
+	// Default clock.Now. Ticks run on the runtime clock, which
 	// testing/synctest fakes.
 	Now func() time.Time
 	// Interval is how often the minutes are persisted and due reviews
@@ -158,7 +159,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		warned:    map[string]string{},
 	}
 	if s.now == nil {
-		s.now = time.Now
+		s.now = clock.Now
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

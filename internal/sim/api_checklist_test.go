@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestChecklistEndpoints(t *testing.T) {
@@ -52,7 +54,7 @@ func TestChecklistEndpoints(t *testing.T) {
 }
 
 func TestChecklistStatus(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NewClock(t)
 	s := startTestSim(t, Options{Profile: ProfileChecklist, Now: clock.Now, Environment: "staging", AppVersion: "1.2.3"})
 	tok := s.Info().Token
 
@@ -102,7 +104,7 @@ func TestChecklistStatus(t *testing.T) {
 }
 
 func TestChecklistPostScene(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NewClock(t)
 	s := startTestSim(t, Options{Profile: ProfileChecklist, Now: clock.Now})
 	tok := s.Info().Token
 	post := func(body string) apiResponse {
@@ -188,7 +190,7 @@ func TestChecklistPostScene(t *testing.T) {
 }
 
 func TestChecklistPerformanceFollowsFaults(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NewClock(t)
 	s := startTestSim(t, Options{Now: clock.Now})
 	if err := s.PatchFaults([]byte(`{"fps":60,"fps_jitter":0,"memory_mb":300,"memory_growth_mb_per_min":10}`)); err != nil {
 		t.Fatal(err)

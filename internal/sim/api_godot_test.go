@@ -10,9 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-func startGodot(t *testing.T, clock *testClock) *Sim {
+func startGodot(t *testing.T, clock *testkit.Clock) *Sim {
 	t.Helper()
 	opts := Options{Profile: ProfileGodot}
 	if clock != nil {
@@ -207,10 +209,10 @@ func TestGodotHTTP10IsNotRecognised(t *testing.T) {
 func TestGodotJWTExpiry(t *testing.T) {
 	tests := []struct {
 		name   string
-		expire func(*testing.T, *Sim, *testClock)
+		expire func(*testing.T, *Sim, *testkit.Clock)
 	}{
-		{"TTL elapsed", func(t *testing.T, s *Sim, c *testClock) { c.Advance(DefaultTokenTTL + time.Second) }},
-		{"token_expired fault", func(t *testing.T, s *Sim, c *testClock) {
+		{"TTL elapsed", func(t *testing.T, s *Sim, c *testkit.Clock) { c.Advance(DefaultTokenTTL + time.Second) }},
+		{"token_expired fault", func(t *testing.T, s *Sim, c *testkit.Clock) {
 			if err := s.PatchFaults([]byte(`{"token_expired":true}`)); err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +220,7 @@ func TestGodotJWTExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newTestClock()
+			clock := testkit.NewClock(t)
 			s := startGodot(t, clock)
 			jwt := s.Info().Token
 			if r := get(t, s, "/scene", jwt); r.code != 200 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestControlFaults(t *testing.T) {
@@ -60,7 +62,7 @@ func TestControlFaults(t *testing.T) {
 }
 
 func TestControlRestart(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NewClock(t)
 	s := startTestSim(t, Options{Now: clock.Now, AppVersion: "1.2.3"})
 	tok := s.Info().Token
 	get(t, s, "/scene", "") // an auth failure

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestRateLimitBuckets(t *testing.T) {
@@ -27,7 +29,7 @@ func TestRateLimitBuckets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newTestClock()
+			clock := testkit.NewClock(t)
 			s := startTestSim(t, Options{Profile: tt.profile, Now: clock.Now})
 			url := "http://" + s.Info().API + tt.path
 			tok := s.Info().Token
@@ -74,7 +76,7 @@ func TestRateLimitBuckets(t *testing.T) {
 }
 
 func TestRateLimitSharedAndDisabled(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NewClock(t)
 	s := startTestSim(t, Options{Now: clock.Now})
 	url := "http://" + s.Info().API + "/scene"
 	tok := s.Info().Token
@@ -101,7 +103,7 @@ func TestRateLimitSharedAndDisabled(t *testing.T) {
 }
 
 func TestGodotStatusNotRateLimited(t *testing.T) {
-	s := startTestSim(t, Options{Profile: ProfileGodot, Now: newTestClock().Now})
+	s := startTestSim(t, Options{Profile: ProfileGodot, Now: testkit.NewClock(t).Now})
 	for i := range 150 {
 		if r := get(t, s, "/status", ""); r.code != 200 {
 			t.Fatalf("GET /status #%d = %d, want 200: the shipped /status has no bucket", i+1, r.code)

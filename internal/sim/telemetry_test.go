@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -371,7 +372,7 @@ func TestTelemetryFPSFollowsFault(t *testing.T) {
 
 func TestTelemetryMemoryGrowth(t *testing.T) {
 	env := newTelemetryEnv(t, func(_ *Options, f *Faults) { f.FPSJitter = 0 })
-	clock := newTestClock()
+	clock := testkit.NewClock(t)
 	env.s.faults = NewFaultState(env.s.faults.Get(), clock.Now)
 	c := dialTelemetry(t, env.url)
 

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // Defaults for Options.
@@ -54,7 +56,7 @@ type Options struct {
 	UserAgent string
 	// MaxBodyBytes bounds every response body (default 1 MiB).
 	MaxBodyBytes int64
-	// Now is the clock used for token expiry decisions (default time.Now).
+	// Now is the clock used for token expiry decisions (default clock.Now).
 	Now func() time.Time
 	// Observe, if set, is called after every HTTP attempt (retries included)
 	// with its outcome, for request metrics. It must not block.
@@ -129,7 +131,7 @@ func New(opts Options) (*Client, error) {
 		observe:   opts.Observe,
 	}
 	if c.now == nil {
-		c.now = time.Now
+		c.now = clock.Now
 	}
 	if opts.HTTPClient != nil {
 		hc := *opts.HTTPClient
@@ -321,15 +323,15 @@ func (c *Client) attempt(ctx context.Context, r apiCall, tok Secret) (*apiRespon
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start := clock.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		err = classifyTransport(r.method, r.endpoint(), c.timeout, ctx, err)
-		c.record(r, 0, time.Since(start), err)
+		c.record(r, 0, clock.Since(start), err)
 		return nil, err
 	}
 	body, err := c.readBody(ctx, r, resp)
-	d := time.Since(start)
+	d := clock.Since(start)
 	if err != nil {
 		c.record(r, resp.StatusCode, d, err)
 		return nil, err

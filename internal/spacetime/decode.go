@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // ErrInvalidFrame is wrapped by every error Decode returns: the frame was
@@ -94,7 +95,7 @@ const (
 // Decoding a binary 0x01 packet allocates nothing. Decoding JSON allocates
 // what encoding/json needs plus the strings the frame carries.
 type Decoder struct {
-	// Now is the receive clock, for frames without a timestamp (default time.Now).
+	// Now is the receive clock, for frames without a timestamp (default clock.Now).
 	Now func() time.Time
 	// MaxInflatedBytes caps the decompressed size of a binary 0x02 frame
 	// (default DefaultMaxInflatedBytes): a larger declared size is refused
@@ -117,7 +118,7 @@ type Decoder struct {
 // the message is malformed or holds an out-of-range value; f then holds
 // only Received and Encoding. data is not retained.
 func (d *Decoder) Decode(msgType int, data []byte, f *Frame) error {
-	now := time.Now
+	now := clock.Now
 	if d.Now != nil {
 		now = d.Now
 	}

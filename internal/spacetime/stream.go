@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // Defaults of StreamOptions.
@@ -90,7 +91,7 @@ type StreamOptions struct {
 	// invalidated. A StatusToken must be bound to a Client first (pass the
 	// Client's source).
 	Token TokenSource
-	// Now is the clock for frames without a timestamp (default time.Now).
+	// Now is the clock for frames without a timestamp (default clock.Now).
 	// Deadlines always use the real clock: they are socket deadlines.
 	Now func() time.Time
 	// Header is sent with the WebSocket handshake.
@@ -300,20 +301,20 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 		ctx:  context.Background(),
 		done: make(chan struct{}),
 	}
-	now := time.Now()
+	now := clock.Now()
 	s.lastAny, s.lastData = now, now
 	conn.SetReadLimit(opts.ReadLimit)
 	conn.SetPongHandler(func(string) error {
-		s.lastAny = time.Now()
+		s.lastAny = clock.Now()
 		s.armDeadline()
 		return nil
 	})
 	conn.SetPingHandler(func(data string) error {
-		s.lastAny = time.Now()
+		s.lastAny = clock.Now()
 		s.armDeadline()
 		// As gorilla's default handler: answer, and leave write failures to
 		// the reads and pings that will notice them.
-		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(opts.WriteTimeout))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), clock.Deadline(opts.WriteTimeout))
 		if err != nil && !errors.Is(err, websocket.ErrCloseSent) && !isNetTimeout(err) {
 			return err
 		}
@@ -366,7 +367,7 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		if err != nil {
 			return s.fail(s.readError(err))
 		}
-		s.lastAny = time.Now()
+		s.lastAny = clock.Now()
 		if err := s.dec.Decode(msgType, s.buf.Bytes(), f); err != nil {
 			s.invalid.Add(1)
 			if s.opts.OnInvalid != nil {
@@ -460,7 +461,7 @@ func (s *Stream) readError(err error) error {
 	case errors.Is(err, websocket.ErrReadLimit):
 		return fmt.Errorf("telemetry %s: a frame exceeded the read limit of %d bytes (closed with 1009): %w", s.url, s.opts.ReadLimit, ErrFrameTooLarge)
 	case isNetTimeout(err):
-		if quiet := time.Since(s.lastData); quiet >= s.opts.SilenceTimeout {
+		if quiet := clock.Since(s.lastData); quiet >= s.opts.SilenceTimeout {
 			return fmt.Errorf("telemetry %s: no data frame for %s (SilenceTimeout %s): %w", s.url, quiet.Round(time.Millisecond), s.opts.SilenceTimeout, ErrSilent)
 		}
 		return fmt.Errorf("telemetry %s: nothing received for %s (PongWait): %w", s.url, s.opts.PongWait, ErrHeartbeatTimeout)
@@ -522,7 +523,7 @@ func (s *Stream) sendCommand(name string) error {
 	defer s.writeMu.Unlock()
 	msg := []byte(`{"command":"` + name + `"}`)
 	if s.signKey != nil {
-		ts := time.Now().Unix()
+		ts := clock.Now().Unix() // the instance checks it against its own clock
 		unsigned := fmt.Appendf(nil, `{"command":"%s","timestamp":%d}`, name, ts)
 		mac := hmac.New(sha256.New, s.signKey)
 		mac.Write(unsigned)
@@ -536,7 +537,7 @@ func (s *Stream) sendCommand(name string) error {
 
 // writeText writes one text frame. The caller holds writeMu.
 func (s *Stream) writeText(msg []byte) error {
-	if err := s.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout)); err != nil {
+	if err := s.conn.SetWriteDeadline(clock.Deadline(s.opts.WriteTimeout)); err != nil {
 		return err
 	}
 	return s.conn.WriteMessage(websocket.TextMessage, msg)
@@ -554,7 +555,7 @@ func (s *Stream) pinger() {
 			return
 		case <-t.C:
 		}
-		err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout))
+		err := s.conn.WriteControl(websocket.PingMessage, nil, clock.Deadline(s.opts.WriteTimeout))
 		if err != nil {
 			err = fmt.Errorf("telemetry %s: send ping: %w", s.url, err)
 		} else if !s.opts.DisableCommandPing {
@@ -589,7 +590,7 @@ func (s *Stream) stop(cause error) {
 		s.stopWatching()
 		// A polite close frame first; the server may be gone, so briefly.
 		_ = s.conn.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(min(s.opts.WriteTimeout, time.Second)))
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), clock.Deadline(min(s.opts.WriteTimeout, time.Second)))
 		_ = s.conn.Close()
 	})
 }

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestCheckHistoryOrderAndSince(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	s := openT(t, t.TempDir(), Options{Now: clk.Now})
 	t0 := clk.Now()
 	// Out of order, and two at the same instant: history is by At, then arrival.
@@ -44,7 +46,7 @@ func TestCheckHistoryOrderAndSince(t *testing.T) {
 
 func TestCheckHistoryIsBounded(t *testing.T) {
 	t.Run("by age", func(t *testing.T) {
-		clk := newClock()
+		clk := testkit.NewClock(t)
 		s := openT(t, t.TempDir(), Options{Now: clk.Now}) // default retention: 48h
 		for i := range 50 {
 			mustDo(t, s.RecordCheck("vr", CheckRecord{Check: "c", Observed: strconv.Itoa(i)}))
@@ -77,7 +79,7 @@ func TestCheckHistoryIsBounded(t *testing.T) {
 }
 
 func TestRecordCheckValidatesAndDoesNotTouchTheCallersSlice(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	s := openT(t, t.TempDir(), Options{Now: clk.Now})
 	recs := []CheckRecord{{Check: "ok"}}
 	mustDo(t, s.RecordCheck("vr", recs...))

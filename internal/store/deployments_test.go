@@ -7,17 +7,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestStartDeploymentFillsIDAndStart(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	s := openT(t, t.TempDir(), Options{Now: clk.Now})
 	inst := clk.Now().Add(-time.Minute)
 
 	d, err := s.StartDeployment(Deployment{Target: "vr-1", Version: "1.0.0", Source: SourceNewTarget, InstanceStartedAt: inst})
 	mustDo(t, err)
-	if !regexp.MustCompile(`^vr-1-20260301T120000Z-[0-9a-f]{4}$`).MatchString(d.ID) {
-		t.Errorf("ID = %q, want vr-1-20260301T120000Z-<4 hex>", d.ID)
+	stamp := clk.Now().UTC().Format("20060102T150405Z")
+	if !regexp.MustCompile(`^vr-1-` + stamp + `-[0-9a-f]{4}$`).MatchString(d.ID) {
+		t.Errorf("ID = %q, want vr-1-%s-<4 hex>", d.ID, stamp)
 	}
 	if !d.StartedAt.Equal(clk.Now()) || !d.InstanceStartedAt.Equal(inst) {
 		t.Errorf("StartedAt = %v, InstanceStartedAt = %v", d.StartedAt, d.InstanceStartedAt)
@@ -75,7 +78,7 @@ func TestStartDeploymentRefusesBadInput(t *testing.T) {
 }
 
 func TestDeploymentHistoryKeepsTheNewestPerTarget(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	s := openT(t, t.TempDir(), Options{Now: clk.Now}) // default history: 50
 	for i := range 60 {
 		clk.Advance(time.Minute)

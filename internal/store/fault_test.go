@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -19,7 +20,7 @@ import (
 // the case it cannot see, and the proof that guard turns a fault into an
 // error.
 func TestGuardCatchesFaultsInBbolt(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	dir := buildState(t, clk)
 	path := filepath.Join(dir, "state.db")
 

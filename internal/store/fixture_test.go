@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/state-v1.db")
@@ -33,7 +35,7 @@ func writeFixture(t *testing.T, s *Store) {
 // version. If it fails, the on-disk format changed: bump schemaVersion
 // and migrate old files in initSchema; -update only once that is done.
 func TestSchemaV1Fixture(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	if *update {
 		dir := t.TempDir()
 		s := openT(t, dir, Options{Now: func() time.Time { return time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC) }})

@@ -34,7 +34,10 @@ func acquireDirLock(dir, path string, timeout time.Duration) (*dirLock, error) {
 	if err != nil {
 		return nil, classify(dir, fmt.Errorf("open lock file: %w", err))
 	}
-	deadline := time.Now().Add(timeout)
+	giveUp := time.NewTimer(timeout)
+	defer giveUp.Stop()
+	poll := time.NewTicker(lockPoll)
+	defer poll.Stop()
 	for {
 		err := tryLock(f)
 		if err == nil {
@@ -44,12 +47,13 @@ func acquireDirLock(dir, path string, timeout time.Duration) (*dirLock, error) {
 			f.Close()
 			return nil, classify(dir, fmt.Errorf("lock %s: %w", path, err))
 		}
-		if !time.Now().Before(deadline) {
+		select {
+		case <-giveUp.C:
 			pid := readPID(f)
 			f.Close()
 			return nil, &LockedError{Dir: dir, PID: pid}
+		case <-poll.C:
 		}
-		time.Sleep(lockPoll)
 	}
 	l := &dirLock{f: f}
 	if err := l.writePID(os.Getpid()); err != nil {

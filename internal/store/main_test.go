@@ -226,28 +226,6 @@ func openT(t testing.TB, dir string, o Options) *Store {
 	return s
 }
 
-// clock is a settable wall clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // checkInvariants fails the test unless the file is consistent: bbolt's
 // own check passes, every log's count matches its records, and the
 // deployment ID index and the deployment records point at each other.

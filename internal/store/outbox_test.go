@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestOutboxIsFIFOPerSinkAndDurable(t *testing.T) {
@@ -50,7 +52,7 @@ func TestOutboxIsFIFOPerSinkAndDurable(t *testing.T) {
 }
 
 func TestOutboxDeadLetters(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	s := openT(t, t.TempDir(), Options{Now: clk.Now, DeadLetters: 3})
 	var seqs []uint64
 	for i := range 5 {

@@ -6,17 +6,19 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 	bolt "go.etcd.io/bbolt"
 )
 
 // buildState writes a state dir worth damaging: a deployment and ~300 KB
 // of check history taken into a backup, then a second deployment after the
 // backup, so that a restore is visible. It returns the dir.
-func buildState(t *testing.T, clk *clock) string {
+func buildState(t *testing.T, clk *testkit.Clock) string {
 	t.Helper()
 	dir := t.TempDir()
 	s := openT(t, dir, Options{Now: clk.Now})
@@ -98,7 +100,7 @@ func setSchemaVersion(v string) func(t *testing.T, path string) {
 }
 
 func TestDamagedStateIsSetAsideAndRecovered(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	template := buildState(t, clk)
 
 	damages := []struct {
@@ -150,7 +152,7 @@ func TestDamagedStateIsSetAsideAndRecovered(t *testing.T) {
 				if kept, err := os.ReadFile(rep.CorruptPath); err != nil || !bytes.Equal(kept, damaged) {
 					t.Errorf("CorruptPath %q does not hold the damaged file (%v)", rep.CorruptPath, err)
 				}
-				if want := path + ".corrupt-" + "1772366400"; rep.CorruptPath != want {
+				if want := path + ".corrupt-" + strconv.FormatInt(clk.Now().Unix(), 10); rep.CorruptPath != want {
 					t.Errorf("CorruptPath = %q, want %q", rep.CorruptPath, want)
 				}
 
@@ -172,7 +174,7 @@ func TestDamagedStateIsSetAsideAndRecovered(t *testing.T) {
 					if !strings.Contains(rep.BackupProblem, "truncated") {
 						t.Errorf("BackupProblem = %q, want it to say the backup is truncated", rep.BackupProblem)
 					}
-					if _, err := os.Stat(path + ".bak.corrupt-1772366400"); err != nil {
+					if _, err := os.Stat(path + ".bak.corrupt-" + strconv.FormatInt(clk.Now().Unix(), 10)); err != nil {
 						t.Errorf("damaged backup not kept aside: %v", err)
 					}
 				}
@@ -192,7 +194,7 @@ func TestDamagedStateIsSetAsideAndRecovered(t *testing.T) {
 }
 
 func TestMissingStateIsRestoredFromBackup(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	dir := buildState(t, clk)
 	mustDo(t, os.Remove(filepath.Join(dir, "state.db")))
 
@@ -206,7 +208,7 @@ func TestMissingStateIsRestoredFromBackup(t *testing.T) {
 }
 
 func TestSecondCorruptionOnTheSameSecondIsKeptToo(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	dir := buildState(t, clk)
 	path := filepath.Join(dir, "state.db")
 	var aside []string
@@ -227,7 +229,7 @@ func TestSecondCorruptionOnTheSameSecondIsKeptToo(t *testing.T) {
 }
 
 func TestBackup(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	dir := t.TempDir()
 	s := openT(t, dir, Options{Now: clk.Now})
 	_, err := s.StartDeployment(Deployment{ID: "one", Target: "vr", Source: SourceConfig})

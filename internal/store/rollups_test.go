@@ -8,18 +8,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-func rollupAts(recs []RollupRecord) string {
+// rollupAts lists records as minute=value, minutes counted from t0.
+func rollupAts(recs []RollupRecord, t0 time.Time) string {
 	var b strings.Builder
 	for _, r := range recs {
-		fmt.Fprintf(&b, "%s=%s ", r.At.UTC().Format("15:04"), r.Value)
+		fmt.Fprintf(&b, "%g=%s ", r.At.Sub(t0).Minutes(), r.Value)
 	}
 	return strings.TrimSpace(b.String())
 }
 
 func TestRollupsPutReplaceAndRange(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	s := openT(t, t.TempDir(), Options{Now: clk.Now})
 	t0 := clk.Now().Truncate(time.Minute)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
@@ -38,19 +41,19 @@ func TestRollupsPutReplaceAndRange(t *testing.T) {
 		from, to time.Time
 		want     string
 	}{
-		{"all", "vr", time.Time{}, time.Time{}, "12:00=a 12:01=b 12:02=C"},
-		{"from is inclusive", "vr", at(1), time.Time{}, "12:01=b 12:02=C"},
-		{"to is exclusive", "vr", at(0), at(2), "12:00=a 12:01=b"},
-		{"between minutes", "vr", at(0).Add(time.Second), at(2).Add(time.Second), "12:01=b 12:02=C"},
+		{"all", "vr", time.Time{}, time.Time{}, "0=a 1=b 2=C"},
+		{"from is inclusive", "vr", at(1), time.Time{}, "1=b 2=C"},
+		{"to is exclusive", "vr", at(0), at(2), "0=a 1=b"},
+		{"between minutes", "vr", at(0).Add(time.Second), at(2).Add(time.Second), "1=b 2=C"},
 		{"empty range", "vr", at(3), at(9), ""},
-		{"other target", "other", time.Time{}, time.Time{}, "12:01=o"},
+		{"other target", "other", time.Time{}, time.Time{}, "1=o"},
 		{"unknown target", "nobody", time.Time{}, time.Time{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := s.Rollups(tt.target, tt.from, tt.to)
 			mustDo(t, err)
-			if g := rollupAts(got); g != tt.want {
+			if g := rollupAts(got, t0); g != tt.want {
 				t.Errorf("Rollups = %q, want %q", g, tt.want)
 			}
 		})
@@ -75,7 +78,7 @@ func TestRollupsAreBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock()
+			clk := testkit.NewClock(t)
 			tt.opts.Now, tt.opts.NoSync = clk.Now, true
 			s := openT(t, t.TempDir(), tt.opts)
 			for range tt.minutes {
@@ -142,7 +145,7 @@ func realisticRollup(i int) []byte {
 // one target take at most 1 MB of the file, even as JSON (the review
 // package measures its own encoding too).
 func TestRollupSize48h(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	dir := t.TempDir()
 	s := openT(t, dir, Options{Now: clk.Now, NoSync: true})
 	start := clk.Now()

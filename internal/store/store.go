@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,7 +18,7 @@ type Options struct {
 	// dir to let go before it returns a *LockedError. Default 1s.
 	LockTimeout time.Duration
 	// Now is the wall clock: default start times and IDs, check retention,
-	// dead-letter times, names of damaged files set aside. Default time.Now.
+	// dead-letter times, names of damaged files set aside. Default clock.Now.
 	Now func() time.Time
 	// DeploymentHistory is how many deployments are kept per target, the
 	// newest. Default 50.
@@ -48,7 +49,7 @@ func (o Options) withDefaults() Options {
 		o.LockTimeout = time.Second
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = clock.Now
 	}
 	if o.DeploymentHistory <= 0 {
 		o.DeploymentHistory = 50

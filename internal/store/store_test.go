@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestOpenCreatesStateDir(t *testing.T) {
@@ -53,7 +55,7 @@ func TestOpenCreatesStateDir(t *testing.T) {
 
 func TestReopenKeepsState(t *testing.T) {
 	dir := t.TempDir()
-	clk := newClock()
+	clk := testkit.NewClock(t)
 	s := openT(t, dir, Options{Now: clk.Now})
 
 	d, err := s.StartDeployment(Deployment{Target: "vr-1", Version: "1.2.3", Source: SourceConfig})

@@ -37,6 +37,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // Defaults of Options.
@@ -106,7 +107,7 @@ type Options struct {
 	// announce a still-firing alert again after a restart. Default none
 	// (the set lives in memory only).
 	KV alert.KV
-	// Now is the clock (default time.Now).
+	// Now is the clock (default clock.Now).
 	Now func() time.Time
 	// Logger receives keep-alive failures and partial deliveries (default: none).
 	Logger *zap.Logger
@@ -159,7 +160,7 @@ func New(opts Options) (*Notifier, error) {
 		opts.HTTPClient = &http.Client{}
 	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = clock.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()

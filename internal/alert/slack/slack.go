@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // DefaultTimeout bounds one webhook POST, answer included.
@@ -84,7 +85,7 @@ func New(o Options) (*Notifier, error) {
 		timeout: o.Timeout,
 		redact:  newRedactor(u),
 		render:  RenderOptions{Sink: o.Name, AlertsURL: o.AlertsURL},
-		now:     time.Now,
+		now:     clock.Now,
 	}, nil
 }
 

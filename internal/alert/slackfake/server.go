@@ -17,6 +17,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // Endpoint names what a request was for.
@@ -62,7 +64,7 @@ func WithLimits(l Limits) Option { return func(s *Server) { s.limits = l } }
 // 1 message per second per channel. Off (0) by default.
 func WithMinInterval(d time.Duration) Option { return func(s *Server) { s.minInterval = d } }
 
-// WithClock replaces time.Now for receive times and the min-interval check.
+// WithClock replaces the real clock for receive times and the min-interval check.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
 // Server is a fake Slack. Its methods are safe for concurrent use.
@@ -108,7 +110,7 @@ func NewInMemory(opts ...Option) *Server {
 func newServer(opts []Option) *Server {
 	s := &Server{
 		limits:   DefaultLimits(),
-		now:      time.Now,
+		now:      clock.Now,
 		closing:  make(chan struct{}),
 		faults:   make(map[Endpoint][]Fault),
 		stored:   make(map[string]*Message),
