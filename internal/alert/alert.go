@@ -16,16 +16,18 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // Severity ranks an alert. It is a label value and a JSON value as it is.
-type Severity string
+type Severity = event.Severity
 
 // Severities, most urgent first.
 const (
-	SeverityCritical Severity = "critical"
-	SeverityWarning  Severity = "warning"
-	SeverityInfo     Severity = "info"
+	SeverityCritical = event.SeverityCritical
+	SeverityWarning  = event.SeverityWarning
+	SeverityInfo     = event.SeverityInfo
 )
 
 // State is where an alert stands.
@@ -46,6 +48,11 @@ type Event struct {
 	// Alert is the rule or check condition's name (fps_low, check_health,
 	// token_expired, ...).
 	Alert string
+	// Kind says what raised it: check, rule or condition.
+	Kind event.Kind
+	// Cause classifies a failure for machines (connection_refused,
+	// token_rejected, ...): inhibition matches on it. Empty when unknown.
+	Cause string
 	// Severity is the condition's severity.
 	Severity Severity
 	// Firing is true when the condition starts, false when it ends.

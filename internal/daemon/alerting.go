@@ -227,7 +227,9 @@ func (a *alerting) RuleEvent(target string, ev monitor.RuleEvent) {
 	a.manager.Handle(alert.Event{
 		Target:   target,
 		Alert:    ev.Rule,
-		Severity: alert.Severity(ev.Severity),
+		Kind:     ev.Kind,
+		Cause:    ev.Cause,
+		Severity: ev.Severity,
 		Firing:   ev.State == monitor.RuleEventFiring,
 		At:       ev.At,
 		Since:    ev.Since,

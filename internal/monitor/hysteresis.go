@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // checkHysteresis turns a check's raw results into a failing/recovered
@@ -23,6 +24,9 @@ type checkHysteresis struct {
 	// the resolved event names the same condition.
 	rule     string
 	severity Severity
+	// kind and cause are those of the failure that raised it.
+	kind  event.Kind
+	cause string
 }
 
 // step feeds one result and reports a transition: +1 the check started
@@ -38,6 +42,7 @@ func (h *checkHysteresis) step(r CheckResult, failureThreshold, successThreshold
 		if !h.failing && h.failures >= failureThreshold {
 			h.failing, h.since = true, at
 			h.rule, h.severity = checkEventRule(r), checkSeverity(r.Check, r.Cause)
+			h.kind, h.cause = checkEventKind(r), r.Cause
 			return +1
 		}
 	case CheckPass:
@@ -71,6 +76,15 @@ func checkEventRule(r CheckResult) string {
 	return "check_" + string(r.Check)
 }
 
+// checkEventKind is condition for a cause the check only reports (an
+// expired token), check otherwise.
+func checkEventKind(r CheckResult) event.Kind {
+	if r.Cause == CauseTokenExpired {
+		return event.KindCondition
+	}
+	return event.KindCheck
+}
+
 // event builds the event for the transition step just reported. Since is,
 // as for rule events, when the condition began (the first failure of the
 // streak) for a firing event, and when the check started failing for a
@@ -80,7 +94,7 @@ func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time
 	if transition > 0 {
 		since = h.streakStart
 	}
-	ev := RuleEvent{Rule: h.rule, Severity: h.severity, At: h.since, Since: since}
+	ev := RuleEvent{Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since}
 	if transition > 0 {
 		ev.State = RuleEventFiring
 		ev.Reason = fmt.Sprintf("check %s failed %d times in a row: %s", r.Check, failureThreshold, r.Reason)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"go.uber.org/zap/zapcore"
 )
 
@@ -70,15 +71,14 @@ const (
 	RuleTelemetrySilent = "telemetry_silent"
 )
 
-// Severity ranks a rule's events. It is a string so that it works as a
-// metric label and a JSON value as it is.
-type Severity string
+// Severity ranks a rule's events.
+type Severity = event.Severity
 
 // Severities, most urgent first.
 const (
-	SeverityCritical Severity = "critical"
-	SeverityWarning  Severity = "warning"
-	SeverityInfo     Severity = "info"
+	SeverityCritical = event.SeverityCritical
+	SeverityWarning  = event.SeverityWarning
+	SeverityInfo     = event.SeverityInfo
 )
 
 type ruleID uint8
@@ -436,6 +436,12 @@ type RuleEvent struct {
 	Rule string `json:"rule"`
 	// Severity is the rule's severity.
 	Severity Severity `json:"severity"`
+	// Kind is rule for a threshold rule, check for a failing check,
+	// condition for a cause derived from checks (token_expired).
+	Kind event.Kind `json:"kind"`
+	// Cause classifies a check failure for machines (one of the Cause*
+	// constants); empty for rules and unclassified failures.
+	Cause string `json:"cause,omitempty"`
 	// State is firing or resolved.
 	State RuleEventState `json:"state"`
 	// At is the time of the call that made the transition.
@@ -949,6 +955,7 @@ func (e *RuleEngine) event(id ruleID, state RuleEventState, at, since time.Time,
 	return RuleEvent{
 		Rule:      ruleDefs[id].name,
 		Severity:  ruleDefs[id].severity,
+		Kind:      event.KindRule,
 		State:     state,
 		At:        at,
 		Since:     since,

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -91,12 +92,14 @@ const hysteresisKey = "checks"
 
 // persistedHysteresis is checkHysteresis as the store keeps it.
 type persistedHysteresis struct {
-	Failures int       `json:"failures"`
-	Passes   int       `json:"passes"`
-	Failing  bool      `json:"failing"`
-	Since    time.Time `json:"since"`
-	Rule     string    `json:"rule,omitempty"`
-	Severity Severity  `json:"severity,omitempty"`
+	Failures int        `json:"failures"`
+	Passes   int        `json:"passes"`
+	Failing  bool       `json:"failing"`
+	Since    time.Time  `json:"since"`
+	Rule     string     `json:"rule,omitempty"`
+	Severity Severity   `json:"severity,omitempty"`
+	Kind     event.Kind `json:"kind,omitempty"`
+	Cause    string     `json:"cause,omitempty"`
 }
 
 func (r *targetRunner) restoreHysteresis() {
@@ -115,14 +118,14 @@ func (r *targetRunner) restoreHysteresis() {
 		return
 	}
 	for c, p := range saved {
-		r.hysteresis[c] = &checkHysteresis{failures: p.Failures, passes: p.Passes, failing: p.Failing, since: p.Since, rule: p.Rule, severity: p.Severity}
+		r.hysteresis[c] = &checkHysteresis{failures: p.Failures, passes: p.Passes, failing: p.Failing, since: p.Since, rule: p.Rule, severity: p.Severity, kind: p.Kind, cause: p.Cause}
 	}
 }
 
 func (r *targetRunner) saveHysteresisLocked() {
 	saved := make(map[config.CheckName]persistedHysteresis, len(r.hysteresis))
 	for c, h := range r.hysteresis {
-		saved[c] = persistedHysteresis{Failures: h.failures, Passes: h.passes, Failing: h.failing, Since: h.since, Rule: h.rule, Severity: h.severity}
+		saved[c] = persistedHysteresis{Failures: h.failures, Passes: h.passes, Failing: h.failing, Since: h.since, Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause}
 	}
 	b, err := json.Marshal(saved)
 	if err == nil {
