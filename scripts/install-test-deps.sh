@@ -3,7 +3,8 @@
 # Debian's packages: prometheus, whose promtool lints the daemon's /metrics
 # and tests deploy/prometheus' rules, and whose server runs the Grafana
 # dashboard's queries against the demo; prometheus-alertmanager, two of
-# which the Alertmanager sink's test clusters on loopback; and systemd for
+# which the Alertmanager sink's test clusters on loopback, and whose amtool
+# checks deploy/alertmanager's routing; and systemd for
 # systemd-analyze, which checks the unit in deploy/systemd. Runs apt only
 # when something is missing; needs root (CI is root).
 set -euo pipefail
@@ -12,7 +13,9 @@ need=()
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
 	need+=(prometheus)
 fi
-command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
+	need+=(prometheus-alertmanager)
+fi
 # systemd-analyze checks deploy/systemd's unit; it reads the file and needs
 # no running systemd.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
@@ -44,6 +47,7 @@ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 command -v promtool >/dev/null
 command -v prometheus >/dev/null
 command -v prometheus-alertmanager >/dev/null
+command -v amtool >/dev/null
 command -v systemd-analyze >/dev/null
 # Under systemd, a policy that allowed starts may have let the packages we
 # just installed start their services, and they are enabled for the next

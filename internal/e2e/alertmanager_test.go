@@ -44,7 +44,8 @@ import (
 // simulated instance whose FPS drops and recovers. Each time the receiver
 // must get the firing alert at least once and at most twice (an HA cluster
 // notifies at least once), the keep-alive must not notify again, and the
-// resolution must follow.
+// resolution must follow. The sink's `notify test` alert must be notified
+// too, with its test label.
 func TestAlertmanagerHA(t *testing.T) {
 	bin := tool(t, "prometheus-alertmanager")
 	began := time.Now()
@@ -123,6 +124,21 @@ func testSinkToAlertmanagers(t *testing.T, ams []*am, hook *webhook) {
 	// must follow.
 	posts.waitRounds(t, 2, len(ams))
 	hook.waitFor(t, fpsLow, "the resolution last", resolvedLast)
+
+	// `notify test`: Alertmanager accepts the test alert and notifies it
+	// (it outlives group_wait), labelled for routes that page no one.
+	test := alert.Message{ID: "sink-test", Kind: alert.KindTest, Title: "spacetime-watch test notification",
+		Target: "sink", CreatedAt: time.Now()}
+	if retry, err := n.Notify(ctx, test); err != nil {
+		t.Fatalf("Notify test: retry=%v: %v", retry, err)
+	}
+	sent = time.Now()
+	testSeries := series{alertname: alertmanager.TestAlertName, target: "sink"}
+	hook.waitFor(t, testSeries, "test notification", firingSeen)
+	t.Logf("test notification %s after Notify", time.Since(sent).Round(time.Millisecond))
+	if got := hook.label(testSeries, alertmanager.TestLabel); got != "true" {
+		t.Errorf("%s notified with %s=%q, want \"true\"", testSeries, alertmanager.TestLabel, got)
+	}
 	if err := stopRun(); err != nil {
 		t.Errorf("Run: %v", err)
 	}
@@ -458,6 +474,7 @@ func (s series) String() string { return fmt.Sprintf("%s{target=%q}", s.alertnam
 type notification struct {
 	series
 	status, sender string
+	labels         map[string]string
 }
 
 func newWebhook(t *testing.T) *webhook {
@@ -478,7 +495,7 @@ func newWebhook(t *testing.T) *webhook {
 		w.mu.Lock()
 		for _, a := range payload.Alerts {
 			w.notes = append(w.notes, notification{series: series{alertname: a.Labels["alertname"], target: a.Labels["target"]},
-				status: a.Status, sender: payload.ExternalURL})
+				status: a.Status, sender: payload.ExternalURL, labels: a.Labels})
 		}
 		w.mu.Unlock()
 		select {
@@ -514,6 +531,19 @@ func (w *webhook) senders(s series) []string {
 		}
 	}
 	return out
+}
+
+// label is the value of label name in the last notification of s.
+func (w *webhook) label(s series, name string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	value := ""
+	for _, n := range w.notes {
+		if n.series == s {
+			value = n.labels[name]
+		}
+	}
+	return value
 }
 
 // waitFor waits until the statuses notified for s satisfy cond.

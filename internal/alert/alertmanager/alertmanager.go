@@ -61,10 +61,16 @@ const (
 	TestAlertName = "SpacetimeWatchTest"
 )
 
+// TestLabel is the label, with value "true", that marks the alert of
+// `spacetime-watch notify test`: route it to a receiver that pages no one
+// (deploy/alertmanager/alertmanager.yml does), so that a test proves the
+// path without waking anybody.
+const TestLabel = "spacetime_watch_test"
+
 // TestAlertLifetime is how long a test alert fires before it resolves by
 // itself. It must outlast the receiving route's group_wait (Alertmanager's
 // default is 30 s): an alert that resolves before its group is first
-// flushed is never notified at all.
+// flushed is never notified at all. The keep-alive never re-sends it.
 const TestAlertLifetime = 5 * time.Minute
 
 // Job is the value of the job label on every alert, so that an
@@ -97,7 +103,7 @@ type Options struct {
 	// (e.g. {instance: <hostname>}, so that the heartbeats of several
 	// daemons stay apart). An alert's own labels (alertname, target,
 	// severity, job) win over them. Names must match
-	// [a-zA-Z_][a-zA-Z0-9_]*. Default none.
+	// [a-zA-Z_][a-zA-Z0-9_]* and must not be TestLabel. Default none.
 	ExternalLabels map[string]string
 	// GeneratorURL is the generatorURL of alerts that carry no dashboard
 	// URL (e.g. the daemon's /api/v1/alerts). Default none.
@@ -182,6 +188,11 @@ func New(opts Options) (*Notifier, error) {
 		if !labelNameRE.MatchString(k) {
 			return nil, fmt.Errorf("%s: external label %q: not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", prefix, k)
 		}
+		if k == TestLabel {
+			// On every alert it would route real alerts as tests, to a
+			// receiver that pages no one.
+			return nil, fmt.Errorf("%s: external label %q: reserved for the alert of `notify test`; use another name", prefix, k)
+		}
 		if v != "" {
 			n.labels[k] = v
 		}
@@ -213,8 +224,9 @@ func (n *Notifier) Name() string { return n.opts.Name }
 // accepted the resolution, or after one keep-alive window), whatever the
 // outcome, because m is the latest word on them: the outbox delivers a
 // sink's messages in order. A KindTest message posts a
-// SpacetimeWatchTest alert that resolves after TestAlertLifetime; a
-// KindText message has no Alertmanager form and is skipped.
+// SpacetimeWatchTest alert labelled TestLabel="true" that resolves after
+// TestAlertLifetime and is never kept alive; a KindText message has no
+// Alertmanager form and is skipped.
 //
 // It returns (false, nil) when at least one Alertmanager accepted the
 // alerts; otherwise retry is true when any failure was transient (transport

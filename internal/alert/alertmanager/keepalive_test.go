@@ -22,7 +22,8 @@ import (
 // Alertmanagers, the second down from 2m15s to 3m30s: the heartbeat at
 // start and every minute; a firing alert re-sent every minute with endsAt
 // always 4 minutes ahead; its resolution, with its own end, re-sent only
-// until the Alertmanager that missed it has accepted it.
+// until the Alertmanager that missed it has accepted it; and a test
+// alert posted once, ending TestAlertLifetime later, never re-sent.
 func TestKeepAliveCadence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &memTransport{}
@@ -43,6 +44,11 @@ func TestKeepAliveCadence(t *testing.T) {
 		if retry, err := n.Notify(ctx, alertsMessage(fps)); retry || err != nil {
 			t.Fatalf("Notify firing = %v, %v", retry, err)
 		}
+		sleepUntil(45 * time.Second)
+		test := alert.Message{ID: "test-1", Kind: alert.KindTest, Title: "spacetime-watch test notification", Target: "main"}
+		if retry, err := n.Notify(ctx, test); retry || err != nil {
+			t.Fatalf("Notify test = %v, %v", retry, err)
+		}
 		sleepUntil(135 * time.Second)
 		tr.setDown("am-1:9093", true)
 		sleepUntil(150 * time.Second)
@@ -62,6 +68,7 @@ func TestKeepAliveCadence(t *testing.T) {
 			"am-0:9093": {
 				"0s: SpacetimeWatchHeartbeat 0s–4m0s",                     // Run starts
 				"30s: fps_low 20s–4m30s",                                  // Notify firing
+				"45s: SpacetimeWatchTest 45s–5m45s",                       // notify test: posted once
 				"1m0s: SpacetimeWatchHeartbeat 0s–5m0s, fps_low 20s–5m0s", // keep-alive
 				"2m0s: SpacetimeWatchHeartbeat 0s–6m0s, fps_low 20s–6m0s",
 				"2m30s: fps_low 20s–2m25s",                                 // Notify resolved: its own end
@@ -72,6 +79,7 @@ func TestKeepAliveCadence(t *testing.T) {
 			"am-1:9093": {
 				"0s: SpacetimeWatchHeartbeat 0s–4m0s",
 				"30s: fps_low 20s–4m30s",
+				"45s: SpacetimeWatchTest 45s–5m45s",
 				"1m0s: SpacetimeWatchHeartbeat 0s–5m0s, fps_low 20s–5m0s",
 				"2m0s: SpacetimeWatchHeartbeat 0s–6m0s, fps_low 20s–6m0s",
 				"2m30s: fps_low 20s–2m25s → 503",

@@ -266,6 +266,7 @@ func TestNewValidation(t *testing.T) {
 		{"no host", Options{Name: "am", URLs: []string{"http:///x"}}, "host is missing"},
 		{"query", Options{Name: "am", URLs: []string{"http://a:1/?x=1"}}, "without query"},
 		{"bad label name", Options{Name: "am", URLs: []string{"http://a:1"}, ExternalLabels: map[string]string{"bad-name": "x"}}, `external label "bad-name"`},
+		{"test label", Options{Name: "am", URLs: []string{"http://a:1"}, ExternalLabels: map[string]string{TestLabel: "true"}}, `external label "spacetime_watch_test": reserved`},
 		{"negative timeout", Options{Name: "am", URLs: []string{"http://a:1"}, Timeout: -time.Second}, "must not be negative"},
 		{"relative generator", Options{Name: "am", URLs: []string{"http://a:1"}, GeneratorURL: "/alerts"}, "generator URL"},
 	}

@@ -96,13 +96,16 @@ func (n *Notifier) heartbeat(now time.Time) postableAlert {
 }
 
 // testAlert is `spacetime-watch notify test`: a clearly named alert that
-// resolves by itself after TestAlertLifetime. Its test_id label makes
-// each test a new alert, so that a second test within the lifetime is
-// notified too instead of being deduplicated into the first.
+// resolves by itself after TestAlertLifetime. TestLabel="true" lets a
+// route send it to a receiver that pages no one (an external label cannot
+// take it away: the alert's own labels win). Its test_id label makes each
+// test a new alert, so that a second test within the lifetime is notified
+// too instead of being deduplicated into the first.
 func (n *Notifier) testAlert(m alert.Message, now time.Time) postableAlert {
 	labels := n.baseLabels()
 	labels["alertname"] = TestAlertName
 	labels["severity"] = string(alert.SeverityInfo)
+	labels[TestLabel] = "true"
 	put(labels, "target", m.Target)
 	put(labels, "test_id", m.ID)
 	summary := m.Title
