@@ -53,6 +53,9 @@ type Event struct {
 	// Cause classifies a failure for machines (connection_refused,
 	// token_rejected, ...): inhibition matches on it. Empty when unknown.
 	Cause string
+	// Source says where a rule's value came from when it has several
+	// (memory: telemetry or performance); empty otherwise.
+	Source string
 	// Severity is the condition's severity.
 	Severity Severity
 	// Firing is true when the condition starts, false when it ends.
@@ -97,9 +100,17 @@ type Alert struct {
 	// RunbookURL and DashboardURL come from the config's templates.
 	RunbookURL   string `json:"runbook_url,omitempty"`
 	DashboardURL string `json:"dashboard_url,omitempty"`
-	// Silenced and Held say why a tracked alert is not notified (in /api/v1/alerts).
-	Silenced bool `json:"silenced,omitempty"`
-	Held     bool `json:"held,omitempty"`
+	// Kind is check, rule or condition; Cause the failure's class, if known.
+	Kind  event.Kind `json:"kind,omitempty"`
+	Cause string     `json:"cause,omitempty"`
+	// Silenced, Held and Inhibited say why a tracked alert is not notified
+	// (in /api/v1/alerts); InhibitedBy names the firing alert that explains
+	// it, InhibitRule the dependency ("instance unreachable").
+	Silenced    bool   `json:"silenced,omitempty"`
+	Held        bool   `json:"held,omitempty"`
+	Inhibited   bool   `json:"inhibited,omitempty"`
+	InhibitedBy string `json:"inhibited_by,omitempty"`
+	InhibitRule string `json:"inhibit_rule,omitempty"`
 }
 
 // MessageKind says what a Message carries.

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -217,7 +218,7 @@ func (m *Manager) Handle(ev Event) {
 func (m *Manager) RaiseInternal(name string, severity Severity, reason string, firing bool) {
 	now := m.now()
 	m.Handle(Event{
-		Target: InternalTarget, Alert: name, Severity: severity, Firing: firing,
+		Target: InternalTarget, Alert: name, Kind: event.KindCondition, Severity: severity, Firing: firing,
 		At: now, Since: now, Reason: reason,
 	})
 }

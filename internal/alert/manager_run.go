@@ -47,6 +47,7 @@ func (m *Manager) step(now time.Time) time.Time {
 	m.drainInbox(now)
 	sil := m.silences.snapshot()
 	m.refresh(now, sil)
+	m.refreshInhibition(now)
 	m.flush(now)
 	m.metrics.syncFiring(m.alerts, m.exported)
 	m.persist(now, false)
@@ -77,6 +78,7 @@ func (m *Manager) drainInbox(now time.Time) {
 func (m *Manager) shutdown(now time.Time) {
 	m.drainInbox(now)
 	m.refresh(now, m.silences.snapshot())
+	m.refreshInhibition(now)
 	m.persist(now, true)
 	m.publish()
 }
@@ -299,6 +301,9 @@ func (m *Manager) nextWake(now time.Time, sil []Silence) time.Time {
 	for _, a := range m.alerts {
 		if a.held {
 			next = earliest(next, a.heldUntil)
+		}
+		if a.releasing() {
+			next = earliest(next, a.releasedAt.Add(m.settings.InhibitRelease))
 		}
 	}
 	next = earliest(next, nextSilenceChange(sil, now))

@@ -55,6 +55,12 @@ type Settings struct {
 	// alert with .Target, .Alert and .Severity (urlquery escapes a value).
 	// Empty: no link. Default: "".
 	RunbookURL, DashboardURL string
+	// InhibitRules mute the alerts a firing cause explains (see
+	// BuiltinInhibitRules). Default: the built-in rules.
+	InhibitRules []InhibitRule
+	// InhibitRelease is how long an alert released by its resolved cause
+	// must keep firing before it is notified on its own. Default: 2m.
+	InhibitRelease time.Duration
 }
 
 // DefaultSettings returns Alertmanager's grouping defaults and the issue's
@@ -68,6 +74,8 @@ func DefaultSettings() Settings {
 		SendResolved:   true,
 		GracePeriod:    5 * time.Minute,
 		MinRenotify:    5 * time.Minute,
+		InhibitRules:   BuiltinInhibitRules(),
+		InhibitRelease: 2 * time.Minute,
 	}
 }
 
@@ -115,6 +123,7 @@ func compileSettings(s Settings) (*compiled, error) {
 	positive("repeat_interval", s.RepeatInterval)
 	nonNegative("grace_period", s.GracePeriod)
 	nonNegative("min_renotify", s.MinRenotify)
+	nonNegative("inhibit_release", s.InhibitRelease)
 	ls, err := compileLinks(s.RunbookURL, s.DashboardURL)
 	if err != nil {
 		errs = append(errs, err)
@@ -123,5 +132,6 @@ func compileSettings(s Settings) (*compiled, error) {
 		return nil, fmt.Errorf("alert settings: %w", errors.Join(errs...))
 	}
 	s.GroupBy = slices.Clone(s.GroupBy)
+	s.InhibitRules = slices.Clone(s.InhibitRules)
 	return &compiled{Settings: s, links: ls}, nil
 }

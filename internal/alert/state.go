@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // alertState is one alert as the manager's goroutine tracks it: the
@@ -20,6 +22,9 @@ type alertState struct {
 	target   string
 	name     string
 	severity Severity
+	kind     event.Kind
+	cause    string
+	source   string // where a rule's value came from, when it has several
 
 	firing   bool      // the condition holds
 	startsAt time.Time // when the condition began (the episode's first firing)
@@ -50,6 +55,12 @@ type alertState struct {
 
 	// Derived at each refresh from the time and the silences.
 	held, silenced bool
+	// inhibited: a firing cause explains it (inhibitedBy, by inhibitRule).
+	inhibited                bool
+	inhibitedBy, inhibitRule string
+	// releasedAt is when its cause resolved while it kept firing; it is
+	// notified only once it fired on its own for InhibitRelease.
+	releasedAt time.Time
 	// Rendered from the settings' templates.
 	runbookURL, dashboardURL string
 }
@@ -74,7 +85,9 @@ func severityRank(s Severity) int {
 }
 
 // eligible: the alert fires and nothing keeps it from people.
-func (a *alertState) eligible() bool { return a.firing && !a.held && !a.silenced }
+func (a *alertState) eligible() bool {
+	return a.firing && !a.held && !a.silenced && !a.inhibited && !a.releasing()
+}
 
 // pendingSince is when the alert's un-notified change began, or zero when
 // it has none: a firing never notified, a firing to re-announce, or a
@@ -98,7 +111,7 @@ func (a *alertState) state() State {
 	switch {
 	case !a.firing:
 		return StateResolved
-	case a.held || (!a.notified && !a.silenced):
+	case a.held || (!a.notified && !a.silenced && !a.inhibited):
 		return StatePending
 	}
 	return StateFiring
@@ -133,8 +146,13 @@ func (a *alertState) view() Alert {
 		Expected:     a.expected,
 		RunbookURL:   a.runbookURL,
 		DashboardURL: a.dashboardURL,
+		Kind:         a.kind,
+		Cause:        a.cause,
 		Silenced:     a.silenced,
 		Held:         a.held,
+		Inhibited:    a.inhibited,
+		InhibitedBy:  a.inhibitedBy,
+		InhibitRule:  a.inhibitRule,
 	}
 	if !a.firing {
 		out.EndsAt = a.endsAt
@@ -165,7 +183,7 @@ func (a *alertState) applyFiring(ev Event, now time.Time, dep *Deployment) (isNe
 	if severityRank(ev.Severity) < severityRank(a.severity) && a.notified {
 		a.announceAt = now // it got worse: people hear of it, not at the next repeat
 	}
-	a.severity = ev.Severity
+	a.severity, a.kind, a.cause, a.source = ev.Severity, ev.Kind, ev.Cause, ev.Source
 	a.reason, a.observed, a.expected = ev.Reason, ev.Observed, ev.Expected
 	if a.dep == nil {
 		a.dep = dep

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // The manager keeps its state in the store's key-value space under two
@@ -54,6 +56,14 @@ type alertRecord struct {
 	// Silenced is whether a silence muted it at the last step, so that a
 	// silence that ended while the daemon was down still re-announces it.
 	Silenced bool `json:"silenced,omitempty"`
+	// Kind, Cause and Source are the labels inhibition matches on;
+	// Inhibited whether a cause explained it at the last step.
+	Kind      event.Kind `json:"kind,omitempty"`
+	Cause     string     `json:"cause,omitempty"`
+	Source    string     `json:"source,omitempty"`
+	Inhibited bool       `json:"inhibited,omitempty"`
+	// ReleasedAt is when its cause resolved while it kept firing.
+	ReleasedAt time.Time `json:"released_at,omitzero"`
 }
 
 // groupRecord is a group's pacing state on disk.
@@ -78,6 +88,7 @@ func (a *alertState) record() alertRecord {
 		ActiveAt: wall(a.activeAt), ResolvedAt: wall(a.resolvedAt), HeldUntil: wall(a.heldUntil),
 		Notified: a.notified, LastNotified: wall(a.lastNotified), AnnounceAt: wall(a.announceAt),
 		Silenced: a.silenced,
+		Kind:     a.kind, Cause: a.cause, Source: a.source, Inhibited: a.inhibited, ReleasedAt: wall(a.releasedAt),
 	}
 }
 
@@ -89,6 +100,7 @@ func (r alertRecord) state() *alertState {
 		activeAt: r.ActiveAt, resolvedAt: r.ResolvedAt, heldUntil: r.HeldUntil,
 		notified: r.Notified, lastNotified: r.LastNotified, announceAt: r.AnnounceAt,
 		silenced: r.Silenced,
+		kind:     r.Kind, cause: r.Cause, source: r.Source, inhibited: r.Inhibited, releasedAt: r.ReleasedAt,
 	}
 }
 

@@ -1,0 +1,248 @@
+package alert
+
+import (
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
+)
+
+// Inhibition keeps one cause to one notification: while a source alert
+// fires, the alerts it explains (its targets) stay tracked and visible in
+// /api/v1/alerts, marked inhibited, but are not notified. When the source
+// resolves and a target still fires, the target is notified then, once it
+// has kept firing for InhibitRelease: the alerts a cause explained usually
+// resolve within moments of it (telemetry needs a minute of data), and that
+// is not news either.
+//
+// The rules have Alertmanager's shape: source matchers, target matchers
+// and the labels both must share (always including target, since a cause
+// on one instance explains nothing on another). An alert never inhibits
+// itself, and inhibition does not chain: an inhibited source still
+// inhibits (Alertmanager does the same).
+
+// Labels of an alert that matchers see, besides alert, target and severity.
+const (
+	// LabelKind is check, rule or condition.
+	LabelKind = "kind"
+	// LabelCause is the machine-readable cause of a failing check
+	// (connection_refused, token_rejected, ...); empty when unknown.
+	LabelCause = "cause"
+)
+
+// LabelMatcher matches one label's value: equal, or a regexp anchored at
+// both ends (Alertmanager's =~), negated with Negate (!= and !~).
+type LabelMatcher struct {
+	Name   string
+	Value  string
+	Regexp *regexp.Regexp
+	Negate bool
+}
+
+// Matches reports whether labels satisfy m. A missing label is empty.
+func (m LabelMatcher) Matches(labels map[string]string) bool {
+	v := labels[m.Name]
+	ok := v == m.Value
+	if m.Regexp != nil {
+		ok = m.Regexp.MatchString(v)
+	}
+	return ok != m.Negate
+}
+
+// Equal returns a matcher for name="value".
+func Equal(name, value string) LabelMatcher { return LabelMatcher{Name: name, Value: value} }
+
+// NotEqual returns a matcher for name!="value".
+func NotEqual(name, value string) LabelMatcher {
+	return LabelMatcher{Name: name, Value: value, Negate: true}
+}
+
+// Regexp returns a matcher for name=~"expr", anchored at both ends; expr
+// must compile (the built-in rules' are constants).
+func Regexp(name, expr string) LabelMatcher {
+	return LabelMatcher{Name: name, Value: expr, Regexp: regexp.MustCompile("^(?:" + expr + ")$")}
+}
+
+// matchAll reports whether labels satisfy every matcher.
+func matchAll(ms []LabelMatcher, labels map[string]string) bool {
+	for _, m := range ms {
+		if !m.Matches(labels) {
+			return false
+		}
+	}
+	return true
+}
+
+// InhibitRule mutes the alerts matching Target while an alert matching
+// Source fires with the same values of the Equal labels.
+type InhibitRule struct {
+	// Name says which cause the rule stands for, in /api/v1/alerts
+	// ("instance unreachable") and the logs.
+	Name string
+	// Source and Target select the two sides; Equal lists the labels they
+	// must share (target is always added).
+	Source, Target []LabelMatcher
+	Equal          []string
+}
+
+// Names of the daemon's own conditions and of the rules and checks the
+// built-in inhibition refers to. The monitor raises them under these names.
+const (
+	alertInstanceUp     = "check_instance_up"
+	alertTokenExpired   = "token_expired"
+	alertTokenRejected  = "token_rejected"
+	alertTelemetryDown  = "telemetry_down"
+	alertTelemetrySilnt = "telemetry_silent"
+	alertMemoryUnwatch  = "memory_unwatched"
+)
+
+// BuiltinInhibitRules are the dependencies spacetime-watch knows among its
+// own checks and rules:
+//
+//   - an unreachable instance explains every other check failing, the
+//     telemetry stream being down (a stream that still flows is a signal of
+//     its own, and so are FPS and memory alerts from it), and memory being
+//     unwatched;
+//   - a refused or expired token explains every check that failed because
+//     of the token, and memory unwatched (the /performance fallback needs a
+//     token);
+//   - a stream that is down or silent explains the FPS rules, the
+//     telemetry and thresholds checks, memory being unwatched, and the
+//     memory rules unless memory came from /performance (source label).
+func BuiltinInhibitRules() []InhibitRule {
+	telemetryDown := Regexp(LabelAlert, alertTelemetryDown+"|"+alertTelemetrySilnt)
+	return []InhibitRule{
+		{
+			Name:   "instance unreachable",
+			Source: []LabelMatcher{Equal(LabelAlert, alertInstanceUp)},
+			Target: []LabelMatcher{Equal(LabelKind, string(event.KindCheck))},
+		},
+		{
+			Name:   "instance unreachable",
+			Source: []LabelMatcher{Equal(LabelAlert, alertInstanceUp)},
+			Target: []LabelMatcher{Regexp(LabelAlert, alertTelemetryDown+"|"+alertTelemetrySilnt+"|"+alertMemoryUnwatch+"|"+alertTokenRejected+"|"+alertTokenExpired)},
+		},
+		{
+			Name:   "token refused",
+			Source: []LabelMatcher{Regexp(LabelAlert, alertTokenRejected+"|"+alertTokenExpired)},
+			Target: []LabelMatcher{Regexp(LabelCause, "token_rejected|token_expired"), Equal(LabelKind, string(event.KindCheck))},
+		},
+		{
+			Name:   "token refused",
+			Source: []LabelMatcher{Regexp(LabelAlert, alertTokenRejected+"|"+alertTokenExpired)},
+			Target: []LabelMatcher{Equal(LabelAlert, alertMemoryUnwatch)},
+		},
+		{
+			Name:   "telemetry down",
+			Source: []LabelMatcher{telemetryDown},
+			Target: []LabelMatcher{Regexp(LabelAlert, "fps_.*|check_telemetry|check_thresholds|"+alertMemoryUnwatch)},
+		},
+		{
+			Name:   "telemetry down",
+			Source: []LabelMatcher{telemetryDown},
+			Target: []LabelMatcher{Regexp(LabelAlert, "memory_high|memory_growth"), NotEqual(LabelSource, "performance")},
+		},
+	}
+}
+
+// LabelSource says where a rule's value came from (telemetry or
+// performance, for memory); empty when there is one source only.
+const LabelSource = "source"
+
+// labels are the alert's labels, as matchers see them.
+func (a *alertState) labels() map[string]string {
+	return map[string]string{
+		LabelAlert: a.name, LabelTarget: a.target, LabelSeverity: string(a.severity),
+		LabelKind: string(a.kind), LabelCause: a.cause, LabelSource: a.source,
+	}
+}
+
+// inhibitor finds, for an alert, the firing alert and rule that inhibit it.
+type inhibitor struct {
+	rules  []InhibitRule
+	firing []*alertState // every alert whose condition holds
+	labels map[*alertState]map[string]string
+}
+
+func newInhibitor(rules []InhibitRule, alerts map[string]*alertState) *inhibitor {
+	in := &inhibitor{rules: rules, labels: map[*alertState]map[string]string{}}
+	for _, a := range sortedAlerts(alerts) {
+		in.labels[a] = a.labels()
+		if a.firing {
+			in.firing = append(in.firing, a)
+		}
+	}
+	return in
+}
+
+// inhibitedBy returns the alert inhibiting a and the rule's name, or nil.
+func (in *inhibitor) inhibitedBy(a *alertState) (*alertState, string) {
+	tl := in.labels[a]
+	for _, r := range in.rules {
+		if !matchAll(r.Target, tl) {
+			continue
+		}
+		targetIsSource := matchAll(r.Source, tl)
+		for _, src := range in.firing {
+			if src == a {
+				continue
+			}
+			sl := in.labels[src]
+			if !matchAll(r.Source, sl) || !sameLabels(r.Equal, sl, tl) {
+				continue
+			}
+			// As in Alertmanager: an alert matching both sides is not
+			// inhibited by another that also does (neither explains the other).
+			if targetIsSource && matchAll(r.Target, sl) {
+				continue
+			}
+			return src, r.Name
+		}
+	}
+	return nil, ""
+}
+
+// sameLabels reports whether a and b agree on target and every name in equal.
+func sameLabels(equal []string, a, b map[string]string) bool {
+	if a[LabelTarget] != b[LabelTarget] {
+		return false
+	}
+	return !slices.ContainsFunc(equal, func(n string) bool { return a[n] != b[n] })
+}
+
+// refreshInhibition derives each alert's inhibited flag at now. A target
+// released by its source keeps waiting, uninhibited in the API but not yet
+// eligible, until it has fired on its own for release.
+func (m *Manager) refreshInhibition(now time.Time) {
+	in := newInhibitor(m.settings.InhibitRules, m.alerts)
+	for _, a := range m.alerts {
+		src, rule := (*alertState)(nil), ""
+		if a.firing {
+			src, rule = in.inhibitedBy(a)
+		}
+		was := a.inhibited
+		a.inhibited = src != nil
+		a.inhibitedBy, a.inhibitRule = "", ""
+		if src != nil {
+			a.inhibitedBy, a.inhibitRule = src.name, rule
+			a.releasedAt = time.Time{}
+		}
+		if was && !a.inhibited && a.firing {
+			a.releasedAt = now
+		}
+		if !a.releasedAt.IsZero() && (!a.firing || !now.Before(a.releasedAt.Add(m.settings.InhibitRelease))) {
+			a.releasedAt = time.Time{}
+			if a.firing && !a.notified {
+				a.activeAt = now // its own group_wait starts now, not when the cause began
+			}
+		}
+		if was != a.inhibited || !a.releasedAt.IsZero() {
+			m.dirty = true
+		}
+	}
+}
+
+// releasing reports whether a was released by its source too recently to
+// be notified.
+func (a *alertState) releasing() bool { return !a.releasedAt.IsZero() }

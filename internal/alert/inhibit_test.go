@@ -1,0 +1,171 @@
+package alert
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
+)
+
+// check and rule build firing events with the labels inhibition matches on.
+func check(target, name, cause string, sev Severity) Event {
+	ev := fire(target, name, sev)
+	ev.Kind, ev.Cause = event.KindCheck, cause
+	return ev
+}
+
+func rule(target, name string, sev Severity) Event {
+	ev := fire(target, name, sev)
+	ev.Kind = event.KindRule
+	return ev
+}
+
+func condition(target, name string, sev Severity) Event {
+	ev := fire(target, name, sev)
+	ev.Kind = event.KindCondition
+	return ev
+}
+
+// notifiedNames lists every alert each message names, "firing:name" or
+// "resolved:name", in order.
+func notifiedNames(rs []recorded) []string {
+	var out []string
+	for _, r := range rs {
+		for _, a := range r.msg.Alerts {
+			out = append(out, fmt.Sprintf("%s:%s", a.State, a.Name))
+		}
+	}
+	return out
+}
+
+// TestInhibitionOneCauseOneAlert: an unreachable instance and the six
+// checks it makes fail are one notification naming one alert, firing and
+// then resolved; the others are listed as inhibited, with their cause.
+func TestInhibitionOneCauseOneAlert(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		evs := []Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)}
+		others := []string{"check_health", "check_status", "check_telemetry", "check_scene", "check_auth", "check_whitelist"}
+		for _, name := range others {
+			evs = append(evs, check("main", name, "instance_down", SeverityWarning))
+		}
+		h.handle(evs...)
+		sleep(time.Minute)
+		for _, name := range others {
+			a, ok := alertNamed(h.m, "main", name)
+			if !ok || !a.Inhibited || a.InhibitedBy != "check_instance_up" || a.InhibitRule != "instance unreachable" {
+				t.Errorf("%s: %+v, want inhibited by check_instance_up", name, a)
+			}
+			if v := testutil.ToFloat64(h.m.metrics.firing.WithLabelValues("main", name, "warning")); v != 0 {
+				t.Errorf("spacetime_alerts_firing{%s} = %v, want 0 while inhibited", name, v)
+			}
+		}
+		var resolved []Event
+		for _, e := range evs {
+			resolved = append(resolved, resolve(e.Target, e.Alert, e.Severity))
+		}
+		h.handle(resolved...)
+		sleep(10 * time.Minute)
+		if got, want := notifiedNames(h.rec.all()), []string{"firing:check_instance_up", "resolved:check_instance_up"}; !slices.Equal(got, want) {
+			t.Errorf("notified %q, want %q", got, want)
+		}
+	})
+}
+
+// TestInhibitionStep walks the built-in dependencies one step at a time,
+// with what is inhibited after each.
+func TestInhibitionStep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		inhibited := func() []string {
+			var out []string
+			for _, a := range h.m.Alerts() {
+				if a.Inhibited {
+					out = append(out, a.Name+"<"+a.InhibitedBy)
+				}
+			}
+			slices.Sort(out)
+			return out
+		}
+		steps := []struct {
+			name string
+			evs  []Event
+			want []string
+		}{
+			{"a stream that flows is its own signal: fps_low stands alone",
+				[]Event{rule("main", "fps_low", SeverityWarning)}, nil},
+			{"the stream goes down: it explains fps_low",
+				[]Event{rule("main", "telemetry_down", SeverityWarning)}, []string{"fps_low<telemetry_down"}},
+			{"the instance is unreachable: it explains telemetry_down, which still explains fps_low",
+				[]Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)},
+				[]string{"fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
+			{"another target's cause explains nothing here",
+				[]Event{check("other", "check_health", "instance_down", SeverityWarning)},
+				[]string{"fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
+			{"a refused token explains the checks that needed it, not the others",
+				[]Event{condition("other", "token_rejected", SeverityWarning), check("other", "check_auth", "token_rejected", SeverityWarning)},
+				[]string{"check_auth<token_rejected", "fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
+			{"memory from /performance is its own signal while the stream is down",
+				[]Event{func() Event { e := rule("main", "memory_high", SeverityWarning); e.Source = "performance"; return e }()},
+				[]string{"check_auth<token_rejected", "fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
+			{"memory from the stream is explained by the stream being down",
+				[]Event{rule("main", "memory_growth", SeverityWarning)},
+				[]string{"check_auth<token_rejected", "fps_low<telemetry_down", "memory_growth<telemetry_down", "telemetry_down<check_instance_up"}},
+		}
+		for i, s := range steps {
+			h.handle(s.evs...)
+			if got := inhibited(); !slices.Equal(got, s.want) {
+				t.Fatalf("step %d (%s): inhibited %q, want %q", i, s.name, got, s.want)
+			}
+		}
+	})
+}
+
+// TestInhibitionRelease: when the cause resolves and an alert it explained
+// keeps firing, that alert is notified, after InhibitRelease; one that
+// resolves within it is never notified.
+func TestInhibitionRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h.handle(check("main", "check_instance_up", "connection_refused", SeverityCritical),
+			rule("main", "telemetry_down", SeverityWarning), check("main", "check_scene", "instance_down", SeverityWarning))
+		sleep(time.Minute)
+		h.handle(resolve("main", "check_instance_up", SeverityCritical))
+		sleep(time.Minute) // telemetry comes back within the release time
+		h.handle(resolve("main", "telemetry_down", SeverityWarning))
+		sleep(10 * time.Minute) // check_scene still fails: a cause of its own
+		got := notifiedNames(h.rec.all())
+		// The group's next message (group_interval) carries both changes.
+		want := []string{"firing:check_instance_up", "firing:check_scene", "resolved:check_instance_up"}
+		if !slices.Equal(got, want) {
+			t.Errorf("notified %q, want %q", got, want)
+		}
+		if a, _ := alertNamed(h.m, "main", "check_scene"); a.Inhibited || a.State != StateFiring {
+			t.Errorf("check_scene after release: %+v", a)
+		}
+	})
+}
+
+// TestInhibitionSurvivesRestart: an inhibited alert is not announced by a
+// restarted manager before its cause is known again.
+func TestInhibitionSurvivesRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h.handle(check("main", "check_instance_up", "connection_refused", SeverityCritical),
+			check("main", "check_health", "instance_down", SeverityWarning))
+		sleep(time.Minute)
+		h = h.restart(DefaultSettings())
+		sleep(10 * time.Minute)
+		if got, want := notifiedNames(h.rec.all()), []string{"firing:check_instance_up"}; !slices.Equal(got, want) {
+			t.Errorf("notified %q, want %q", got, want)
+		}
+		if a, _ := alertNamed(h.m, "main", "check_health"); !a.Inhibited {
+			t.Errorf("check_health after restart: %+v, want inhibited", a)
+		}
+	})
+}
