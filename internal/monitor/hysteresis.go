@@ -41,8 +41,8 @@ func (h *checkHysteresis) step(r CheckResult, failureThreshold, successThreshold
 		h.passes = 0
 		if !h.failing && h.failures >= failureThreshold {
 			h.failing, h.since = true, at
-			h.rule, h.severity = checkEventRule(r), checkSeverity(r.Check, r.Cause)
-			h.kind, h.cause = checkEventKind(r), r.Cause
+			h.rule, h.severity = checkEventRule(r), checkSeverity(r)
+			h.kind, h.cause = conditionKind(r), r.Cause
 			return +1
 		}
 	case CheckPass:
@@ -57,32 +57,25 @@ func (h *checkHysteresis) step(r CheckResult, failureThreshold, successThreshold
 }
 
 // checkSeverity is how urgent a failing check is: an instance that does not
-// answer, or whose token expired, needs a person now; the rest can wait for
-// working hours.
-func checkSeverity(c config.CheckName, cause string) Severity {
-	if c == config.CheckInstanceUp || cause == CauseTokenExpired {
+// answer needs a person now, and so do the derived conditions that say so;
+// the rest can wait for working hours.
+func checkSeverity(r CheckResult) Severity {
+	if s, ok := conditionSeverity(r); ok {
+		return s
+	}
+	if r.Check == config.CheckInstanceUp {
 		return SeverityCritical
 	}
 	return SeverityWarning
 }
 
-// checkEventRule is the name of the condition a failing check raises. A
-// failing auth check whose token expired raises token_expired instead, so
-// that the on-call engineer reads "restart the instance", not "target down".
+// checkEventRule is the name of the alert a failing result raises: the
+// condition's own name (token_expired), or check_<name>.
 func checkEventRule(r CheckResult) string {
-	if r.Cause == CauseTokenExpired {
-		return "token_expired"
+	if conditionKind(r) == event.KindCondition {
+		return string(r.Check)
 	}
 	return "check_" + string(r.Check)
-}
-
-// checkEventKind is condition for a cause the check only reports (an
-// expired token), check otherwise.
-func checkEventKind(r CheckResult) event.Kind {
-	if r.Cause == CauseTokenExpired {
-		return event.KindCondition
-	}
-	return event.KindCheck
 }
 
 // event builds the event for the transition step just reported. Since is,
@@ -95,15 +88,26 @@ func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time
 		since = h.streakStart
 	}
 	ev := RuleEvent{Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since}
-	if transition > 0 {
+	condition := h.kind == event.KindCondition
+	switch {
+	case transition > 0 && condition:
+		ev.State, ev.Reason = RuleEventFiring, r.Reason
+	case transition > 0:
 		ev.State = RuleEventFiring
-		ev.Reason = fmt.Sprintf("check %s failed %d times in a row: %s", r.Check, failureThreshold, r.Reason)
-		if r.Cause == CauseTokenExpired {
-			ev.Reason = "token expired: the instance must be restarted (" + r.Reason + ")"
-		}
-	} else {
+		ev.Reason = fmt.Sprintf("check %s failed %s in a row: %s", r.Check, times(failureThreshold), r.Reason)
+	case condition:
+		ev.State, ev.Reason = RuleEventResolved, r.Reason
+	default:
 		ev.State = RuleEventResolved
-		ev.Reason = fmt.Sprintf("check %s passed %d times in a row: %s", r.Check, successThreshold, r.Reason)
+		ev.Reason = fmt.Sprintf("check %s passed %s in a row: %s", r.Check, times(successThreshold), r.Reason)
 	}
 	return ev
+}
+
+// times is "1 time" or "n times".
+func times(n int) string {
+	if n == 1 {
+		return "1 time"
+	}
+	return fmt.Sprintf("%d times", n)
 }

@@ -29,6 +29,8 @@ type runnerSettings struct {
 	successThreshold int
 	timeout          time.Duration
 	autoDetect       bool
+	// tokenHint says how to fix a refused token, for the target's source.
+	tokenHint string
 	// configured is the deployment the config file declares, if any.
 	configured *store.Deployment
 }
@@ -39,6 +41,7 @@ func settingsFromConfig(t *config.Target) runnerSettings {
 		successThreshold: t.Checks.SuccessThreshold,
 		timeout:          t.Schedule.Timeout,
 		autoDetect:       t.Deployment.AutoDetect,
+		tokenHint:        tokenHint(t),
 	}
 	if !t.Deployment.StartedAt.IsZero() {
 		s.configured = &store.Deployment{Target: t.Name, Version: t.Deployment.Version, StartedAt: t.Deployment.StartedAt, Source: store.SourceConfig}
@@ -196,6 +199,9 @@ func (r *targetRunner) apply(results []CheckResult, at time.Time) {
 			Observed: res.Observed, Expected: res.Expected, Reason: res.Reason, Duration: res.Duration,
 		})
 		r.stepLocked(res, at)
+	}
+	for _, c := range tokenConditions {
+		r.stepLocked(conditionResult(c, results, r.settings.tokenHint), at)
 	}
 	r.metrics.VerifyChecksPassed.WithLabelValues(r.name).Set(float64(passed))
 	r.last, r.lastRound = results, at

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
@@ -86,30 +87,72 @@ func TestCheckHysteresisStepByStep(t *testing.T) {
 	}
 }
 
-// TestTokenExpiredIsItsOwnCondition: an auth check failing because the JWT
-// expired raises token_expired (critical), not check_auth, and resolves
-// under the same name.
-func TestTokenExpiredIsItsOwnCondition(t *testing.T) {
-	var h checkHysteresis
-	at := time.Now()
-	expired := CheckResult{Check: config.CheckAuth, Status: CheckFail, Cause: CauseTokenExpired, Reason: "token expired at 10:00"}
-	h.step(expired, 2, 1, at)
-	if tr := h.step(expired, 2, 1, at); tr != +1 {
-		t.Fatalf("transition %d, want +1", tr)
+// TestTokenConditions: checks failing because of the token raise one
+// condition each round derives (token_expired: restart the instance;
+// token_rejected: the fix for the configured token source) besides their
+// own alerts, which carry the cause so the alerting layer can inhibit them.
+// Each condition resolves under its own name and with its own account.
+func TestTokenConditions(t *testing.T) {
+	cases := []struct {
+		cause, condition string
+		severity         Severity
+		wantReason       string
+	}{
+		{CauseTokenExpired, ConditionTokenExpired, SeverityCritical, "restart the instance"},
+		{CauseTokenRejected, ConditionTokenRejected, SeverityWarning, "put the instance's current token in /etc/spacetime/token"},
 	}
-	ev := h.event(expired, +1, time.Time{}, 2, 1)
-	if !ev.Since.Equal(at) {
-		t.Fatalf("firing event since %v, want the first failure %v", ev.Since, at)
+	for _, tc := range cases {
+		t.Run(tc.condition, func(t *testing.T) {
+			at := testkit.BaseTime(t)
+			st := openTestStore(t, func() time.Time { return at })
+			rec := &eventRecorder{}
+			settings := runnerSettings{failureThreshold: 2, successThreshold: 1, tokenHint: tokenHint(&config.Target{TokenFile: "/etc/spacetime/token"})}
+			r := newTargetRunner("main", settings, runnerDeps{}, NewMetrics(prometheus.NewRegistry()), st, rec, zap.NewNop(), func() time.Time { return at })
+			failing := func(c config.CheckName) CheckResult {
+				return CheckResult{Check: c, Status: CheckFail, Cause: tc.cause, Reason: string(c) + " refused the token with HTTP 401"}
+			}
+			up := result(config.CheckInstanceUp, CheckPass)
+			r.apply([]CheckResult{up, failing(config.CheckAuth), failing(config.CheckScene)}, at)
+			r.apply([]CheckResult{up, failing(config.CheckAuth), failing(config.CheckScene)}, at.Add(5*time.Minute))
+			r.apply([]CheckResult{up, result(config.CheckAuth, CheckPass), result(config.CheckScene, CheckPass)}, at.Add(10*time.Minute))
+
+			byName := map[string][]RuleEvent{}
+			for _, ev := range rec.events {
+				byName[ev.Rule] = append(byName[ev.Rule], ev)
+			}
+			cond := byName[tc.condition]
+			if len(cond) != 2 || cond[0].State != RuleEventFiring || cond[1].State != RuleEventResolved {
+				t.Fatalf("%s events = %v, want firing then resolved", tc.condition, cond)
+			}
+			if cond[0].Severity != tc.severity || cond[0].Kind != event.KindCondition || cond[0].Cause != tc.cause ||
+				!strings.Contains(cond[0].Reason, tc.wantReason) || !strings.Contains(cond[0].Reason, "refused the token") {
+				t.Errorf("firing %s = %+v", tc.condition, cond[0])
+			}
+			if !strings.Contains(cond[1].Reason, "accepts the token") {
+				t.Errorf("resolved %s says %q, want its own account", tc.condition, cond[1].Reason)
+			}
+			for _, check := range []string{"check_auth", "check_scene"} {
+				evs := byName[check]
+				if len(evs) != 2 || evs[0].Kind != event.KindCheck || evs[0].Cause != tc.cause || evs[1].State != RuleEventResolved {
+					t.Errorf("%s events = %+v, want firing with cause %s, then resolved", check, evs, tc.cause)
+				}
+			}
+			if other := tokenConditions[0].name; other != tc.condition && len(byName[other]) > 0 {
+				t.Errorf("%s raised too: %v", other, byName[other])
+			}
+		})
 	}
-	if ev.Rule != "token_expired" || ev.Severity != SeverityCritical || !strings.Contains(ev.Reason, "the instance must be restarted") {
-		t.Fatalf("firing event = %+v", ev)
+}
+
+// TestTokenConditionSkippedWhileDown: a round in which the instance did
+// not answer says nothing about the token: a firing condition stays.
+func TestTokenConditionSkippedWhileDown(t *testing.T) {
+	expired := CheckResult{Check: config.CheckAuth, Status: CheckFail, Cause: CauseTokenExpired}
+	if r := conditionResult(tokenConditions[0], []CheckResult{result(config.CheckInstanceUp, CheckFail), {Check: config.CheckAuth, Status: CheckFail, Cause: CauseInstanceDown}}, ""); r.Status != CheckSkipped {
+		t.Errorf("instance down: %s, want skipped", r.Status)
 	}
-	pass := result(config.CheckAuth, CheckPass)
-	if tr := h.step(pass, 2, 1, at); tr != -1 {
-		t.Fatalf("transition %d, want -1", tr)
-	}
-	if ev := h.event(pass, -1, at, 2, 1); ev.Rule != "token_expired" || ev.State != RuleEventResolved {
-		t.Fatalf("resolved event = %+v", ev)
+	if r := conditionResult(tokenConditions[0], []CheckResult{result(config.CheckInstanceUp, CheckPass), expired}, ""); r.Status != CheckFail {
+		t.Errorf("expired: %s, want fail", r.Status)
 	}
 }
 

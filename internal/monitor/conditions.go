@@ -1,0 +1,107 @@
+package monitor
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
+)
+
+// Conditions are causes the monitor derives from a round's results, one
+// alert each, whatever number of checks they make fail. The alerting
+// layer inhibits the checks they explain (their results carry the same
+// cause), so that a wrong token is one notification, not four.
+const (
+	// ConditionTokenExpired: the instance's JWT expired. The stock Godot
+	// server issues one token per process, so only a restart mends it.
+	ConditionTokenExpired = "token_expired"
+	// ConditionTokenRejected: the instance refused the token it was given:
+	// the file or variable holds another instance's or an old token.
+	ConditionTokenRejected = "token_rejected"
+)
+
+// tokenCondition is one condition and the cause that raises it.
+type tokenCondition struct {
+	name     string
+	cause    string
+	severity Severity
+}
+
+// tokenConditions are derived in this order; an expired token is the
+// more precise account of a refusal, so it comes first.
+var tokenConditions = []tokenCondition{
+	{ConditionTokenExpired, CauseTokenExpired, SeverityCritical},
+	{ConditionTokenRejected, CauseTokenRejected, SeverityWarning},
+}
+
+// conditionResult folds a round's results into one result for cond: failed
+// when a check failed with its cause, passed when none did and the
+// instance answered, skipped when the round says nothing about tokens (the
+// instance did not answer).
+func conditionResult(cond tokenCondition, results []CheckResult, hint string) CheckResult {
+	answered := false
+	for _, r := range results {
+		if r.Status == CheckFail && r.Cause == cond.cause {
+			return CheckResult{Check: config.CheckName(cond.name), Status: CheckFail, Cause: cond.cause,
+				Observed: r.Observed, Expected: r.Expected, Reason: conditionReason(cond, r, hint)}
+		}
+		if r.Check == config.CheckInstanceUp && r.Status == CheckPass {
+			answered = true
+		}
+	}
+	if !answered {
+		return CheckResult{Check: config.CheckName(cond.name), Status: CheckSkipped}
+	}
+	return CheckResult{Check: config.CheckName(cond.name), Status: CheckPass, Reason: "the instance accepts the token"}
+}
+
+// conditionReason says what is wrong and what to do, from the failing
+// check's own account.
+func conditionReason(cond tokenCondition, r CheckResult, hint string) string {
+	if cond.name == ConditionTokenExpired {
+		return fmt.Sprintf("the instance's API token expired (check %s: %s); the stock server issues one token per process: restart the instance", r.Check, r.Reason)
+	}
+	return fmt.Sprintf("the instance refused the API token (check %s: %s); %s", r.Check, r.Reason, hint)
+}
+
+// tokenHint tells how to fix a refused token for the target's token source.
+func tokenHint(t *config.Target) string {
+	var b strings.Builder
+	switch {
+	case t.TokenFile != "":
+		fmt.Fprintf(&b, "put the instance's current token in %s (the daemon re-reads it on every poll)", t.TokenFile)
+	case t.TokenEnv != "":
+		fmt.Fprintf(&b, "set %s to the instance's current token and restart spacetime-watch", t.TokenEnv)
+	case t.TokenFromStatus:
+		b.WriteString("the token comes from GET /status (jwt_token): check that it serves the token the API accepts")
+	default:
+		b.WriteString("configure token_file, token_env or token_from_status")
+	}
+	if t.TokenFile != "" || t.TokenEnv != "" {
+		b.WriteString(", or read it from GET /status (jwt_token) with token_from_status: true; a restarted instance has a new token")
+	}
+	return b.String()
+}
+
+// conditionKind is the kind of the alert a result raises: condition for a
+// derived one, check otherwise.
+func conditionKind(r CheckResult) event.Kind {
+	for _, c := range tokenConditions {
+		if string(r.Check) == c.name {
+			return event.KindCondition
+		}
+	}
+	return event.KindCheck
+}
+
+// conditionSeverity is the severity of a derived condition, and false for
+// a check.
+func conditionSeverity(r CheckResult) (Severity, bool) {
+	for _, c := range tokenConditions {
+		if string(r.Check) == c.name {
+			return c.severity, true
+		}
+	}
+	return "", false
+}
