@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-var testStart = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+// testStart is where the item tests' minutes start: an hour before
+// testkit.BaseTime (set by TestMain).
+var testStart time.Time
 
 // hourOf is an hour of minutes, each made by f (which sees the index and
 // a minute with At set).
