@@ -174,7 +174,12 @@ func (w *window) memoryStable() Item {
 		it.Verdict, it.Figure, it.Note = Warn, "no memory samples", "no memory samples in telemetry"
 		return it
 	}
-	it.Figure = fmt.Sprintf("max %s, mean %s, slope %s MB/min", mb(mt.max), mb(mt.mean), signed(mt.slope, 2))
+	it.Figure = fmt.Sprintf("max %s, mean %s", mb(mt.max), mb(mt.mean))
+	if mt.trend(w) {
+		it.Figure += fmt.Sprintf(", slope %s MB/min", signed(mt.slope, 2))
+	} else {
+		it.Figure += "; " + tooShort(mt.span)
+	}
 	switch {
 	case mt.max >= w.th.MemoryMaxMB:
 		it.Verdict = Fail
