@@ -204,17 +204,41 @@ func (w *window) vrInitialized() Item {
 			desktop = m.At
 		}
 	}
+	started, ok := w.instanceStart()
 	switch {
 	case !vr.IsZero():
 		it.Verdict, it.Figure = Pass, "VR initialised at "+w.since(vr)
 	case !desktop.IsZero():
 		it.Verdict, it.Figure = Warn, "desktop fallback at "+w.since(desktop)
 		it.Note = "no headset: the instance fell back to the desktop"
+	case !ok:
+		// The instance initialised VR (or not) when it started, before this
+		// deployment (one declared on a running instance); nothing in the
+		// window can show it, and a desktop fallback it announced to the
+		// daemon's connection would have been seen. A warning here would
+		// stand on every such deployment for what it cannot have changed.
+		it.Verdict, it.Figure = Pass, "not observed (the instance was not restarted)"
+		it.Note = "VR initialises when the instance starts; it was running before the deployment started"
 	default:
 		it.Verdict, it.Figure = Warn, "none seen"
-		it.Note = "no VR event seen in telemetry"
+		it.Note = "the instance started at " + w.since(started) + "; no VR event seen in telemetry since"
 	}
 	return it
+}
+
+// instanceStart is when the instance's process started within the window,
+// if it did: its first restart there, or the start the deployment records.
+func (w *window) instanceStart() (time.Time, bool) {
+	for _, m := range w.minutes {
+		if m.Restarts > 0 {
+			return m.At, true
+		}
+	}
+	at := w.instanceStartedAt
+	if at.IsZero() || at.Before(w.start) {
+		return time.Time{}, false
+	}
+	return at, true
 }
 
 // joinNotes joins the non-empty notes with "; ".

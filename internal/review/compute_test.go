@@ -149,7 +149,8 @@ func TestItemThresholds(t *testing.T) {
 		// vr_initialized.
 		{"VR initialised", KindHour1, "vr_initialized", hourOf(5, func(i int, m *Minute) { m.VRInitialized = i == 1 }), Pass, "VR initialised at +1m"},
 		{"desktop fallback", KindHour1, "vr_initialized", hourOf(5, func(i int, m *Minute) { m.DesktopFallback = i == 1 }), Warn, "desktop fallback at +1m"},
-		{"no VR event", KindHour1, "vr_initialized", hourOf(5, func(int, *Minute) {}), Warn, "no VR event seen in telemetry"},
+		{"no VR event after a restart", KindHour1, "vr_initialized", hourOf(5, func(i int, m *Minute) { m.Restarts = boolInt(i == 2) }), Warn, "the instance started at +2m; no VR event seen in telemetry since"},
+		{"no VR event, no restart", KindHour1, "vr_initialized", hourOf(5, func(int, *Minute) {}), Pass, "not observed (the instance was not restarted)"},
 
 		// uptime: pass ≥ 99%, warn ≥ 95% of minutes answered and connected.
 		{"uptime 100%", KindHour24, "uptime", hourOf(100, func(i int, m *Minute) { m.OwnRequests, m.TelemetryConnected = 2, true }), Pass, "API answered in 100% of 100 minutes"},
@@ -385,5 +386,38 @@ func TestPlurals(t *testing.T) {
 	}
 	if it := itemOf(t, r, "nothing_suspicious"); !strings.Contains(it.Figure, "2 authentication failures in 15m") {
 		t.Errorf("nothing_suspicious figure %q", it.Figure)
+	}
+}
+
+// TestVRInitializedWithoutRestart: a deployment declared on a running
+// instance (`deployment start`, no restart in the window) cannot observe
+// VR initialising, which happens at the instance's start: the item says
+// so and passes. A deployment the instance's start began, or a restart in
+// the window, still warns when no VR event follows.
+func TestVRInitializedWithoutRestart(t *testing.T) {
+	ms := hourOf(60, func(int, *Minute) {})
+	tests := []struct {
+		name            string
+		instanceStarted time.Time
+		minutes         []Minute
+		want            Verdict
+		figure, note    string
+	}{
+		{"declared on a running instance", testStart.Add(-3 * time.Hour), ms, Pass,
+			"not observed (the instance was not restarted)", "VR initialises when the instance starts; it was running before the deployment started"},
+		{"the instance's start unknown", time.Time{}, ms, Pass, "not observed (the instance was not restarted)", ""},
+		{"began by the instance's start", testStart, ms, Warn, "none seen", "the instance started at +0m; no VR event seen in telemetry since"},
+		{"restarted in the window", testStart.Add(-3 * time.Hour),
+			hourOf(60, func(i int, m *Minute) { m.Restarts = boolInt(i == 12) }), Warn, "none seen", "the instance started at +12m"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Compute(Input{StartedAt: testStart, InstanceStartedAt: tc.instanceStarted, Offset: time.Hour,
+				Now: testStart.Add(time.Hour), Minutes: tc.minutes})
+			it := itemOf(t, r, "vr_initialized")
+			if it.Verdict != tc.want || it.Figure != tc.figure || !strings.Contains(it.Note, tc.note) {
+				t.Errorf("vr_initialized: %s %q (%s), want %s %q (%s)", it.Verdict, it.Figure, it.Note, tc.want, tc.figure, tc.note)
+			}
+		})
 	}
 }

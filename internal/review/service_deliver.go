@@ -112,7 +112,7 @@ func (s *Service) compute(name string, t *target, sl slot, now time.Time, log *z
 		log.Warn("review: skipped stored minutes that do not decode", zap.Int("minutes", bad))
 	}
 	r := Compute(Input{
-		Target: name, DeploymentID: sl.dep.ID, Version: sl.dep.Version, StartedAt: sl.dep.StartedAt,
+		Target: name, DeploymentID: sl.dep.ID, Version: sl.dep.Version, StartedAt: sl.dep.StartedAt, InstanceStartedAt: sl.dep.InstanceStartedAt,
 		Name: sl.name, Offset: sl.offset, Kind: KindForIndex(sl.index), Now: now, Minutes: minutes, Thresholds: t.thresholds,
 	})
 	return r, true

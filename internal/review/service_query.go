@@ -45,7 +45,7 @@ func (s *Service) OnDemand(ctx context.Context, target, deploymentID, name strin
 	}
 	// Compute cuts the window at now and marks the review partial.
 	return Compute(Input{
-		Target: target, DeploymentID: dep.ID, Version: dep.Version, StartedAt: dep.StartedAt,
+		Target: target, DeploymentID: dep.ID, Version: dep.Version, StartedAt: dep.StartedAt, InstanceStartedAt: dep.InstanceStartedAt,
 		Name: sl.name, Offset: sl.offset, Kind: KindForIndex(sl.index), Now: now, Minutes: minutes, Thresholds: t.thresholds,
 	}), nil
 }

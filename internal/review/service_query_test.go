@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
 // TestServiceOnDemand: a review asked for before it is due covers the
@@ -87,6 +89,37 @@ func TestServiceSupersededDeployment(t *testing.T) {
 		m, _, _ := loadMarkers(h.st, d1.ID)
 		if m["hour-4"] == nil || m["hour-4"].State != stateSuperseded || m["hour-24"] == nil || m["hour-24"].State != stateSuperseded {
 			t.Errorf("markers of the superseded deployment: %+v %+v", m["hour-4"], m["hour-24"])
+		}
+	})
+}
+
+// TestServiceVRWithoutRestart: the service hands the deployment's
+// instance start to the review: a deployment declared on a running
+// instance reads "not observed" in its delivered hour-1 review, one the
+// instance's start began warns when no VR event followed.
+func TestServiceVRWithoutRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wall := &svcWall{}
+		out := &svcDeliverer{wall: wall}
+		h := svcStart(t, "", wall, out, nil)
+		d := h.deploy("9.0.0") // through the API; the healthy minutes have no VR event
+		h.runUntil(d.StartedAt, time.Hour+2*time.Minute)
+		got := svcByName(t, out.all())["hour-1"]
+		if it := itemOf(t, got.r, "vr_initialized"); it.Verdict != Pass || it.Figure != "not observed (the instance was not restarted)" {
+			t.Errorf("delivered hour-1 vr_initialized: %s %q (%s)", it.Verdict, it.Figure, it.Note)
+		}
+
+		now := wall.Now()
+		if _, err := h.st.StartDeployment(store.Deployment{Target: "vr", Version: "9.0.1", Source: store.SourceRestart, StartedAt: now, InstanceStartedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		h.runFor(5 * time.Minute)
+		r, err := h.svc.OnDemand(context.Background(), "vr", "", "hour-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it := itemOf(t, r, "vr_initialized"); it.Verdict != Warn || it.Figure != "none seen" {
+			t.Errorf("on-demand vr_initialized after the instance's start: %s %q (%s)", it.Verdict, it.Figure, it.Note)
 		}
 	})
 }
