@@ -123,3 +123,58 @@ func TestServiceVRWithoutRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestServiceLatest: without a review named, the latest one that fell
+// due is shown as it was delivered, or computed now when it was not
+// delivered; before the first falls due, the first, computed now.
+func TestServiceLatest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wall := &svcWall{}
+		out := &svcDeliverer{wall: wall}
+		h := svcStart(t, "", wall, out, nil)
+		ctx := context.Background()
+		d := h.deploy("10.0.0")
+		h.runUntil(d.StartedAt, 20*time.Minute)
+
+		r, err := h.svc.Latest(ctx, "vr", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Name != "hour-1" || !r.Partial || !r.ComputedAt.Equal(wall.Now()) {
+			t.Errorf("before any is due: %s, partial %t, computed at +%s; want hour-1, partial, computed now", r.Name, r.Partial, r.ComputedAt.Sub(d.StartedAt))
+		}
+
+		// hour-1 delivered: shown as delivered, computed when it went out.
+		h.runUntil(d.StartedAt, 2*time.Hour)
+		delivered := svcByName(t, out.all())["hour-1"]
+		if r, err = h.svc.Latest(ctx, "vr", d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if r.Name != "hour-1" || r.Partial || !r.ComputedAt.Equal(delivered.r.ComputedAt) {
+			t.Errorf("after hour-1 went out: %s, partial %t, computed at +%s; want hour-1 as delivered at +%s",
+				r.Name, r.Partial, r.ComputedAt.Sub(d.StartedAt), delivered.r.ComputedAt.Sub(d.StartedAt))
+		}
+
+		// hour-4 fell due but cannot be delivered: computed now, whole.
+		out.mu.Lock()
+		out.fails = 1 << 20
+		out.mu.Unlock()
+		h.runUntil(d.StartedAt, 4*time.Hour+5*time.Minute)
+		if r, err = h.svc.Latest(ctx, "vr", ""); err != nil {
+			t.Fatal(err)
+		}
+		if r.Name != "hour-4" || r.Partial || !r.ComputedAt.Equal(wall.Now()) || len(r.Items) != 12 {
+			t.Errorf("hour-4 due, undelivered: %s, partial %t, %d items, computed at +%s; want hour-4, whole, computed now",
+				r.Name, r.Partial, len(r.Items), r.ComputedAt.Sub(d.StartedAt))
+		}
+
+		if _, err := h.svc.Latest(ctx, "nope", ""); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown target: %v, want ErrNotFound", err)
+		}
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := h.svc.Latest(cancelled, "vr", ""); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled context: %v", err)
+		}
+	})
+}
