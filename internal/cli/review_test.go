@@ -66,8 +66,14 @@ func TestReviewLatest(t *testing.T) {
 	// Declared as started two minutes ago: its minute-1 review fell due a
 	// minute ago and goes out at the next tick.
 	deploy("1.2.5", time.Now().Add(-2*time.Minute))
+	eventually(t, 10*time.Second, "the minute-1 review marked delivered", func() (bool, string) {
+		_, body, _ := get(base + "/api/v1/reviews?target=main") // the delivered ones
+		var list daemon.ReviewsResponse
+		_ = json.Unmarshal([]byte(body), &list)
+		return len(list.Reviews) == 1 && list.Reviews[0].Name == "minute-1", body
+	})
 	const headline = "Review minute-1 of main (1.2.5)"
-	eventually(t, 10*time.Second, "the minute-1 review delivered to the console", func() (bool, string) {
+	eventually(t, 10*time.Second, "the minute-1 review on the console", func() (bool, string) {
 		return strings.Contains(console.String(), headline), console.String()
 	})
 	if c := console.String(); strings.Contains(c, " : ") || !strings.Contains(c, headline+": ") {
