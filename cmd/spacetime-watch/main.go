@@ -165,17 +165,20 @@ Example:
   spacetime-watch notify test --sink=oncall`)
 	notifySink := notifyTest.Flag("sink", "Only this sink. Default: every configured sink.").String()
 
-	reviewCmd := app.Command("review", `Print a post-deployment review computed now over the data that exists (partial data
-marked as such), through the running daemon's API. The scheduled reviews (hour 1, 4 and 24 by
-default) are delivered by the daemon itself; this is for a look on demand.
+	reviewCmd := app.Command("review", `Print a post-deployment review through the running daemon's API. Without --hour or
+--review: the latest review that fell due, as the daemon delivered it (before the first falls
+due, the first one computed now, partial). With them: that review computed now over the data
+that exists (partial data marked as such). The scheduled reviews (hour 1, 4 and 24 by default)
+are delivered by the daemon itself; this is for a look on demand.
 
-Example:
+Examples:
+  spacetime-watch review --target=main
   spacetime-watch review --target=main --hour=4`)
 	daemonFlags(reviewCmd)
 	var ro cli.ReviewOptions
 	reviewCmd.Flag("target", "Target name, as in the config. Required.").Required().StringVar(&ro.Target)
 	reviewCmd.Flag("deployment", "Deployment ID (see deployment list). Default: the target's current deployment.").StringVar(&ro.Deployment)
-	reviewHour := reviewCmd.Flag("hour", "Which review: the one at this many hours (1, 4, 24). Default: 1, unless --review is given.").Int()
+	reviewHour := reviewCmd.Flag("hour", "Which review, computed now: the one at this many hours (1, 4, 24). Default: the latest that fell due, as delivered (or the first, computed now).").Int()
 	reviewCmd.Flag("review", "Which review, by name (hour-1, hour-4, hour-24, or e.g. minute-2 for compressed offsets); overrides --hour.").StringVar(&ro.Name)
 	reviewCmd.Flag("output", "Output format: text, markdown or json.").Default("text").EnumVar(&ro.Output, "text", "markdown", "json")
 
@@ -232,12 +235,8 @@ Example:
 	case notifyTest.FullCommand():
 		return cli.NotifyTest(ctx, do, *notifySink, stdout, stderr)
 	case reviewCmd.FullCommand():
-		if ro.Name == "" {
-			h := *reviewHour
-			if h == 0 {
-				h = 1
-			}
-			ro.Name = fmt.Sprintf("hour-%d", h)
+		if ro.Name == "" && *reviewHour != 0 {
+			ro.Name = fmt.Sprintf("hour-%d", *reviewHour)
 		}
 		return cli.Review(ctx, do, ro, stdout, stderr)
 	case demoCmd.FullCommand():

@@ -145,19 +145,30 @@ func daemonClient(o DaemonOptions, stderr io.Writer) (*daemon.Client, int) {
 
 // ReviewOptions are the `review` command's flags.
 type ReviewOptions struct {
-	Target, Deployment, Name string
+	// Target and Deployment pick the deployment (Deployment empty: the
+	// target's current one).
+	Target, Deployment string
+	// Name is the review ("hour-4"). Empty: the latest that fell due, as
+	// delivered, or before the first falls due, the first one computed now.
+	Name string
 	// Output is text, markdown or json.
 	Output string
 }
 
-// Review prints a review computed now over the data that exists (partial
-// data marked as such), through the daemon's API.
+// Review prints a review through the daemon's API: the one named,
+// computed now over the data that exists (partial data marked as such),
+// or without a name the latest that fell due, as delivered (before the
+// first falls due, the first one computed now).
 func Review(ctx context.Context, o DaemonOptions, r ReviewOptions, stdout, stderr io.Writer) int {
 	c, code := daemonClient(o, stderr)
 	if c == nil {
 		return code
 	}
-	resp, err := c.Review(ctx, r.Target, r.Deployment, r.Name)
+	name := r.Name
+	if name == "" {
+		name = daemon.LatestReview
+	}
+	resp, err := c.Review(ctx, r.Target, r.Deployment, name)
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError

@@ -32,7 +32,7 @@ func TestDemoStory(t *testing.T) {
 	for _, want := range []string{
 		"ALERT FIRING fps_low",
 		"ALERT RESOLVED fps_low",
-		"minute-2 review of demo",
+		"Review minute-2 of demo",
 		"FPS stable at 85–95",
 		"demo finished.",
 	} {
@@ -48,7 +48,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	// Everything happened within the first 3 minutes (stamped [m:ss]).
 	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "review of demo") && !strings.HasPrefix(line, "[1:") && !strings.HasPrefix(line, "[2:") {
+		if strings.Contains(line, "Review minute-2 of demo") && !strings.HasPrefix(line, "[1:") && !strings.HasPrefix(line, "[2:") {
 			t.Errorf("review line stamped outside 1:00–2:59: %s", line)
 		}
 	}

@@ -3,7 +3,9 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 )
 
@@ -48,6 +51,27 @@ func startSim(t *testing.T, opts sim.Options) *sim.Sim {
 	return s
 }
 
+// watchConfig writes a config watching s as target "main" on a fast
+// clock (a round every second, bounded well inside it), its token in a
+// file under dir; head is YAML before the defaults (an alerting section),
+// defaults more lines of the defaults section. It returns the config's
+// path and the token file's.
+func watchConfig(t *testing.T, dir string, s *sim.Sim, head, defaults string) (cfg, tokenFile string) {
+	t.Helper()
+	info := s.Info()
+	tokenFile = writeFile(t, dir, "api-token", info.Token+"\n")
+	cfg = writeFile(t, dir, "config.yaml", fmt.Sprintf(`%sdefaults:
+  schedule: {interval: 1s, timeout: 900ms}
+  checks: {request_timeout: 300ms, telemetry_timeout: 500ms}
+%stargets:
+  - name: main
+    api_url: http://%s
+    telemetry_urls: ["ws://%s/"]
+    token_file: %s
+`, head, defaults, info.API, info.Telemetry, tokenFile))
+	return cfg, tokenFile
+}
+
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -77,6 +101,51 @@ func mustGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %v\n%s", url, code, err, body)
 	}
 	return body
+}
+
+// runDaemon runs daemon.Run with opts on a loopback listener and returns
+// its base URL once it serves. stop cancels it and fails the test when it
+// returns an error or takes more than 10 s; it runs when the test ends,
+// and calling it earlier (to read what the daemon left behind) is fine.
+func runDaemon(t *testing.T, opts daemon.Options) (base string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Listener = l
+	ready := make(chan struct{})
+	opts.Ready = func(net.Addr) { close(ready) }
+	ctx, cancel := context.WithCancel(context.Background())
+	var runErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runErr = daemon.Run(ctx, opts)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+				if runErr != nil {
+					t.Errorf("daemon: %v", runErr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("daemon did not stop within 10s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	select {
+	case <-ready:
+	case <-done:
+		t.Fatalf("daemon.Run returned before serving: %v", runErr)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not serve within 10s")
+	}
+	return "http://" + l.Addr().String(), stop
 }
 
 // eventually polls cond every 20 ms until it holds or timeout passes.

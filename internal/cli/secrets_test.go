@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,16 +36,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	s := startSim(t, sim.Options{Token: sentinel, TelemetryAuth: true})
 	info := s.Info()
 	dir := t.TempDir()
-	tokenFile := writeFile(t, dir, "api-token", sentinel+"\n")
-	cfg := writeFile(t, dir, "config.yaml", fmt.Sprintf(`defaults:
-  schedule: {interval: 1s, timeout: 900ms}
-  checks: {request_timeout: 300ms, telemetry_timeout: 500ms}
-targets:
-  - name: main
-    api_url: http://%s
-    telemetry_urls: ["ws://%s/"]
-    token_file: %s
-`, info.API, info.Telemetry, tokenFile))
+	cfg, tokenFile := watchConfig(t, dir, s, "", "")
 	stateDir := filepath.Join(dir, "state")
 
 	var logs syncBuffer
@@ -54,33 +44,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + l.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{ConfigFile: cfg, StateDir: stateDir, Listener: l, Logger: log, Registry: prometheus.NewRegistry()})
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("daemon did not stop within 10s")
-		}
-	}
-	defer stop()
+	base, stop := runDaemon(t, daemon.Options{ConfigFile: cfg, StateDir: stateDir, Logger: log, Registry: prometheus.NewRegistry()})
 
 	// Everything the sweep reads, by where it came from.
 	var seen []struct{ where, text string }

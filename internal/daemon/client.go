@@ -162,7 +162,9 @@ func (c *Client) NotifyTest(ctx context.Context, sink string) (NotifyTestRespons
 }
 
 // Review computes a review now (GET /api/v1/reviews): name is e.g.
-// "hour-4"; deploymentID empty means the target's current deployment.
+// "hour-4", or LatestReview for the latest that fell due (as delivered)
+// or else the first one computed now; deploymentID empty means the
+// target's current deployment.
 func (c *Client) Review(ctx context.Context, target, deploymentID, name string) (ReviewResponse, error) {
 	q := url.Values{"target": {target}, "review": {name}}
 	if deploymentID != "" {

@@ -84,7 +84,7 @@ const landingPage = `<!doctype html><html><head><title>spacetime-watch</title></
 <h1>spacetime-watch</h1><p>Watches SpaceTime VR deployments.</p><ul>
 <li><a href="/metrics">/metrics</a></li><li><a href="/api/v1/status">/api/v1/status</a></li>
 <li><a href="/api/v1/deployments">/api/v1/deployments</a></li><li><a href="/api/v1/alerts">/api/v1/alerts</a></li>
-<li>/api/v1/reviews?target=NAME&amp;review=hour-1</li><li><a href="/api/v1/silences">/api/v1/silences</a></li><li><a href="/api/v1/outbox">/api/v1/outbox</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
+<li>/api/v1/reviews?target=NAME&amp;review=latest</li><li><a href="/api/v1/silences">/api/v1/silences</a></li><li><a href="/api/v1/outbox">/api/v1/outbox</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
 `
 
 type api struct {
@@ -154,9 +154,15 @@ func (a *api) startDeployment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, deploymentFromStore(d))
 }
 
+// LatestReview is the review= value that asks GET /api/v1/reviews for the
+// latest review that fell due (as delivered), or before the first falls
+// due, the first one computed now (review.Service.Latest). No review is
+// named so: names are hour-N, minute-N or second-N.
+const LatestReview = "latest"
+
 // review computes a review now (GET /api/v1/reviews?target=T&review=hour-4
-// [&deployment=ID]); without review=, it lists the reviews delivered for
-// the deployment.
+// [&deployment=ID]), or shows the latest (review=latest); without review=,
+// it lists the reviews delivered for the deployment.
 func (a *api) review(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	target, dep, name := q.Get("target"), q.Get("deployment"), q.Get("review")
@@ -173,7 +179,15 @@ func (a *api) review(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, ReviewsResponse{Reviews: list})
 		return
 	}
-	rv, err := a.reviews.svc.OnDemand(r.Context(), target, dep, name)
+	var (
+		rv  review.Review
+		err error
+	)
+	if name == LatestReview {
+		rv, err = a.reviews.svc.Latest(r.Context(), target, dep)
+	} else {
+		rv, err = a.reviews.svc.OnDemand(r.Context(), target, dep, name)
+	}
 	if err != nil {
 		a.fail(w, reviewErrCode(err), err)
 		return

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,18 +61,16 @@ func (r *reviews) TargetAdded(tc config.Target, rec *review.Recorder) {
 func (r *reviews) TargetRemoved(name string) { r.svc.ForgetTarget(name) }
 
 // reviewDeliverer posts a review through the outbox, in the deployment's
-// thread where the sink has threads.
+// thread where the sink has threads: the review's own headline as the
+// title ("⚠️ Review hour-4 of vr-1 (v2.4.1): WARN · LATE: ..."), its
+// body as the text.
 type reviewDeliverer struct{ out alert.Enqueuer }
 
 func (d reviewDeliverer) Deliver(_ context.Context, r review.Review) error {
-	title := fmt.Sprintf("%s review of %s %s: %s", r.Name, r.Target, r.Version, r.Verdict)
-	if r.Late {
-		title += fmt.Sprintf(" (late by %s)", r.LateBy.Round(time.Second))
-	}
 	return d.out.Enqueue(alert.Message{
 		Kind:       alert.KindText,
-		Title:      title,
-		Text:       review.Text(r),
+		Title:      review.Title(r),
+		Text:       review.Body(r),
 		Target:     r.Target,
 		Deployment: &alert.Deployment{ID: r.DeploymentID, Version: r.Version, StartedAt: r.StartedAt},
 	})

@@ -3,10 +3,12 @@ package review
 import (
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestNextTick(t *testing.T) {
-	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	base := testkit.BaseTime(t)
 	at := func(d time.Duration) time.Time { return base.Add(d) }
 	tests := []struct {
 		name  string
@@ -31,7 +33,7 @@ func TestNextTick(t *testing.T) {
 }
 
 func TestSleepForIsBounded(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := testkit.BaseTime(t)
 	tests := []struct {
 		name string
 		next time.Time

@@ -71,6 +71,12 @@ type Input struct {
 	DeploymentID string
 	Version      string
 	StartedAt    time.Time
+	// InstanceStartedAt is when the instance's process started, when known
+	// (store.Deployment's): a deployment the instance's own start began
+	// has it at StartedAt. With it before the window (or unknown) and no
+	// restart in the window, the instance did not start in the window, and
+	// vr_initialized cannot observe what happens only at a start.
+	InstanceStartedAt time.Time
 	// Name is the review's name. Default: OffsetName(Offset).
 	Name string
 	// Offset is the review's offset from StartedAt: the window is

@@ -42,12 +42,16 @@ func count[T int | float64](n T) string {
 	return b.String()
 }
 
-// plural is "1 restart", "2 restarts".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
+// plural is a count with its noun: "1 restart", "2 restarts", "0
+// restarts", "1,204 restarts". The noun agrees with the count as printed
+// (0.6 prints as 1). Every counted noun in a figure or note goes through
+// it.
+func plural[T int | float64](n T, one, many string) string {
+	s := count(n)
+	if s == "1" {
+		return s + " " + one
 	}
-	return count(n) + " " + many
+	return s + " " + many
 }
 
 // num formats a figure with the given decimals.

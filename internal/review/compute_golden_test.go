@@ -12,14 +12,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 var updateReviewGolden = flag.Bool("update-review-golden", false, "rewrite testdata/*.json, *.md and *.txt from the current reviews")
 
 // golden compares got with testdata/name, or rewrites it with
-// -update-review-golden (review the diff before committing it).
+// -update-review-golden (review the diff before committing it). The files
+// hold the dates of an unshifted run: got's dates are moved back first
+// (testkit.UnshiftDates), so the files match at any base shift.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
+	got = testkit.UnshiftDates(t, got)
 	path := filepath.Join("testdata", name)
 	if *updateReviewGolden {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -232,7 +237,7 @@ func leakMinutes(start time.Time, n int, base, amp, rate float64, onset int, see
 // windows of various lengths is projected within 10% of the truth, and a
 // flat series projects nothing.
 func TestLeakProjectionTable(t *testing.T) {
-	start := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	start := testkit.BaseTime(t)
 	for _, tc := range []struct {
 		name        string
 		minutes     int

@@ -25,7 +25,7 @@ func (w *window) checkShare(it Item, none string) Item {
 	}
 	share := float64(passed) / float64(total)
 	it.Verdict = atLeast(share, w.th.CheckPass, w.th.CheckWarn)
-	it.Figure = fmt.Sprintf("%s of %s checks passed", pct(share), count(total))
+	it.Figure = fmt.Sprintf("%s of %s passed", pct(share), plural(total, "check", "checks"))
 	if it.Verdict != Pass {
 		it.Note = fmt.Sprintf("%s failed; %s needed to pass", plural(total-passed, "check", "checks"), pct(w.th.CheckPass))
 	}
@@ -73,9 +73,9 @@ func (w *window) noErrorSpikes() Item {
 			}
 		}
 		it.Verdict = Pass
-		it.Figure = fmt.Sprintf("no spike in %s minutes", count(len(series)))
+		it.Figure = "no spike in " + plural(len(series), "minute", "minutes")
 		if worst.errors > 0 {
-			it.Figure += fmt.Sprintf("; median %s errors/min, worst %s at %s", num(median, 0), count(worst.errors), w.since(worst.at))
+			it.Figure += fmt.Sprintf("; median %s, worst %s at %s", plural(median, "error/min", "errors/min"), count(worst.errors), w.since(worst.at))
 		} else {
 			it.Figure += "; no errors"
 		}
@@ -88,9 +88,9 @@ func (w *window) noErrorSpikes() Item {
 			parts = append(parts, fmt.Sprintf("and %d more", len(spikes)-3))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s errors (%s) at %s", count(s.errors), pct(s.errors/s.requests), w.since(s.at)))
+		parts = append(parts, fmt.Sprintf("%s (%s) at %s", plural(s.errors, "error", "errors"), pct(s.errors/s.requests), w.since(s.at)))
 	}
-	it.Figure = fmt.Sprintf("%s: %s; median %s errors/min", plural(len(spikes), "spike", "spikes"), strings.Join(parts, ", "), num(median, 0))
+	it.Figure = fmt.Sprintf("%s: %s; median %s", plural(len(spikes), "spike", "spikes"), strings.Join(parts, ", "), plural(median, "error/min", "errors/min"))
 	it.Note = joinNotes(fmt.Sprintf("a spike is a minute with errors above %s× the median and above %s of its requests",
 		num(w.th.ErrorSpikeFactor, 0), pct(w.th.ErrorSpikeMinRate)), it.Note)
 	return it
@@ -106,8 +106,8 @@ func (w *window) fpsStable() Item {
 	}
 	share := float64(in) / float64(n)
 	it.Verdict = atLeast(share, w.th.FPSInBandPass, w.th.FPSInBandWarn)
-	it.Figure = fmt.Sprintf("%s of %s samples in band; mean %s, 1%% low %s, min %s",
-		pct(share), count(n), num(w.fpsMean(), 1), num(w.fpsLow1(), 1), num(w.fpsMin(), 1))
+	it.Figure = fmt.Sprintf("%s of %s in band; mean %s, 1%% low %s, min %s",
+		pct(share), plural(n, "sample", "samples"), num(w.fpsMean(), 1), num(w.fpsLow1(), 1), num(w.fpsMin(), 1))
 	if it.Verdict != Pass {
 		worst := w.worstFPSMinute()
 		it.Note = fmt.Sprintf("%s needed in band; the worst minute was %s (mean %s)",
@@ -174,7 +174,12 @@ func (w *window) memoryStable() Item {
 		it.Verdict, it.Figure, it.Note = Warn, "no memory samples", "no memory samples in telemetry"
 		return it
 	}
-	it.Figure = fmt.Sprintf("max %s, mean %s, slope %s MB/min", mb(mt.max), mb(mt.mean), signed(mt.slope, 2))
+	it.Figure = fmt.Sprintf("max %s, mean %s", mb(mt.max), mb(mt.mean))
+	if mt.trend(w) {
+		it.Figure += fmt.Sprintf(", slope %s MB/min", signed(mt.slope, 2))
+	} else {
+		it.Figure += "; " + tooShort(mt.span)
+	}
 	switch {
 	case mt.max >= w.th.MemoryMaxMB:
 		it.Verdict = Fail
@@ -199,17 +204,41 @@ func (w *window) vrInitialized() Item {
 			desktop = m.At
 		}
 	}
+	started, ok := w.instanceStart()
 	switch {
 	case !vr.IsZero():
 		it.Verdict, it.Figure = Pass, "VR initialised at "+w.since(vr)
 	case !desktop.IsZero():
 		it.Verdict, it.Figure = Warn, "desktop fallback at "+w.since(desktop)
 		it.Note = "no headset: the instance fell back to the desktop"
+	case !ok:
+		// The instance initialised VR (or not) when it started, before this
+		// deployment (one declared on a running instance); nothing in the
+		// window can show it, and a desktop fallback it announced to the
+		// daemon's connection would have been seen. A warning here would
+		// stand on every such deployment for what it cannot have changed.
+		it.Verdict, it.Figure = Pass, "not observed (the instance was not restarted)"
+		it.Note = "VR initialises when the instance starts; it was running before the deployment started"
 	default:
 		it.Verdict, it.Figure = Warn, "none seen"
-		it.Note = "no VR event seen in telemetry"
+		it.Note = "the instance started at " + w.since(started) + "; no VR event seen in telemetry since"
 	}
 	return it
+}
+
+// instanceStart is when the instance's process started within the window,
+// if it did: its first restart there, or the start the deployment records.
+func (w *window) instanceStart() (time.Time, bool) {
+	for _, m := range w.minutes {
+		if m.Restarts > 0 {
+			return m.At, true
+		}
+	}
+	at := w.instanceStartedAt
+	if at.IsZero() || at.Before(w.start) {
+		return time.Time{}, false
+	}
+	return at, true
 }
 
 // joinNotes joins the non-empty notes with "; ".

@@ -31,7 +31,7 @@ func (w *window) uptime() Item {
 	it.Verdict = Pass
 	if asked > 0 {
 		share := float64(answered) / float64(asked)
-		parts = append(parts, fmt.Sprintf("API answered in %s of %s minutes", pct(share), count(asked)))
+		parts = append(parts, fmt.Sprintf("API answered in %s of %s", pct(share), plural(asked, "minute", "minutes")))
 		it.Verdict = atLeast(share, w.th.UptimePass, w.th.UptimeWarn)
 	}
 	if connected > 0 {
@@ -57,9 +57,9 @@ func (w *window) totalRequests() Item {
 		total += v
 	}
 	if fromCounter {
-		it.Figure = plural(int(total), "request", "requests") + " served"
+		it.Figure = plural(total, "request", "requests") + " served"
 	} else {
-		it.Figure = plural(int(total), "request", "requests") + " made by the daemon"
+		it.Figure = plural(total, "request", "requests") + " made by the daemon"
 		it.Note = noteOwnRequests
 	}
 	it.Verdict = Pass
@@ -74,7 +74,7 @@ func (w *window) errors() Item {
 	it := Item{Name: "errors", Title: "Errors"}
 	errs, reqs, fromCounters := w.errorTotals()
 	return w.judgeErrors(it, errs, reqs, fromCounters,
-		fmt.Sprintf("%s in %s (%s)", plural(int(errs), "error", "errors"), plural(int(reqs), "request", "requests"), ratePct(errs/reqs)))
+		fmt.Sprintf("%s in %s (%s)", plural(errs, "error", "errors"), plural(reqs, "request", "requests"), ratePct(errs/reqs)))
 }
 
 func (w *window) restarts() Item {

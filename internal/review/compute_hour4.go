@@ -54,7 +54,7 @@ func (w *window) errorRate() Item {
 	it := Item{Name: "error_rate", Title: "Error rate"}
 	errs, reqs, fromCounters := w.errorTotals()
 	return w.judgeErrors(it, errs, reqs, fromCounters,
-		fmt.Sprintf("%s (%s in %s)", ratePct(errs/reqs), plural(int(errs), "error", "errors"), plural(int(reqs), "request", "requests")))
+		fmt.Sprintf("%s (%s in %s)", ratePct(errs/reqs), plural(errs, "error", "errors"), plural(reqs, "request", "requests")))
 }
 
 // judgeErrors judges an error rate (error_rate, errors).
@@ -154,10 +154,10 @@ func (w *window) authFailures() Item {
 	}
 	it.Verdict = Fail
 	if b.fromCounter {
-		it.Note = fmt.Sprintf("possible attack: more than %d authentication failures in %s", w.th.AuthAttackCount, win)
+		it.Note = fmt.Sprintf("possible attack: more than %s in %s", plural(w.th.AuthAttackCount, "authentication failure", "authentication failures"), win)
 	} else {
 		// The daemon's own 401s say its token is refused, not who attacks.
-		it.Note = joinNotes(fmt.Sprintf("the instance refused the daemon's token more than %d times in %s: check the token (or a possible attack)", w.th.AuthAttackCount, win), it.Note)
+		it.Note = joinNotes(fmt.Sprintf("the instance refused the daemon's token more than %s in %s: check the token (or a possible attack)", plural(w.th.AuthAttackCount, "time", "times"), win), it.Note)
 	}
 	return it
 }
@@ -216,7 +216,7 @@ func (w *window) nothingSuspicious() Item {
 	spikes, _, _, _ := w.spikes()
 	var seen []string
 	if b.attack(w.th) {
-		seen = append(seen, fmt.Sprintf("%s authentication failures in %s from %s", count(b.most), shortDuration(w.th.AuthAttackWindow), w.since(b.from)))
+		seen = append(seen, fmt.Sprintf("%s in %s from %s", plural(b.most, "authentication failure", "authentication failures"), shortDuration(w.th.AuthAttackWindow), w.since(b.from)))
 	}
 	if len(spikes) > 0 {
 		seen = append(seen, plural(len(spikes), "error spike", "error spikes")+" from "+w.since(spikes[0].at))

@@ -1,13 +1,16 @@
 package review
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-var testStart = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+// testStart is where the item tests' minutes start: an hour before
+// testkit.BaseTime (set by TestMain).
+var testStart time.Time
 
 // hourOf is an hour of minutes, each made by f (which sees the index and
 // a minute with At set).
@@ -111,7 +114,7 @@ func TestItemThresholds(t *testing.T) {
 		{"counters: a reset is not a spike", KindHour1, "no_error_spikes", hourOf(20, func(i int, m *Minute) {
 			k := float64(i % 10) // the instance restarted at minute 10
 			m.Requests, m.Errors = f(1000*k), f(k)
-		}), Pass, "median 1 errors/min"},
+		}), Pass, "median 1 error/min"},
 
 		// auth_failures: more than 20 in any 15 minutes.
 		{"20 auth failures in 15 minutes pass", KindHour4, "auth_failures", hourOf(60, func(i int, m *Minute) {
@@ -146,7 +149,8 @@ func TestItemThresholds(t *testing.T) {
 		// vr_initialized.
 		{"VR initialised", KindHour1, "vr_initialized", hourOf(5, func(i int, m *Minute) { m.VRInitialized = i == 1 }), Pass, "VR initialised at +1m"},
 		{"desktop fallback", KindHour1, "vr_initialized", hourOf(5, func(i int, m *Minute) { m.DesktopFallback = i == 1 }), Warn, "desktop fallback at +1m"},
-		{"no VR event", KindHour1, "vr_initialized", hourOf(5, func(int, *Minute) {}), Warn, "no VR event seen in telemetry"},
+		{"no VR event after a restart", KindHour1, "vr_initialized", hourOf(5, func(i int, m *Minute) { m.Restarts = boolInt(i == 2) }), Warn, "the instance started at +2m; no VR event seen in telemetry since"},
+		{"no VR event, no restart", KindHour1, "vr_initialized", hourOf(5, func(int, *Minute) {}), Pass, "not observed (the instance was not restarted)"},
 
 		// uptime: pass ≥ 99%, warn ≥ 95% of minutes answered and connected.
 		{"uptime 100%", KindHour24, "uptime", hourOf(100, func(i int, m *Minute) { m.OwnRequests, m.TelemetryConnected = 2, true }), Pass, "API answered in 100% of 100 minutes"},
@@ -326,5 +330,94 @@ func TestComputeNeverPanics(t *testing.T) {
 		if _, err := JSON(r); err != nil {
 			t.Errorf("%s: JSON: %v", k, err)
 		}
+	}
+}
+
+// TestPlurals: the one helper agrees the noun with the count as printed,
+// and every figure that counts something reads "1 minute", "2 minutes".
+func TestPlurals(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{plural(0, "minute", "minutes"), "0 minutes"},
+		{plural(1, "minute", "minutes"), "1 minute"},
+		{plural(2, "minute", "minutes"), "2 minutes"},
+		{plural(1000, "minute", "minutes"), "1,000 minutes"},
+		{plural(0.6, "error/min", "errors/min"), "1 error/min"}, // printed as 1
+		{plural(1.4, "error", "errors"), "1 error"},
+		{plural(1.6, "error", "errors"), "2 errors"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	// Each figure over one minute of data, then over two.
+	for _, tc := range []struct {
+		kind     Kind
+		item     string
+		set      func(m *Minute)
+		one, two string
+	}{
+		{KindHour1, "no_error_spikes", func(m *Minute) { m.OwnRequests = 10 }, "no spike in 1 minute", "no spike in 2 minutes"},
+		{KindHour1, "no_error_spikes", func(m *Minute) { m.OwnRequests, m.OwnErrors = 10, 1 }, "median 1 error/min", "median 1 error/min"},
+		{KindHour1, "api_responsive", func(m *Minute) { m.Checks, m.ChecksPassed = 1, 1 }, "100% of 1 check passed", "100% of 2 checks passed"},
+		{KindHour1, "api_responsive", func(m *Minute) { m.Checks = 1 }, "1 check failed", "2 checks failed"},
+		{KindHour1, "fps_stable", func(m *Minute) { fps(m, 1, 1, 90, 90) }, "100% of 1 sample in band", "100% of 2 samples in band"},
+		{KindHour4, "request_latency", func(m *Minute) { m.Checks, m.LatencyP50, m.LatencyP95 = 1, 0.05, 0.1 }, "over 1 minute with checks", "over 2 minutes with checks"},
+		{KindHour4, "error_rate", func(m *Minute) { m.OwnRequests, m.OwnErrors = 1, 1 }, "(1 error in 1 request)", "(2 errors in 2 requests)"},
+		{KindHour4, "rate_limiting", func(m *Minute) { m.RateLimitPass, m.OwnRateLimited = true, 1 }, "check 7 drew a 429 in 1 minute; 1 429 seen", "check 7 drew a 429 in 2 minutes; 2 429s seen"},
+		{KindHour24, "uptime", func(m *Minute) { m.OwnRequests = 1 }, "API answered in 100% of 1 minute; 0 restarts", "API answered in 100% of 2 minutes; 0 restarts"},
+		{KindHour24, "uptime", func(m *Minute) { m.OwnRequests, m.Restarts = 1, 1 }, "; 1 restart", "; 2 restarts"},
+		{KindHour24, "total_requests", func(m *Minute) { m.OwnRequests = 1 }, "1 request made by the daemon", "2 requests made by the daemon"},
+		{KindHour24, "errors", func(m *Minute) { m.OwnRequests, m.OwnErrors = 1, 1 }, "1 error in 1 request", "2 errors in 2 requests"},
+	} {
+		for n, want := range map[int]string{1: tc.one, 2: tc.two} {
+			it := itemOf(t, computeOver(tc.kind, hourOf(n, func(_ int, m *Minute) { tc.set(m) })), tc.item)
+			// Whole words: "1 restart" must not match "1 restarts".
+			if !regexp.MustCompile(regexp.QuoteMeta(want) + `($|[^a-z])`).MatchString(it.Figure + " | " + it.Note) {
+				t.Errorf("%s over %d minutes: figure %q, note %q; want %q", tc.item, n, it.Figure, it.Note, want)
+			}
+		}
+	}
+	// The counts the thresholds set read right at one as well.
+	one := Thresholds{AuthAttackCount: 1}
+	ms := hourOf(3, func(i int, m *Minute) { m.OwnUnauthorized = 2 * boolInt(i == 1) })
+	r := Compute(Input{StartedAt: testStart, Offset: 3 * time.Minute, Kind: KindHour4, Now: testStart.Add(time.Hour), Minutes: ms, Thresholds: one})
+	if it := itemOf(t, r, "auth_failures"); !strings.Contains(it.Note, "more than 1 time in 15m") {
+		t.Errorf("auth_failures note %q, want \"more than 1 time in 15m\"", it.Note)
+	}
+	if it := itemOf(t, r, "nothing_suspicious"); !strings.Contains(it.Figure, "2 authentication failures in 15m") {
+		t.Errorf("nothing_suspicious figure %q", it.Figure)
+	}
+}
+
+// TestVRInitializedWithoutRestart: a deployment declared on a running
+// instance (`deployment start`, no restart in the window) cannot observe
+// VR initialising, which happens at the instance's start: the item says
+// so and passes. A deployment the instance's start began, or a restart in
+// the window, still warns when no VR event follows.
+func TestVRInitializedWithoutRestart(t *testing.T) {
+	ms := hourOf(60, func(int, *Minute) {})
+	tests := []struct {
+		name            string
+		instanceStarted time.Time
+		minutes         []Minute
+		want            Verdict
+		figure, note    string
+	}{
+		{"declared on a running instance", testStart.Add(-3 * time.Hour), ms, Pass,
+			"not observed (the instance was not restarted)", "VR initialises when the instance starts; it was running before the deployment started"},
+		{"the instance's start unknown", time.Time{}, ms, Pass, "not observed (the instance was not restarted)", ""},
+		{"began by the instance's start", testStart, ms, Warn, "none seen", "the instance started at +0m; no VR event seen in telemetry since"},
+		{"restarted in the window", testStart.Add(-3 * time.Hour),
+			hourOf(60, func(i int, m *Minute) { m.Restarts = boolInt(i == 12) }), Warn, "none seen", "the instance started at +12m"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Compute(Input{StartedAt: testStart, InstanceStartedAt: tc.instanceStarted, Offset: time.Hour,
+				Now: testStart.Add(time.Hour), Minutes: tc.minutes})
+			it := itemOf(t, r, "vr_initialized")
+			if it.Verdict != tc.want || it.Figure != tc.figure || !strings.Contains(it.Note, tc.note) {
+				t.Errorf("vr_initialized: %s %q (%s), want %s %q (%s)", it.Verdict, it.Figure, it.Note, tc.want, tc.figure, tc.note)
+			}
+		})
 	}
 }

@@ -24,6 +24,13 @@ type Thresholds struct {
 	// FPSWarnHorizon: a falling FPS trend projected to leave the band
 	// within it warns fps_trend. Default: 24h.
 	FPSWarnHorizon time.Duration
+	// TrendMinSpan is the least data a trend (a slope) or a projection to
+	// a limit is computed from: the time the fitted minutes cover, from
+	// the start of the first one with data to the end of the last, not the
+	// window's length. With less, the items say how little there is and
+	// project nothing: a slope through two minutes of jitter is noise.
+	// Default: 15m.
+	TrendMinSpan time.Duration
 	// CheckPass and CheckWarn are the shares of passed checks
 	// api_responsive and checks_pass_rate pass and warn at. Default: 0.99, 0.95.
 	CheckPass, CheckWarn float64
@@ -65,6 +72,7 @@ func DefaultThresholds() Thresholds {
 		MemoryMaxMB:       400,
 		MemoryWarnHorizon: 24 * time.Hour, MemoryFailHorizon: time.Hour,
 		FPSWarnHorizon: 24 * time.Hour,
+		TrendMinSpan:   15 * time.Minute,
 		CheckPass:      0.99, CheckWarn: 0.95,
 		ErrorSpikeFactor: 3, ErrorSpikeMinRate: 0.05, ErrorSpikeMinErrors: 3,
 		ErrorRateWarn: 0.01, ErrorRateFail: 0.05,
@@ -87,6 +95,7 @@ func (t Thresholds) withDefaults() Thresholds {
 	fill(&t.MemoryWarnHorizon, d.MemoryWarnHorizon)
 	fill(&t.MemoryFailHorizon, d.MemoryFailHorizon)
 	fill(&t.FPSWarnHorizon, d.FPSWarnHorizon)
+	fill(&t.TrendMinSpan, d.TrendMinSpan)
 	fill(&t.CheckPass, d.CheckPass)
 	fill(&t.CheckWarn, d.CheckWarn)
 	fill(&t.ErrorSpikeFactor, d.ErrorSpikeFactor)

@@ -12,6 +12,8 @@ type window struct {
 	th        Thresholds
 	startedAt time.Time // the deployment's start
 	dueAt     time.Time
+	// instanceStartedAt is when the instance's process started, if known.
+	instanceStartedAt time.Time
 	// start and end bound the window's minutes: start is StartedAt's
 	// minute, end the first minute not complete at min(Now, DueAt).
 	start, end time.Time
@@ -33,6 +35,8 @@ func newWindow(in Input) *window {
 		th:        in.Thresholds.withDefaults(),
 		startedAt: in.StartedAt.UTC(),
 		dueAt:     in.StartedAt.Add(in.Offset).UTC(),
+
+		instanceStartedAt: in.InstanceStartedAt.UTC(),
 	}
 	w.start = w.startedAt.Truncate(time.Minute)
 	cut := w.dueAt

@@ -5,7 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestFileBase(t *testing.T) {
@@ -36,7 +37,7 @@ func TestFileBase(t *testing.T) {
 
 func TestWriteReviewFilesReplaces(t *testing.T) {
 	dir := t.TempDir()
-	r := Review{Target: "vr", DeploymentID: "d-1", Name: "hour-1", DueAt: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC), Verdict: Warn}
+	r := Review{Target: "vr", DeploymentID: "d-1", Name: "hour-1", DueAt: testkit.BaseTime(t), Verdict: Warn}
 	for _, v := range []Verdict{Warn, Pass} {
 		r.Verdict = v
 		if _, err := writeReviewFiles(dir, r); err != nil {

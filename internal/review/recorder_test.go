@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// t0 is a minute boundary; the recorder tests work around it.
-var t0 = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
+// t0 is a minute boundary (testkit.BaseTime, set by TestMain); the
+// recorder tests work around it.
+var t0 time.Time
 
 func sec(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 

@@ -24,7 +24,7 @@ func partialReview(t *testing.T) Review {
 	t.Helper()
 	clean, _ := timelines(t)
 	return Compute(Input{
-		Target: "vr-1", DeploymentID: "d-20250314-0930", Version: "v2.4.1", StartedAt: timelineStart,
+		Target: "vr-1", DeploymentID: "d-vr-1-0930", Version: "v2.4.1", StartedAt: timelineStart,
 		Offset: 4 * time.Hour, Kind: KindHour4, Now: timelineStart.Add(150 * time.Minute), Minutes: clean,
 	})
 }

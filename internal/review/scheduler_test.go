@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestCheckOffsets(t *testing.T) {
@@ -32,7 +33,7 @@ func TestCheckOffsets(t *testing.T) {
 }
 
 func TestScheduleDecide(t *testing.T) {
-	t0 := time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC) // off the minute
+	t0 := testkit.BaseTime(t).Add(30 * time.Second) // off the minute
 	sc := schedule{offsets: DefaultOffsets(), horizon: 48 * time.Hour, settle: time.Minute}
 	cur := slot{dep: store.Deployment{ID: "d", StartedAt: t0}}
 	next := slot{dep: cur.dep, until: t0.Add(2 * time.Hour)} // superseded at +2h
@@ -46,8 +47,8 @@ func TestScheduleDecide(t *testing.T) {
 		want   step
 		wantAt time.Duration // ready, since t0
 	}{
-		// hour-1 is due at +1h (12:00:30 + 1h); its window's last minute
-		// ends at 13:00:00 and settles a minute later, at +1h0m30s.
+		// hour-1 is due at +1h (10:00:30 + 1h); its window's last minute
+		// ends at 11:00:00 and settles a minute later, at +1h0m30s.
 		{"before due", cur, 0, nil, 59 * time.Minute, stepWait, time.Hour + 30*time.Second},
 		{"due, data not settled", cur, 0, nil, time.Hour + 10*time.Second, stepWait, time.Hour + 30*time.Second},
 		{"ready", cur, 0, nil, time.Hour + 30*time.Second, stepDeliver, time.Hour + 30*time.Second},
@@ -70,7 +71,7 @@ func TestScheduleDecide(t *testing.T) {
 }
 
 func TestScheduleCandidates(t *testing.T) {
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	t0 := testkit.BaseTime(t)
 	sc := schedule{offsets: DefaultOffsets(), horizon: 48 * time.Hour}
 	deps := []store.Deployment{ // newest first, as the store returns them
 		{ID: "c", StartedAt: t0.Add(50 * time.Hour)},

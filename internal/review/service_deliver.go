@@ -103,7 +103,7 @@ func (s *Service) deliver(ctx context.Context, name string, t *target, sl slot, 
 
 // compute reads the review's window of minutes and computes it.
 func (s *Service) compute(name string, t *target, sl slot, now time.Time, log *zap.Logger) (Review, bool) {
-	minutes, bad, err := s.windowMinutes(name, sl)
+	r, bad, err := s.computeSlot(name, t, sl, now)
 	if err != nil {
 		s.fail(name, stageCompute, err, zap.String("deployment", sl.dep.ID), zap.String("review", sl.name))
 		return Review{}, false
@@ -111,11 +111,20 @@ func (s *Service) compute(name string, t *target, sl slot, now time.Time, log *z
 	if bad > 0 {
 		log.Warn("review: skipped stored minutes that do not decode", zap.Int("minutes", bad))
 	}
-	r := Compute(Input{
-		Target: name, DeploymentID: sl.dep.ID, Version: sl.dep.Version, StartedAt: sl.dep.StartedAt,
-		Name: sl.name, Offset: sl.offset, Kind: KindForIndex(sl.index), Now: now, Minutes: minutes, Thresholds: t.thresholds,
-	})
 	return r, true
+}
+
+// computeSlot reads a review's window of minutes and computes it at now;
+// bad counts the stored minutes skipped because they do not decode.
+func (s *Service) computeSlot(name string, t *target, sl slot, now time.Time) (r Review, bad int, err error) {
+	minutes, bad, err := s.windowMinutes(name, sl)
+	if err != nil {
+		return Review{}, 0, err
+	}
+	return Compute(Input{
+		Target: name, DeploymentID: sl.dep.ID, Version: sl.dep.Version, StartedAt: sl.dep.StartedAt, InstanceStartedAt: sl.dep.InstanceStartedAt,
+		Name: sl.name, Offset: sl.offset, Kind: KindForIndex(sl.index), Now: now, Minutes: minutes, Thresholds: t.thresholds,
+	}), bad, nil
 }
 
 // markDelivered records a delivered review. When the store refuses, the

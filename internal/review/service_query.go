@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// ErrNotFound is matched (errors.Is) by OnDemand's and Reviews' errors
+// ErrNotFound is matched (errors.Is) by OnDemand's, Latest's and Reviews' errors
 // about an unknown target, deployment or review name (HTTP 404).
 var ErrNotFound = errors.New("not found")
 
@@ -37,17 +38,61 @@ func (s *Service) OnDemand(ctx context.Context, target, deploymentID, name strin
 		return Review{}, fmt.Errorf("review: target %s has no review %q (it has %s): %w",
 			target, name, strings.Join(t.sched.names(), ", "), ErrNotFound)
 	}
-	now := s.now()
-	sl, _ := t.sched.decide(slot{dep: dep}, i, nil, now)
-	minutes, _, err := s.windowMinutes(target, sl)
-	if err != nil {
-		return Review{}, fmt.Errorf("review: %s of %s: %w", name, dep.ID, err)
+	return s.computeNow(target, t, dep, i, s.now())
+}
+
+// Latest is the review `spacetime-watch review` shows when none is named:
+// of the deployment (the target's current one when deploymentID is ""),
+// the latest review that fell due, as it was delivered (its report file),
+// or computed now over its whole window when it was not (not yet
+// delivered, or its file is missing); before the first one falls due,
+// the first one, computed now and partial. Like OnDemand it neither
+// delivers nor marks anything.
+func (s *Service) Latest(ctx context.Context, target, deploymentID string) (Review, error) {
+	if err := ctx.Err(); err != nil {
+		return Review{}, err
 	}
-	// Compute cuts the window at now and marks the review partial.
-	return Compute(Input{
-		Target: target, DeploymentID: dep.ID, Version: dep.Version, StartedAt: dep.StartedAt,
-		Name: sl.name, Offset: sl.offset, Kind: KindForIndex(sl.index), Now: now, Minutes: minutes, Thresholds: t.thresholds,
-	}), nil
+	t, dep, err := s.resolve(target, deploymentID)
+	if err != nil {
+		return Review{}, err
+	}
+	now := s.now()
+	i := -1 // the latest offset that fell due
+	for j, off := range t.sched.offsets {
+		if !dep.StartedAt.Add(off).After(now) {
+			i = j
+		}
+	}
+	if i < 0 {
+		return s.computeNow(target, t, dep, 0, now)
+	}
+	name := OffsetName(t.sched.offsets[i])
+	markers, _, err := loadMarkers(s.st, dep.ID)
+	if err != nil {
+		return Review{}, fmt.Errorf("review: reviews of %s: %w", dep.ID, err)
+	}
+	if m := markers[name]; m != nil && m.State == stateDelivered {
+		r, ok, err := readReviewFile(s.dir, dep.ID, name)
+		if err != nil {
+			return Review{}, fmt.Errorf("review: %w", err)
+		}
+		if ok {
+			return r, nil
+		}
+	}
+	return s.computeNow(target, t, dep, i, now)
+}
+
+// computeNow computes the review at offsets[i] of dep at now, over the
+// minutes stored so far; Compute cuts the window at now and marks the
+// review partial before it is due.
+func (s *Service) computeNow(name string, t *target, dep store.Deployment, i int, now time.Time) (Review, error) {
+	sl, _ := t.sched.decide(slot{dep: dep}, i, nil, now)
+	r, _, err := s.computeSlot(name, t, sl, now)
+	if err != nil {
+		return Review{}, fmt.Errorf("review: %s of %s: %w", sl.name, dep.ID, err)
+	}
+	return r, nil
 }
 
 // Reviews returns the delivered reviews of a deployment (the target's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func svcPtr(v float64) *float64 { return &v }
@@ -35,7 +36,7 @@ func svcRealisticMinute(at time.Time, i int) Minute {
 }
 
 func TestMinuteCodecRoundTrip(t *testing.T) {
-	at := time.Date(2026, 3, 1, 12, 34, 0, 0, time.UTC)
+	at := testkit.BaseTime(t).Add(34 * time.Minute)
 	full := svcRealisticMinute(at, 5)
 	full.RateLimitFail, full.OwnErrors, full.Restarts, full.DesktopFallback = true, 7, 2, true
 	full.Requests = svcPtr(1.5e12) // counters keep every digit
@@ -112,7 +113,7 @@ func TestMinuteCodecCoversMinute(t *testing.T) {
 // minutes and minutes with every field set alike.
 func TestRollupSize48h(t *testing.T) {
 	const minutes = 48 * 60
-	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	t0 := testkit.BaseTime(t)
 	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: func() time.Time { return t0.Add(minutes * time.Minute) }})
 	if err != nil {
 		t.Fatal(err)

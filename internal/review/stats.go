@@ -3,6 +3,7 @@ package review
 import (
 	"math"
 	"slices"
+	"time"
 )
 
 // percentileSorted is the p-quantile (0 ≤ p ≤ 1) of sorted values, linearly
@@ -157,6 +158,15 @@ func (f *fitter) fit(from, to int) line {
 		l.From, l.To = f.pts[from].x, f.pts[to-1].x
 	}
 	return l
+}
+
+// spanOf is the time the points' minutes cover: from the start of the
+// first to the end of the last (each point is the middle of its minute).
+func spanOf(pts []point) time.Duration {
+	if len(pts) == 0 {
+		return 0
+	}
+	return time.Duration(math.Round((pts[len(pts)-1].x - pts[0].x + 1) * float64(time.Minute)))
 }
 
 // linearFit is the least-squares line over all of pts.

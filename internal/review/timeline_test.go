@@ -12,8 +12,9 @@ import (
 // flushed once a minute: the minutes the golden reviews are computed from.
 
 // timelineStart is the deployment's start: 20 s into a minute, so that the
-// windows' minute arithmetic is exercised.
-var timelineStart = time.Date(2025, 3, 14, 9, 30, 20, 0, time.UTC)
+// windows' minute arithmetic is exercised; 09:30:20 on testkit.BaseTime's
+// day (set by TestMain).
+var timelineStart time.Time
 
 // span is a stretch of the timeline, as offsets from the start: [from, to).
 type span struct{ from, to time.Duration }
@@ -239,7 +240,7 @@ func reviewAt(ms []Minute, index int, th Thresholds) Review {
 	offsets := []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}
 	off := offsets[index]
 	return Compute(Input{
-		Target: "vr-1", DeploymentID: "d-20250314-0930", Version: "v2.4.1",
+		Target: "vr-1", DeploymentID: "d-vr-1-0930", Version: "v2.4.1",
 		StartedAt: timelineStart, Offset: off, Kind: KindForIndex(index),
 		Now: timelineStart.Add(off + 2*time.Minute), Minutes: ms, Thresholds: th,
 	})

@@ -21,11 +21,22 @@ var baseDate = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 // 2026-11-27 10:00 UTC, moved by BaseShiftEnv years when set.
 func BaseTime(tb testing.TB) time.Time {
 	tb.Helper()
-	years, err := BaseShiftYears()
+	t, err := Base()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return baseDate.AddDate(years, 0, 0)
+	return t
+}
+
+// Base is BaseTime for a TestMain, which has no testing.TB to fail: a
+// package whose tests share fixed instants in package variables sets them
+// from it before m.Run.
+func Base() (time.Time, error) {
+	years, err := BaseShiftYears()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return baseDate.AddDate(years, 0, 0), nil
 }
 
 // BaseShiftYears is the shift BaseShiftEnv asks for, 0 when unset.
