@@ -66,9 +66,9 @@ func checkSeverity(c config.CheckName, cause string) Severity {
 // that the on-call engineer reads "restart the instance", not "target down".
 func checkEventRule(r CheckResult) string {
 	if r.Cause == CauseTokenExpired {
-		return "token_expired"
+		return ConditionTokenExpired
 	}
-	return "check_" + string(r.Check)
+	return checkConditionName(r.Check)
 }
 
 // event builds the event for the transition step just reported. Since is,
