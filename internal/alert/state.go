@@ -76,6 +76,11 @@ func severityRank(s Severity) int {
 // eligible: the alert fires and nothing keeps it from people.
 func (a *alertState) eligible() bool { return a.firing && !a.held && !a.silenced }
 
+// labels are the alert's labels, for groups and silences.
+func (a *alertState) labels() Labels {
+	return Labels{Target: a.target, Alert: a.name, Severity: a.severity}
+}
+
 // pendingSince is when the alert's un-notified change began, or zero when
 // it has none: a firing never notified, a firing to re-announce, or a
 // resolution of a notified alert (sent even when silenced).
