@@ -15,7 +15,8 @@ func TestHelp(t *testing.T) {
 	t.Parallel()
 	commands := [][]string{
 		{}, {"run"}, {"verify"}, {"check-config"}, {"deployment"},
-		{"deployment", "start"}, {"deployment", "list"}, {"demo"}, {"version"},
+		{"deployment", "start"}, {"deployment", "list"}, {"silence", "add"}, {"silence", "list"}, {"silence", "expire"},
+		{"demo"}, {"version"},
 	}
 	for _, cmd := range commands {
 		name := strings.Join(cmd, " ")
@@ -131,6 +132,8 @@ func TestBadFlags(t *testing.T) {
 		{"missing required target", []string{"deployment", "start", "--version=1.2.4"}, "--target"},
 		{"missing required version", []string{"deployment", "start", "--target=main"}, "--version"},
 		{"bad started-at", []string{"deployment", "start", "--target=main", "--version=1", "--started-at=yesterday"}, "RFC 3339"},
+		{"bad starts-at", []string{"silence", "add", "alert=fps_low", "--for=1h", "--comment=x", "--starts-at=tomorrow"}, "--starts-at"},
+		{"missing required for", []string{"silence", "add", "alert=fps_low", "--comment=x"}, "--for"},
 		{"unexpected argument", []string{"check-config", "extra.yaml"}, "extra.yaml"},
 		{"bad daemon url", []string{"deployment", "list", "--daemon.url=127.0.0.1:9850"}, "--daemon.url"},
 	}

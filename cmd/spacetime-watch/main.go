@@ -124,29 +124,40 @@ Example:
 	// silence add|list|expire, outbox list, notify test: through the daemon's API.
 	silenceCmd := app.Command("silence", `Silence alerts for a while, through the running daemon's API: a silenced alert is
 tracked but not notified; when the silence ends and it still fires, it is notified.
+Matchers select the alerts as Alertmanager's do, on the labels alert, target and
+severity: name=value, name!=value, name=~regex, name!~regex (regexes anchored).
 
 Example:
-  spacetime-watch silence add --target=main --alert=fps_low --for=2h --comment="GPU driver rollout"`)
+  spacetime-watch silence add alert=fps_low target=main --for=2h --comment="GPU driver rollout"`)
 	daemonFlags(silenceCmd)
 	var so cli.SilenceOptions
-	silenceAdd := silenceCmd.Command("add", `Add a silence.
+	silenceAdd := silenceCmd.Command("add", `Add a silence. An alert is silenced when every matcher matches it; give at
+least one, as arguments or with --target and --alert. Targets and alert names are
+checked against the daemon's (a typo gets a suggestion); --force accepts a target
+not configured yet. Quote matchers with ! or * in an interactive shell.
 
-Example:
-  spacetime-watch silence add --target=main --for=2h --comment="planned maintenance"`)
-	silenceAdd.Flag("target", "Target whose alerts are silenced. Required.").Required().StringVar(&so.Target)
-	silenceAdd.Flag("alert", "The one alert to silence (e.g. fps_low, check_health). Default: every alert of the target.").StringVar(&so.Alert)
-	silenceAdd.Flag("for", "How long the silence lasts. Required.").Required().DurationVar(&so.For)
+Examples:
+  spacetime-watch silence add --target=main --for=2h --comment="planned maintenance"
+  spacetime-watch silence add 'alert=~"fps_.*"' 'target!=canary' --for=30m --comment="GPU driver rollout"`)
+	silenceAdd.Arg("matchers", `Matchers: alert=fps_low, target!=canary, alert=~"fps_.*", severity=warning. Default: none (then --target or --alert is required).`).StringsVar(&so.Matchers)
+	silenceAdd.Flag("target", "Short for the matcher target=TARGET. Default: none.").StringVar(&so.Target)
+	silenceAdd.Flag("alert", "Short for the matcher alert=ALERT (e.g. fps_low, check_health). Default: none.").StringVar(&so.Alert)
+	silenceAdd.Flag("for", "How long the silence lasts, from its start. Required.").Required().DurationVar(&so.For)
+	silenceStartsAt := silenceAdd.Flag("starts-at", "When the silence starts, RFC 3339; until then it is pending. Default: now.").String()
 	silenceAdd.Flag("comment", "Why, for the next person on call. Required.").Required().StringVar(&so.Comment)
 	silenceAdd.Flag("created-by", "Who adds it. Default: $USER.").Default(os.Getenv("USER")).StringVar(&so.CreatedBy)
-	silenceList := silenceCmd.Command("list", `List silences.
+	silenceAdd.Flag("force", "Accept a target or alert the daemon does not know (a target not configured yet). Default: refused, with the closest known name.").BoolVar(&so.Force)
+	silenceList := silenceCmd.Command("list", `List silences with their state: pending (starts later), active, expired.
+Expired ones (kept for a day) are shown only with --all.
 
 Example:
-  spacetime-watch silence list`)
+  spacetime-watch silence list --all`)
+	silenceAll := silenceList.Flag("all", "Show expired silences too. Default: pending and active only.").Bool()
 	silenceExpire := silenceCmd.Command("expire", `End a silence now.
 
 Example:
-  spacetime-watch silence expire 3f2a9c`)
-	silenceID := silenceExpire.Arg("id", "The silence's ID, as silence list shows it.").Required().String()
+  spacetime-watch silence expire QZ7M`)
+	silenceID := silenceExpire.Arg("id", "The silence's ID, as silence list shows it, or enough of its start to name one silence (any case).").Required().String()
 
 	outboxCmd := app.Command("outbox", "Inspect the notification outbox, through the running daemon's API.")
 	daemonFlags(outboxCmd)
@@ -225,9 +236,15 @@ Example:
 	case deployList.FullCommand():
 		return cli.DeploymentList(ctx, do, *listTarget, stdout, stderr)
 	case silenceAdd.FullCommand():
+		if *silenceStartsAt != "" {
+			if so.StartsAt, err = time.Parse(time.RFC3339, *silenceStartsAt); err != nil {
+				fmt.Fprintf(stderr, "spacetime-watch: --starts-at %q: want RFC 3339, e.g. 2026-11-27T10:00:00Z\n", *silenceStartsAt)
+				return cli.ExitBadConfig
+			}
+		}
 		return cli.SilenceAdd(ctx, do, so, stdout, stderr)
 	case silenceList.FullCommand():
-		return cli.SilenceList(ctx, do, stdout, stderr)
+		return cli.SilenceList(ctx, do, *silenceAll, stdout, stderr)
 	case silenceExpire.FullCommand():
 		return cli.SilenceExpire(ctx, do, *silenceID, stdout, stderr)
 	case outboxList.FullCommand():

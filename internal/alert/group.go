@@ -41,15 +41,9 @@ type groupState struct {
 // groupLabels are the alert's values of the group_by labels.
 func groupLabels(a *alertState, groupBy []string) map[string]string {
 	labels := make(map[string]string, len(groupBy))
+	al := a.labels()
 	for _, l := range groupBy {
-		switch l {
-		case LabelTarget:
-			labels[l] = a.target
-		case LabelAlert:
-			labels[l] = a.name
-		case LabelSeverity:
-			labels[l] = string(a.severity)
-		}
+		labels[l] = al.Get(l)
 	}
 	return labels
 }

@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"regexp"
 	"slices"
 	"time"
 
@@ -31,47 +30,14 @@ const (
 	LabelCause = "cause"
 )
 
-// LabelMatcher matches one label's value: equal, or a regexp anchored at
-// both ends (Alertmanager's =~), negated with Negate (!= and !~).
-type LabelMatcher struct {
-	Name   string
-	Value  string
-	Regexp *regexp.Regexp
-	Negate bool
-}
-
-// Matches reports whether labels satisfy m. A missing label is empty.
-func (m LabelMatcher) Matches(labels map[string]string) bool {
-	v := labels[m.Name]
-	ok := v == m.Value
-	if m.Regexp != nil {
-		ok = m.Regexp.MatchString(v)
+// mustMatcher builds a matcher of the built-in rules, whose values are
+// constants that parse.
+func mustMatcher(name string, t MatchType, value string) Matcher {
+	m, err := NewMatcher(name, t, value)
+	if err != nil {
+		panic("alert: built-in matcher: " + err.Error())
 	}
-	return ok != m.Negate
-}
-
-// Equal returns a matcher for name="value".
-func Equal(name, value string) LabelMatcher { return LabelMatcher{Name: name, Value: value} }
-
-// NotEqual returns a matcher for name!="value".
-func NotEqual(name, value string) LabelMatcher {
-	return LabelMatcher{Name: name, Value: value, Negate: true}
-}
-
-// Regexp returns a matcher for name=~"expr", anchored at both ends; expr
-// must compile (the built-in rules' are constants).
-func Regexp(name, expr string) LabelMatcher {
-	return LabelMatcher{Name: name, Value: expr, Regexp: regexp.MustCompile("^(?:" + expr + ")$")}
-}
-
-// matchAll reports whether labels satisfy every matcher.
-func matchAll(ms []LabelMatcher, labels map[string]string) bool {
-	for _, m := range ms {
-		if !m.Matches(labels) {
-			return false
-		}
-	}
-	return true
+	return m
 }
 
 // InhibitRule mutes the alerts matching Target while an alert matching
@@ -82,7 +48,7 @@ type InhibitRule struct {
 	Name string
 	// Source and Target select the two sides; Equal lists the labels they
 	// must share (target is always added).
-	Source, Target []LabelMatcher
+	Source, Target Matchers
 	Equal          []string
 }
 
@@ -111,37 +77,37 @@ const (
 //     telemetry and thresholds checks, memory being unwatched, and the
 //     memory rules unless memory came from /performance (source label).
 func BuiltinInhibitRules() []InhibitRule {
-	telemetryDown := Regexp(LabelAlert, alertTelemetryDown+"|"+alertTelemetrySilnt)
+	telemetryDown := mustMatcher(LabelAlert, MatchRegexp, alertTelemetryDown+"|"+alertTelemetrySilnt)
 	return []InhibitRule{
 		{
 			Name:   "instance unreachable",
-			Source: []LabelMatcher{Equal(LabelAlert, alertInstanceUp)},
-			Target: []LabelMatcher{Equal(LabelKind, string(event.KindCheck))},
+			Source: Matchers{mustMatcher(LabelAlert, MatchEqual, alertInstanceUp)},
+			Target: Matchers{mustMatcher(LabelKind, MatchEqual, string(event.KindCheck))},
 		},
 		{
 			Name:   "instance unreachable",
-			Source: []LabelMatcher{Equal(LabelAlert, alertInstanceUp)},
-			Target: []LabelMatcher{Regexp(LabelAlert, alertTelemetryDown+"|"+alertTelemetrySilnt+"|"+alertMemoryUnwatch+"|"+alertTokenRejected+"|"+alertTokenExpired)},
+			Source: Matchers{mustMatcher(LabelAlert, MatchEqual, alertInstanceUp)},
+			Target: Matchers{mustMatcher(LabelAlert, MatchRegexp, alertTelemetryDown+"|"+alertTelemetrySilnt+"|"+alertMemoryUnwatch+"|"+alertTokenRejected+"|"+alertTokenExpired)},
 		},
 		{
 			Name:   "token refused",
-			Source: []LabelMatcher{Regexp(LabelAlert, alertTokenRejected+"|"+alertTokenExpired)},
-			Target: []LabelMatcher{Regexp(LabelCause, "token_rejected|token_expired"), Equal(LabelKind, string(event.KindCheck))},
+			Source: Matchers{mustMatcher(LabelAlert, MatchRegexp, alertTokenRejected+"|"+alertTokenExpired)},
+			Target: Matchers{mustMatcher(LabelCause, MatchRegexp, "token_rejected|token_expired"), mustMatcher(LabelKind, MatchEqual, string(event.KindCheck))},
 		},
 		{
 			Name:   "token refused",
-			Source: []LabelMatcher{Regexp(LabelAlert, alertTokenRejected+"|"+alertTokenExpired)},
-			Target: []LabelMatcher{Equal(LabelAlert, alertMemoryUnwatch)},
+			Source: Matchers{mustMatcher(LabelAlert, MatchRegexp, alertTokenRejected+"|"+alertTokenExpired)},
+			Target: Matchers{mustMatcher(LabelAlert, MatchEqual, alertMemoryUnwatch)},
 		},
 		{
 			Name:   "telemetry down",
-			Source: []LabelMatcher{telemetryDown},
-			Target: []LabelMatcher{Regexp(LabelAlert, "fps_.*|check_telemetry|check_thresholds|"+alertMemoryUnwatch)},
+			Source: Matchers{telemetryDown},
+			Target: Matchers{mustMatcher(LabelAlert, MatchRegexp, "fps_.*|check_telemetry|check_thresholds|"+alertMemoryUnwatch)},
 		},
 		{
 			Name:   "telemetry down",
-			Source: []LabelMatcher{telemetryDown},
-			Target: []LabelMatcher{Regexp(LabelAlert, "memory_high|memory_growth"), NotEqual(LabelSource, "performance")},
+			Source: Matchers{telemetryDown},
+			Target: Matchers{mustMatcher(LabelAlert, MatchRegexp, "memory_high|memory_growth"), mustMatcher(LabelSource, MatchNotEqual, "performance")},
 		},
 	}
 }
@@ -150,23 +116,15 @@ func BuiltinInhibitRules() []InhibitRule {
 // performance, for memory); empty when there is one source only.
 const LabelSource = "source"
 
-// labels are the alert's labels, as matchers see them.
-func (a *alertState) labels() map[string]string {
-	return map[string]string{
-		LabelAlert: a.name, LabelTarget: a.target, LabelSeverity: string(a.severity),
-		LabelKind: string(a.kind), LabelCause: a.cause, LabelSource: a.source,
-	}
-}
-
 // inhibitor finds, for an alert, the firing alert and rule that inhibit it.
 type inhibitor struct {
 	rules  []InhibitRule
 	firing []*alertState // every alert whose condition holds
-	labels map[*alertState]map[string]string
+	labels map[*alertState]Labels
 }
 
 func newInhibitor(rules []InhibitRule, alerts map[string]*alertState) *inhibitor {
-	in := &inhibitor{rules: rules, labels: map[*alertState]map[string]string{}}
+	in := &inhibitor{rules: rules, labels: map[*alertState]Labels{}}
 	for _, a := range sortedAlerts(alerts) {
 		in.labels[a] = a.labels()
 		if a.firing {
@@ -180,21 +138,21 @@ func newInhibitor(rules []InhibitRule, alerts map[string]*alertState) *inhibitor
 func (in *inhibitor) inhibitedBy(a *alertState) (*alertState, string) {
 	tl := in.labels[a]
 	for _, r := range in.rules {
-		if !matchAll(r.Target, tl) {
+		if !r.Target.Matches(tl) {
 			continue
 		}
-		targetIsSource := matchAll(r.Source, tl)
+		targetIsSource := r.Source.Matches(tl)
 		for _, src := range in.firing {
 			if src == a {
 				continue
 			}
 			sl := in.labels[src]
-			if !matchAll(r.Source, sl) || !sameLabels(r.Equal, sl, tl) {
+			if !r.Source.Matches(sl) || !sameLabels(r.Equal, sl, tl) {
 				continue
 			}
 			// As in Alertmanager: an alert matching both sides is not
 			// inhibited by another that also does (neither explains the other).
-			if targetIsSource && matchAll(r.Target, sl) {
+			if targetIsSource && r.Target.Matches(sl) {
 				continue
 			}
 			return src, r.Name
@@ -204,11 +162,11 @@ func (in *inhibitor) inhibitedBy(a *alertState) (*alertState, string) {
 }
 
 // sameLabels reports whether a and b agree on target and every name in equal.
-func sameLabels(equal []string, a, b map[string]string) bool {
-	if a[LabelTarget] != b[LabelTarget] {
+func sameLabels(equal []string, a, b Labels) bool {
+	if a.Target != b.Target {
 		return false
 	}
-	return !slices.ContainsFunc(equal, func(n string) bool { return a[n] != b[n] })
+	return !slices.ContainsFunc(equal, func(n string) bool { return a.Get(n) != b.Get(n) })
 }
 
 // refreshInhibition derives each alert's inhibited flag at now. A target

@@ -33,6 +33,21 @@ func (f EnqueuerFunc) Enqueue(m Message) error { return f(m) }
 // InternalTarget is the target of the daemon's own alerts (RaiseInternal).
 const InternalTarget = "spacetime-watch"
 
+// The daemon's own alerts, on InternalTarget.
+const (
+	// AlertNotificationsFailing: a sink gave a notification up (dead letter).
+	AlertNotificationsFailing = "NotificationsFailing"
+	// AlertStateRecovered: the state dir was damaged and recovered at start.
+	AlertStateRecovered = "StateRecovered"
+	// AlertStateUnreadable: a stored alert state document could not be read.
+	AlertStateUnreadable = "AlertStateUnreadable"
+)
+
+// InternalAlertNames lists the daemon's own alerts.
+func InternalAlertNames() []string {
+	return []string{AlertNotificationsFailing, AlertStateRecovered, AlertStateUnreadable}
+}
+
 // ManagerOptions configure a Manager.
 type ManagerOptions struct {
 	// Store keeps the alert states, group pacing and silences across
@@ -195,7 +210,7 @@ func (m *Manager) damaged(key string, b []byte, err error) {
 	if perr := m.st.PutMeta(metaKeyDamaged, b); perr != nil {
 		m.log.Error("could not keep the unreadable alert state aside", zap.String("key", metaKeyDamaged), zap.Error(perr))
 	}
-	m.RaiseInternal("AlertStateUnreadable", SeverityWarning,
+	m.RaiseInternal(AlertStateUnreadable, SeverityWarning,
 		fmt.Sprintf("the stored %s could not be read (%v); alerts may be notified again", key, err), true)
 }
 
@@ -246,16 +261,24 @@ func (m *Manager) Alerts() []Alert {
 	return slices.Clone(*m.view.Load())
 }
 
-// Silences returns the silences, active, pending (starting later) and
-// those that ended within the last 24 hours, by start time.
+// Silences returns the silences, pending (starting later), active, and
+// those that ended within the last 24 hours, by start time, each with its
+// State.
 func (m *Manager) Silences() []Silence {
-	return pruneSilences(m.silences.snapshot(), m.now())
+	now := m.now()
+	list := pruneSilences(m.silences.snapshot(), now)
+	for i := range list {
+		list[i].State = list[i].StateAt(now)
+	}
+	return list
 }
 
 // AddSilence checks s, gives it an ID, and stores it; the returned silence
-// is on disk. Errors name the field: target and comment are required,
-// ends_at must be in the future and after starts_at (a zero or past
-// starts_at means now), id must be empty.
+// is on disk. Errors name the field: at least one matcher and a comment are
+// required, ends_at must be in the future and after starts_at (a zero or
+// past starts_at means now), id must be empty. Whether a matcher names a
+// target or an alert that exists is the caller's business (the daemon
+// knows them).
 func (m *Manager) AddSilence(s Silence) (Silence, error) {
 	now := m.now()
 	var added Silence
@@ -267,26 +290,33 @@ func (m *Manager) AddSilence(s Silence) (Silence, error) {
 	if err != nil {
 		return Silence{}, err
 	}
-	m.log.Info("silence added", zap.String("silence_id", added.ID), zap.String("target", added.Target),
-		zap.String("alert", added.Alert), zap.Time("ends_at", added.EndsAt), zap.String("created_by", added.CreatedBy))
+	m.log.Info("silence added", zap.String("silence_id", added.ID), zap.Stringer("matchers", added.Matchers),
+		zap.Time("starts_at", added.StartsAt), zap.Time("ends_at", added.EndsAt), zap.String("created_by", added.CreatedBy))
 	m.poke()
+	added.State = added.StateAt(now)
 	return added, nil
 }
 
-// ExpireSilence ends silence id now. An unknown id is an error matching
-// ErrSilenceNotFound; an ended one is an error too. Alerts it muted and
-// that still fire are notified.
-func (m *Manager) ExpireSilence(id string) error {
+// ExpireSilence ends now the silence ref names: its ID, or a prefix of it
+// in any case (of several silences it starts, the one not yet ended). It
+// returns that silence. Errors
+// match ErrSilenceNotFound, ErrSilenceAmbiguous (naming the candidates) or
+// ErrSilenceEnded. Alerts it muted and that still fire are notified.
+func (m *Manager) ExpireSilence(ref string) (Silence, error) {
 	now := m.now()
+	var expired Silence
 	err := m.silences.update(now, func(list []Silence) ([]Silence, error) {
-		return expireSilence(list, id, now)
+		var err error
+		expired, list, err = expireSilence(list, ref, now)
+		return list, err
 	}, m.saveSilences)
 	if err != nil {
-		return err
+		return Silence{}, err
 	}
-	m.log.Info("silence expired", zap.String("silence_id", id))
+	m.log.Info("silence expired", zap.String("silence_id", expired.ID), zap.Stringer("matchers", expired.Matchers))
 	m.poke()
-	return nil
+	expired.State = SilenceExpired
+	return expired, nil
 }
 
 func (m *Manager) saveSilences(list []Silence) error {

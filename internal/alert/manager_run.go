@@ -155,7 +155,7 @@ func (m *Manager) refresh(now time.Time, sil []Silence) {
 			m.dirty = true
 		}
 		wasSilenced := a.silenced
-		a.silenced = a.firing && silencedBy(sil, a.target, a.name, now)
+		a.silenced = a.firing && silencedBy(sil, a.labels(), now)
 		if wasSilenced != a.silenced {
 			m.dirty = true
 			if !a.silenced && a.firing && a.notified {

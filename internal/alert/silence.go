@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Silence mutes the notifications of one target's alerts, or of one alert
-// of a target, for a while. A silenced alert is still tracked (listed in
+// Silence mutes the notifications of the alerts its matchers select, for
+// a while: alert=fps_low, target!=canary, alert=~"fps_.*", severity=warning,
+// as in Alertmanager. A silenced alert is still tracked (listed in
 // /api/v1/alerts with Silenced set); when the silence ends and the alert
 // still fires, it is notified. A resolution of an alert that was notified
 // as firing is sent even while silenced, so that no firing message is left
@@ -19,11 +20,10 @@ import (
 type Silence struct {
 	// ID is assigned by AddSilence.
 	ID string `json:"id"`
-	// Target is the target whose alerts are silenced; required.
-	Target string `json:"target"`
-	// Alert is the one alert silenced; empty silences every alert of Target.
-	Alert string `json:"alert,omitempty"`
-	// StartsAt is when the silence starts; zero means now.
+	// Matchers select the alerts silenced: an alert is silenced when every
+	// matcher matches its labels. At least one is required.
+	Matchers Matchers `json:"matchers"`
+	// StartsAt is when the silence starts; zero or past means now.
 	StartsAt time.Time `json:"starts_at"`
 	// EndsAt is when it ends; required, after StartsAt and in the future.
 	EndsAt time.Time `json:"ends_at"`
@@ -31,25 +31,58 @@ type Silence struct {
 	Comment string `json:"comment"`
 	// CreatedBy names who added it (a user name); optional.
 	CreatedBy string `json:"created_by,omitempty"`
+	// State is where the silence stood when the manager returned it
+	// (pending, active or expired); AddSilence ignores it, and it is not
+	// stored.
+	State SilenceState `json:"state,omitempty"`
+}
+
+// SilenceState is where a silence stands at an instant.
+type SilenceState string
+
+// Silence states.
+const (
+	// SilencePending: it starts later.
+	SilencePending SilenceState = "pending"
+	// SilenceActive: it mutes the alerts it matches.
+	SilenceActive SilenceState = "active"
+	// SilenceExpired: it ended (by itself or by ExpireSilence).
+	SilenceExpired SilenceState = "expired"
+)
+
+// StateAt returns where s stands at now.
+func (s Silence) StateAt(now time.Time) SilenceState {
+	switch {
+	case now.Before(s.StartsAt):
+		return SilencePending
+	case now.Before(s.EndsAt):
+		return SilenceActive
+	default:
+		return SilenceExpired
+	}
 }
 
 // Active reports whether s mutes alerts at now.
-func (s Silence) Active(now time.Time) bool {
-	return !now.Before(s.StartsAt) && now.Before(s.EndsAt)
-}
+func (s Silence) Active(now time.Time) bool { return s.StateAt(now) == SilenceActive }
 
-// Matches reports whether s applies to the alert (target, name), whatever the time.
-func (s Silence) Matches(target, name string) bool {
-	return s.Target == target && (s.Alert == "" || s.Alert == name)
-}
+// Matches reports whether s applies to an alert with labels l, whatever the time.
+func (s Silence) Matches(l Labels) bool { return s.Matchers.Matches(l) }
 
-// ErrSilenceNotFound is returned by ExpireSilence for an unknown ID.
-var ErrSilenceNotFound = errors.New("silence not found")
+// Errors of ExpireSilence, for errors.Is.
+var (
+	// ErrSilenceNotFound: no silence has that ID or ID prefix.
+	ErrSilenceNotFound = errors.New("silence not found")
+	// ErrSilenceAmbiguous: several silences start with that prefix.
+	ErrSilenceAmbiguous = errors.New("ambiguous ID prefix")
+	// ErrSilenceEnded: the silence has already ended.
+	ErrSilenceEnded = errors.New("already ended")
+)
 
 // Limits on silences: they are operator input that ends up in the store
 // and in API answers.
 const (
 	maxSilences      = 1000 // active, starting later, or ended within silenceRetention
+	maxMatchers      = 16
 	maxSilenceField  = 512
 	maxSilenceText   = 1024
 	silenceRetention = 24 * time.Hour // expired silences stay listed this long
@@ -100,8 +133,22 @@ func validateSilence(s Silence, now time.Time) (Silence, error) {
 	if s.ID != "" {
 		errs = append(errs, errors.New("id is assigned by the daemon; to change a silence, expire it and add a new one"))
 	}
-	field("target", s.Target, maxSilenceField, true)
-	field("alert", s.Alert, maxSilenceField, false)
+	s.State = ""
+	switch {
+	case len(s.Matchers) == 0:
+		errs = append(errs, errors.New("matchers: at least one is required, e.g. alert=fps_low or target=main"))
+	case len(s.Matchers) > maxMatchers:
+		errs = append(errs, fmt.Errorf("matchers: %d given, at most %d", len(s.Matchers), maxMatchers))
+	}
+	s.Matchers = slices.Clone(s.Matchers[:min(len(s.Matchers), maxMatchers)])
+	for i, m := range s.Matchers {
+		field(fmt.Sprintf("matchers[%d] value", i), m.Value, maxSilenceField, false)
+		c, err := NewMatcher(m.Name, m.Type, m.Value) // compiled, whoever built m
+		if err != nil {
+			errs = append(errs, fmt.Errorf("matchers[%d]: %w", i, err))
+		}
+		s.Matchers[i] = c
+	}
 	field("comment", s.Comment, maxSilenceText, true)
 	field("created_by", s.CreatedBy, maxSilenceField, false)
 	if s.StartsAt.IsZero() || s.StartsAt.Before(now) {
@@ -156,20 +203,56 @@ func addSilence(list []Silence, s Silence, now time.Time) (Silence, []Silence, e
 	return s, append(list, s), nil
 }
 
-// expireSilence returns list with silence id ended at now.
-func expireSilence(list []Silence, id string, now time.Time) ([]Silence, error) {
-	i := slices.IndexFunc(list, func(s Silence) bool { return s.ID == id })
-	if i < 0 {
-		return nil, fmt.Errorf("silence %q: %w", id, ErrSilenceNotFound)
+// expireSilence returns list with the silence ref names ended at now, and
+// that silence.
+func expireSilence(list []Silence, ref string, now time.Time) (Silence, []Silence, error) {
+	i, err := findSilence(list, ref, now)
+	if err != nil {
+		return Silence{}, nil, err
 	}
-	if !now.Before(list[i].EndsAt) {
-		return nil, fmt.Errorf("silence %q already ended at %s", id, list[i].EndsAt.UTC().Format(time.RFC3339))
+	s := &list[i]
+	if !now.Before(s.EndsAt) {
+		return Silence{}, nil, fmt.Errorf("silence %s: %w at %s", s.ID, ErrSilenceEnded, s.EndsAt.UTC().Format(time.RFC3339))
 	}
-	if now.Before(list[i].StartsAt) {
-		list[i].StartsAt = now // a silence that never started ends with zero length
+	if now.Before(s.StartsAt) {
+		s.StartsAt = now // a silence that never started ends with zero length
 	}
-	list[i].EndsAt = now
-	return list, nil
+	s.EndsAt = now
+	return *s, list, nil
+}
+
+// findSilence returns the index of the silence ref names: its ID, or a
+// prefix of it in any case (IDs are upper case; people type lower case).
+// A prefix of several IDs names the one of them not yet ended, if there is
+// exactly one.
+func findSilence(list []Silence, ref string, now time.Time) (int, error) {
+	var hits []int
+	for i, s := range list {
+		if s.ID == ref {
+			return i, nil
+		}
+		if ref != "" && len(ref) <= len(s.ID) && strings.EqualFold(s.ID[:len(ref)], ref) {
+			hits = append(hits, i)
+		}
+	}
+	if len(hits) > 1 {
+		live := slices.DeleteFunc(slices.Clone(hits), func(i int) bool { return list[i].StateAt(now) == SilenceExpired })
+		if len(live) > 0 {
+			hits = live
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return -1, fmt.Errorf("silence %q: %w", ref, ErrSilenceNotFound)
+	case 1:
+		return hits[0], nil
+	}
+	cands := make([]string, len(hits))
+	for j, i := range hits {
+		cands[j] = fmt.Sprintf("%s (%s)", list[i].ID, list[i].Matchers)
+	}
+	return -1, fmt.Errorf("silence %q: %w: %d silences start with it: %s; give more of the ID",
+		ref, ErrSilenceAmbiguous, len(hits), strings.Join(cands, "; "))
 }
 
 // pruneSilences drops the silences that ended more than silenceRetention ago.
@@ -188,10 +271,10 @@ func sortSilences(list []Silence) {
 	})
 }
 
-// silencedBy reports whether a silence in list mutes the alert at now.
-func silencedBy(list []Silence, target, name string, now time.Time) bool {
+// silencedBy reports whether a silence in list mutes the alert with labels l at now.
+func silencedBy(list []Silence, l Labels, now time.Time) bool {
 	for _, s := range list {
-		if s.Matches(target, name) && s.Active(now) {
+		if s.Active(now) && s.Matches(l) {
 			return true
 		}
 	}

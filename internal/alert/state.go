@@ -89,6 +89,11 @@ func (a *alertState) eligible() bool {
 	return a.firing && !a.held && !a.silenced && !a.inhibited && !a.releasing()
 }
 
+// labels are the alert's labels, for groups and silences.
+func (a *alertState) labels() Labels {
+	return Labels{Target: a.target, Alert: a.name, Severity: a.severity, Kind: a.kind, Cause: a.cause, Source: a.source}
+}
+
 // pendingSince is when the alert's un-notified change began, or zero when
 // it has none: a firing never notified, a firing to re-announce, or a
 // resolution of a notified alert (sent even when silenced).

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,8 +23,13 @@ const (
 	metaKeySilences = "alert/silences"
 	// metaKeyDamaged keeps an unreadable state document for a post-mortem.
 	metaKeyDamaged = "alert/state.damaged"
-	// stateVersion is the version written; a newer one is not misread.
+	// stateVersion is the version of alert/state written; a newer one is
+	// not misread.
 	stateVersion = 1
+	// silencesVersion is the version of alert/silences written: 2 has
+	// matchers; 1 had a target and an optional alert name, read as the
+	// matchers target=T and alert=A.
+	silencesVersion = 2
 )
 
 // stateDoc is the alert/state document.
@@ -74,8 +80,40 @@ type groupRecord struct {
 
 // silenceDoc is the alert/silences document.
 type silenceDoc struct {
-	V        int       `json:"v"`
-	Silences []Silence `json:"silences"`
+	V        int             `json:"v"`
+	Silences []silenceRecord `json:"silences"`
+}
+
+// silenceRecord is a Silence on disk, in either version.
+type silenceRecord struct {
+	ID        string    `json:"id"`
+	Matchers  Matchers  `json:"matchers,omitempty"` // version 2
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	Comment   string    `json:"comment"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	// Target and Alert are version 1's: what it silenced.
+	Target string `json:"target,omitempty"`
+	Alert  string `json:"alert,omitempty"`
+}
+
+// silence returns the record as a Silence, reading version 1's target and
+// alert as equality matchers.
+func (r silenceRecord) silence(v int) (Silence, error) {
+	s := Silence{ID: r.ID, Matchers: r.Matchers, StartsAt: r.StartsAt, EndsAt: r.EndsAt, Comment: r.Comment, CreatedBy: r.CreatedBy}
+	if v == 1 {
+		if r.Target == "" {
+			return Silence{}, errors.New("no target")
+		}
+		s.Matchers = Matchers{{Name: LabelTarget, Type: MatchEqual, Value: r.Target}}
+		if r.Alert != "" {
+			s.Matchers = append(s.Matchers, Matcher{Name: LabelAlert, Type: MatchEqual, Value: r.Alert})
+		}
+	}
+	if len(s.Matchers) == 0 {
+		return Silence{}, errors.New("no matchers")
+	}
+	return s, nil
 }
 
 func wall(t time.Time) time.Time { return t.Round(0) }
@@ -139,10 +177,11 @@ func decodeState(b []byte) (map[string]*alertState, map[string]*groupState, erro
 }
 
 func encodeSilences(list []Silence) ([]byte, error) {
-	for i := range list {
-		list[i].StartsAt, list[i].EndsAt = wall(list[i].StartsAt), wall(list[i].EndsAt)
+	doc := silenceDoc{V: silencesVersion, Silences: make([]silenceRecord, len(list))}
+	for i, s := range list {
+		doc.Silences[i] = silenceRecord{ID: s.ID, Matchers: s.Matchers, StartsAt: wall(s.StartsAt), EndsAt: wall(s.EndsAt), Comment: s.Comment, CreatedBy: s.CreatedBy}
 	}
-	return json.Marshal(silenceDoc{V: stateVersion, Silences: list})
+	return json.Marshal(doc)
 }
 
 func decodeSilences(b []byte) ([]Silence, error) {
@@ -150,8 +189,16 @@ func decodeSilences(b []byte) ([]Silence, error) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, err
 	}
-	if doc.V != stateVersion {
-		return nil, fmt.Errorf("version %d is not %d", doc.V, stateVersion)
+	if doc.V != 1 && doc.V != silencesVersion {
+		return nil, fmt.Errorf("version %d is not 1 or %d", doc.V, silencesVersion)
 	}
-	return doc.Silences, nil
+	list := make([]Silence, len(doc.Silences))
+	for i, r := range doc.Silences {
+		s, err := r.silence(doc.V)
+		if err != nil {
+			return nil, fmt.Errorf("silences[%d] (%s): %w", i, r.ID, err)
+		}
+		list[i] = s
+	}
+	return list, nil
 }

@@ -214,11 +214,7 @@ func TestSeverityRise(t *testing.T) {
 func TestStateFixture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
-		b, err := os.ReadFile(filepath.Join("testdata", "manager_state_v1.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		seedMeta(t, dir, metaKeyState, b)
+		seedFixture(t, dir, metaKeyState, "manager_state_v1.json")
 		h := startHarness(t, dir, DefaultSettings(), nil, nil)
 		got := h.m.Alerts()
 		if len(got) != 2 {
@@ -259,6 +255,17 @@ func TestDamagedState(t *testing.T) {
 			t.Errorf("damaged copy = %q, %v, %v", b, ok, err)
 		}
 	})
+}
+
+// seedFixture stores testdata/name under key in the store in dir: a state
+// written by an earlier version.
+func seedFixture(t *testing.T, dir, key, name string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedMeta(t, dir, key, b)
 }
 
 func seedMeta(t *testing.T, dir, key string, b []byte) {

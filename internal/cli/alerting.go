@@ -8,36 +8,46 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 )
 
-// SilenceOptions are the `silence add` command's flags.
+// SilenceOptions are the `silence add` command's flags and arguments.
 type SilenceOptions struct {
-	Target, Alert, Comment, CreatedBy string
-	For                               time.Duration
+	// Matchers are the positional matchers (alert=~"fps_.*", target!=canary).
+	Matchers []string
+	// Target and Alert are --target and --alert: short for target=... and alert=....
+	Target, Alert      string
+	Comment, CreatedBy string
+	// StartsAt is --starts-at; zero means now.
+	StartsAt time.Time
+	For      time.Duration
+	// Force accepts a target or alert the daemon does not know yet.
+	Force bool
 }
 
-// SilenceAdd silences a target's alerts (or one of them) for a while.
+// SilenceAdd silences the alerts the matchers select, for a while.
 func SilenceAdd(ctx context.Context, o DaemonOptions, s SilenceOptions, stdout, stderr io.Writer) int {
 	c, code := daemonClient(o, stderr)
 	if c == nil {
 		return code
 	}
-	sil, err := c.AddSilence(ctx, daemon.AddSilenceRequest{Target: s.Target, Alert: s.Alert, Duration: s.For.String(), Comment: s.Comment, CreatedBy: s.CreatedBy})
+	sil, err := c.AddSilence(ctx, daemon.AddSilenceRequest{
+		Matchers: s.Matchers, Target: s.Target, Alert: s.Alert, StartsAt: s.StartsAt, Duration: s.For.String(),
+		Comment: s.Comment, CreatedBy: s.CreatedBy, Force: s.Force,
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
 	}
-	what := "every alert"
-	if sil.Alert != "" {
-		what = sil.Alert
-	}
-	fmt.Fprintf(stdout, "silence %s: %s on %s until %s\n", sil.ID, what, sil.Target, sil.EndsAt.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "silence %s %s: %s, %s to %s\n", sil.ID, sil.State, sil.Matchers,
+		sil.StartsAt.Format(time.RFC3339), sil.EndsAt.Format(time.RFC3339))
 	return ExitOK
 }
 
-// SilenceList prints the silences.
-func SilenceList(ctx context.Context, o DaemonOptions, stdout, stderr io.Writer) int {
+// SilenceList prints the silences with their state, expired ones only
+// when all is set.
+func SilenceList(ctx context.Context, o DaemonOptions, all bool, stdout, stderr io.Writer) int {
 	c, code := daemonClient(o, stderr)
 	if c == nil {
 		return code
@@ -48,28 +58,34 @@ func SilenceList(ctx context.Context, o DaemonOptions, stdout, stderr io.Writer)
 		return ExitError
 	}
 	tw := newTable(stdout)
-	tw.row("ID", "TARGET", "ALERT", "ENDS", "BY", "COMMENT")
+	tw.row("ID", "STATE", "MATCHERS", "STARTS", "ENDS", "BY", "COMMENT")
+	hidden := 0
 	for _, s := range list {
-		al := s.Alert
-		if al == "" {
-			al = "*"
+		if s.State == alert.SilenceExpired && !all {
+			hidden++
+			continue
 		}
-		tw.row(s.ID, s.Target, al, s.EndsAt.Format(time.RFC3339), s.CreatedBy, s.Comment)
+		tw.row(s.ID, string(s.State), s.Matchers.String(), s.StartsAt.Format(time.RFC3339), s.EndsAt.Format(time.RFC3339), s.CreatedBy, s.Comment)
 	}
-	return tw.flush()
+	code = tw.flush()
+	if hidden > 0 {
+		fmt.Fprintf(stderr, "%d expired silence(s) not shown (--all shows them)\n", hidden)
+	}
+	return code
 }
 
-// SilenceExpire ends a silence now.
+// SilenceExpire ends now the silence whose ID, or unique ID prefix, is id.
 func SilenceExpire(ctx context.Context, o DaemonOptions, id string, stdout, stderr io.Writer) int {
 	c, code := daemonClient(o, stderr)
 	if c == nil {
 		return code
 	}
-	if err := c.ExpireSilence(ctx, id); err != nil {
+	s, err := c.ExpireSilence(ctx, id)
+	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
 	}
-	fmt.Fprintf(stdout, "silence %s expired\n", id)
+	fmt.Fprintf(stdout, "silence %s expired: %s\n", s.ID, s.Matchers)
 	return ExitOK
 }
 

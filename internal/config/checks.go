@@ -69,7 +69,7 @@ func ParseCheckName(s string) (CheckName, error) {
 		return c, nil
 	}
 	return "", fmt.Errorf("%q is not a check%s; valid checks: %s",
-		truncate(s, 40), didYouMean(s, checkNames()), checkList())
+		truncate(s, 40), DidYouMean(s, checkNames()), checkList())
 }
 
 func checkNames() []string {

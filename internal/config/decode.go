@@ -159,7 +159,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value, inter
 		f, ok := byName[key]
 		if !ok {
 			names := fieldNames(fs)
-			d.addf(p.key, fp, "unknown field%s; known fields: %s", didYouMean(key, names), strings.Join(names, ", "))
+			d.addf(p.key, fp, "unknown field%s; known fields: %s", DidYouMean(key, names), strings.Join(names, ", "))
 			continue
 		}
 		set[key] = p.value
@@ -281,7 +281,7 @@ func (d *decoder) decodeValue(n *yaml.Node, path string, v reflect.Value) {
 		if s, ok := d.scalar(n, path, "a sink type"); ok {
 			if !SinkType(s).Valid() {
 				d.addf(n, path, "%q is not a sink type%s; valid types: %s",
-					truncate(s, 40), didYouMean(s, sinkTypeNames()), sinkTypeList())
+					truncate(s, 40), DidYouMean(s, sinkTypeNames()), sinkTypeList())
 				return
 			}
 			v.SetString(s)

@@ -144,7 +144,7 @@ func checkLinkField(ident []string) error {
 	switch {
 	case !contains(linkFields, "."+ident[0]):
 		return fmt.Errorf("%s is not a field%s; the fields are .Target, .Alert and .Severity",
-			truncate(ref, 40), didYouMean("."+ident[0], linkFields))
+			truncate(ref, 40), DidYouMean("."+ident[0], linkFields))
 	case len(ident) > 1:
 		return fmt.Errorf("%s: .%s is a string, which has no fields", truncate(ref, 40), ident[0])
 	}

@@ -1,8 +1,10 @@
 package config
 
-// didYouMean returns " (did you mean X?)" for the known name closest to s, when
-// it is close enough to be a likely typo, and "" otherwise.
-func didYouMean(s string, known []string) string {
+// DidYouMean returns " (did you mean X?)" for the known name closest to s, when
+// it is close enough to be a likely typo (two edits at most), and "" otherwise.
+// Config errors use it, and so does the daemon's API for the names a silence
+// matcher gives.
+func DidYouMean(s string, known []string) string {
 	best, bestDist := "", 3 // suggest only within two edits
 	for _, k := range known {
 		if d := editDistance(s, k); d < bestDist {

@@ -41,7 +41,7 @@ func validateGroupBy(c *checker, labels []string) {
 		rel := fmt.Sprintf(".group_by[%d]", i)
 		switch j := indexOf(labels[:i], l); {
 		case !contains(groupByLabels, l):
-			c.addf(rel, "%q is not a label%s; group by %s", truncate(l, 40), didYouMean(l, groupByLabels), strings.Join(groupByLabels, ", "))
+			c.addf(rel, "%q is not a label%s; group by %s", truncate(l, 40), DidYouMean(l, groupByLabels), strings.Join(groupByLabels, ", "))
 		case j >= 0:
 			c.addf(rel, "repeats group_by[%d]; list each label once", j)
 		}

@@ -88,7 +88,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 			return
 		}
 		if len(failing) == 0 {
-			mgr.RaiseInternal("NotificationsFailing", alert.SeverityCritical, "every sink delivers again", false)
+			mgr.RaiseInternal(alert.AlertNotificationsFailing, alert.SeverityCritical, "every sink delivers again", false)
 			return
 		}
 		var parts []string
@@ -96,7 +96,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 			parts = append(parts, sink+": "+reason)
 		}
 		sort.Strings(parts)
-		mgr.RaiseInternal("NotificationsFailing", alert.SeverityCritical,
+		mgr.RaiseInternal(alert.AlertNotificationsFailing, alert.SeverityCritical,
 			"notifications were given up (see spacetime-watch outbox list): "+strings.Join(parts, "; "), true)
 	}
 	outbox, err := alert.NewOutbox(alert.OutboxOptions{

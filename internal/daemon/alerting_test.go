@@ -120,7 +120,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	if after := len(slack.Messages()); after != before {
 		t.Fatalf("a silenced alert was notified: %d → %d messages", before, after)
 	}
-	if err := client.ExpireSilence(ctx, sil.ID); err != nil {
+	if _, err := client.ExpireSilence(ctx, sil.ID); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "the alert notified once its silence expired", func() (bool, string) {

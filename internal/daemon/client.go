@@ -142,9 +142,12 @@ func (c *Client) Silences(ctx context.Context) ([]alert.Silence, error) {
 	return resp.Silences, err
 }
 
-// ExpireSilence ends a silence now (DELETE /api/v1/silences/{id}).
-func (c *Client) ExpireSilence(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/api/v1/silences/"+url.PathEscape(id), nil, nil)
+// ExpireSilence ends now the silence with ID id, or whose ID starts with
+// id (DELETE /api/v1/silences/{id}), and returns it.
+func (c *Client) ExpireSilence(ctx context.Context, id string) (alert.Silence, error) {
+	var s alert.Silence
+	err := c.do(ctx, http.MethodDelete, "/api/v1/silences/"+url.PathEscape(id), nil, &s)
+	return s, err
 }
 
 // Outbox lists pending notifications and dead letters (GET /api/v1/outbox).

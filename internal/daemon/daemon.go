@@ -124,7 +124,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	// The daemon's own condition: state found damaged at start, resolved by
 	// the next clean start.
-	alerts.manager.RaiseInternal("StateRecovered", alert.SeverityWarning, "state dir was damaged and recovered: "+st.Report().String(), st.Report().Recovered)
+	alerts.manager.RaiseInternal(alert.AlertStateRecovered, alert.SeverityWarning, "state dir was damaged and recovered: "+st.Report().String(), st.Report().Recovered)
 
 	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now)
 	if err != nil {

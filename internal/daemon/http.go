@@ -61,7 +61,7 @@ type apiError struct {
 const maxRequestBody = 64 << 10
 
 func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, log *zap.Logger) http.Handler {
-	api := &api{mon: mon, alerting: alerts, reviews: revs, sinkNames: alerts.sinkNames, store: st, log: log.Named("api")}
+	api := &api{mon: mon, alerting: alerts, reviews: revs, sinkNames: alerts.sinkNames, store: st, log: log.Named("api"), now: alerts.manager.Now}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
 	mux.HandleFunc("GET /-/healthy", api.healthy)
@@ -94,6 +94,7 @@ type api struct {
 	sinkNames []string
 	store     *store.Store
 	log       *zap.Logger
+	now       func() time.Time // the clock of "from now" in requests
 }
 
 // healthy answers 200 while the daemon's own loop works; it never reflects

@@ -27,18 +27,52 @@ type SilencesResponse struct {
 	Silences []alert.Silence `json:"silences"`
 }
 
-// AddSilenceRequest is the body of POST /api/v1/silences.
+// AddSilenceRequest is the body of POST /api/v1/silences. At least one
+// matcher is required, from Matchers, Target or Alert.
 type AddSilenceRequest struct {
-	// Target is the target whose alerts are silenced. Required.
-	Target string `json:"target"`
-	// Alert is the one alert silenced; empty silences all of Target's.
+	// Matchers select the alerts silenced, as amtool writes them:
+	// alert=fps_low, target!=canary, alert=~"fps_.*", severity!~"info";
+	// an alert is silenced when every matcher matches. Regexes are anchored.
+	Matchers []string `json:"matchers,omitempty"`
+	// Target is short for the matcher target=Target. Optional.
+	Target string `json:"target,omitempty"`
+	// Alert is short for the matcher alert=Alert. Optional.
 	Alert string `json:"alert,omitempty"`
-	// Duration is how long the silence lasts from now, e.g. "2h". Required.
+	// StartsAt is when the silence starts. Default: now.
+	StartsAt time.Time `json:"starts_at,omitzero"`
+	// Duration is how long the silence lasts from StartsAt, e.g. "2h". Required.
 	Duration string `json:"duration"`
 	// Comment says why. Required.
 	Comment string `json:"comment"`
 	// CreatedBy names who asked.
 	CreatedBy string `json:"created_by,omitempty"`
+	// Force accepts matchers on a target or an alert the daemon does not
+	// know (a target not configured yet). Default: false, such a matcher
+	// is an error naming the closest known name.
+	Force bool `json:"force,omitempty"`
+}
+
+// matchers returns the request's matchers, Target and Alert included.
+func (r AddSilenceRequest) matchers() (alert.Matchers, []error) {
+	var ms alert.Matchers
+	var errs []error
+	add := func(m alert.Matcher, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		ms = append(ms, m)
+	}
+	for _, s := range r.Matchers {
+		add(alert.ParseMatcher(s))
+	}
+	if r.Target != "" {
+		add(alert.NewMatcher(alert.LabelTarget, alert.MatchEqual, r.Target))
+	}
+	if r.Alert != "" {
+		add(alert.NewMatcher(alert.LabelAlert, alert.MatchEqual, r.Alert))
+	}
+	return ms, errs
 }
 
 // OutboxResponse is the body of GET /api/v1/outbox.
@@ -103,16 +137,27 @@ func (a *api) silences(w http.ResponseWriter, _ *http.Request) {
 
 func (a *api) addSilence(w http.ResponseWriter, r *http.Request) {
 	var req AddSilenceRequest
-	if !decodeBody(w, r, a, &req, `{"target": ..., "alert": ... (optional), "duration": "2h", "comment": ...}`) {
+	if !decodeBody(w, r, a, &req, `{"matchers": ["alert=fps_low", ...], "target": ..., "alert": ..., "starts_at": ... (each optional), "duration": "2h", "comment": ..., "force": false}`) {
 		return
 	}
+	ms, errs := req.matchers()
 	d, err := time.ParseDuration(req.Duration)
 	if err != nil || d <= 0 {
-		a.fail(w, http.StatusBadRequest, fmt.Errorf("duration %q: want a positive duration such as 2h or 30m", req.Duration))
+		errs = append(errs, fmt.Errorf("duration %q: want a positive duration such as 2h or 30m", req.Duration))
+	}
+	if len(errs) > 0 {
+		a.fail(w, http.StatusBadRequest, fmt.Errorf("silence: %w", errors.Join(errs...)))
 		return
 	}
-	now := a.alerting.manager.Now()
-	s, err := a.alerting.manager.AddSilence(alert.Silence{Target: req.Target, Alert: req.Alert, StartsAt: now, EndsAt: now.Add(d), Comment: req.Comment, CreatedBy: req.CreatedBy})
+	if err := a.silenceNames().check(ms, req.Force); err != nil {
+		a.fail(w, http.StatusBadRequest, err)
+		return
+	}
+	start := req.StartsAt
+	if start.IsZero() {
+		start = a.now()
+	}
+	s, err := a.alerting.manager.AddSilence(alert.Silence{Matchers: ms, StartsAt: start, EndsAt: start.Add(d), Comment: req.Comment, CreatedBy: req.CreatedBy})
 	if err != nil {
 		a.fail(w, http.StatusBadRequest, err)
 		return
@@ -120,13 +165,20 @@ func (a *api) addSilence(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s)
 }
 
+// expireSilence ends the silence whose ID, or unique ID prefix, is in the
+// path, and answers it.
 func (a *api) expireSilence(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := a.alerting.manager.ExpireSilence(id); err != nil {
+	s, err := a.alerting.manager.ExpireSilence(r.PathValue("id"))
+	switch {
+	case errors.Is(err, alert.ErrSilenceNotFound):
 		a.fail(w, http.StatusNotFound, err)
-		return
+	case errors.Is(err, alert.ErrSilenceAmbiguous), errors.Is(err, alert.ErrSilenceEnded):
+		a.fail(w, http.StatusConflict, err)
+	case err != nil:
+		a.fail(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, s)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *api) outboxList(w http.ResponseWriter, _ *http.Request) {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
@@ -105,3 +106,21 @@ func conditionSeverity(r CheckResult) (Severity, bool) {
 	}
 	return "", false
 }
+
+// ConditionNames lists every condition the monitor raises as an alert,
+// sorted: the threshold rules (RuleNames), one per check (check_health,
+// ...), and the token conditions. Silences are checked against it.
+func ConditionNames() []string {
+	names := RuleNames()
+	for _, c := range config.AllChecks() {
+		names = append(names, checkConditionName(c))
+	}
+	for _, c := range tokenConditions {
+		names = append(names, c.name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// checkConditionName is the condition a failing check raises.
+func checkConditionName(c config.CheckName) string { return "check_" + string(c) }

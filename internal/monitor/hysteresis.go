@@ -75,7 +75,7 @@ func checkEventRule(r CheckResult) string {
 	if conditionKind(r) == event.KindCondition {
 		return string(r.Check)
 	}
-	return "check_" + string(r.Check)
+	return checkConditionName(r.Check)
 }
 
 // event builds the event for the transition step just reported. Since is,

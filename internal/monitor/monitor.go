@@ -336,7 +336,10 @@ func (m *Monitor) StartDeployment(targetName, version string, at time.Time) (sto
 // ErrUnknownTarget is returned for a target name that is not configured.
 var ErrUnknownTarget = errors.New("unknown target")
 
-func (m *Monitor) targetNames() string {
+func (m *Monitor) targetNames() string { return fmt.Sprint(m.TargetNames()) }
+
+// TargetNames lists the configured targets, sorted.
+func (m *Monitor) TargetNames() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	names := make([]string, 0, len(m.targets))
@@ -344,7 +347,7 @@ func (m *Monitor) targetNames() string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return fmt.Sprint(names)
+	return names
 }
 
 // cronLogger adapts zap to robfig/cron's logger.

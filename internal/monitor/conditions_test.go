@@ -1,0 +1,28 @@
+package monitor
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+)
+
+// ConditionNames holds every name an event can carry, so that a silence
+// on any of them is accepted: each rule, each check's failure, and the
+// expired token.
+func TestConditionNames(t *testing.T) {
+	names := ConditionNames()
+	raised := RuleNames()
+	for _, c := range config.AllChecks() {
+		raised = append(raised, checkEventRule(CheckResult{Check: c, Status: CheckFail}))
+	}
+	raised = append(raised, checkEventRule(CheckResult{Check: config.CheckAuth, Status: CheckFail, Cause: CauseTokenExpired}))
+	for _, n := range raised {
+		if !slices.Contains(names, n) {
+			t.Errorf("%s is raised but not in ConditionNames() %q", n, names)
+		}
+	}
+	if len(names) != len(raised) || !slices.IsSorted(names) {
+		t.Errorf("ConditionNames() = %q: want the %d raised names, sorted", names, len(raised))
+	}
+}
