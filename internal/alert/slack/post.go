@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -79,26 +78,17 @@ func (n *Notifier) verdict(code int, h http.Header, answer []byte, now time.Time
 	}
 }
 
-// retryAfter reads the wait Slack asked for: the Retry-After header
-// (seconds or an HTTP date), else a JSON body's retry_after (seconds),
-// else 0.
+// retryAfter reads the wait Slack asked for: the Retry-After header, else
+// a JSON body's retry_after (seconds), else 0.
 func retryAfter(header string, body []byte, now time.Time) time.Duration {
-	if header = strings.TrimSpace(header); header != "" {
-		if secs, err := strconv.ParseFloat(header, 64); err == nil && secs >= 0 {
-			return time.Duration(secs * float64(time.Second))
-		}
-		if t, err := http.ParseTime(header); err == nil {
-			if d := t.Sub(now); d > 0 {
-				return d
-			}
-			return 0
-		}
+	if d := alert.ParseRetryAfter(header, now); d > 0 {
+		return d
 	}
 	var b struct {
 		RetryAfter *float64 `json:"retry_after"`
 	}
 	if len(body) > 0 && json.Unmarshal(body, &b) == nil && b.RetryAfter != nil && *b.RetryAfter > 0 {
-		return time.Duration(*b.RetryAfter * float64(time.Second))
+		return alert.RetryAfterSeconds(*b.RetryAfter)
 	}
 	return 0
 }
