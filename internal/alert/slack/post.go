@@ -29,12 +29,12 @@ func (n *Notifier) post(ctx context.Context, p Payload) (bool, error) {
 	if err != nil {
 		// The error quotes the URL: not wrapped.
 		return false, &alert.DeliveryError{Sink: n.name, Reason: "invalid_url",
-			Err: fmt.Errorf("slack webhook: POST %s: cannot build the request from the webhook URL", n.redact.where)}
+			Err: n.redact.Errorf("cannot build the request from the webhook URL")}
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return true, &alert.DeliveryError{Sink: n.name, Reason: alert.TransportReason(err), Err: n.redact.sanitize(err)}
+		return true, &alert.DeliveryError{Sink: n.name, Reason: alert.TransportReason(err), Err: n.redact.Sanitize(err)}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -50,12 +50,12 @@ func (n *Notifier) verdict(code int, h http.Header, answer []byte, now time.Time
 	if code >= 200 && code < 300 {
 		return false, nil
 	}
-	text := n.redact.clean(strings.TrimSpace(string(answer)))
+	text := n.redact.Clean(strings.TrimSpace(string(answer)))
 	var j struct {
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(answer, &j) == nil && j.Error != "" {
-		text = n.redact.clean(j.Error) // a JSON answer: {"ok":false,"error":"…"}
+		text = n.redact.Clean(j.Error) // a JSON answer: {"ok":false,"error":"…"}
 	}
 	de := &alert.DeliveryError{Sink: n.name, Code: code, Reason: text}
 	if !wordPattern.MatchString(text) {
@@ -63,7 +63,7 @@ func (n *Notifier) verdict(code int, h http.Header, answer []byte, now time.Time
 		// name the status, keep the start of the answer for the log.
 		de.Reason = strings.ReplaceAll(strings.ToLower(http.StatusText(code)), " ", "_")
 		if text != "" {
-			de.Err = fmt.Errorf("slack webhook: POST %s: HTTP %d: %s", n.redact.where, code, oneLine(text, 200))
+			de.Err = n.redact.Errorf("HTTP %d: %s", code, oneLine(text, 200))
 		}
 	}
 	switch {
