@@ -4,6 +4,7 @@
 package secreturl
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +48,10 @@ func NewRedactor(what string, u *url.URL, public ...string) Redactor {
 		needles = append(needles, q)
 	}
 	if u.User != nil {
-		needles = append(needles, u.User.String())
+		// As written, and as the Authorization header sends it.
+		pass, _ := u.User.Password()
+		needles = append(needles, u.User.String(),
+			base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)))
 	}
 	for _, seg := range strings.Split(u.Path, "/") {
 		if len(seg) >= 6 && !slices.Contains(public, seg) {

@@ -12,7 +12,7 @@ import (
 const raw = "https://bob:hunter2@hooks.example.com/hooks/TOKENsecret42?key=QUERYsecret"
 
 // leaks are the secret parts of raw: no printed or cleaned text may hold them.
-var leaks = []string{"TOKENsecret42", "QUERYsecret", "hunter2"}
+var leaks = []string{"TOKENsecret42", "QUERYsecret", "hunter2", "Ym9iOmh1bnRlcjI="}
 
 func assertClean(t *testing.T, what, text string) {
 	t.Helper()
@@ -39,7 +39,7 @@ func TestRedactorClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := NewRedactor("webhook", u, "hooks")
-	in := strings.Join([]string{raw, u.Path, u.RawQuery, url.QueryEscape(raw), "bob:hunter2", "TOKENsecret42", "no hooks here"}, " | ")
+	in := strings.Join([]string{raw, u.Path, u.RawQuery, url.QueryEscape(raw), "bob:hunter2", "Basic Ym9iOmh1bnRlcjI=", "TOKENsecret42", "no hooks here"}, " | ")
 	got := r.Clean(in)
 	assertClean(t, "Clean", got)
 	if !strings.Contains(got, "no hooks here") {
