@@ -3,7 +3,8 @@
 // pending → firing → resolved lifecycle, grouping as Alertmanager does it,
 // deployment grace, silences, state that survives restarts, and a durable
 // outbox that delivers every notification at least once, in order, to each
-// sink (one sub-package per sink: slack, slackbot, alertmanager, console).
+// sink (one sub-package per sink: slack, slackbot, alertmanager, webhook,
+// console).
 //
 // alert never imports monitor: the daemon adapts monitor events to Event.
 package alert

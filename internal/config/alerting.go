@@ -98,11 +98,14 @@ const (
 	SinkSlackBot SinkType = "slack_bot"
 	// SinkAlertmanager posts to Prometheus Alertmanager's v2 API.
 	SinkAlertmanager SinkType = "alertmanager"
+	// SinkWebhook posts Alertmanager's webhook payload (version 4) to any
+	// URL, optionally signed with an HMAC secret.
+	SinkWebhook SinkType = "webhook"
 	// SinkConsole prints readable notifications on stdout.
 	SinkConsole SinkType = "console"
 )
 
-var sinkTypes = [...]SinkType{SinkSlackWebhook, SinkSlackBot, SinkAlertmanager, SinkConsole}
+var sinkTypes = [...]SinkType{SinkSlackWebhook, SinkSlackBot, SinkAlertmanager, SinkWebhook, SinkConsole}
 
 // Valid reports whether t is one of the sink types.
 func (t SinkType) Valid() bool {
@@ -141,6 +144,12 @@ var sinkTypeKeys = map[string]SinkType{
 	"urls":             SinkAlertmanager,
 	"resend_interval":  SinkAlertmanager,
 	"heartbeat":        SinkAlertmanager,
+	"url":              SinkWebhook,
+	"url_file":         SinkWebhook,
+	"url_env":          SinkWebhook,
+	"hmac_secret_file": SinkWebhook,
+	"hmac_secret_env":  SinkWebhook,
+	"max_alerts":       SinkWebhook,
 }
 
 // Sink is one destination for notifications. Which keys a sink accepts
@@ -151,7 +160,8 @@ type Sink struct {
 	// --sink`: required, unique, 1 to 63 characters of [a-z0-9_-] starting
 	// with a letter or digit.
 	Name string `yaml:"name"`
-	// Type is slack_webhook, slack_bot, alertmanager or console. Required.
+	// Type is slack_webhook, slack_bot, alertmanager, webhook or console.
+	// Required.
 	Type SinkType `yaml:"type"`
 	// Timeout bounds one delivery attempt. Default: 10s.
 	Timeout time.Duration `yaml:"timeout"`
@@ -196,6 +206,32 @@ type Sink struct {
 	// Heartbeat sends an always-firing SpacetimeWatchHeartbeat alert (a
 	// dead man's switch) with every re-send. alertmanager only. Default: false.
 	Heartbeat bool `yaml:"heartbeat"`
+
+	// URL is where a webhook sink posts (http or https), when the URL holds
+	// no secret: no credentials, no query. webhook only; exactly one of
+	// URL, URLFile and URLEnv is required.
+	URL *url.URL `yaml:"url,omitempty"`
+	// URLFile is a file holding the webhook's URL, for a URL that is a
+	// secret (a token in its path or query, credentials). Expanded like
+	// Target.TokenFile. webhook only; exclusive with URL and URLEnv, one of
+	// the three required.
+	URLFile string `yaml:"url_file,omitempty,expand"`
+	// URLEnv names an environment variable holding the webhook's URL; it
+	// must be set when the config loads. webhook only; exclusive with URL
+	// and URLFile, one of the three required.
+	URLEnv string `yaml:"url_env,omitempty"`
+	// HMACSecretFile is a file holding the secret that signs every request
+	// (X-Spacetime-Watch-Signature). Expanded like Target.TokenFile.
+	// webhook only; exclusive with HMACSecretEnv. Default: "" (not signed).
+	HMACSecretFile string `yaml:"hmac_secret_file,omitempty,expand"`
+	// HMACSecretEnv names an environment variable holding the signing
+	// secret; it must be set when the config loads. webhook only; exclusive
+	// with HMACSecretFile. Default: "" (not signed).
+	HMACSecretEnv string `yaml:"hmac_secret_env,omitempty"`
+	// MaxAlerts caps the alerts of one webhook payload, as Alertmanager's
+	// max_alerts does: the rest are counted in truncatedAlerts. webhook
+	// only. Default: 0 (no cap).
+	MaxAlerts int `yaml:"max_alerts"`
 }
 
 // WebhookURL returns where the Slack webhook URL comes from (slack_webhook).
@@ -206,6 +242,18 @@ func (s Sink) WebhookURL() TokenRef {
 // BotToken returns where the Slack bot token comes from (slack_bot).
 func (s Sink) BotToken() TokenRef {
 	return TokenRef{File: s.BotTokenFile, Env: s.BotTokenEnv}
+}
+
+// URLSecret returns where a webhook sink's secret URL comes from (webhook,
+// when URL is not set).
+func (s Sink) URLSecret() TokenRef {
+	return TokenRef{File: s.URLFile, Env: s.URLEnv}
+}
+
+// HMACSecret returns where a webhook sink's signing secret comes from
+// (webhook; zero when requests are not signed).
+func (s Sink) HMACSecret() TokenRef {
+	return TokenRef{File: s.HMACSecretFile, Env: s.HMACSecretEnv}
 }
 
 // omitKey reports whether key does not belong to the sink's type, so that

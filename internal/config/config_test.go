@@ -27,6 +27,8 @@ var testEnv = map[string]string{
 	"SPACETIME_PERF_TOKEN":  sentinel,
 	"SLACK_WEBHOOK_URL":     sentinel,
 	"SLACK_BOT_TOKEN":       sentinel,
+	"WEBHOOK_URL":           sentinel,
+	"WEBHOOK_HMAC_SECRET":   sentinel,
 }
 
 // Secrets written into the wrong fields of the error fixtures: a webhook URL
@@ -238,8 +240,8 @@ func TestParseValid(t *testing.T) {
 			equal(t, "send_resolved", a.SendResolved, false)
 			equal(t, "runbook_url", a.RunbookURL, "https://runbooks.example.com/spacetime/{{.Alert}}")
 			equal(t, "outbox", a.Outbox, Outbox{BackoffInitial: 500 * time.Millisecond, BackoffMax: 30 * time.Second})
-			if len(a.Sinks) != 5 {
-				t.Fatalf("want 5 sinks, got %d", len(a.Sinks))
+			if len(a.Sinks) != 7 {
+				t.Fatalf("want 7 sinks, got %d", len(a.Sinks))
 			}
 			// Each sink: its own keys, and its type's defaults for the rest.
 			equal(t, "oncall", a.Sinks[0], Sink{
@@ -260,7 +262,18 @@ func TestParseValid(t *testing.T) {
 				URLs:           mustURLs("http://127.0.0.1:9093", "https://am-2.example:9094/alertmanager"),
 				ResendInterval: time.Minute, Heartbeat: true,
 			})
-			equal(t, "console", a.Sinks[4], Sink{Name: "console", Type: SinkConsole, Timeout: 10 * time.Second})
+			equal(t, "hooks", a.Sinks[4], Sink{
+				Name: "hooks", Type: SinkWebhook, Timeout: 10 * time.Second,
+				URL: mustURL("http://127.0.0.1:5001/alerts"), HMACSecretFile: "/run/credentials/spacetime-watch.service/webhook-hmac",
+			})
+			equal(t, "hooks.HMACSecret", a.Sinks[4].HMACSecret(), TokenRef{File: "/run/credentials/spacetime-watch.service/webhook-hmac"})
+			equal(t, "hooks.URLSecret", a.Sinks[4].URLSecret().IsZero(), true)
+			equal(t, "pager", a.Sinks[5], Sink{
+				Name: "pager", Type: SinkWebhook, Timeout: 10 * time.Second,
+				URLEnv: "WEBHOOK_URL", HMACSecretEnv: "WEBHOOK_HMAC_SECRET", MaxAlerts: 20,
+			})
+			equal(t, "pager.URLSecret", a.Sinks[5].URLSecret(), TokenRef{Env: "WEBHOOK_URL"})
+			equal(t, "console", a.Sinks[6], Sink{Name: "console", Type: SinkConsole, Timeout: 10 * time.Second})
 			if s, ok := a.Sink("bot"); !ok || s != &a.Sinks[2] {
 				t.Errorf("Sink(bot) = %p, %v", s, ok)
 			}
@@ -402,10 +415,13 @@ func TestExampleCommentedSinks(t *testing.T) {
 	for _, s := range c.Alerting.Sinks {
 		types = append(types, s.Type)
 	}
-	equal(t, "sink types", types, []SinkType{SinkSlackWebhook, SinkSlackBot, SinkAlertmanager, SinkConsole})
+	equal(t, "sink types", types, []SinkType{SinkSlackWebhook, SinkSlackBot, SinkAlertmanager, SinkWebhook, SinkConsole})
 	bot := c.Alerting.Sinks[1]
 	equal(t, "bot token", bot.BotToken(), TokenRef{File: "/run/credentials/spacetime-watch.service/slack-bot-token"})
 	equal(t, "am heartbeat", c.Alerting.Sinks[2].Heartbeat, true)
+	hooks := c.Alerting.Sinks[3]
+	equal(t, "webhook", [3]any{hooks.URL.String(), hooks.HMACSecret(), hooks.MaxAlerts},
+		[3]any{"https://receiver.example.com/alerts", TokenRef{File: "/run/credentials/spacetime-watch.service/webhook-hmac"}, 0})
 	link, err := RenderLink(c.Alerting.DashboardURL, LinkData{Target: "vr 2", Alert: "fps_low", Severity: "warning"})
 	equal(t, "dashboard link", [2]any{link, err}, [2]any{"https://grafana.example.com/d/spacetime-watch?var-target=vr+2", error(nil)})
 }

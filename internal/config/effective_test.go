@@ -204,6 +204,22 @@ func randomAlerting(r *rand.Rand) Alerting {
 			}
 			s.ResendInterval = randomDuration(r, time.Second, time.Hour)
 			s.Heartbeat = r.IntN(2) == 0
+		case SinkWebhook:
+			switch r.IntN(3) {
+			case 0:
+				s.URL = pick(r, []*url.URL{mustURL("https://receiver.example.com/alerts"), mustURL("http://127.0.0.1:5001/"), mustURL("http://[::1]:8/a%20b")})
+			case 1:
+				s.URLFile = secretFile
+			default:
+				s.URLEnv = "WEBHOOK_URL"
+			}
+			switch r.IntN(3) {
+			case 1:
+				s.HMACSecretFile = secretFile
+			case 2:
+				s.HMACSecretEnv = "WEBHOOK_HMAC_SECRET"
+			}
+			s.MaxAlerts = r.IntN(3) * 50
 		}
 		a.Sinks = append(a.Sinks, s)
 	}

@@ -100,6 +100,8 @@ func validateSink(c *checker, rel string, s *Sink, getenv func(string) string) {
 		validateSlackBot(c, rel, s)
 	case SinkAlertmanager:
 		validateAlertmanager(c, rel, s)
+	case SinkWebhook:
+		validateWebhook(c, rel, s, getenv)
 	}
 }
 
@@ -146,6 +148,33 @@ func validateAlertmanager(c *checker, rel string, s *Sink) {
 	}
 	if positive(c, rel+".resend_interval", s.ResendInterval, "1m") && s.ResendInterval < time.Second {
 		c.addf(rel+".resend_interval", "must be at least 1s, got %s; e.g. 1m", formatDuration(s.ResendInterval))
+	}
+}
+
+func validateWebhook(c *checker, rel string, s *Sink, getenv func(string) string) {
+	const example = "https://receiver.example.com/alerts"
+	secret := s.URLFile != "" || s.URLEnv != ""
+	switch {
+	case s.URL == nil && !secret:
+		// Reported at url_file, as for the Slack webhook: a url_file that
+		// failed to decode then gets one message, not a second one here.
+		c.addf(rel+".url_file", "required for type webhook: set url_file or url_env when the URL holds a secret (a token, credentials), else url (e.g. %s)", example)
+	case s.URL != nil && secret:
+		key := ".url_file"
+		if s.URLFile == "" {
+			key = ".url_env"
+		}
+		c.addf(rel+key, "set either url or %s, not both; remove one", key[1:])
+	case s.URL != nil:
+		checkURLSecrets(c, rel+".url", s.URL, []string{"http", "https"}, example,
+			"a URL with credentials is a secret: give it with url_file or url_env",
+			"a URL with a query may hold a token: give it with url_file or url_env")
+	default:
+		tokenSource(c, rel, "url", s.URLFile, s.URLEnv, getenv, "WEBHOOK_URL")
+	}
+	tokenSource(c, rel, "hmac_secret", s.HMACSecretFile, s.HMACSecretEnv, getenv, "WEBHOOK_HMAC_SECRET")
+	if s.MaxAlerts < 0 {
+		c.addf(rel+".max_alerts", "must not be negative, got %d; 0 sends every alert", s.MaxAlerts)
 	}
 }
 

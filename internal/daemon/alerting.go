@@ -19,6 +19,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/console"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slack"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackbot"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/webhook"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -199,6 +200,26 @@ func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifi
 			return nil, nil, err
 		}
 		return n, n, nil
+	case config.SinkWebhook:
+		opts := webhook.Options{Name: sc.Name, Timeout: sc.Timeout, MaxAlerts: sc.MaxAlerts, Logger: log.Named(sc.Name)}
+		if sc.URL != nil {
+			opts.URL = sc.URL.String()
+		} else {
+			url, err := resolveSecret(sc.URLSecret(), o.Getenv)
+			if err != nil {
+				return nil, nil, err
+			}
+			opts.URL = url
+		}
+		if ref := sc.HMACSecret(); !ref.IsZero() {
+			secret, err := resolveSecret(ref, o.Getenv)
+			if err != nil {
+				return nil, nil, err
+			}
+			opts.HMACSecret = secret
+		}
+		n, err := webhook.New(opts)
+		return n, nil, err
 	case config.SinkConsole:
 		return console.New(o.Console, sc.Name), nil, nil
 	}

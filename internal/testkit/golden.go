@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"bytes"
+	"os"
 	"regexp"
 	"strconv"
 	"testing"
@@ -29,4 +31,23 @@ func UnshiftDates(tb testing.TB, text []byte) []byte {
 		out := []byte(strconv.Itoa(y - years))
 		return append(out, date[4:]...)
 	})
+}
+
+// CheckGolden compares got with the golden file at path, or, when update
+// is set (a package's -update flag), rewrites the file with got.
+func CheckGolden(tb testing.TB, path string, got []byte, update bool) {
+	tb.Helper()
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("%v (write it with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		tb.Errorf("%s differs (go test -update to accept)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+	}
 }

@@ -332,29 +332,6 @@ func TestNotifyHonoursContext(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	cases := []struct {
-		name, header string
-		want         time.Duration
-	}{
-		{"empty", "", 0},
-		{"seconds", " 30 ", 30 * time.Second},
-		{"zero", "0", 0},
-		{"negative", "-5", 0},
-		{"huge is capped", "99999999999999", maxRetryAfter},
-		{"date", t0.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{"date in the past", t0.Add(-time.Minute).Format(http.TimeFormat), 0},
-		{"garbage", "soon", 0},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := parseRetryAfter(tc.header, t0); got != tc.want {
-				t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.header, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestSummarize(t *testing.T) {
 	cases := []struct{ name, in, want string }{
 		{"JSON string", `"start time must be before end time"` + "\n", "start time must be before end time"},

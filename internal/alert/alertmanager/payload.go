@@ -24,20 +24,8 @@ type postableAlert struct {
 // ended, which lies in the past, so Alertmanager resolves it at once.
 func (n *Notifier) fromAlert(a alert.Alert, now time.Time) postableAlert {
 	labels := n.baseLabels()
-	labels["alertname"] = a.Name
-	put(labels, "target", a.Target)
-	put(labels, "severity", string(a.Severity))
-
-	ann := map[string]string{}
-	put(ann, "summary", a.Summary)
-	put(ann, "description", a.Reason)
-	put(ann, "observed", a.Observed)
-	put(ann, "expected", a.Expected)
-	put(ann, "runbook_url", a.RunbookURL)
-	put(ann, "dashboard_url", a.DashboardURL)
-	if a.Deployment != nil {
-		put(ann, "deployment_version", a.Deployment.Version)
-	}
+	maps.Copy(labels, Labels(a))
+	ann := Annotations(a)
 
 	starts := a.StartsAt
 	if starts.IsZero() || starts.After(now) {

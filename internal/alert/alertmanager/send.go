@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,10 +17,6 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/version"
 )
-
-// maxRetryAfter bounds a Retry-After so that a broken proxy cannot park
-// the sink for years.
-const maxRetryAfter = 24 * time.Hour
 
 // post sends alerts to every Alertmanager at once (one slow replica must
 // not delay the others by its timeout) and waits for all the answers.
@@ -64,7 +59,7 @@ func (n *Notifier) postOne(ctx context.Context, ep endpoint, body []byte) *postE
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		res.Body = summarize(head)
 		if res.Code == http.StatusTooManyRequests || res.Code == http.StatusServiceUnavailable {
-			res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), n.opts.Now())
+			res.RetryAfter = alert.ParseRetryAfter(resp.Header.Get("Retry-After"), n.opts.Now())
 		}
 	}
 	// Drain a little so that the connection can be reused.
@@ -103,27 +98,6 @@ func summarize(b []byte) string {
 		s = s[:cut] + "…"
 	}
 	return s
-}
-
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
-func parseRetryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		if s > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
 }
 
 // postError is one Alertmanager's answer to one post; a nil Err and a 2xx

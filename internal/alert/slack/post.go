@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,12 +29,12 @@ func (n *Notifier) post(ctx context.Context, p Payload) (bool, error) {
 	if err != nil {
 		// The error quotes the URL: not wrapped.
 		return false, &alert.DeliveryError{Sink: n.name, Reason: "invalid_url",
-			Err: fmt.Errorf("slack webhook: POST %s: cannot build the request from the webhook URL", n.redact.where)}
+			Err: n.redact.Errorf("cannot build the request from the webhook URL")}
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return true, &alert.DeliveryError{Sink: n.name, Reason: alert.TransportReason(err), Err: n.redact.sanitize(err)}
+		return true, &alert.DeliveryError{Sink: n.name, Reason: alert.TransportReason(err), Err: n.redact.Sanitize(err)}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -51,12 +50,12 @@ func (n *Notifier) verdict(code int, h http.Header, answer []byte, now time.Time
 	if code >= 200 && code < 300 {
 		return false, nil
 	}
-	text := n.redact.clean(strings.TrimSpace(string(answer)))
+	text := n.redact.Clean(strings.TrimSpace(string(answer)))
 	var j struct {
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(answer, &j) == nil && j.Error != "" {
-		text = n.redact.clean(j.Error) // a JSON answer: {"ok":false,"error":"…"}
+		text = n.redact.Clean(j.Error) // a JSON answer: {"ok":false,"error":"…"}
 	}
 	de := &alert.DeliveryError{Sink: n.name, Code: code, Reason: text}
 	if !wordPattern.MatchString(text) {
@@ -64,7 +63,7 @@ func (n *Notifier) verdict(code int, h http.Header, answer []byte, now time.Time
 		// name the status, keep the start of the answer for the log.
 		de.Reason = strings.ReplaceAll(strings.ToLower(http.StatusText(code)), " ", "_")
 		if text != "" {
-			de.Err = fmt.Errorf("slack webhook: POST %s: HTTP %d: %s", n.redact.where, code, oneLine(text, 200))
+			de.Err = n.redact.Errorf("HTTP %d: %s", code, oneLine(text, 200))
 		}
 	}
 	switch {
@@ -79,26 +78,17 @@ func (n *Notifier) verdict(code int, h http.Header, answer []byte, now time.Time
 	}
 }
 
-// retryAfter reads the wait Slack asked for: the Retry-After header
-// (seconds or an HTTP date), else a JSON body's retry_after (seconds),
-// else 0.
+// retryAfter reads the wait Slack asked for: the Retry-After header, else
+// a JSON body's retry_after (seconds), else 0.
 func retryAfter(header string, body []byte, now time.Time) time.Duration {
-	if header = strings.TrimSpace(header); header != "" {
-		if secs, err := strconv.ParseFloat(header, 64); err == nil && secs >= 0 {
-			return time.Duration(secs * float64(time.Second))
-		}
-		if t, err := http.ParseTime(header); err == nil {
-			if d := t.Sub(now); d > 0 {
-				return d
-			}
-			return 0
-		}
+	if d := alert.ParseRetryAfter(header, now); d > 0 {
+		return d
 	}
 	var b struct {
 		RetryAfter *float64 `json:"retry_after"`
 	}
 	if len(body) > 0 && json.Unmarshal(body, &b) == nil && b.RetryAfter != nil && *b.RetryAfter > 0 {
-		return time.Duration(*b.RetryAfter * float64(time.Second))
+		return alert.RetryAfterSeconds(*b.RetryAfter)
 	}
 	return 0
 }

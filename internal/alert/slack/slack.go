@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/internal/secreturl"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
@@ -43,10 +44,10 @@ type Options struct {
 // alert.Notifier and is safe for concurrent use.
 type Notifier struct {
 	name    string
-	url     secretURL
+	url     secreturl.URL
 	client  *http.Client
 	timeout time.Duration
-	redact  redactor
+	redact  secreturl.Redactor
 	render  RenderOptions
 	now     func() time.Time // reads a Retry-After given as an HTTP date
 }
@@ -80,10 +81,10 @@ func New(o Options) (*Notifier, error) {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Notifier{
 		name:    o.Name,
-		url:     secretURL(o.WebhookURL),
+		url:     secreturl.URL(o.WebhookURL),
 		client:  client,
 		timeout: o.Timeout,
-		redact:  newRedactor(u),
+		redact:  secreturl.NewRedactor("slack webhook", u, "services"),
 		render:  RenderOptions{Sink: o.Name, AlertsURL: o.AlertsURL},
 		now:     clock.Now,
 	}, nil
