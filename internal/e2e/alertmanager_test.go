@@ -35,6 +35,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/alertmanager"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestAlertmanagerHA delivers alerts to two real, clustered Alertmanagers
@@ -46,7 +47,7 @@ import (
 // notifies at least once), the keep-alive must not notify again, and the
 // resolution must follow.
 func TestAlertmanagerHA(t *testing.T) {
-	bin := tool(t, "prometheus-alertmanager")
+	bin := testkit.Tool(t, "prometheus-alertmanager")
 	began := time.Now()
 	hook := newWebhook(t)
 	ams := startAlertmanagerCluster(t, bin, hook.URL)
