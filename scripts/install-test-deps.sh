@@ -4,8 +4,10 @@
 # and tests deploy/prometheus' rules, and whose server runs the Grafana
 # dashboard's queries against the demo; prometheus-alertmanager, two of
 # which the Alertmanager sink's test clusters on loopback, and whose amtool
-# checks deploy/alertmanager's routing; and systemd for
-# systemd-analyze, which checks the unit in deploy/systemd. Runs apt only
+# checks deploy/alertmanager's routing; systemd for
+# systemd-analyze, which checks the unit in deploy/systemd; and iproute2 for
+# ip, with which the daemon's write-API test adds a non-loopback address
+# (slim images lack it). Runs apt only
 # when something is missing; needs root (CI is root).
 set -euo pipefail
 
@@ -19,6 +21,9 @@ fi
 # systemd-analyze checks deploy/systemd's unit; it reads the file and needs
 # no running systemd.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# ip lives in /usr/sbin, which a user's PATH may lack.
+have_ip() { command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; }
+have_ip || need+=(iproute2)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
@@ -49,6 +54,7 @@ command -v prometheus >/dev/null
 command -v prometheus-alertmanager >/dev/null
 command -v amtool >/dev/null
 command -v systemd-analyze >/dev/null
+have_ip
 # Under systemd, a policy that allowed starts may have let the packages we
 # just installed start their services, and they are enabled for the next
 # boot: stop and disable them (only those; the tests never use them).

@@ -65,6 +65,7 @@ Example:
 	runConfig := runCmd.Flag("config.file", "spacetime-watch configuration file (YAML).").Default("/etc/spacetime-watch/config.yaml").String()
 	runState := runCmd.Flag("state.dir", "Directory of the state database (deployments, check history, rule state). One daemon per directory.").Default("/var/lib/spacetime-watch").String()
 	runWeb := kingpinflag.AddFlags(runCmd, ":9850")
+	runExternalHosts := runCmd.Flag("web.external-host", "A host name clients reach the daemon by (DNS, a proxy), which the API's writes may carry in their Host header; repeatable. Default: none (localhost, loopback addresses, the address connected to and the machine's hostname are always accepted).").PlaceHolder("HOST").Strings()
 
 	// verify: the one-shot post-deployment verification.
 	verifyCmd := app.Command("verify", `Run the ten post-deployment checks once and print the checklist's verdict:
@@ -219,7 +220,7 @@ Example:
 
 	switch cmd {
 	case runCmd.FullCommand():
-		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, Reload: reload}, stderr)
+		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload}, stderr)
 	case verifyCmd.FullCommand():
 		return cli.Verify(ctx, vo, stdout, stderr)
 	case checkCmd.FullCommand():

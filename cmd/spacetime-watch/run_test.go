@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -105,6 +108,26 @@ func TestRunBadConfig(t *testing.T) {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("the log lacks %s\n%s", w, r)
 		}
+	}
+}
+
+// TestRunBadExternalHost: --web.external-host takes a bare host name; a
+// URL is a bad flag (exit 3) named in the log, found before the state dir
+// is taken.
+func TestRunBadExternalHost(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, sim.Options{})
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
+	stateDir := filepath.Join(dir, "state")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r := invoke(ctx, "run", "--config.file", cfg, "--state.dir", stateDir, "--web.listen-address=127.0.0.1:0", "--web.external-host=https://watch.example.com")
+	if r.code != 3 || !strings.Contains(r.stderr, "--web.external-host") {
+		t.Fatalf("want exit 3 naming --web.external-host\n%s", r)
+	}
+	if _, err := os.Stat(stateDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the state dir was created: %v", err)
 	}
 }
 

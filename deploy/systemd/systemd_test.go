@@ -9,7 +9,7 @@
 // systemd-analyze (Debian package systemd) runs without a running systemd:
 // verify and security --offline read the unit file alone. Under `make test`
 // (SPACETIME_WATCH_E2E=1) a missing systemd-analyze is a failure, elsewhere
-// a skip. No test starts a systemd instance.
+// a skip (testkit.Tool). No test starts a systemd instance.
 package systemd_test
 
 import (
@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 const (
@@ -191,7 +193,7 @@ func TestCredentials(t *testing.T) {
 // warnings, so any line that names the unit fails the test; no such line
 // is known to be benign. The broken copies prove the test can fail.
 func TestVerify(t *testing.T) {
-	analyze := systemdAnalyze(t)
+	analyze := testkit.Tool(t, "systemd-analyze")
 	bin := buildDaemon(t)
 	unit, err := os.ReadFile(unitName)
 	if err != nil {
@@ -237,7 +239,7 @@ func TestVerify(t *testing.T) {
 // wants an overall exposure of 2.0 or below. It prints the figure as
 // "systemd exposure: N" for `make test` to show.
 func TestSecurityExposure(t *testing.T) {
-	analyze := systemdAnalyze(t)
+	analyze := testkit.Tool(t, "systemd-analyze")
 	path := filepath.Join(t.TempDir(), unitName)
 	unit, err := os.ReadFile(unitName)
 	if err != nil {
@@ -838,21 +840,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(builtDir)
 	}
 	os.Exit(code)
-}
-
-// systemdAnalyze finds systemd-analyze; under `make test`
-// (SPACETIME_WATCH_E2E=1) a missing one is a failure, elsewhere a skip.
-func systemdAnalyze(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("systemd-analyze")
-	if err == nil {
-		return path
-	}
-	if os.Getenv("SPACETIME_WATCH_E2E") != "" {
-		t.Fatal("systemd-analyze not found: `make test` installs it (Debian package systemd, scripts/install-test-deps.sh)")
-	}
-	t.Skip("systemd-analyze not found (Debian package systemd); run `make test` to install it")
-	return ""
 }
 
 // runTool runs an external tool with a deadline and returns its combined

@@ -49,7 +49,9 @@ type RunOptions struct {
 	ConfigFile string
 	StateDir   string
 	Web        *web.FlagConfig
-	Reload     <-chan struct{}
+	// ExternalHosts are the --web.external-host names.
+	ExternalHosts []string
+	Reload        <-chan struct{}
 }
 
 // Run runs the daemon until ctx is done (SIGINT, SIGTERM).
@@ -60,7 +62,7 @@ func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
 		return ExitBadConfig
 	}
 	defer func() { _ = log.Sync() }()
-	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, Logger: log, Reload: o.Reload})
+	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, ExternalHosts: o.ExternalHosts, Logger: log, Reload: o.Reload})
 	return exitFor(err, log)
 }
 

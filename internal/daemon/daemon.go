@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -67,6 +68,11 @@ type Options struct {
 	// and alert timers, silences, grace, schedules and reviews. Default
 	// clock.Now; tests inject their own.
 	Now func() time.Time
+	// ExternalHosts are more host names a write request's Host header may
+	// carry (--web.external-host), besides localhost, loopback addresses,
+	// the address the client connected to and the machine's hostname: the
+	// names the daemon is reached by through DNS or a proxy. Default: none.
+	ExternalHosts []string
 }
 
 // ConfigError is a config that cannot be loaded: the daemon exits 3.
@@ -98,6 +104,13 @@ func Run(ctx context.Context, opts Options) error {
 		if err := web.Validate(path); err != nil {
 			return &ConfigError{Err: fmt.Errorf("--web.config.file %s: %w", path, err)}
 		}
+	}
+	// Without a hostname, the addresses and --web.external-host still name
+	// the daemon.
+	hostname, _ := os.Hostname()
+	guard, err := newWriteGuard(*opts.Web.WebConfigFile, hostname, opts.ExternalHosts, log.Named("api"))
+	if err != nil {
+		return &ConfigError{Err: err}
 	}
 	st, err := store.Open(opts.StateDir, store.Options{LockTimeout: opts.LockTimeout, Now: opts.Now})
 	if err != nil {
@@ -158,7 +171,7 @@ func Run(ctx context.Context, opts Options) error {
 	monErr := make(chan error, 1)
 	wg.Go(func() { monErr <- mon.Run(ctx) })
 
-	srv, serveErr, err := serve(ctx, opts, newHandler(mon, alerts, revs, st, reg, log))
+	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, log)))
 	if err != nil {
 		cancel()
 		wg.Wait()

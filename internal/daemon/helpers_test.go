@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
@@ -70,6 +73,30 @@ func configYAML(t *testing.T, dir string, targets ...simTarget) string {
 		fmt.Fprintf(&b, "    token_file: %s\n", tokenFile)
 	}
 	return b.String()
+}
+
+// mainConfig writes a config watching one simulated instance, "main",
+// and returns its path.
+func mainConfig(t *testing.T) string {
+	t.Helper()
+	s := startSim(t, sim.Options{})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+	return cfg
+}
+
+// basicAuthWebConfig writes a --web.config.file that admits user with
+// password by basic auth, and returns its path.
+func basicAuthWebConfig(t *testing.T, user, password string) string {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "web.yml")
+	writeFile(t, path, "basic_auth_users:\n  "+user+": "+string(hash)+"\n")
+	return path
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -127,7 +154,8 @@ type runningDaemon struct {
 	t          *testing.T
 	configFile string
 	stateDir   string
-	url        string
+	port       string // the listener's port
+	url        string // the daemon's base URL on 127.0.0.1
 	reg        *prometheus.Registry
 	notifier   *fakeNotifier
 	reload     chan struct{}
@@ -141,6 +169,11 @@ type daemonSetup struct {
 	stateDir string
 	// watchdog is the fake systemd's WatchdogSec (0: off).
 	watchdog time.Duration
+	// listen is the listen address; default 127.0.0.1:0. On 0.0.0.0 the
+	// daemon is also reached from the host's other addresses.
+	listen string
+	// webConfigFile is --web.config.file; default none.
+	webConfigFile string
 }
 
 // startDaemon runs the daemon on configFile and waits for READY=1. The
@@ -150,20 +183,26 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 	if setup.stateDir == "" {
 		setup.stateDir = t.TempDir()
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if setup.listen == "" {
+		setup.listen = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", setup.listen)
 	if err != nil {
 		t.Fatal(err)
 	}
+	addrs, noSocket := []string{setup.listen}, false
+	webFlags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &noSocket, WebConfigFile: &setup.webConfigFile}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &runningDaemon{
 		t: t, configFile: configFile, stateDir: setup.stateDir,
-		url:      "http://" + l.Addr().String(),
+		port:     strconv.Itoa(l.Addr().(*net.TCPAddr).Port),
 		reg:      prometheus.NewRegistry(),
 		notifier: newFakeNotifier(setup.watchdog),
 		reload:   make(chan struct{}),
 		cancel:   cancel,
 		done:     make(chan error, 1),
 	}
+	d.url = "http://" + net.JoinHostPort("127.0.0.1", d.port)
 	go func() {
 		d.done <- daemon.Run(ctx, daemon.Options{
 			ConfigFile: configFile,
@@ -172,6 +211,7 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			Reload:     d.reload,
 			Registry:   d.reg,
 			Notifier:   d.notifier,
+			Web:        webFlags,
 		})
 	}()
 	select {
@@ -232,7 +272,14 @@ func tryGet(url string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
+// httpDo sends body as JSON (none when "") and returns the status and body.
 func httpDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	return doFrom(t, nil, jsonRequest(t, method, url, body))
+}
+
+// jsonRequest is a request with body as JSON, or no body when it is "".
+func jsonRequest(t *testing.T, method, url, body string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -241,15 +288,26 @@ func httpDo(t *testing.T, method, url, body string) (int, string) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return req
+}
+
+// doFrom sends req from the local address src (nil: the kernel's choice)
+// and returns the status and body.
+func doFrom(t *testing.T, src net.IP, req *http.Request) (int, string) {
+	t.Helper()
+	tr := &http.Transport{DisableKeepAlives: true}
+	if src != nil {
+		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}).DialContext
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
 	}
 	return resp.StatusCode, string(b)
 }

@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
@@ -23,48 +21,13 @@ import (
 // when they are missing or wrong).
 func TestWebConfigBasicAuth(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
-	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret-pass"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webConfig := filepath.Join(dir, "web.yml")
-	writeFile(t, webConfig, "basic_auth_users:\n  ci: "+string(hash)+"\n")
-
-	l := mustListen(t)
-	url := "http://" + l.Addr().String()
-	addrs, noSocket := []string{l.Addr().String()}, false
-	ctx, cancel := context.WithCancel(context.Background())
-	n := newFakeNotifier(0)
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			ConfigFile: cfg, StateDir: filepath.Join(dir, "state"), Listener: l, Notifier: n,
-			Registry: prometheus.NewRegistry(),
-			Web:      &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &noSocket, WebConfigFile: &webConfig},
-		})
-	}()
+	d := startDaemon(t, mainConfig(t), daemonSetup{webConfigFile: basicAuthWebConfig(t, "ci", "s3cret-pass")})
 	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop within 10s")
+		if err := d.stop(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	}()
-	select {
-	case <-n.ready:
-	case err := <-done:
-		t.Fatalf("Run returned before READY=1: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no READY=1 within 10s")
-	}
+	url := d.url
 
 	for _, path := range []string{"/metrics", "/api/v1/status", "/api/v1/deployments"} {
 		if code, _ := httpDo(t, http.MethodGet, url+path, ""); code != http.StatusUnauthorized {

@@ -35,6 +35,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/alertmanager"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestAlertmanagerHA delivers alerts to two real, clustered Alertmanagers
@@ -47,7 +48,7 @@ import (
 // resolution must follow. The sink's `notify test` alert must be notified
 // too, with its test label.
 func TestAlertmanagerHA(t *testing.T) {
-	bin := tool(t, "prometheus-alertmanager")
+	bin := testkit.Tool(t, "prometheus-alertmanager")
 	began := time.Now()
 	hook := newWebhook(t)
 	ams := startAlertmanagerCluster(t, bin, hook.URL)

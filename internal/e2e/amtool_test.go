@@ -17,6 +17,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/alertmanager"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // Receivers of deploy/alertmanager/alertmanager.yml.
@@ -36,7 +37,7 @@ var alertmanagerExample = filepath.Join("deploy", "alertmanager", "alertmanager.
 // alert of deploy/prometheus/rules.yml pages except SpacetimeAlertFiring.
 // The sink's alerts are routed with the very labels the sink posts.
 func TestAlertmanagerRouting(t *testing.T) {
-	amtool := tool(t, "amtool")
+	amtool := testkit.Tool(t, "amtool")
 	t.Parallel()
 	root := repoRoot(t)
 	config := filepath.Join(root, alertmanagerExample)

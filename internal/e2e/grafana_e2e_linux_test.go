@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // Grafana's variables, as the end-to-end test sets them: the demo's
@@ -67,8 +69,8 @@ func TestDashboardAgainstPrometheus(t *testing.T) {
 	// Parallel: most of the time goes waiting for the demo's story, which
 	// the other parallel tests (promtool's) can use.
 	t.Parallel()
-	promBin := tool(t, "prometheus")
-	goBin := tool(t, "go")
+	promBin := testkit.Tool(t, "prometheus")
+	goBin := testkit.Tool(t, "go")
 	root := repoRoot(t)
 	dash := loadDashboard(t, root)
 	rules := loadRules(t, root)

@@ -23,31 +23,17 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// tool finds an external tool; under `make test` (SPACETIME_WATCH_E2E=1)
-// a missing tool is a failure, elsewhere a skip.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("SPACETIME_WATCH_E2E") != "" {
-		t.Fatalf("%s not found: `make test` installs it (scripts/install-test-deps.sh)", name)
-	}
-	t.Skipf("%s not found; run `make test` to install it", name)
-	return ""
-}
 
 // TestMetricsPassPromtool runs the daemon against the simulated instance
 // and lints its /metrics with promtool and testutil.GatherAndLint, while
 // the target is healthy and while its API and telemetry are down
 // (RELIABILITY 18).
 func TestMetricsPassPromtool(t *testing.T) {
-	promtool := tool(t, "promtool")
+	promtool := testkit.Tool(t, "promtool")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // ruleFile is the part of Prometheus' rule file format that
@@ -91,7 +93,7 @@ func loadRules(t *testing.T, root string) ruleFile {
 // threshold, the SLIs from raw series) pass, and the example config with
 // its rule file is valid.
 func TestPromtool(t *testing.T) {
-	promtool := tool(t, "promtool")
+	promtool := testkit.Tool(t, "promtool")
 	// Parallel: promtool's unit tests take seconds, which the end-to-end
 	// test spends waiting for the demo's story anyway.
 	t.Parallel()
