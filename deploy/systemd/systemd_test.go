@@ -80,7 +80,7 @@ func TestUnitContract(t *testing.T) {
 	}{
 		{"WatchdogSec", 60 * time.Second, "=="},
 		{"RestartSec", 5 * time.Second, "=="},
-		// RELIABILITY 17: the daemon exits within 10 s of SIGTERM; the unit
+		// reliability scenario 17: the daemon exits within 10 s of SIGTERM; the unit
 		// must give it that and more before SIGKILL.
 		{"TimeoutStopSec", 10 * time.Second, ">"},
 	} {
@@ -303,7 +303,7 @@ func TestDefaultFileFlags(t *testing.T) {
 // restart), reloads with the unit's ExecReload signal, stops with SIGTERM
 // (STOPPING=1, exit 0 within TimeoutStopSec), and sweeps the output, which
 // is what the journal and `systemctl status` would show, for the secrets
-// (RELIABILITY 17, 19).
+// (reliability scenario 17, 19).
 func TestDaemonUnderUnitCommandLine(t *testing.T) {
 	bin := buildDaemon(t)
 	u := readUnit(t, unitName)

@@ -21,14 +21,14 @@ import (
 )
 
 // crashRunsPerCut is how many times the crash test kills the outbox at each
-// cut point: 3 × 34 = 102 randomized kill points (RELIABILITY scenario 2
+// cut point: 3 × 34 = 102 randomized kill points (reliability scenario 2
 // asks for 100, the issue for at least 30 per cut point).
 const crashRunsPerCut = 34
 
 // crashMessagesPerRun is how many messages each killed run enqueues.
 const crashMessagesPerRun = 8
 
-// TestOutboxCrashAtEveryCutPoint is RELIABILITY scenario 2. For each cut
+// TestOutboxCrashAtEveryCutPoint is reliability scenario 2. For each cut
 // point of the send path it runs a child process (internal/crashchild,
 // built with -tags failpoints) that enqueues messages and delivers them to
 // a loopback receiver until it SIGKILLs itself at the cut point's n-th hit

@@ -53,7 +53,7 @@ func TestGroupWaitBatchesABurst(t *testing.T) {
 	})
 }
 
-// RELIABILITY 6: 200 breaches on one target. A burst within group_wait is
+// reliability scenario 6: 200 breaches on one target. A burst within group_wait is
 // one message with all 200. Spread over 59 s (the scenario's minute, kept
 // off the flush instants) with the default 30 s group_wait it is two, as
 // in Alertmanager: the first at 30 s with what arrived so far (no critical
@@ -114,7 +114,7 @@ func TestStormOnOneTarget(t *testing.T) {
 	}
 }
 
-// RELIABILITY 6 across targets: 200 breaches on 20 targets within
+// reliability scenario 6 across targets: 200 breaches on 20 targets within
 // group_wait is one message per target.
 func TestStormOnTwentyTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -281,7 +281,7 @@ func TestResolvedNotifications(t *testing.T) {
 	}
 }
 
-// RELIABILITY 7: a condition flapping every 30 s for an hour. However the
+// reliability scenario 7: a condition flapping every 30 s for an hour. However the
 // flushes fall, the manager sends at most one message per group_interval,
 // the alert's notifications alternate firing, resolved, firing (never the
 // same state twice in a row: no re-announcement of a firing alert), and

@@ -49,7 +49,7 @@ func TestOutboxDeliversEachSinkInOrder(t *testing.T) {
 	})
 }
 
-// TestOutboxHonoursRetryAfter is RELIABILITY scenario 3: after a 429 with
+// TestOutboxHonoursRetryAfter is reliability scenario 3: after a 429 with
 // Retry-After: 30 no request for 30 s, then delivery, nothing dropped, and
 // never more than one request per second.
 func TestOutboxHonoursRetryAfter(t *testing.T) {
@@ -131,7 +131,7 @@ func TestOutboxRetryAfterSurvivesRestart(t *testing.T) {
 	})
 }
 
-// TestOutboxSurvivesLongOutageAndRestart is RELIABILITY scenario 4: 20
+// TestOutboxSurvivesLongOutageAndRestart is reliability scenario 4: 20
 // minutes of 5xx with a restart (a new Outbox on the same store) at minute
 // 10: backoff capped at 60 s, attempts bounded, the message delivered
 // exactly once within cap + 5 s of the recovery.
@@ -185,7 +185,7 @@ func TestOutboxSurvivesLongOutageAndRestart(t *testing.T) {
 	})
 }
 
-// TestOutboxDeadLettersPermanentErrors is RELIABILITY scenario 5: each
+// TestOutboxDeadLettersPermanentErrors is reliability scenario 5: each
 // permanent error is tried once, dead-lettered with its reason, reported
 // to OnDeadLetter and counted, and the queue goes on with the next message.
 func TestOutboxDeadLettersPermanentErrors(t *testing.T) {
@@ -349,7 +349,7 @@ func TestOutboxSlowSinkDoesNotBlockOthers(t *testing.T) {
 	})
 }
 
-// TestOutboxStopsPromptly is RELIABILITY scenario 17 for the outbox: on
+// TestOutboxStopsPromptly is reliability scenario 17 for the outbox: on
 // ctx done, Run returns at once from a backoff wait and after at most
 // StopGrace from an attempt in flight; an attempt that finishes within the
 // grace is acked; an unfinished message stays queued for the next Run.

@@ -30,7 +30,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// The acceptance scenarios (RELIABILITY.md 1, 3–7, 19) run the real
+// The acceptance scenarios (docs/reliability.md 1, 3–7, 19) run the real
 // pipeline: a Manager feeding a real Outbox on a real store in a temp dir,
 // delivering through the real Slack sinks (incoming webhook, and the bot
 // where it matters) to an in-memory fake Slack. Everything runs inside a
@@ -40,7 +40,7 @@ import (
 // on the same state dir and the same fake Slack, as the daemon does.
 //
 // Every scenario runs with a sentinel webhook URL and a sentinel bot token,
-// and ends with a sweep for them (RELIABILITY.md 19): logs, sink errors,
+// and ends with a sweep for them (docs/reliability.md 19): logs, sink errors,
 // Slack message bodies, dead letters, /metrics, /api/v1/alerts and the
 // state dir's bytes.
 
@@ -407,7 +407,7 @@ func (w *world) collectEvidence(g *generation) {
 	w.evidence = append(w.evidence, texts...)
 }
 
-// assertNoSecrets is RELIABILITY.md scenario 19: the sentinels appear in no
+// assertNoSecrets is docs/reliability.md scenario 19: the sentinels appear in no
 // log line, sink error, Slack message, dead letter, /metrics, alert list or
 // byte of the state dir. It first checks that they were really in use, so
 // that the sweep cannot pass for want of a secret.
@@ -685,7 +685,7 @@ func accounting(m slackMsg, name *regexp.Regexp) (header int, shown map[string]b
 }
 
 // checkLimits fails the test for a message beyond Slack's limits and the
-// budget spacetime-watch keeps to (RELIABILITY.md 6).
+// budget spacetime-watch keeps to (docs/reliability.md 6).
 func checkLimits(t *testing.T, m slackMsg) {
 	t.Helper()
 	if m.blocks > slack.MaxBlocks {

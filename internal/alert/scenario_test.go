@@ -15,12 +15,12 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 )
 
-// The acceptance scenarios against a fake Slack (RELIABILITY.md 1,
+// The acceptance scenarios against a fake Slack (docs/reliability.md 1,
 // 3–7 and 19), through the whole pipeline: see scenario_helpers_test.go.
 // Times are fake (testing/synctest) and therefore exact; the figures each
 // scenario measures are logged (go test -v -run Scenario).
 
-// TestScenarioAPIOutageWithRestart is RELIABILITY.md 1: the API is down
+// TestScenarioAPIOutageWithRestart is docs/reliability.md 1: the API is down
 // from minute 0 to 12, polled every 5 minutes, alerting after 2 failed
 // polls; the daemon is restarted (SIGTERM) in the middle and the restored
 // monitor replays the firing condition. Each sink gets exactly 1 firing and
@@ -139,7 +139,7 @@ func TestScenarioAPIOutageWithRestart(t *testing.T) {
 	}
 }
 
-// TestScenarioSlackRateLimited is RELIABILITY.md 3: Slack answers 429 with
+// TestScenarioSlackRateLimited is docs/reliability.md 3: Slack answers 429 with
 // Retry-After: 30 to the first of three notifications. Nothing reaches it
 // for 30 s, then all three are delivered, at most one a second (the fake
 // refuses faster posts with its own 429s, and none came).
@@ -208,7 +208,7 @@ func TestScenarioSlackRateLimited(t *testing.T) {
 	}
 }
 
-// TestScenarioSlackOutageWithRestart is RELIABILITY.md 4: Slack answers
+// TestScenarioSlackOutageWithRestart is docs/reliability.md 4: Slack answers
 // 5xx or resets the connection for 20 minutes, and the daemon restarts in
 // the middle. The notification stays in the persisted outbox, the attempts
 // back off (capped), and after recovery it is delivered exactly once per
@@ -286,7 +286,7 @@ func TestScenarioSlackOutageWithRestart(t *testing.T) {
 	})
 }
 
-// TestScenarioPermanentErrors is RELIABILITY.md 5: each error that retrying
+// TestScenarioPermanentErrors is docs/reliability.md 5: each error that retrying
 // cannot fix is tried once, dead-lettered, counted as failed, reported to
 // OnDeadLetter, and leaves the sink marked unhealthy; the next notification
 // still goes out.
@@ -359,7 +359,7 @@ func TestScenarioPermanentErrors(t *testing.T) {
 	}
 }
 
-// TestScenarioAlertStorm is RELIABILITY.md 6: 200 threshold breaches within
+// TestScenarioAlertStorm is docs/reliability.md 6: 200 threshold breaches within
 // 60 s. On one target they arrive as one message (group_wait 60s) or at
 // most two (the default 30s) that account for all 200, with "+N more" for
 // those not shown; on 20 targets as at most 20 messages at most one a
@@ -465,7 +465,7 @@ func TestScenarioAlertStorm(t *testing.T) {
 	}
 }
 
-// TestScenarioFlappingFPS is RELIABILITY.md 7: FPS flapping around the
+// TestScenarioFlappingFPS is docs/reliability.md 7: FPS flapping around the
 // threshold for an hour.
 //
 // Without hysteresis (fps_low firing and resolved every half period, the
@@ -594,7 +594,7 @@ func adapt(target string, ev monitor.RuleEvent) alert.Event {
 	}
 }
 
-// TestScenarioSecretsNeverLeak is RELIABILITY.md 19 with every error path
+// TestScenarioSecretsNeverLeak is docs/reliability.md 19 with every error path
 // taken: both sinks get a 429, a 5xx, a reset and a timeout, then a
 // permanent error (dead letter), a chat.update refused, and a restart. The
 // sweep that ends every scenario (world.finish) finds the sentinel webhook

@@ -13,7 +13,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// RELIABILITY 1: the API is down for 12 minutes and the daemon restarts
+// reliability scenario 1: the API is down for 12 minutes and the daemon restarts
 // (SIGTERM) at minute 7. Exactly one firing message, none after the
 // restart (the monitor reports the condition again when it re-checks), and
 // exactly one resolved message after the first successful poll.

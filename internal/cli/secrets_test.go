@@ -23,7 +23,7 @@ import (
 // that any copy of it, anywhere, is found.
 const sentinel = "sentinel-TOKEN-5f3a9c1e7b2d4068-do-not-print"
 
-// TestSecretsNeverLeak is the secret-leakage sweep (RELIABILITY.md
+// TestSecretsNeverLeak is the secret-leakage sweep (docs/reliability.md
 // scenario 19) over this surfaces: the daemon, at debug level,
 // watches an instance whose token is the sentinel through healthy rounds,
 // a token the instance rejects (401s with the token in the request), an

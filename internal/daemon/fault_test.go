@@ -13,7 +13,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 )
 
-// TestMetricsUnderFault (RELIABILITY.md scenario 18): while the instance's
+// TestMetricsUnderFault (docs/reliability.md scenario 18): while the instance's
 // API and telemetry are down, /metrics still answers 200, lint-clean and
 // bounded, with spacetime_up 0 and the telemetry disconnected; /-/healthy
 // stays 200 because it reflects the daemon, never the target. When the

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestMetricsPassPromtool runs the daemon against the simulated instance
 // and lints its /metrics with promtool and testutil.GatherAndLint, while
 // the target is healthy and while its API and telemetry are down
-// (RELIABILITY 18).
+// (reliability scenario 18).
 func TestMetricsPassPromtool(t *testing.T) {
 	promtool := testkit.Tool(t, "promtool")
 	ctx, cancel := context.WithCancel(t.Context())

@@ -24,7 +24,7 @@ import (
 //     ignore wall-clock steps. The engine also keeps its own clock, advanced
 //     by each call's elapsed time clamped to [0, MaxGap]: times without a
 //     monotonic reading (restored, parsed or from time.Date) can step, and a
-//     step must neither fire nor resolve a rule (RELIABILITY 13). A step back
+//     step must neither fire nor resolve a rule (reliability scenario 13). A step back
 //     of more than MaxGap, or a gap of MaxGap or more between two samples of
 //     a signal, breaks the evidence: pending timers restart.
 //   - "Holds for". A condition holds for a duration when every sample in it
@@ -39,7 +39,7 @@ import (
 //     the band, or a new breach, restarts that timer. With the defaults, a
 //     30-s square wave across 85 FPS for an hour gives no notification at all
 //     (no 60-s run below 85), and if fps_low was already firing it stays
-//     firing through the flapping and resolves once, after it (RELIABILITY 7).
+//     firing through the flapping and resolves once, after it (reliability scenario 7).
 //     The price: an oscillation faster than FPSFor never fires fps_low. Raise
 //     SmoothingWindow to the flap period to judge such a stream on its mean.
 //   - Stale data. Values from a dead or silent stream are never used: while

@@ -399,7 +399,7 @@ func TestRuleEngineTelemetrySilent(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), ruleEpoch)
 	r.stream(StreamConnected)
 	r.fps(90, time.Minute)
-	// A half-open stream (RELIABILITY 8): the watcher notices the silence,
+	// A half-open stream (reliability scenario 8): the watcher notices the silence,
 	// redials, connects, and still gets nothing. The outage counts from the
 	// first report, across the watcher's state changes.
 	runRuleSteps(t, r, []ruleStep{
@@ -496,7 +496,7 @@ func TestRuleEngineStaleDataNeitherFiresNorResolves(t *testing.T) {
 	})
 }
 
-// TestRuleEngineFlappingFPS is RELIABILITY 7: FPS in a 30-s square wave
+// TestRuleEngineFlappingFPS is reliability scenario 7: FPS in a 30-s square wave
 // across a threshold for an hour. The ceiling is 1 firing + 1 resolved per
 // rule for the whole episode.
 func TestRuleEngineFlappingFPS(t *testing.T) {
@@ -554,7 +554,7 @@ func TestRuleEngineFlappingFPS(t *testing.T) {
 	}
 }
 
-// TestRuleEngineClockSteps is RELIABILITY 13 for times without a monotonic
+// TestRuleEngineClockSteps is reliability scenario 13 for times without a monotonic
 // reading (the only kind whose Sub can see a wall-clock step; times from
 // time.Now and its Add results carry one, and Sub then ignores steps).
 func TestRuleEngineClockSteps(t *testing.T) {

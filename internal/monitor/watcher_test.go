@@ -157,7 +157,7 @@ func ruleState(st WatcherStatus, rule string) RuleState {
 	return RuleState{}
 }
 
-// TestWatcherReconnectsWithBackoff is RELIABILITY scenario 9, scaled down
+// TestWatcherReconnectsWithBackoff is reliability scenario 9, scaled down
 // (backoff 10 ms to 200 ms): while the telemetry server is down the
 // watcher redials with a growing, capped delay (a bounded number of
 // attempts, no tight loop), reports the outage (connected 0, live series
@@ -233,7 +233,7 @@ func TestWatcherPortFallback(t *testing.T) {
 	}
 }
 
-// TestWatcherDetectsSilentStream is RELIABILITY scenario 8: the stream
+// TestWatcherDetectsSilentStream is reliability scenario 8: the stream
 // goes silent without a FIN (the sim sends nothing and answers no ping).
 // The watcher notices within SilenceTimeout, drops the live series so no
 // stale value looks current, refuses to hand samples to check 10, fires
@@ -288,7 +288,7 @@ func TestWatcherDetectsSilentStream(t *testing.T) {
 	}
 }
 
-// TestWatcherCountsInvalidFrames is the garbage half of RELIABILITY
+// TestWatcherCountsInvalidFrames is the garbage half of reliability
 // scenario 10: malformed JSON, NaN and negative FPS, bad binary packets
 // are counted and skipped; the connection survives; one warning per
 // connection, not one per frame.
@@ -319,7 +319,7 @@ func TestWatcherCountsInvalidFrames(t *testing.T) {
 	}
 }
 
-// TestWatcherReadLimit is the 10-MB half of RELIABILITY scenario 10: the
+// TestWatcherReadLimit is the 10-MB half of reliability scenario 10: the
 // frame is refused by the read limit (close 1009), the watcher reconnects,
 // and data flows on the next connection.
 func TestWatcherReadLimit(t *testing.T) {

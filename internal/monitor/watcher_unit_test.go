@@ -45,7 +45,7 @@ func fpsFrame(w *Watcher, now time.Time, fps float64) {
 	w.handleFrame(&spacetime.Frame{Kind: spacetime.KindFPS, Received: now, FPS: fps, Fields: spacetime.FieldFPS})
 }
 
-// TestWatcherBackoffSchedule is RELIABILITY scenario 9 with the default
+// TestWatcherBackoffSchedule is reliability scenario 9 with the default
 // options: over a ten-minute outage the watcher dials at most 20 times, no
 // delay exceeds the 60 s cap (so recovery is seen within cap + one dial),
 // and a connection that delivered data for 30 s brings the delay back to

@@ -533,7 +533,7 @@ func (c *telemetryConn) write(kind int, b []byte) error {
 }
 
 // telemetryGarbage is what telemetry_garbage mixes into the stream: the
-// hostile inputs a client must count and skip (RELIABILITY.md scenario 10).
+// hostile inputs a client must count and skip (docs/reliability.md scenario 10).
 var telemetryGarbage = []struct {
 	kind int
 	data []byte

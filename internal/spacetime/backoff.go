@@ -19,7 +19,7 @@ const (
 // Factor, capped at Max, each delay shortened by a random share of up to
 // Jitter so that many daemons restarted together do not redial in step.
 // The cap is a hard ceiling: no delay exceeds Max. With the defaults a
-// ten-minute outage costs at most 20 attempts (RELIABILITY.md §9).
+// ten-minute outage costs at most 20 attempts (docs/reliability.md §9).
 //
 // The zero value is ready to use. A Backoff is not safe for concurrent use:
 // keep one per reconnect loop.

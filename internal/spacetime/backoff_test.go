@@ -82,7 +82,7 @@ func TestBackoffJitterBounds(t *testing.T) {
 	}
 }
 
-// TestBackoffOutageBudget is RELIABILITY.md §9: during a ten-minute outage
+// TestBackoffOutageBudget is docs/reliability.md §9: during a ten-minute outage
 // even the shortest delays allow at most 20 attempts.
 func TestBackoffOutageBudget(t *testing.T) {
 	b := Backoff{Rand: func() float64 { return 0.999999 }}

@@ -37,7 +37,7 @@ var (
 	// ErrSilent means no valid data frame (anything but a pong or ping)
 	// arrived for StreamOptions.SilenceTimeout, although the connection may
 	// still answer pings or carry garbage: a wedged engine, or a half-open
-	// stream (RELIABILITY.md §8).
+	// stream (docs/reliability.md §8).
 	ErrSilent = errors.New("telemetry stream silent")
 	// ErrHeartbeatTimeout means nothing at all, not even a pong, arrived for
 	// StreamOptions.PongWait: the connection is dead.

@@ -107,7 +107,7 @@ func TestToken_FileErrors(t *testing.T) {
 }
 
 func TestToken_FileRecoversAfterRotation(t *testing.T) {
-	// RELIABILITY §14: a 401 after rotation; the file is updated; the next
+	// reliability scenario 14 (docs/reliability.md): a 401 after rotation; the file is updated; the next
 	// poll recovers without a restart.
 	var token atomic.Value
 	token.Store("rotated-token-000001")

@@ -18,7 +18,7 @@ const (
 	MaxHeaderChars = 150
 	// MaxTotalChars bounds the text of all blocks together: Slack documents
 	// no such limit but answers msg_blocks_too_long somewhere near 13,000
-	// characters, so messages stay below 8,000 (RELIABILITY.md scenario 6).
+	// characters, so messages stay below 8,000 (docs/reliability.md scenario 6).
 	MaxTotalChars = 8000
 	// MaxFallbackChars bounds the plain-text fallback (Slack truncates
 	// text at 40,000; notifications show far less).

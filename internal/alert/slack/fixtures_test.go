@@ -45,7 +45,7 @@ func group(alerts ...alert.Alert) alert.Message {
 }
 
 // storm is n firing alerts on one target, as 200 breaches in 60 s make
-// (RELIABILITY.md scenario 6), with long summaries and reasons.
+// (docs/reliability.md scenario 6), with long summaries and reasons.
 func storm(n int) alert.Message {
 	alerts := make([]alert.Alert, n)
 	for i := range alerts {

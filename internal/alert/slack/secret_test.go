@@ -14,7 +14,7 @@ import (
 )
 
 // sentinel is the secret part of the webhook URLs below: it must not
-// appear in any error, whatever goes wrong (RELIABILITY.md scenario 19).
+// appear in any error, whatever goes wrong (docs/reliability.md scenario 19).
 const sentinel = "SENTINEL-9f3c2a7d41"
 
 func sentinelURL(base string) string {

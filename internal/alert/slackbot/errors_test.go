@@ -118,7 +118,7 @@ func TestTimeoutInSynctest(t *testing.T) {
 }
 
 // sentinelToken must not appear in any error or log line, whatever goes
-// wrong (RELIABILITY.md scenario 19).
+// wrong (docs/reliability.md scenario 19).
 const sentinelToken = "xoxb-SENTINEL-7a1c9e4f20"
 
 // leaks reports whether text carries the token.

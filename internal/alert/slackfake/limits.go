@@ -22,7 +22,7 @@ type Limits struct {
 	// MaxBlocksText is the text of all blocks together. Slack documents no
 	// such limit but answers msg_blocks_too_long somewhere near 13,000
 	// characters; the fake uses 8,000, the budget spacetime-watch keeps to
-	// (RELIABILITY.md scenario 6), so that a creeping message fails here
+	// (docs/reliability.md scenario 6), so that a creeping message fails here
 	// long before it fails at Slack. More → msg_blocks_too_long.
 	MaxBlocksText int
 	// MaxText is the top-level text (Slack: 40,000). More → msg_too_long.
