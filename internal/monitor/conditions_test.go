@@ -9,14 +9,16 @@ import (
 
 // ConditionNames holds every name an event can carry, so that a silence
 // on any of them is accepted: each rule, each check's failure, and the
-// expired token.
+// token conditions.
 func TestConditionNames(t *testing.T) {
 	names := ConditionNames()
 	raised := RuleNames()
 	for _, c := range config.AllChecks() {
 		raised = append(raised, checkEventRule(CheckResult{Check: c, Status: CheckFail}))
 	}
-	raised = append(raised, checkEventRule(CheckResult{Check: config.CheckAuth, Status: CheckFail, Cause: CauseTokenExpired}))
+	for _, c := range []string{ConditionTokenExpired, ConditionTokenRejected} {
+		raised = append(raised, checkEventRule(CheckResult{Check: config.CheckName(c), Status: CheckFail}))
+	}
 	for _, n := range raised {
 		if !slices.Contains(names, n) {
 			t.Errorf("%s is raised but not in ConditionNames() %q", n, names)

@@ -324,7 +324,7 @@ func TestWatcherCountsInvalidFrames(t *testing.T) {
 // and data flows on the next connection.
 func TestWatcherReadLimit(t *testing.T) {
 	t.Parallel()
-	codes := make(chan int, 1)
+	readErrs := make(chan error, 1)
 	ws := startWSServer(t, func(n int, c *websocket.Conn) {
 		if n > 1 {
 			streamFrames(c)
@@ -340,7 +340,7 @@ func TestWatcherReadLimit(t *testing.T) {
 			readErr <- err
 		}()
 		c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 10<<20))) // fails once the client closes
-		codes <- closeCode(<-readErr)
+		readErrs <- <-readErr
 	})
 	env := newWatchEnv(t, []string{ws.url}, func(o *WatcherOptions) { o.Stream.ReadLimit = 1 << 20 })
 	env.start(t)
@@ -350,9 +350,13 @@ func TestWatcherReadLimit(t *testing.T) {
 		t.Errorf("LastError %q, want the read limit named", st.LastError)
 	}
 	select {
-	case code := <-codes:
-		if code != websocket.CloseMessageTooBig {
-			t.Errorf("server saw close code %d, want 1009", code)
+	case err := <-readErrs:
+		// The client closes with most of the 10-MB frame unread, so its
+		// kernel answers with a reset; on a loaded machine the reset can
+		// overtake the close frame. A reset is the only other ending
+		// allowed: any other close code or error is a defect.
+		if code := closeCode(err); code != websocket.CloseMessageTooBig && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("server saw %v (close code %d), want close code 1009", err, code)
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the first connection's handler did not finish")
