@@ -590,7 +590,7 @@ func adapt(target string, ev monitor.RuleEvent) alert.Event {
 	return alert.Event{
 		Target: target, Alert: ev.Rule, Severity: alert.Severity(ev.Severity),
 		Firing: ev.State == monitor.RuleEventFiring, At: ev.At, Since: ev.Since, Reason: ev.Reason,
-		Observed: fmt.Sprintf("%.1f %s", ev.Observed, ev.Unit), Expected: fmt.Sprintf("at least %g %s", ev.Threshold, ev.Unit),
+		Observed: ev.Observed, Expected: ev.Expected,
 	}
 }
 

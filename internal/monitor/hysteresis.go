@@ -94,7 +94,8 @@ func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time
 	if transition > 0 {
 		since = h.streakStart
 	}
-	ev := RuleEvent{Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since}
+	ev := RuleEvent{Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since,
+		Observed: r.Observed, Expected: r.Expected}
 	if transition > 0 {
 		ev.State = RuleEventFiring
 		ev.Reason = fmt.Sprintf("check %s failed %d times in a row: %s", r.Check, failureThreshold, r.Reason)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,113 +47,6 @@ import (
 //     that drops often means an instance that restarted, and its memory is no
 //     longer on the same line). A firing rule stays firing, flagged Stale, and
 //     resolves only on ResolveFor of fresh data.
-
-// Rule names: fixed, used as the rule label of spacetime_rule_firing and in
-// events.
-const (
-	// RuleFPSCritical fires when smoothed FPS stays below FPSCriticalMin.
-	RuleFPSCritical = "fps_critical"
-	// RuleFPSLow fires when smoothed FPS stays below FPSMin.
-	RuleFPSLow = "fps_low"
-	// RuleFPSHigh fires when smoothed FPS stays above FPSMax.
-	RuleFPSHigh = "fps_high"
-	// RuleMemoryHigh fires when smoothed memory stays above MemoryMaxMB.
-	RuleMemoryHigh = "memory_high"
-	// RuleMemoryGrowth fires when memory grows faster than GrowthMBPerMin
-	// over GrowthWindow; its events carry the time left until MemoryMaxMB.
-	RuleMemoryGrowth = "memory_growth"
-	// RuleTelemetryDown fires when the stream has been without data for
-	// TelemetryDownFor and is disconnected.
-	RuleTelemetryDown = "telemetry_down"
-	// RuleTelemetrySilent fires when the stream has been without data for
-	// TelemetryDownFor and the watcher reports it connected but silent.
-	RuleTelemetrySilent = "telemetry_silent"
-)
-
-// Severity ranks a rule's events.
-type Severity = event.Severity
-
-// Severities, most urgent first.
-const (
-	SeverityCritical = event.SeverityCritical
-	SeverityWarning  = event.SeverityWarning
-	SeverityInfo     = event.SeverityInfo
-)
-
-type ruleID uint8
-
-const (
-	ruleFPSCritical ruleID = iota
-	ruleFPSLow
-	ruleFPSHigh
-	ruleMemoryHigh
-	ruleMemoryGrowth
-	ruleTelemetryDown
-	ruleTelemetrySilent
-	numRules
-)
-
-// Units of RuleEvent.Observed and Threshold.
-const (
-	unitFPS       = "fps"
-	unitMB        = "MB"
-	unitMBPerMin  = "MB/min"
-	unitSeconds   = "s"
-	reasonDisable = "rule disabled by configuration"
-)
-
-var ruleDefs = [numRules]struct {
-	name     string
-	severity Severity
-	unit     string
-}{
-	ruleFPSCritical:     {RuleFPSCritical, SeverityCritical, unitFPS},
-	ruleFPSLow:          {RuleFPSLow, SeverityWarning, unitFPS},
-	ruleFPSHigh:         {RuleFPSHigh, SeverityWarning, unitFPS},
-	ruleMemoryHigh:      {RuleMemoryHigh, SeverityWarning, unitMB},
-	ruleMemoryGrowth:    {RuleMemoryGrowth, SeverityWarning, unitMBPerMin},
-	ruleTelemetryDown:   {RuleTelemetryDown, SeverityWarning, unitSeconds},
-	ruleTelemetrySilent: {RuleTelemetrySilent, SeverityWarning, unitSeconds},
-}
-
-// RuleNames lists every rule, in the order States reports them.
-func RuleNames() []string {
-	names := make([]string, numRules)
-	for id := range ruleDefs {
-		names[id] = ruleDefs[id].name
-	}
-	return names
-}
-
-// RuleSeverity returns the severity of the named rule, and false for a name
-// that is not a rule.
-func RuleSeverity(rule string) (Severity, bool) {
-	id, ok := ruleByName(rule)
-	if !ok {
-		return "", false
-	}
-	return ruleDefs[id].severity, true
-}
-
-func ruleByName(name string) (ruleID, bool) {
-	switch name {
-	case RuleFPSCritical:
-		return ruleFPSCritical, true
-	case RuleFPSLow:
-		return ruleFPSLow, true
-	case RuleFPSHigh:
-		return ruleFPSHigh, true
-	case RuleMemoryHigh:
-		return ruleMemoryHigh, true
-	case RuleMemoryGrowth:
-		return ruleMemoryGrowth, true
-	case RuleTelemetryDown:
-		return ruleTelemetryDown, true
-	case RuleTelemetrySilent:
-		return ruleTelemetrySilent, true
-	}
-	return 0, false
-}
 
 // RuleConfig holds the thresholds of one target's rules. Start from
 // DefaultRuleConfig: the zero value does not validate. A threshold of 0
@@ -302,42 +194,6 @@ func (c RuleConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// enabled reports whether c turns the rule on.
-func (c *RuleConfig) enabled(id ruleID) bool {
-	switch id {
-	case ruleFPSCritical:
-		return c.FPSCriticalMin > 0
-	case ruleFPSLow:
-		return c.FPSMin > 0
-	case ruleFPSHigh:
-		return c.FPSMax > 0
-	case ruleMemoryHigh:
-		return c.MemoryMaxMB > 0
-	case ruleMemoryGrowth:
-		return c.GrowthMBPerMin > 0
-	case ruleTelemetryDown, ruleTelemetrySilent:
-		return c.TelemetryDownFor > 0
-	}
-	return false
-}
-
-// threshold is the value a rule fires beyond (seconds for telemetry rules).
-func (c *RuleConfig) threshold(id ruleID) float64 {
-	switch id {
-	case ruleFPSCritical:
-		return c.FPSCriticalMin
-	case ruleFPSLow:
-		return c.FPSMin
-	case ruleFPSHigh:
-		return c.FPSMax
-	case ruleMemoryHigh:
-		return c.MemoryMaxMB
-	case ruleMemoryGrowth:
-		return c.GrowthMBPerMin
-	}
-	return c.TelemetryDownFor.Seconds()
-}
-
 // Sample is one telemetry data frame, reduced to what the rules judge.
 type Sample struct {
 	// At is when the frame was received, from the caller's injected clock
@@ -450,13 +306,19 @@ type RuleEvent struct {
 	// start of the outage for telemetry rules); for a resolved event, when
 	// the rule started firing.
 	Since time.Time `json:"since"`
-	// Observed is the value judged at the transition: smoothed FPS, smoothed
+	// Value is the value judged at the transition: smoothed FPS, smoothed
 	// MB, MB/min, or seconds without data (0 once data flows again).
-	Observed float64 `json:"observed"`
+	Value float64 `json:"value"`
 	// Threshold is the rule's firing threshold, in the same Unit.
 	Threshold float64 `json:"threshold"`
-	// Unit is "fps", "MB", "MB/min" or "s".
-	Unit string `json:"unit"`
+	// Unit is "fps", "MB", "MB/min" or "s"; empty for check events.
+	Unit string `json:"unit,omitempty"`
+	// Observed is what was seen, rendered for people in its unit ("60.3
+	// fps", "no data for 130 s"; for a check, the check's own).
+	Observed string `json:"observed,omitempty"`
+	// Expected is what the rule or check wants, rendered the same way ("at
+	// least 85 fps", "data within 120 s").
+	Expected string `json:"expected,omitempty"`
 	// Reason is one line naming the cause, e.g. "FPS 61.2 below 85 for 1m0s".
 	Reason string `json:"reason"`
 	// ProjectedLimitIn is, for memory_growth firing, the projected time
@@ -477,9 +339,8 @@ func (ev RuleEvent) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("state", ev.State.String())
 	enc.AddTime("at", ev.At)
 	enc.AddTime("since", ev.Since)
-	enc.AddFloat64("observed", ev.Observed)
-	enc.AddFloat64("threshold", ev.Threshold)
-	enc.AddString("unit", ev.Unit)
+	enc.AddString("observed", ev.Observed)
+	enc.AddString("expected", ev.Expected)
 	enc.AddString("reason", ev.Reason)
 	if ev.ProjectedLimitIn > 0 {
 		enc.AddDuration("projected_limit_in", ev.ProjectedLimitIn)
@@ -684,7 +545,8 @@ func (e *RuleEngine) Tick(now time.Time, out []RuleEvent) []RuleEvent {
 func (e *RuleEngine) States() []RuleState {
 	states := make([]RuleState, 0, numRules)
 	for id := ruleID(0); id < numRules; id++ {
-		if !e.cfg.enabled(id) {
+		def := &ruleDefs[id]
+		if !def.on(&e.cfg) {
 			continue
 		}
 		r := &e.rules[id]
@@ -696,14 +558,14 @@ func (e *RuleEngine) States() []RuleState {
 			value, has = e.memMean, true
 		}
 		states = append(states, RuleState{
-			Rule:      ruleDefs[id].name,
-			Severity:  ruleDefs[id].severity,
+			Rule:      def.name,
+			Severity:  def.severity,
 			State:     r.status,
 			Since:     r.since,
 			Value:     value,
 			HasValue:  has,
-			Threshold: e.cfg.threshold(id),
-			Unit:      ruleDefs[id].unit,
+			Threshold: def.threshold(&e.cfg),
+			Unit:      def.unit,
 			Stale:     e.stale(id),
 		})
 	}
@@ -858,7 +720,7 @@ func (e *RuleEngine) step(id ruleID, breach, healthy bool, value float64, hold t
 			r.recovering, r.recoverAt = true, e.clock
 		}
 		if e.clock-r.recoverAt >= e.cfg.ResolveFor {
-			return e.resolve(id, now, e.resolvedReason(id, e.clock-r.recoverAt), out)
+			return e.resolve(id, now, e.clock-r.recoverAt, out)
 		}
 	}
 	return out
@@ -928,7 +790,7 @@ func (e *RuleEngine) stepTelemetry(id, other ruleID, want StreamState, now time.
 		}
 	case RuleFiring:
 		if !e.outage && e.clock-e.dataAt >= e.cfg.ResolveFor {
-			return e.resolve(id, now, e.resolvedReason(id, e.clock-e.dataAt), out)
+			return e.resolve(id, now, e.clock-e.dataAt, out)
 		}
 	}
 	return out
@@ -937,33 +799,64 @@ func (e *RuleEngine) stepTelemetry(id, other ruleID, want StreamState, now time.
 func (e *RuleEngine) fire(id ruleID, now time.Time, out []RuleEvent) []RuleEvent {
 	r := &e.rules[id]
 	r.status, r.since, r.recovering = RuleFiring, now, false
-	ev := e.event(id, RuleEventFiring, now, r.activeSince, e.firingReason(id, e.clock-r.activeAt))
+	ev := e.event(id, RuleEventFiring, now, r.activeSince, ruleDefs[id].firing, e.clock-r.activeAt)
 	if id == ruleMemoryGrowth {
 		ev.ProjectedLimitIn = e.growthProjects
 	}
 	return append(out, ev)
 }
 
-func (e *RuleEngine) resolve(id ruleID, now time.Time, reason string, out []RuleEvent) []RuleEvent {
+// resolve ends a firing rule whose value has been healthy for held.
+func (e *RuleEngine) resolve(id ruleID, now time.Time, held time.Duration, out []RuleEvent) []RuleEvent {
 	r := &e.rules[id]
-	ev := e.event(id, RuleEventResolved, now, r.since, reason)
+	ev := e.event(id, RuleEventResolved, now, r.since, ruleDefs[id].resolved, held)
 	r.status, r.since, r.recovering = RuleInactive, now, false
 	return append(out, ev)
 }
 
-func (e *RuleEngine) event(id ruleID, state RuleEventState, at, since time.Time, reason string) RuleEvent {
-	return RuleEvent{
-		Rule:      ruleDefs[id].name,
-		Severity:  ruleDefs[id].severity,
+// event builds a rule's event, worded by its row of the rule table; an
+// empty wording means the config turned the rule off.
+func (e *RuleEngine) event(id ruleID, state RuleEventState, at, since time.Time, wording string, held time.Duration) RuleEvent {
+	def, v := &ruleDefs[id], e.rules[id].value
+	ev := RuleEvent{
+		Rule:      def.name,
+		Severity:  def.severity,
 		Kind:      event.KindRule,
+		Cause:     def.cause,
 		State:     state,
 		At:        at,
 		Since:     since,
-		Observed:  e.rules[id].value,
-		Threshold: e.cfg.threshold(id),
-		Unit:      ruleDefs[id].unit,
-		Reason:    reason,
+		Value:     v,
+		Threshold: def.threshold(&e.cfg),
+		Unit:      def.unit,
+		Observed:  def.observed(v),
+		Expected:  def.expected(&e.cfg),
+		Reason:    reasonDisabled,
 	}
+	if wording != "" {
+		ev.Reason = def.wording(wording, &e.cfg, v, held, e.placeholders(id)...)
+	}
+	return ev
+}
+
+// reasonDisabled is the reason of a firing rule's resolution when the
+// config turned the rule off.
+const reasonDisabled = "rule disabled by configuration"
+
+// placeholders are the engine's own values for a rule's wording.
+func (e *RuleEngine) placeholders(id ruleID) []string {
+	if id != ruleMemoryGrowth {
+		return nil
+	}
+	projection := ""
+	switch {
+	case e.cfg.MemoryMaxMB <= 0:
+	case e.growthProjects > 0:
+		projection = fmt.Sprintf("; %s MB reached in ~%s", num(e.cfg.MemoryMaxMB), e.growthProjects.Round(time.Second))
+	default:
+		projection = fmt.Sprintf("; already above %s MB", num(e.cfg.MemoryMaxMB))
+	}
+	return []string{"{span}", e.growthSpan.Round(time.Second).String(), "{projection}", projection}
 }
 
 // reconcileDisabled resolves firing rules the config turned off and clears
@@ -971,59 +864,16 @@ func (e *RuleEngine) event(id ruleID, state RuleEventState, at, since time.Time,
 func (e *RuleEngine) reconcileDisabled(now time.Time, out []RuleEvent) []RuleEvent {
 	e.reconcile = false
 	for id := ruleID(0); id < numRules; id++ {
-		if e.cfg.enabled(id) {
+		if ruleDefs[id].on(&e.cfg) {
 			continue
 		}
-		if e.rules[id].status == RuleFiring {
-			out = e.resolve(id, now, reasonDisable, out)
+		if r := &e.rules[id]; r.status == RuleFiring {
+			out = append(out, e.event(id, RuleEventResolved, now, r.since, "", 0))
 		}
 		e.rules[id] = ruleRuntime{}
 	}
 	return out
 }
-
-func (e *RuleEngine) firingReason(id ruleID, held time.Duration) string {
-	c, v, h := &e.cfg, e.rules[id].value, held.Round(time.Second)
-	switch id {
-	case ruleFPSCritical, ruleFPSLow:
-		return fmt.Sprintf("FPS %.1f below %s for %s", v, num(c.threshold(id)), h)
-	case ruleFPSHigh:
-		return fmt.Sprintf("FPS %.1f above %s for %s", v, num(c.FPSMax), h)
-	case ruleMemoryHigh:
-		return fmt.Sprintf("memory %.1f MB above %s MB for %s", v, num(c.MemoryMaxMB), h)
-	case ruleMemoryGrowth:
-		reason := fmt.Sprintf("memory growing %.1f MB/min over %s", v, e.growthSpan.Round(time.Second))
-		switch {
-		case c.MemoryMaxMB <= 0:
-		case e.growthProjects > 0:
-			reason += fmt.Sprintf("; %s MB reached in ~%s", num(c.MemoryMaxMB), e.growthProjects.Round(time.Second))
-		default:
-			reason += fmt.Sprintf("; already above %s MB", num(c.MemoryMaxMB))
-		}
-		return reason
-	case ruleTelemetryDown:
-		return "telemetry stream disconnected, no data for " + h.String()
-	}
-	return "telemetry stream connected but silent, no data for " + h.String()
-}
-
-func (e *RuleEngine) resolvedReason(id ruleID, held time.Duration) string {
-	c, v, h := &e.cfg, e.rules[id].value, held.Round(time.Second)
-	switch id {
-	case ruleFPSCritical, ruleFPSLow:
-		return fmt.Sprintf("FPS %.1f back at or above %s for %s", v, num(c.threshold(id)+c.FPSHysteresis), h)
-	case ruleFPSHigh:
-		return fmt.Sprintf("FPS %.1f back at or below %s for %s", v, num(c.FPSMax-c.FPSHysteresis), h)
-	case ruleMemoryHigh:
-		return fmt.Sprintf("memory %.1f MB back at or below %s MB for %s", v, num(c.MemoryMaxMB-c.MemoryHysteresisMB), h)
-	case ruleMemoryGrowth:
-		return fmt.Sprintf("memory growth %.1f MB/min back at or below %s MB/min for %s", v, num(c.GrowthMBPerMin-c.GrowthHysteresisMBPerMin), h)
-	}
-	return "telemetry data flowing again for " + h.String()
-}
-
-// num formats a threshold without trailing zeros: 85, 87.5.
-func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
 

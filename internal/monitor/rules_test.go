@@ -234,7 +234,7 @@ func TestRuleEngineFPSDeepDropFiresWarningAndCritical(t *testing.T) {
 			want:       map[string]RuleStatus{RuleFPSLow: RuleInactive, RuleFPSCritical: RuleInactive}},
 	})
 	ev := r.events[1]
-	if ev.Severity != SeverityCritical || ev.Threshold != 45 || ev.Unit != "fps" || ev.Observed != 30 {
+	if ev.Severity != SeverityCritical || ev.Threshold != 45 || ev.Unit != "fps" || ev.Value != 30 {
 		t.Errorf("critical event = %+v, want severity critical, threshold 45, unit fps, observed 30", ev)
 	}
 	if held := ev.At.Sub(ev.Since); held != time.Minute {
@@ -297,8 +297,8 @@ func TestRuleEngineMemoryGrowthDetectsLeak(t *testing.T) {
 	if at < 12*time.Minute+time.Minute || at > 15*time.Minute+time.Minute+10*time.Second {
 		t.Errorf("fired after %s, want between 13m (80%% of the window + for) and 16m10s", at)
 	}
-	if math.Abs(ev.Observed-leak)/leak > 0.05 {
-		t.Errorf("slope %.2f MB/min, want within 5%% of %v", ev.Observed, leak)
+	if math.Abs(ev.Value-leak)/leak > 0.05 {
+		t.Errorf("slope %.2f MB/min, want within 5%% of %v", ev.Value, leak)
 	}
 	truth := time.Duration((400 - (100 + leak*at.Minutes())) / leak * float64(time.Minute))
 	if diff := math.Abs(float64(ev.ProjectedLimitIn - truth)); diff > 0.1*float64(truth) {
@@ -961,7 +961,7 @@ func TestRuleEventStringAndLog(t *testing.T) {
 	if err := evs[0].MarshalLogObject(enc); err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]any{"rule": "fps_low", "severity": "warning", "state": "firing", "unit": "fps", "threshold": 85.0} {
+	for k, want := range map[string]any{"rule": "fps_low", "severity": "warning", "state": "firing", "observed": "61.2 fps", "expected": "at least 85 fps"} {
 		if enc.Fields[k] != want {
 			t.Errorf("log field %s = %v, want %v", k, enc.Fields[k], want)
 		}
@@ -1081,9 +1081,9 @@ func TestRuleEngineDay(t *testing.T) {
 	}
 
 	var b strings.Builder
-	b.WriteString("# at (since start)  rule  state  observed unit  reason\n")
+	b.WriteString("# at (since start)  rule  state  observed  expected  reason\n")
 	for _, ev := range got {
-		fmt.Fprintf(&b, "+%-10s %-16s %-8s %8.1f %-6s %s\n", ev.At.Sub(r.start), ev.Rule, ev.State, ev.Observed, ev.Unit, ev.Reason)
+		fmt.Fprintf(&b, "+%-10s %-16s %-8s %-17s %-17s %s\n", ev.At.Sub(r.start), ev.Rule, ev.State, ev.Observed, ev.Expected, ev.Reason)
 	}
 	golden := filepath.Join("testdata", "rules_day.golden")
 	if *updateRulesGolden {

@@ -129,7 +129,7 @@ func TestWatcherFPSRuleFiresAndResolves(t *testing.T) {
 
 	patchSim(t, s, `{"fps":60}`)
 	ev := env.sink.waitEvent(t, RuleFPSLow, RuleEventFiring)
-	if math.Abs(ev.Observed-60) > 0.5 || ev.Threshold != 85 || ev.Severity != SeverityWarning {
+	if math.Abs(ev.Value-60) > 0.5 || ev.Threshold != 85 || ev.Severity != SeverityWarning {
 		t.Errorf("firing event %+v, want observed 60 below 85, warning", ev)
 	}
 	eventually(t, "fps_low gauge 1", func() bool { return firing() == 1 })
