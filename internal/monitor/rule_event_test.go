@@ -1,11 +1,134 @@
 package monitor
 
 import (
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
+	"go.uber.org/zap/zapcore"
 )
+
+func TestRuleFiringGauges(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg)
+	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	g := NewRuleFiringGauges(m.RuleFiring, "vr-1")
+	g.Sync(r.e.States())
+	g.Update(r.fps(60, 2*time.Minute))
+
+	want := `
+# HELP spacetime_rule_firing 1 while the threshold rule's condition has held for its ` + "`for`" + ` duration, else 0.
+# TYPE spacetime_rule_firing gauge
+spacetime_rule_firing{rule="fps_critical",severity="critical",target="vr-1"} 0
+spacetime_rule_firing{rule="fps_high",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="fps_low",severity="warning",target="vr-1"} 1
+spacetime_rule_firing{rule="memory_growth",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_high",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="telemetry_down",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="telemetry_silent",severity="warning",target="vr-1"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg, "spacetime_rule_firing"); err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
+
+	cfg := DefaultRuleConfig()
+	cfg.FPSMax, cfg.TelemetryDownFor = 0, 0
+	if err := r.e.UpdateConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	g.Update(r.fps(90, 2*time.Minute))
+	g.Sync(r.e.States())
+	want = `
+# HELP spacetime_rule_firing 1 while the threshold rule's condition has held for its ` + "`for`" + ` duration, else 0.
+# TYPE spacetime_rule_firing gauge
+spacetime_rule_firing{rule="fps_critical",severity="critical",target="vr-1"} 0
+spacetime_rule_firing{rule="fps_low",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_growth",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_high",severity="warning",target="vr-1"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
+		t.Errorf("after disabling fps_high and the telemetry rules: %v", err)
+	}
+}
+
+func TestRuleEventStringAndLog(t *testing.T) {
+	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	evs := r.fps(61.2, 2*time.Minute)
+	if len(evs) != 1 {
+		t.Fatalf("events %q, want one", eventNames(evs))
+	}
+	if got, want := evs[0].String(), "fps_low firing (warning): FPS 61.2 below 85 for 1m0s"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	enc := zapcore.NewMapObjectEncoder()
+	if err := evs[0].MarshalLogObject(enc); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"rule": "fps_low", "severity": "warning", "state": "firing", "observed": "61.2 fps", "expected": "at least 85 fps"} {
+		if enc.Fields[k] != want {
+			t.Errorf("log field %s = %v, want %v", k, enc.Fields[k], want)
+		}
+	}
+	if _, ok := enc.Fields["projected_limit_in"]; ok {
+		t.Error("projected_limit_in logged for an FPS event")
+	}
+	data, err := json.Marshal(evs[0])
+	if err != nil || !strings.Contains(string(data), `"state":"firing"`) || !strings.Contains(string(data), `"severity":"warning"`) {
+		t.Errorf("JSON %s (%v): want state and severity as strings", data, err)
+	}
+}
+
+func TestRuleNamesAndSeverities(t *testing.T) {
+	want := []string{"fps_critical", "fps_low", "fps_high", "memory_high", "memory_growth", "telemetry_down", "telemetry_silent"}
+	if got := RuleNames(); !slices.Equal(got, want) {
+		t.Errorf("RuleNames() = %q, want %q", got, want)
+	}
+	for _, name := range want {
+		sev, ok := RuleSeverity(name)
+		wantSev := SeverityWarning
+		if name == RuleFPSCritical {
+			wantSev = SeverityCritical
+		}
+		if !ok || sev != wantSev {
+			t.Errorf("RuleSeverity(%q) = %q, %v; want %q", name, sev, ok, wantSev)
+		}
+	}
+	if _, ok := RuleSeverity("fps"); ok {
+		t.Error(`RuleSeverity("fps") reported a rule`)
+	}
+}
+
+// TestRuleStatesJSON pins the shape /api/v1/status serves.
+func TestRuleStatesJSON(t *testing.T) {
+	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r.stream(StreamConnected)
+	r.fps(60, 2*time.Minute)
+	r.stream(StreamDisconnected)
+	if got, _ := r.e.Stream().MarshalText(); string(got) != "disconnected" {
+		t.Errorf("Stream() = %s, want disconnected", got)
+	}
+	data, err := json.Marshal(r.state(RuleFPSLow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := testkit.BaseTime(t).Add(time.Minute).Format(time.RFC3339)
+	want := `{"rule":"fps_low","severity":"warning","state":"firing","since":"` + since + `","value":60,"has_value":true,"threshold":85,"unit":"fps","stale":true}`
+	if string(data) != want {
+		t.Errorf("JSON\n got %s\nwant %s", data, want)
+	}
+	if s := r.state(RuleTelemetryDown); s.State != RulePending || s.Stale || s.Unit != "s" {
+		t.Errorf("telemetry_down %+v, want pending, never stale, unit s", s)
+	}
+}
 
 // TestCheckEventsCarryTheCheckValues: a check's events carry what the
 // check observed and expected, as it worded them, so that alert and the
