@@ -229,6 +229,7 @@ func (a *alerting) RuleEvent(target string, ev monitor.RuleEvent) {
 		Alert:    ev.Rule,
 		Kind:     ev.Kind,
 		Cause:    ev.Cause,
+		Source:   ev.Source,
 		Severity: ev.Severity,
 		Firing:   ev.State == monitor.RuleEventFiring,
 		At:       ev.At,

@@ -59,6 +59,13 @@ type RuleConfig struct {
 	// both rules.
 	TelemetryDownFor time.Duration
 
+	// MemoryPollInterval: how often the watcher reads memory from
+	// /performance while the stream carries none; a polled reading stays
+	// current for MemoryPollInterval+MaxGap. 0 means no polling, the
+	// default here; the daemon takes telemetry.performance_poll_interval
+	// from the config (30s there).
+	MemoryPollInterval time.Duration
+
 	// ResolveFor: how long a firing rule's value must stay on the healthy
 	// side of its hysteresis band (for telemetry rules: data flowing) before
 	// it resolves. Default 1m.
@@ -121,7 +128,7 @@ func (c RuleConfig) Validate() error {
 		v    time.Duration
 	}{
 		{"FPSFor", c.FPSFor}, {"MemoryFor", c.MemoryFor}, {"TelemetryDownFor", c.TelemetryDownFor},
-		{"ResolveFor", c.ResolveFor},
+		{"ResolveFor", c.ResolveFor}, {"MemoryPollInterval", c.MemoryPollInterval},
 	} {
 		if f.v < 0 {
 			bad(f.name, "must be ≥ 0, got %s", f.v)

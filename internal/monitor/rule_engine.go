@@ -40,7 +40,9 @@ import (
 //     timers restart, the smoothing and growth windows are emptied (a stream
 //     that drops often means an instance that restarted, and its memory is no
 //     longer on the same line). A firing rule stays firing, flagged Stale, and
-//     resolves only on ResolveFor of fresh data.
+//     resolves only on ResolveFor of fresh data. Memory polled from
+//     /performance is the exception: it does not depend on the stream
+//     (rule_memory.go).
 
 // engine's clock; wall times are kept for display only.
 type ruleRuntime struct {
@@ -91,6 +93,11 @@ type RuleEngine struct {
 	growth           growthWindow
 	growthSpan       time.Duration // data span of the last judged fit
 	growthProjects   time.Duration // projected time to MemoryMaxMB of the last fit
+
+	memSrc    MemorySource  // where the memory judged last came from (rule_memory.go)
+	memGoneAt time.Duration // when memory went missing (0: since the start)
+	memBackAt time.Duration // when memory came back after missing
+	memWhy    string        // why /performance gave no memory, if it was asked
 
 	rules     [numRules]ruleRuntime
 	reconcile bool // a disabled rule may still be firing (after UpdateConfig, Restore)
@@ -155,12 +162,12 @@ func (e *RuleEngine) Observe(s Sample, out []RuleEvent) []RuleEvent {
 		out = e.observeFPS(s.FPS, s.At, out)
 	}
 	if s.HasMemory && validValue(s.MemoryMB) {
-		out = e.observeMemory(s.MemoryMB, s.At, out)
+		out = e.observeMemory(s.MemoryMB, MemoryFromTelemetry, s.At, out)
 	}
 	if e.rules[ruleTelemetryDown].status != RuleInactive || e.rules[ruleTelemetrySilent].status != RuleInactive {
 		out = e.evalTelemetry(s.At, out)
 	}
-	return out
+	return e.evalMemory(s.At, out)
 }
 
 // SetStream records the watcher's view of the stream at time at. Entering
@@ -180,12 +187,13 @@ func (e *RuleEngine) SetStream(state StreamState, at time.Time, out []RuleEvent)
 	if state != StreamConnected {
 		e.beginOutage(at)
 	}
-	return e.evalTelemetry(at, out)
+	return e.evalMemory(at, e.evalTelemetry(at, out))
 }
 
 // Tick advances time without a sample, for the transitions that need none
-// (telemetry_down, telemetry_silent and their resolution). Call it at least
-// every MaxGap; the watcher's one-second tick suits.
+// (telemetry_down, telemetry_silent, memory_unwatched and their
+// resolution). Call it at least every MaxGap; the watcher's one-second
+// tick suits.
 func (e *RuleEngine) Tick(now time.Time, out []RuleEvent) []RuleEvent {
 	if now.IsZero() {
 		return out
@@ -194,7 +202,7 @@ func (e *RuleEngine) Tick(now time.Time, out []RuleEvent) []RuleEvent {
 	if e.reconcile {
 		out = e.reconcileDisabled(now, out)
 	}
-	return e.evalTelemetry(now, out)
+	return e.evalMemory(now, e.evalTelemetry(now, out))
 }
 
 // States returns the state of every enabled rule, in RuleNames order.
@@ -213,7 +221,7 @@ func (e *RuleEngine) States() []RuleState {
 		case id == ruleMemoryHigh && e.memJudged:
 			value, has = e.memMean, true
 		}
-		states = append(states, RuleState{
+		st := RuleState{
 			Rule:      def.name,
 			Severity:  def.severity,
 			State:     r.status,
@@ -223,20 +231,33 @@ func (e *RuleEngine) States() []RuleState {
 			Threshold: def.threshold(&e.cfg),
 			Unit:      def.unit,
 			Stale:     e.stale(id),
-		})
+		}
+		if def.memory {
+			switch {
+			case e.memKnown():
+				st.Source = e.memSrc.String()
+			case r.status == RuleInactive:
+				st.State, st.Reason = RuleUnknown, "no memory: "+e.memoryWhy()
+				st.Since, st.Value, st.HasValue = time.Time{}, 0, false
+			}
+		}
+		states = append(states, st)
 	}
 	return states
 }
 
 func (e *RuleEngine) stale(id ruleID) bool {
 	r := &e.rules[id]
-	if r.status != RuleFiring || id == ruleTelemetryDown || id == ruleTelemetrySilent {
+	if r.status != RuleFiring || ruleDefs[id].dir == dirAbsent {
 		return false
 	}
-	if e.outage || !r.fresh {
+	limit, polled := e.cfg.MaxGap, false
+	if ruleDefs[id].memory {
+		limit, polled = e.memLimit(e.memSrc), e.memSrc == MemoryFromPerformance
+	}
+	if (e.outage && !polled) || !r.fresh {
 		return true
 	}
-	limit := e.cfg.MaxGap
 	if id == ruleMemoryGrowth {
 		limit += e.growth.width
 	}

@@ -40,25 +40,6 @@ func (e *RuleEngine) observeFPS(v float64, now time.Time, out []RuleEvent) []Rul
 	return out
 }
 
-func (e *RuleEngine) observeMemory(v float64, now time.Time, out []RuleEvent) []RuleEvent {
-	if e.memSeen && (e.memEpoch != e.epoch || e.clock-e.memAt >= e.cfg.MaxGap) {
-		e.mem.reset()
-		e.interrupt(ruleMemoryHigh, now)
-		e.interrupt(ruleMemoryGrowth, now)
-	}
-	e.memSeen, e.memAt, e.memEpoch = true, e.clock, e.epoch
-	mean := e.mem.add(e.clock, e.cfg.SmoothingWindow, v)
-	e.memMean, e.memJudged = mean, true
-	c := &e.cfg
-	if c.MemoryMaxMB > 0 && (mean > c.MemoryMaxMB || e.rules[ruleMemoryHigh].status != RuleInactive) {
-		out = e.step(ruleMemoryHigh, mean > c.MemoryMaxMB, mean <= c.MemoryMaxMB-c.MemoryHysteresisMB, mean, c.MemoryFor, now, out)
-	}
-	if c.GrowthMBPerMin > 0 && e.growth.add(e.clock, v) {
-		out = e.judgeGrowth(now, out)
-	}
-	return out
-}
-
 // judgeGrowth fits the growth window after a bucket closed and steps
 // memory_growth when the window is covered well enough to judge.
 func (e *RuleEngine) judgeGrowth(now time.Time, out []RuleEvent) []RuleEvent {
@@ -133,13 +114,15 @@ func (e *RuleEngine) interrupt(id ruleID, now time.Time) {
 }
 
 func (e *RuleEngine) beginOutage(at time.Time) {
-	for id := ruleFPSCritical; id <= ruleMemoryGrowth; id++ {
+	for id := ruleFPSCritical; id <= ruleFPSHigh; id++ {
 		e.interrupt(id, at)
 	}
 	e.fps.reset()
-	e.mem.reset()
-	e.growth.reset()
-	e.fpsSeen, e.memSeen = false, false
+	e.fpsSeen = false
+	if e.memSrc != MemoryFromPerformance {
+		// Memory polled from /performance does not depend on the stream.
+		e.dropMemory(at)
+	}
 	if !e.outage {
 		e.outage, e.outageAt, e.outageWall = true, e.clock, at
 	}
@@ -226,6 +209,9 @@ func (e *RuleEngine) event(id ruleID, state RuleEventState, at, since time.Time,
 		Expected:  def.expected(&e.cfg),
 		Reason:    reasonDisabled,
 	}
+	if def.memory {
+		ev.Source = e.memSrc.String()
+	}
 	if wording != "" {
 		ev.Reason = def.wording(wording, &e.cfg, v, held, e.placeholders(id)...)
 	}
@@ -238,6 +224,9 @@ const reasonDisabled = "rule disabled by configuration"
 
 // placeholders are the engine's own values for a rule's wording.
 func (e *RuleEngine) placeholders(id ruleID) []string {
+	if id == ruleMemoryUnwatched {
+		return []string{"{why}", e.memoryWhy(), "{source}", e.memSrc.String()}
+	}
 	if id != ruleMemoryGrowth {
 		return nil
 	}

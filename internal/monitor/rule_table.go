@@ -36,7 +36,15 @@ const (
 	// RuleTelemetrySilent fires when the stream has been without data for
 	// TelemetryDownFor and the watcher reports it connected but silent.
 	RuleTelemetrySilent = "telemetry_silent"
+	// RuleMemoryUnwatched fires when, while telemetry data flows, neither
+	// the stream nor /performance has reported memory for MemoryFor:
+	// memory_high and memory_growth cannot judge anything.
+	RuleMemoryUnwatched = "memory_unwatched"
 )
+
+// CauseNoMemorySource is the Cause of memory_unwatched's events: neither
+// the telemetry stream nor /performance reports memory.
+const CauseNoMemorySource = "no_memory_source"
 
 // Severity ranks a rule's events.
 type Severity = event.Severity
@@ -58,6 +66,7 @@ const (
 	ruleMemoryGrowth
 	ruleTelemetryDown
 	ruleTelemetrySilent
+	ruleMemoryUnwatched
 	numRules
 )
 
@@ -79,8 +88,8 @@ const (
 // ruleDef describes one rule. Wording templates may use {value} (the value
 // judged, one decimal), {threshold}, {healthy} (where the rule resolves:
 // threshold∓hysteresis), {held} (how long the condition or the recovery
-// held), and the engine's {span}, {projection} (memory_growth) and {why}
-// (memory_unwatched).
+// held), and the engine's {span}, {projection} (memory_growth), {why} and
+// {source} (memory_unwatched).
 type ruleDef struct {
 	name     string
 	severity Severity
@@ -89,6 +98,9 @@ type ruleDef struct {
 	dir  direction
 	// noun names what an absent rule misses: "data", "memory data".
 	noun string
+	// memory rules judge memory: they are unknown while no source reports
+	// it, and their events carry the Source of the memory they judged.
+	memory bool
 	// threshold is the value the rule fires beyond, from the config.
 	threshold func(*RuleConfig) float64
 	// hysteresis is how far past the threshold a value must come back to
@@ -135,14 +147,14 @@ var ruleDefs = [numRules]ruleDef{
 		resolved:   "FPS {value} back at or below {healthy} for {held}",
 	},
 	ruleMemoryHigh: {
-		name: RuleMemoryHigh, severity: SeverityWarning, unit: "MB", dir: dirAbove,
+		name: RuleMemoryHigh, severity: SeverityWarning, unit: "MB", dir: dirAbove, memory: true,
 		threshold:  func(c *RuleConfig) float64 { return c.MemoryMaxMB },
 		hysteresis: func(c *RuleConfig) float64 { return c.MemoryHysteresisMB },
 		firing:     "memory {value} MB above {threshold} MB for {held}",
 		resolved:   "memory {value} MB back at or below {healthy} MB for {held}",
 	},
 	ruleMemoryGrowth: {
-		name: RuleMemoryGrowth, severity: SeverityWarning, unit: "MB/min", dir: dirAbove,
+		name: RuleMemoryGrowth, severity: SeverityWarning, unit: "MB/min", dir: dirAbove, memory: true,
 		threshold:  func(c *RuleConfig) float64 { return c.GrowthMBPerMin },
 		hysteresis: func(c *RuleConfig) float64 { return c.GrowthHysteresisMBPerMin },
 		firing:     "memory growing {value} MB/min over {span}{projection}",
@@ -159,6 +171,14 @@ var ruleDefs = [numRules]ruleDef{
 		threshold: telemetryDownSeconds,
 		firing:    "telemetry stream connected but silent, no data for {held}",
 		resolved:  telemetryBack,
+	},
+	ruleMemoryUnwatched: {
+		name: RuleMemoryUnwatched, severity: SeverityWarning, unit: "s", dir: dirAbsent, noun: "memory data",
+		threshold: func(c *RuleConfig) float64 { return c.MemoryFor.Seconds() },
+		enabled:   func(c *RuleConfig) bool { return c.MemoryMaxMB > 0 || c.GrowthMBPerMin > 0 },
+		cause:     CauseNoMemorySource,
+		firing:    "memory unwatched for {held}: {why}; memory_high and memory_growth cannot judge",
+		resolved:  "memory reported again, by {source}, for {held}",
 	},
 }
 

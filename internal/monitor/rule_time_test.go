@@ -143,7 +143,7 @@ func TestRuleEngineIgnoresInvalidSamples(t *testing.T) {
 func TestRuleEngineSteadyStateAllocatesNothing(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
-	g := NewRuleFiringGauges(NewMetrics(reg).RuleFiring, "vr-1")
+	g := NewRuleGauges(NewMetrics(reg), "vr-1")
 	g.Sync(r.e.States())
 	r.play(20*time.Minute, steady(90), steady(250)) // fills every window
 	out := make([]RuleEvent, 0, 8)
