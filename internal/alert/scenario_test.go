@@ -559,7 +559,7 @@ func TestScenarioFlappingFPS(t *testing.T) {
 			var events []string
 			for at := time.Second; at <= time.Hour; at += time.Second {
 				w.at(at)
-				evs = engine.Observe(monitor.Sample{At: time.Now(), FPS: fps(at), HasFPS: true}, evs[:0])
+				evs = engine.Observe(monitor.Sample{At: time.Now(), FPS: fps(at), HasFPS: true, MemoryMB: 300, HasMemory: true}, evs[:0])
 				for _, ev := range evs {
 					events = append(events, fmt.Sprintf("%v %s", at, ev))
 					w.handle(adapt("main", ev))
