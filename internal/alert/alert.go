@@ -54,8 +54,10 @@ type Event struct {
 	// Cause classifies a failure for machines (connection_refused,
 	// token_rejected, ...): inhibition matches on it. Empty when unknown.
 	Cause string
-	// Source says where a rule's value came from when it has several
-	// (memory: telemetry or performance); empty otherwise.
+	// Source says where a memory rule's memory came from: telemetry or
+	// performance (/performance polled while the stream carries none).
+	// Inhibition by telemetry_down concerns only memory from telemetry.
+	// Empty for other events.
 	Source string
 	// Severity is the condition's severity.
 	Severity Severity

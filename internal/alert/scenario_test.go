@@ -559,7 +559,7 @@ func TestScenarioFlappingFPS(t *testing.T) {
 			var events []string
 			for at := time.Second; at <= time.Hour; at += time.Second {
 				w.at(at)
-				evs = engine.Observe(monitor.Sample{At: time.Now(), FPS: fps(at), HasFPS: true}, evs[:0])
+				evs = engine.Observe(monitor.Sample{At: time.Now(), FPS: fps(at), HasFPS: true, MemoryMB: 300, HasMemory: true}, evs[:0])
 				for _, ev := range evs {
 					events = append(events, fmt.Sprintf("%v %s", at, ev))
 					w.handle(adapt("main", ev))
@@ -590,7 +590,7 @@ func adapt(target string, ev monitor.RuleEvent) alert.Event {
 	return alert.Event{
 		Target: target, Alert: ev.Rule, Severity: alert.Severity(ev.Severity),
 		Firing: ev.State == monitor.RuleEventFiring, At: ev.At, Since: ev.Since, Reason: ev.Reason,
-		Observed: fmt.Sprintf("%.1f %s", ev.Observed, ev.Unit), Expected: fmt.Sprintf("at least %g %s", ev.Threshold, ev.Unit),
+		Observed: ev.Observed, Expected: ev.Expected,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
@@ -211,6 +212,7 @@ func statusLine(reg prometheus.Gatherer) string {
 	}
 	vals := map[string]float64{}
 	var passed, failed int
+	var memUnwatched bool
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			switch mf.GetName() {
@@ -219,6 +221,10 @@ func statusLine(reg prometheus.Gatherer) string {
 					passed++
 				} else {
 					failed++
+				}
+			case "spacetime_rule_state":
+				if hasLabel(m, "rule", "memory_high") && hasLabel(m, "state", "unknown") {
+					memUnwatched = m.GetGauge().GetValue() == 1
 				}
 			default:
 				if g := m.GetGauge(); g != nil {
@@ -234,10 +240,24 @@ func statusLine(reg prometheus.Gatherer) string {
 	mem := "memory -"
 	if v, ok := vals["spacetime_memory_bytes"]; ok {
 		mem = fmt.Sprintf("memory %.0f MB", v/(1<<20))
+	} else if v, ok := vals["spacetime_static_memory_bytes"]; ok {
+		mem = fmt.Sprintf("memory %.0f MB (from /performance)", v/(1<<20))
+	} else if memUnwatched {
+		mem = "memory unwatched"
 	}
 	tel := "telemetry down"
 	if vals["spacetime_telemetry_connected"] == 1 {
 		tel = "telemetry connected"
 	}
 	return fmt.Sprintf("%s  %s  %s  checks %d passing, %d failing", fps, mem, tel, passed, failed)
+}
+
+// hasLabel reports whether m carries the label name=value.
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue() == value
+		}
+	}
+	return false
 }

@@ -285,6 +285,13 @@ type Telemetry struct {
 	// ReadLimitBytes is the largest frame accepted; a larger one closes the
 	// connection (1009). Default: 1048576 (1 MiB).
 	ReadLimitBytes int64 `yaml:"read_limit_bytes"`
+	// PerformancePollInterval is how often memory is read from /performance
+	// (with the target's performance token) while the stream carries none,
+	// as the binary encoding does; the memory rules then judge those
+	// readings. 0 turns the fallback off: memory_high and memory_growth are
+	// then unknown, and memory_unwatched fires, whenever the stream carries
+	// no memory. At least 1s when set. Default: 30s.
+	PerformancePollInterval time.Duration `yaml:"performance_poll_interval"`
 }
 
 // Reviews are the post-deployment reviews.

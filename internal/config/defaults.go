@@ -79,6 +79,8 @@ func defaultSettings() Settings {
 			BackoffInitial: time.Second,
 			BackoffMax:     60 * time.Second,
 			ReadLimitBytes: 1 << 20,
+
+			PerformancePollInterval: 30 * time.Second,
 		},
 		Reviews: Reviews{Offsets: []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}},
 	}

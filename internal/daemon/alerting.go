@@ -242,43 +242,23 @@ func (a *alerting) logStop(what string, err error) {
 }
 
 // RuleEvent adapts the monitor's events (threshold rules and checks) to
-// the alert manager: alert never imports monitor.
+// the alert manager: alert never imports monitor. The event's values come
+// rendered in their unit; nothing here needs to know a rule.
 func (a *alerting) RuleEvent(target string, ev monitor.RuleEvent) {
-	observed, expected := eventValues(ev)
 	a.manager.Handle(alert.Event{
 		Target:   target,
 		Alert:    ev.Rule,
 		Kind:     ev.Kind,
 		Cause:    ev.Cause,
+		Source:   ev.Source,
 		Severity: ev.Severity,
 		Firing:   ev.State == monitor.RuleEventFiring,
 		At:       ev.At,
 		Since:    ev.Since,
 		Reason:   ev.Reason,
-		Observed: observed,
-		Expected: expected,
+		Observed: ev.Observed,
+		Expected: ev.Expected,
 	})
-}
-
-// eventValues renders a rule event's observed value and what the rule
-// expects, in its unit ("60.3 fps", "at least 85 fps"). Check events carry
-// no unit: their reason says it all.
-func eventValues(ev monitor.RuleEvent) (observed, expected string) {
-	if ev.Unit == "" {
-		return "", ""
-	}
-	unit := " " + ev.Unit
-	observed = fmt.Sprintf("%.1f%s", ev.Observed, unit)
-	switch ev.Rule {
-	case monitor.RuleFPSLow, monitor.RuleFPSCritical:
-		expected = fmt.Sprintf("at least %g%s", ev.Threshold, unit)
-	case monitor.RuleTelemetryDown, monitor.RuleTelemetrySilent:
-		observed = fmt.Sprintf("no data for %.0f s", ev.Observed)
-		expected = fmt.Sprintf("data within %g s", ev.Threshold)
-	default:
-		expected = fmt.Sprintf("at most %g%s", ev.Threshold, unit)
-	}
-	return observed, expected
 }
 
 // storeKV is a sink's key-value space in the store's meta bucket.

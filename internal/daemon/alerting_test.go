@@ -82,6 +82,10 @@ func TestAlertingEndToEnd(t *testing.T) {
 	eventually(t, 20*time.Second, "a firing fps_low message in Slack", func() (bool, string) {
 		return countText("fps_low") >= 1, fmt.Sprintf("%d messages", len(slack.Messages()))
 	})
+	// The rule's values reach the sink as the monitor rendered them.
+	if countText("at least 85 fps") == 0 {
+		t.Errorf("no message says what fps_low expects (at least 85 fps)")
+	}
 	if err := s.PatchFaults([]byte(`{"fps": 90}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ func ruleConfigFrom(t config.Target) RuleConfig {
 		rc.GrowthHysteresisMBPerMin = rc.GrowthMBPerMin / 5
 	}
 	rc.ResolveFor = fps.For
+	rc.MemoryPollInterval = t.Telemetry.PerformancePollInterval
 	return rc
 }
 
@@ -52,6 +53,14 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 	var watcher *Watcher
 	var watchErr error
 	rec := newRecorder(tc, m.opts.RecorderSettle)
+	// ct is set once NewCheckTarget returns; the watcher polls through it
+	// only once it runs, later.
+	var ct *CheckTarget
+	pollMemory := func(ctx context.Context) (float64, string) {
+		ctx, cancel := context.WithTimeout(ctx, tc.Checks.RequestTimeout)
+		defer cancel()
+		return performanceMemoryMB(ctx, ct)
+	}
 	ct, err := NewCheckTarget(tc, TargetOptions{
 		Now: m.opts.Now,
 		// Every request the daemon makes counts in the reviews' own figures
@@ -76,6 +85,7 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 				Now:            m.opts.Now,
 				BackoffInitial: tc.Telemetry.BackoffInitial,
 				BackoffMax:     tc.Telemetry.BackoffMax,
+				PollMemory:     pollMemory,
 				OnInstanceEvent: func(ev InstanceEvent) {
 					// A vr_initialized after the greeting means the instance
 					// restarted: run a round now rather than at the next tick.

@@ -87,7 +87,8 @@ func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time
 	if transition > 0 {
 		since = h.streakStart
 	}
-	ev := RuleEvent{Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since}
+	ev := RuleEvent{Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since,
+		Observed: r.Observed, Expected: r.Expected}
 	condition := h.kind == event.KindCondition
 	switch {
 	case transition > 0 && condition:

@@ -34,6 +34,9 @@ type Metrics struct {
 
 	// RuleFiring is 1 while a rule's condition holds after its `for`, else 0.
 	RuleFiring *prometheus.GaugeVec
+	// RuleState is 1 for the state a rule is in (inactive, pending, firing,
+	// unknown) and 0 for the others.
+	RuleState *prometheus.GaugeVec
 
 	// TelemetryConnected is 1 while the telemetry stream is connected and delivering.
 	TelemetryConnected *prometheus.GaugeVec
@@ -61,6 +64,7 @@ const (
 	labelRule     = "rule"
 	labelSeverity = "severity"
 	labelKind     = "kind"
+	labelState    = "state"
 )
 
 // NewMetrics creates the monitor's metrics and registers them with reg.
@@ -86,6 +90,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		MemoryBytes:            gauge("spacetime_memory_bytes", "Memory use reported by the telemetry stream.", labelTarget),
 		StaticMemoryBytes:      gauge("spacetime_static_memory_bytes", "Static memory use reported by /performance.", labelTarget),
 		RuleFiring:             gauge("spacetime_rule_firing", "1 while the threshold rule's condition has held for its `for` duration, else 0.", labelTarget, labelRule, labelSeverity),
+		RuleState:              gauge("spacetime_rule_state", "1 for the state the threshold rule is in (inactive, pending, firing, or unknown while it has nothing to judge), 0 for the others.", labelTarget, labelRule, labelState),
 		TelemetryConnected:     gauge("spacetime_telemetry_connected", "1 while the telemetry WebSocket is connected and delivering frames.", labelTarget),
 		TelemetryFrames:        counter("spacetime_telemetry_frames_total", "Telemetry frames decoded, by kind.", labelTarget, labelKind),
 		TelemetryFramesInvalid: counter("spacetime_telemetry_frames_invalid_total", "Telemetry frames that failed to decode or validate.", labelTarget),
@@ -97,7 +102,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(
 		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,
-		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring,
+		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring, m.RuleState,
 		m.TelemetryConnected, m.TelemetryFrames, m.TelemetryFramesInvalid, m.TelemetryReconnects, m.TelemetryLastFrame,
 		m.Restarts, m.DeploymentStart, m.TokenExpiry,
 	)
@@ -122,7 +127,7 @@ func (m *Metrics) ForgetTarget(target string) {
 		DeletePartialMatch(prometheus.Labels) int
 	}{
 		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,
-		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring,
+		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring, m.RuleState,
 		m.TelemetryConnected, m.TelemetryFrames, m.TelemetryFramesInvalid, m.TelemetryReconnects, m.TelemetryLastFrame,
 		m.Restarts, m.DeploymentStart, m.TokenExpiry,
 	} {

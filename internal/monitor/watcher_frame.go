@@ -16,7 +16,7 @@ import (
 // runState is what Run's goroutine owns.
 type runState struct {
 	engine *RuleEngine
-	firing *RuleFiringGauges
+	firing *RuleGauges
 	events []RuleEvent // reused by every engine call
 	ring   sampleRing
 	m      targetMetrics
@@ -38,6 +38,8 @@ type runState struct {
 	nextDial   time.Time
 	lastLogged string // the last failure logged at warning level
 
+	mem memoryPoller // the /performance fallback (watcher_memory.go)
+
 	held     *spacetime.Frame // latest fps or vr_tracking frame
 	heldConn *connection      // whose pool held came from
 	waiters  []frameWaiter
@@ -53,13 +55,13 @@ func (w *Watcher) begin(now time.Time) {
 	r.held, r.heldConn, r.waiters = nil, nil, nil
 	r.lastErr, r.lastLogged, r.nextDial = nil, "", time.Time{}
 	w.bindMetrics()
+	r.mem = memoryPoller{streamMemAt: now}
 	w.applyRules(now) // a reload that came while stopped
 	// The first call anchors the engine's clock: the outage it starts in
 	// (no data yet) counts from here, so telemetry_down fires if the stream
 	// never delivers.
 	r.events = r.engine.Tick(now, r.events[:0])
 	w.dispatch(r.events)
-	r.firing.Sync(r.engine.States())
 	w.publish()
 }
 
@@ -122,6 +124,7 @@ func (w *Watcher) measure(f *spacetime.Frame, s *Sample) {
 	}
 	if f.Has(spacetime.FieldMemory) {
 		s.MemoryMB, s.HasMemory = f.MemoryMB, true
+		w.run.mem.streamMemAt = f.Received
 		v.memoryBytes = f.MemoryMB * mebibyte
 		v.fresh |= freshMemory
 	}
@@ -245,7 +248,6 @@ func (w *Watcher) applyRules(now time.Time) {
 	// that call now, then drop the series of disabled rules.
 	r.events = r.engine.Tick(now, r.events[:0])
 	w.dispatch(r.events)
-	r.firing.Sync(r.engine.States())
 	w.log.Info("rules reloaded")
 	w.publish()
 }
@@ -268,6 +270,10 @@ func (w *Watcher) finish(now time.Time) {
 	r := &w.run
 	w.endLive()
 	w.setStream(StreamDisconnected, now)
+	if r.mem.static != nil {
+		w.metrics.StaticMemoryBytes.DeleteLabelValues(w.target)
+		r.mem.static = nil
+	}
 	r.held, r.heldConn, r.waiters = nil, nil, nil
 	w.publish()
 	w.log.Debug("telemetry watcher stopped")

@@ -71,9 +71,12 @@ func (w *Watcher) Status() WatcherStatus {
 // StatusView is Status for the daemon's /api/v1/status.
 func (w *Watcher) StatusView() any { return w.Status() }
 
-// publish shares the current state with the other goroutines.
+// publish shares the current state with the other goroutines, and brings
+// the rule series to it.
 func (w *Watcher) publish() {
 	r := &w.run
+	rules := r.engine.States()
+	r.firing.Sync(rules)
 	st := WatcherStatus{
 		Target:       w.target,
 		Running:      true,
@@ -86,7 +89,7 @@ func (w *Watcher) publish() {
 		FailedDials:  r.failures,
 		Reconnects:   r.reconnects,
 		NextDial:     r.nextDial,
-		Rules:        r.engine.States(),
+		Rules:        rules,
 	}
 	if r.lastErr != nil {
 		st.LastError = r.lastErr.Error()

@@ -37,7 +37,7 @@ func benchmarkRuleEngine(b *testing.B, memory, metrics bool) {
 		b.Fatal(err)
 	}
 	m := NewMetrics(prometheus.NewRegistry())
-	gauges := NewRuleFiringGauges(m.RuleFiring, "vr-1")
+	gauges := NewRuleGauges(m, "vr-1")
 	gauges.Sync(e.States())
 	fpsGauge := m.FPS.WithLabelValues("vr-1")
 

@@ -1,0 +1,95 @@
+package monitor
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
+)
+
+// TestRuleGauges: spacetime_rule_firing follows the events, and
+// spacetime_rule_state has one series per rule and state, 1 for the state
+// the rule is in (unknown included); a disabled rule's series go.
+func TestRuleGauges(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg)
+	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	g := NewRuleGauges(m, "vr-1")
+	states := func(rule string) map[string]float64 {
+		t.Helper()
+		out := map[string]float64{}
+		for st := range numRuleStatuses {
+			v, ok := gatherValue(t, reg, "spacetime_rule_state", "target", "vr-1", "rule", rule, "state", st.String())
+			if !ok {
+				t.Fatalf("spacetime_rule_state{rule=%q,state=%q} missing", rule, st)
+			}
+			out[st.String()] = v
+		}
+		return out
+	}
+	wantState := func(rule, want string) {
+		t.Helper()
+		for st, v := range states(rule) {
+			if (st == want) != (v == 1) || (v != 0 && v != 1) {
+				t.Errorf("spacetime_rule_state{rule=%q,state=%q} = %v, want the rule %s", rule, st, v, want)
+			}
+		}
+	}
+
+	// Before any sample nothing reports memory: the memory rules are unknown.
+	r.collect(r.e.Tick(r.now, nil))
+	g.Sync(r.e.States())
+	wantState(RuleMemoryHigh, "unknown")
+	wantState(RuleFPSLow, "inactive")
+
+	g.Update(r.fps(60, 2*time.Minute))
+	g.Sync(r.e.States())
+	wantState(RuleFPSLow, "firing")
+	wantState(RuleMemoryHigh, "inactive")
+	want := `
+# HELP spacetime_rule_firing 1 while the threshold rule's condition has held for its ` + "`for`" + ` duration, else 0.
+# TYPE spacetime_rule_firing gauge
+spacetime_rule_firing{rule="fps_critical",severity="critical",target="vr-1"} 0
+spacetime_rule_firing{rule="fps_high",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="fps_low",severity="warning",target="vr-1"} 1
+spacetime_rule_firing{rule="memory_growth",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_high",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_unwatched",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="telemetry_down",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="telemetry_silent",severity="warning",target="vr-1"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg, "spacetime_rule_firing", "spacetime_rule_state"); err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
+
+	cfg := DefaultRuleConfig()
+	cfg.FPSMax, cfg.TelemetryDownFor = 0, 0
+	if err := r.e.UpdateConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	g.Update(r.fps(90, 2*time.Minute))
+	g.Sync(r.e.States())
+	wantState(RuleFPSLow, "inactive")
+	want = `
+# HELP spacetime_rule_firing 1 while the threshold rule's condition has held for its ` + "`for`" + ` duration, else 0.
+# TYPE spacetime_rule_firing gauge
+spacetime_rule_firing{rule="fps_critical",severity="critical",target="vr-1"} 0
+spacetime_rule_firing{rule="fps_low",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_growth",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_high",severity="warning",target="vr-1"} 0
+spacetime_rule_firing{rule="memory_unwatched",severity="warning",target="vr-1"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
+		t.Errorf("after disabling fps_high and the telemetry rules: %v", err)
+	}
+	if _, ok := gatherValue(t, reg, "spacetime_rule_state", "rule", RuleFPSHigh, "state", "inactive"); ok {
+		t.Error("spacetime_rule_state of the disabled fps_high still exported")
+	}
+}

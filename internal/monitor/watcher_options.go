@@ -1,0 +1,176 @@
+package monitor
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+)
+
+// WatcherOptions configure NewWatcher. Zero values mean the defaults noted.
+type WatcherOptions struct {
+	// Target is the target's name: the target label of its series and the
+	// first argument of Sink calls. Required.
+	Target string
+	// Stream configures the connection. Stream.URLs are tried in order at
+	// every dial (the instance moves to 8083, 8084 when 8081 is busy:
+	// spacetime-api.md §3.1). Stream.Now defaults to Now. Stream.OnInvalid,
+	// if set, is called after the watcher has counted the invalid frame.
+	Stream spacetime.StreamOptions
+	// Rules are the target's thresholds (default DefaultRuleConfig() when
+	// the whole struct is zero).
+	Rules RuleConfig
+	// RestoreRules is a snapshot from RuleSnapshot (kept in the store) to
+	// start from, or nil: rules firing before a restart stay firing, without
+	// a second firing event.
+	RestoreRules []byte
+	// Metrics receive the target's series (default: a private registry,
+	// exported nowhere).
+	Metrics *Metrics
+	// Sink receives every rule event, in order, on Run's goroutine; it must
+	// not block for long, nor call Window or FirstDataFrame (which wait for
+	// that goroutine). Nil: events are only logged and exported as
+	// spacetime_rule_firing.
+	Sink RuleEventSink
+	// OnInstanceEvent, if set, receives the instance's vr_initialized,
+	// desktop_fallback, warning and error frames, on Run's goroutine, with
+	// the same restrictions as Sink.
+	OnInstanceEvent func(InstanceEvent)
+	// Logger receives the watcher's logs (default: none). Tokens never
+	// appear in them.
+	Logger *zap.Logger
+	// Now is the clock of samples, rules and status (default clock.Now).
+	// Timers (ticks, backoff, socket deadlines) use the real clock.
+	Now func() time.Time
+	// BackoffInitial is the delay before the first redial (default 1s).
+	BackoffInitial time.Duration
+	// BackoffMax caps the delay between dials (default 60s). Delays double
+	// from BackoffInitial and each is shortened by up to 20 % at random, so
+	// that daemons restarted together do not redial in step.
+	BackoffMax time.Duration
+	// BackoffResetAfter: a connection that delivered data and lasted this
+	// long brings the next delay back to BackoffInitial (default 30s). A
+	// server that accepts and then drops every connection keeps backing off.
+	BackoffResetAfter time.Duration
+	// TickInterval is how often the rules are judged without a frame, for
+	// the time-based transitions (default 1s; must be below Rules.MaxGap).
+	TickInterval time.Duration
+	// RingSize is how many FPS/memory samples Window can look back on
+	// (default DefaultWatcherRingSize). The ring is allocated at the first
+	// sample, at 32 bytes a sample.
+	RingSize int
+	// PollMemory, if set, reads the target's memory (MiB) from /performance,
+	// or says why it cannot. The watcher calls it every
+	// Rules.MemoryPollInterval while the stream carries no memory, on a
+	// goroutine of its own, and hands the readings to the memory rules
+	// (RuleEngine.ObservePerformance). Nil: no fallback (the default), and
+	// memory_unwatched fires whenever the stream carries no memory.
+	PollMemory func(ctx context.Context) (memoryMB float64, why string)
+}
+
+// InstanceEvent is an event the instance announced on its telemetry stream.
+type InstanceEvent struct {
+	// Kind is KindVRInitialized, KindDesktopFallback, KindWarning or KindError.
+	Kind spacetime.Kind
+	// Event is the event name as sent ("vr_initialized", "warning", "alert").
+	Event string
+	// Message is the event's human text, if any.
+	Message string
+	// Time is when the instance says it happened; Received is when the
+	// watcher read it.
+	Time, Received time.Time
+	// Greeting is true when the event was the first data on its
+	// connection. Servers announce their VR state to every new client, so a
+	// greeting vr_initialized follows every reconnect and does not by itself
+	// mean that the instance restarted.
+	Greeting bool
+}
+
+func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("WatcherOptions.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if o.Target == "" {
+		bad("Target", "empty: name the target")
+	}
+	if len(o.Stream.URLs) == 0 {
+		bad("Stream.URLs", "empty: give at least one ws:// URL, e.g. ws://127.0.0.1:8081/")
+	}
+	for i, raw := range o.Stream.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			// The URL is not echoed: it may carry credentials.
+			bad(fmt.Sprintf("Stream.URLs[%d]", i), "not a ws:// or wss:// URL with a host")
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"BackoffInitial", o.BackoffInitial}, {"BackoffMax", o.BackoffMax},
+		{"BackoffResetAfter", o.BackoffResetAfter}, {"TickInterval", o.TickInterval},
+	} {
+		if d.v < 0 {
+			bad(d.name, "must be ≥ 0 (0 means the default), got %s", d.v)
+		}
+	}
+	if o.RingSize < 0 {
+		bad("RingSize", "must be ≥ 0 (0 means the default), got %d", o.RingSize)
+	}
+	if o.Rules == (RuleConfig{}) {
+		o.Rules = DefaultRuleConfig()
+	}
+	o.BackoffInitial = cmp.Or(o.BackoffInitial, DefaultWatcherBackoffInitial)
+	o.BackoffMax = cmp.Or(o.BackoffMax, DefaultWatcherBackoffMax)
+	o.BackoffResetAfter = cmp.Or(o.BackoffResetAfter, DefaultWatcherBackoffResetAfter)
+	o.TickInterval = cmp.Or(o.TickInterval, DefaultWatcherTickInterval)
+	if o.BackoffMax < o.BackoffInitial {
+		bad("BackoffMax", "must be at least BackoffInitial (%s), got %s", o.BackoffInitial, o.BackoffMax)
+	}
+	if o.TickInterval >= o.Rules.MaxGap && o.Rules.MaxGap > 0 {
+		bad("TickInterval", "must be below Rules.MaxGap (%s), got %s: the rules need a tick within every MaxGap", o.Rules.MaxGap, o.TickInterval)
+	}
+	o.RingSize = cmp.Or(o.RingSize, DefaultWatcherRingSize)
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = clock.Now
+	}
+	return o, errors.Join(errs...)
+}
+
+// UpdateRules swaps in new thresholds (a reload), keeping every rule's state;
+// it is safe while Run runs, which applies cfg between two frames. A zero
+// cfg means DefaultRuleConfig(). On a validation error nothing changes.
+func (w *Watcher) UpdateRules(cfg RuleConfig) error {
+	if cfg == (RuleConfig{}) {
+		cfg = DefaultRuleConfig()
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("watcher %s: rules: %w", w.target, err)
+	}
+	if w.opts.TickInterval >= cfg.MaxGap {
+		return fmt.Errorf("watcher %s: rules: RuleConfig.MaxGap (%s) must be above the watcher's TickInterval (%s)", w.target, cfg.MaxGap, w.opts.TickInterval)
+	}
+	w.mu.Lock()
+	w.pending = &cfg
+	w.mu.Unlock()
+	select {
+	case w.reload <- struct{}{}:
+	default: // a notification is already pending; it will find cfg
+	}
+	return nil
+}
