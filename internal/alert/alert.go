@@ -41,36 +41,6 @@ const (
 	StateResolved State = "resolved"
 )
 
-// Event is a condition's transition as the monitor reports it: a threshold
-// rule or a check starting to fail (Firing) or recovering.
-type Event struct {
-	// Target is the configured target's name.
-	Target string
-	// Alert is the rule or check condition's name (fps_low, check_health,
-	// token_expired, ...).
-	Alert string
-	// Kind says what raised it: check, rule or condition.
-	Kind event.Kind
-	// Cause classifies a failure for machines (connection_refused,
-	// token_rejected, ...): inhibition matches on it. Empty when unknown.
-	Cause string
-	// Source says where a memory rule's memory came from: telemetry or
-	// performance (/performance polled while the stream carries none).
-	// Inhibition by telemetry_down concerns only memory from telemetry.
-	// Empty for other events.
-	Source string
-	// Severity is the condition's severity.
-	Severity Severity
-	// Firing is true when the condition starts, false when it ends.
-	Firing bool
-	// At is when the transition happened; Since when the condition began.
-	At, Since time.Time
-	// Reason is one line naming the real cause.
-	Reason string
-	// Observed and Expected are the values behind the reason, when known.
-	Observed, Expected string
-}
-
 // Deployment is the deployment an alert happened during.
 type Deployment struct {
 	ID        string    `json:"id"`

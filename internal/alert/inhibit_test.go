@@ -13,19 +13,19 @@ import (
 )
 
 // check and rule build firing events with the labels inhibition matches on.
-func check(target, name, cause string, sev Severity) Event {
+func check(target, name, cause string, sev Severity) event.Event {
 	ev := fire(target, name, sev)
 	ev.Kind, ev.Cause = event.KindCheck, cause
 	return ev
 }
 
-func rule(target, name string, sev Severity) Event {
+func rule(target, name string, sev Severity) event.Event {
 	ev := fire(target, name, sev)
 	ev.Kind = event.KindRule
 	return ev
 }
 
-func condition(target, name string, sev Severity) Event {
+func condition(target, name string, sev Severity) event.Event {
 	ev := fire(target, name, sev)
 	ev.Kind = event.KindCondition
 	return ev
@@ -49,7 +49,7 @@ func notifiedNames(rs []recorded) []string {
 func TestInhibitionOneCauseOneAlert(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := startHarness(t, "", DefaultSettings(), nil, nil)
-		evs := []Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)}
+		evs := []event.Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)}
 		others := []string{"check_health", "check_status", "check_telemetry", "check_scene", "check_auth", "check_whitelist"}
 		for _, name := range others {
 			evs = append(evs, check("main", name, "instance_down", SeverityWarning))
@@ -65,9 +65,9 @@ func TestInhibitionOneCauseOneAlert(t *testing.T) {
 				t.Errorf("spacetime_alerts_firing{%s} = %v, want 0 while inhibited", name, v)
 			}
 		}
-		var resolved []Event
+		var resolved []event.Event
 		for _, e := range evs {
-			resolved = append(resolved, resolve(e.Target, e.Alert, e.Severity))
+			resolved = append(resolved, resolve(e.Target, e.Name, e.Severity))
 		}
 		h.handle(resolved...)
 		sleep(10 * time.Minute)
@@ -94,27 +94,31 @@ func TestInhibitionStep(t *testing.T) {
 		}
 		steps := []struct {
 			name string
-			evs  []Event
+			evs  []event.Event
 			want []string
 		}{
 			{"a stream that flows is its own signal: fps_low stands alone",
-				[]Event{rule("main", "fps_low", SeverityWarning)}, nil},
+				[]event.Event{rule("main", "fps_low", SeverityWarning)}, nil},
 			{"the stream goes down: it explains fps_low",
-				[]Event{rule("main", "telemetry_down", SeverityWarning)}, []string{"fps_low<telemetry_down"}},
+				[]event.Event{rule("main", "telemetry_down", SeverityWarning)}, []string{"fps_low<telemetry_down"}},
 			{"the instance is unreachable: it explains telemetry_down, which still explains fps_low",
-				[]Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)},
+				[]event.Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)},
 				[]string{"fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
 			{"another target's cause explains nothing here",
-				[]Event{check("other", "check_health", "instance_down", SeverityWarning)},
+				[]event.Event{check("other", "check_health", "instance_down", SeverityWarning)},
 				[]string{"fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
 			{"a refused token explains the checks that needed it, not the others",
-				[]Event{condition("other", "token_rejected", SeverityWarning), check("other", "check_auth", "token_rejected", SeverityWarning)},
+				[]event.Event{condition("other", "token_rejected", SeverityWarning), check("other", "check_auth", "token_rejected", SeverityWarning)},
 				[]string{"check_auth<token_rejected", "fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
 			{"memory from /performance is its own signal while the stream is down",
-				[]Event{func() Event { e := rule("main", "memory_high", SeverityWarning); e.Source = "performance"; return e }()},
+				[]event.Event{func() event.Event {
+					e := rule("main", "memory_high", SeverityWarning)
+					e.Source = "performance"
+					return e
+				}()},
 				[]string{"check_auth<token_rejected", "fps_low<telemetry_down", "telemetry_down<check_instance_up"}},
 			{"memory from the stream is explained by the stream being down",
-				[]Event{rule("main", "memory_growth", SeverityWarning)},
+				[]event.Event{rule("main", "memory_growth", SeverityWarning)},
 				[]string{"check_auth<token_rejected", "fps_low<telemetry_down", "memory_growth<telemetry_down", "telemetry_down<check_instance_up"}},
 		}
 		for i, s := range steps {

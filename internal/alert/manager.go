@@ -89,8 +89,8 @@ type Manager struct {
 	silences silences
 
 	inboxMu      sync.Mutex
-	inbox        []Event   // events not yet applied
-	nextSettings *compiled // settings not yet applied
+	inbox        []event.Event // events not yet applied
+	nextSettings *compiled     // settings not yet applied
 	wake         chan struct{}
 
 	running atomic.Bool
@@ -221,7 +221,7 @@ func (m *Manager) damaged(key string, b []byte, err error) {
 // already notified only refreshes its annotations, and a resolved event
 // for an alert not tracked is ignored. Events without Target or Alert are
 // dropped with a warning.
-func (m *Manager) Handle(ev Event) {
+func (m *Manager) Handle(ev event.Event) {
 	m.inboxMu.Lock()
 	m.inbox = append(m.inbox, ev)
 	m.inboxMu.Unlock()
@@ -232,8 +232,8 @@ func (m *Manager) Handle(ev Event) {
 // NotificationsFailing, on target InternalTarget.
 func (m *Manager) RaiseInternal(name string, severity Severity, reason string, firing bool) {
 	now := m.now()
-	m.Handle(Event{
-		Target: InternalTarget, Alert: name, Kind: event.KindCondition, Severity: severity, Firing: firing,
+	m.Handle(event.Event{
+		Target: InternalTarget, Name: name, Kind: event.KindCondition, Severity: severity, State: event.StateOf(firing),
 		At: now, Since: now, Reason: reason,
 	})
 }
@@ -343,7 +343,7 @@ func (m *Manager) poke() {
 }
 
 // takeInbox returns and clears the queued events and settings.
-func (m *Manager) takeInbox() ([]Event, *compiled) {
+func (m *Manager) takeInbox() ([]event.Event, *compiled) {
 	m.inboxMu.Lock()
 	defer m.inboxMu.Unlock()
 	events, c := m.inbox, m.nextSettings

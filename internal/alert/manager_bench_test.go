@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -39,11 +40,11 @@ func BenchmarkHandleToEnqueue(b *testing.B) {
 		}
 	}()
 	for b.Loop() {
-		m.Handle(Event{Target: "main", Alert: "fps_low", Severity: SeverityCritical, Firing: true})
+		m.Handle(event.Event{Target: "main", Name: "fps_low", Severity: SeverityCritical, State: event.StateFiring})
 		if msg := <-got; msg.Alerts[0].State != StateFiring {
 			b.Fatalf("got %s, want firing", msg.Alerts[0].State)
 		}
-		m.Handle(Event{Target: "main", Alert: "fps_low", Severity: SeverityCritical})
+		m.Handle(event.Event{Target: "main", Name: "fps_low", Severity: SeverityCritical})
 		<-got
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -157,7 +158,7 @@ func (h *harness) restart(settings Settings) *harness {
 }
 
 // handle hands events to the manager and waits until it applied them.
-func (h *harness) handle(evs ...Event) {
+func (h *harness) handle(evs ...event.Event) {
 	for _, ev := range evs {
 		h.m.Handle(ev)
 	}
@@ -178,16 +179,16 @@ func sleepUntil(at time.Duration) {
 }
 
 // fire and resolve build events at the fake now.
-func fire(target, name string, sev Severity) Event {
+func fire(target, name string, sev Severity) event.Event {
 	now := time.Now()
-	return Event{
-		Target: target, Alert: name, Severity: sev, Firing: true, At: now, Since: now,
+	return event.Event{
+		Target: target, Name: name, Severity: sev, State: event.StateFiring, At: now, Since: now,
 		Reason: fmt.Sprintf("%s breached on %s", name, target), Observed: "42", Expected: ">= 85",
 	}
 }
 
-func resolve(target, name string, sev Severity) Event {
-	return Event{Target: target, Alert: name, Severity: sev, At: time.Now(), Reason: name + " back to normal"}
+func resolve(target, name string, sev Severity) event.Event {
+	return event.Event{Target: target, Name: name, Severity: sev, State: event.StateResolved, At: time.Now(), Reason: name + " back to normal"}
 }
 
 // settingsWith returns the default settings changed by fn.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"go.uber.org/zap"
 )
 
@@ -95,15 +96,15 @@ func (m *Manager) applySettings(c *compiled) {
 }
 
 // apply records one event.
-func (m *Manager) apply(ev Event, now time.Time) {
-	if ev.Target == "" || ev.Alert == "" {
+func (m *Manager) apply(ev event.Event, now time.Time) {
+	if ev.Target == "" || ev.Name == "" {
 		m.log.Warn("alert event without target or alert name dropped",
-			zap.String("target", ev.Target), zap.String("alert", ev.Alert))
+			zap.String("target", ev.Target), zap.String("alert", ev.Name))
 		return
 	}
-	fp := fingerprint(ev.Target, ev.Alert)
+	fp := fingerprint(ev.Target, ev.Name)
 	a := m.alerts[fp]
-	if !ev.Firing {
+	if !ev.Firing() {
 		if a == nil {
 			return // never seen firing (or already forgotten): nothing to tell
 		}
@@ -114,7 +115,7 @@ func (m *Manager) apply(ev Event, now time.Time) {
 		return
 	}
 	if a == nil {
-		a = &alertState{fp: fp, target: ev.Target, name: ev.Alert}
+		a = &alertState{fp: fp, target: ev.Target, name: ev.Name}
 		m.alerts[fp] = a
 	}
 	prev := a.severity

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 func TestSettingsValidate(t *testing.T) {
@@ -262,7 +263,7 @@ func TestMessageGolden(t *testing.T) {
 		s.RunbookURL = "https://runbooks.example.com/spacetime/{{.Alert}}"
 		s.DashboardURL = "http://grafana.example.com/d/spacetime-watch?var-target={{urlquery .Target}}"
 		h := startHarness(t, "", s, nil, deps)
-		h.handle(Event{Target: "main", Alert: "fps_low", Severity: SeverityWarning, Firing: true,
+		h.handle(event.Event{Target: "main", Name: "fps_low", Severity: SeverityWarning, State: event.StateFiring,
 			At: time.Now(), Since: time.Now().Add(-time.Minute), Reason: "FPS 42 below 85 for 1m\n(smoothed)",
 			Observed: "42", Expected: ">= 85"})
 		h.handle(fire("main", "check_health", SeverityCritical))

@@ -10,6 +10,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slack"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -70,10 +71,10 @@ func BenchmarkRuleFiringToSlack(b *testing.B) {
 	var lat []time.Duration
 	for n := 0; b.Loop(); n += 2 {
 		start := time.Now()
-		mgr.Handle(alert.Event{Target: "main", Alert: "fps_low", Severity: alert.SeverityWarning, Firing: true,
+		mgr.Handle(event.Event{Target: "main", Name: "fps_low", Severity: alert.SeverityWarning, State: event.StateFiring,
 			At: start, Since: start, Reason: "FPS 61.2 below 85 for 1m0s", Observed: "61.2 fps", Expected: "at least 85 fps"})
 		lat = append(lat, wait(n+1).Received.Sub(start))
-		mgr.Handle(alert.Event{Target: "main", Alert: "fps_low", Severity: alert.SeverityWarning, At: time.Now(), Reason: "FPS back"})
+		mgr.Handle(event.Event{Target: "main", Name: "fps_low", Severity: alert.SeverityWarning, At: time.Now(), Reason: "FPS back"})
 		wait(n + 2)
 	}
 	b.StopTimer()

@@ -27,6 +27,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slack"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackbot"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -265,7 +266,7 @@ func (w *world) at(d time.Duration) {
 }
 
 // handle hands events to the manager and waits until the pipeline is idle.
-func (w *world) handle(evs ...alert.Event) {
+func (w *world) handle(evs ...event.Event) {
 	for _, ev := range evs {
 		w.gen.mgr.Handle(ev)
 	}
@@ -274,18 +275,18 @@ func (w *world) handle(evs ...alert.Event) {
 
 // firing is a firing event at the fake now; since is when the condition
 // began (zero: now).
-func firing(target, name string, sev alert.Severity, since time.Time) alert.Event {
+func firing(target, name string, sev alert.Severity, since time.Time) event.Event {
 	now := time.Now()
 	if since.IsZero() {
 		since = now
 	}
-	return alert.Event{Target: target, Alert: name, Severity: sev, Firing: true, At: now, Since: since,
+	return event.Event{Target: target, Name: name, Severity: sev, State: event.StateFiring, At: now, Since: since,
 		Reason: name + " breached on " + target, Observed: "61.2 fps", Expected: "at least 85 fps"}
 }
 
 // resolved is a resolved event at the fake now.
-func resolved(target, name string, sev alert.Severity) alert.Event {
-	return alert.Event{Target: target, Alert: name, Severity: sev, At: time.Now(), Reason: name + " back to normal"}
+func resolved(target, name string, sev alert.Severity) event.Event {
+	return event.Event{Target: target, Name: name, Severity: sev, At: time.Now(), Reason: name + " back to normal"}
 }
 
 // attemptsOf returns the delivery attempts made to sink.

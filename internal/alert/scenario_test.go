@@ -12,6 +12,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 )
 
@@ -555,14 +556,15 @@ func TestScenarioFlappingFPS(t *testing.T) {
 				}
 				return 90
 			}
-			var evs []monitor.RuleEvent
+			var evs []event.Event
 			var events []string
 			for at := time.Second; at <= time.Hour; at += time.Second {
 				w.at(at)
 				evs = engine.Observe(monitor.Sample{At: time.Now(), FPS: fps(at), HasFPS: true, MemoryMB: 300, HasMemory: true}, evs[:0])
 				for _, ev := range evs {
 					events = append(events, fmt.Sprintf("%v %s", at, ev))
-					w.handle(adapt("main", ev))
+					ev.Target = "main"
+					w.handle(ev)
 				}
 			}
 			w.at(70 * time.Minute)
@@ -583,15 +585,6 @@ func TestScenarioFlappingFPS(t *testing.T) {
 				events, dropAt, msgs[0].at-dropAt, within, msgs[1].at)
 		})
 	})
-}
-
-// adapt turns a rule event into an alert event as the daemon does.
-func adapt(target string, ev monitor.RuleEvent) alert.Event {
-	return alert.Event{
-		Target: target, Alert: ev.Rule, Severity: alert.Severity(ev.Severity),
-		Firing: ev.State == monitor.RuleEventFiring, At: ev.At, Since: ev.Since, Reason: ev.Reason,
-		Observed: ev.Observed, Expected: ev.Expected,
-	}
 }
 
 // TestScenarioSecretsNeverLeak is docs/reliability.md 19 with every error path

@@ -171,7 +171,7 @@ func (a *alertState) view() Alert {
 
 // applyFiring records a firing event. isNew says whether this starts an
 // episode (the alert was not firing), so that the caller decides on grace.
-func (a *alertState) applyFiring(ev Event, now time.Time, dep *Deployment) (isNew bool) {
+func (a *alertState) applyFiring(ev event.Event, now time.Time, dep *Deployment) (isNew bool) {
 	isNew = !a.firing
 	if isNew {
 		a.firing = true
@@ -198,7 +198,7 @@ func (a *alertState) applyFiring(ev Event, now time.Time, dep *Deployment) (isNe
 
 // applyResolved records a resolved event; it returns false when the alert
 // can be forgotten at once (nobody was told it fired).
-func (a *alertState) applyResolved(ev Event, now time.Time) (keep bool) {
+func (a *alertState) applyResolved(ev event.Event, now time.Time) (keep bool) {
 	if !a.firing {
 		return a.notified
 	}
@@ -217,7 +217,7 @@ func (a *alertState) applyResolved(ev Event, now time.Time) (keep bool) {
 	return a.notified
 }
 
-func eventSince(ev Event, now time.Time) time.Time {
+func eventSince(ev event.Event, now time.Time) time.Time {
 	switch {
 	case !ev.Since.IsZero():
 		return ev.Since

@@ -29,7 +29,7 @@ func TestLayering(t *testing.T) {
 		{"internal/sim", []string{"internal/spacetime"}, "the simulator is a second, independent implementation of the wire format"},
 		{"internal/spacetime", []string{"internal/sim", "internal/monitor", "internal/alert"}, "the client knows the instance's quirks and nothing of alerts"},
 		{"internal/config", []string{"internal/sim", "internal/spacetime", "internal/monitor", "internal/alert", "internal/store"}, "config sits at the bottom of the house"},
-		{"internal/alert", []string{"internal/monitor", "internal/daemon", "internal/sim", "internal/spacetime"}, "alert never imports monitor: the daemon adapts monitor events to alert.Event"},
+		{"internal/alert", []string{"internal/monitor", "internal/daemon", "internal/sim", "internal/spacetime"}, "alert never imports monitor: the daemon adapts monitor events to event.Event"},
 		{"internal/review", []string{"internal/monitor", "internal/alert", "internal/daemon", "internal/sim", "internal/spacetime"}, "reviews sit below the monitor, which feeds them"},
 		{"internal/store", []string{"internal/sim", "internal/spacetime", "internal/monitor", "internal/alert", "internal/config"}, "one place owns the schema, and it sits at the bottom of the house"},
 	}

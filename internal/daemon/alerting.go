@@ -21,7 +21,6 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackbot"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/webhook"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
-	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -239,26 +238,6 @@ func (a *alerting) logStop(what string, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Error(what+" stopped", zap.Error(err))
 	}
-}
-
-// RuleEvent adapts the monitor's events (threshold rules and checks) to
-// the alert manager: alert never imports monitor. The event's values come
-// rendered in their unit; nothing here needs to know a rule.
-func (a *alerting) RuleEvent(target string, ev monitor.RuleEvent) {
-	a.manager.Handle(alert.Event{
-		Target:   target,
-		Alert:    ev.Rule,
-		Kind:     ev.Kind,
-		Cause:    ev.Cause,
-		Source:   ev.Source,
-		Severity: ev.Severity,
-		Firing:   ev.State == monitor.RuleEventFiring,
-		At:       ev.At,
-		Since:    ev.Since,
-		Reason:   ev.Reason,
-		Observed: ev.Observed,
-		Expected: ev.Expected,
-	})
 }
 
 // storeKV is a sink's key-value space in the store's meta bucket.

@@ -23,6 +23,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -46,7 +47,7 @@ type Options struct {
 	// Reload delivers SIGHUP: reload the config.
 	Reload <-chan struct{}
 	// Sink receives rule and check events besides the alerting pipeline. Optional.
-	Sink monitor.RuleEventSink
+	Sink event.Sink
 	// Console is where console sinks write. Default os.Stdout.
 	Console io.Writer
 	// Reviews tunes how fast reviews follow the clock (the demo).
@@ -148,7 +149,7 @@ func Run(ctx context.Context, opts Options) error {
 	mon := monitor.New(monitor.Options{
 		Store:          st,
 		Metrics:        metrics,
-		Sink:           fanout{alerts, opts.Sink}, // the watcher and the runner log every event themselves
+		Sink:           fanout{alerts.manager, opts.Sink}, // the watcher and the runner log every event themselves
 		Logger:         log,
 		Reviews:        revs,
 		RecorderSettle: opts.Reviews.Settle,
@@ -356,12 +357,13 @@ func (m *ownMetrics) reloadOK(ok bool) {
 }
 
 // fanout passes each event to every non-nil sink.
-type fanout []monitor.RuleEventSink
+type fanout []event.Sink
 
-func (f fanout) RuleEvent(target string, ev monitor.RuleEvent) {
+// Handle passes ev to each sink in turn.
+func (f fanout) Handle(ev event.Event) {
 	for _, s := range f {
 		if s != nil {
-			s.RuleEvent(target, ev)
+			s.Handle(ev)
 		}
 	}
 }

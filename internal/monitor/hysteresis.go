@@ -82,24 +82,24 @@ func checkEventRule(r CheckResult) string {
 // as for rule events, when the condition began (the first failure of the
 // streak) for a firing event, and when the check started failing for a
 // resolved one (failingSince, the previous state's start).
-func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time.Time, failureThreshold, successThreshold int) RuleEvent {
+func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time.Time, failureThreshold, successThreshold int) event.Event {
 	since := failingSince
 	if transition > 0 {
 		since = h.streakStart
 	}
-	ev := RuleEvent{Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since,
+	ev := event.Event{Name: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since,
 		Observed: r.Observed, Expected: r.Expected}
 	condition := h.kind == event.KindCondition
 	switch {
 	case transition > 0 && condition:
-		ev.State, ev.Reason = RuleEventFiring, r.Reason
+		ev.State, ev.Reason = event.StateFiring, r.Reason
 	case transition > 0:
-		ev.State = RuleEventFiring
+		ev.State = event.StateFiring
 		ev.Reason = fmt.Sprintf("check %s failed %s in a row: %s", r.Check, times(failureThreshold), r.Reason)
 	case condition:
-		ev.State, ev.Reason = RuleEventResolved, r.Reason
+		ev.State, ev.Reason = event.StateResolved, r.Reason
 	default:
-		ev.State = RuleEventResolved
+		ev.State = event.StateResolved
 		ev.Reason = fmt.Sprintf("check %s passed %s in a row: %s", r.Check, times(successThreshold), r.Reason)
 	}
 	return ev

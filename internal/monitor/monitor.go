@@ -14,6 +14,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
@@ -25,7 +26,7 @@ type Options struct {
 	// Metrics receive every series. Required.
 	Metrics *Metrics
 	// Sink receives rule and check events (firing, resolved). Optional.
-	Sink RuleEventSink
+	Sink event.Sink
 	// Logger is the monitor's logger. Default: no logging.
 	Logger *zap.Logger
 	// Now is the clock. Default clock.Now.

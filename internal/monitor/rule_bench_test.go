@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // The budget for one telemetry frame end to end (decode, rule
@@ -42,7 +43,7 @@ func benchmarkRuleEngine(b *testing.B, memory, metrics bool) {
 	fpsGauge := m.FPS.WithLabelValues("vr-1")
 
 	now := time.Now()
-	out := make([]RuleEvent, 0, 8)
+	out := make([]event.Event, 0, 8)
 	frame := func(i int) Sample {
 		now = now.Add(500 * time.Millisecond)
 		s := Sample{At: now, FPS: 89.5 + float64(i%3), HasFPS: true}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -86,12 +87,12 @@ func TestRuleEngineUpdateConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	runRuleSteps(t, r, []ruleStep{
-		{name: "reload keeps the firing state", do: func(r *ruleRun) []RuleEvent { return r.e.Tick(r.now, nil) },
+		{name: "reload keeps the firing state", do: func(r *ruleRun) []event.Event { return r.e.Tick(r.now, nil) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleFiring}},
-		{name: "judged on the new threshold", do: func(r *ruleRun) []RuleEvent { return r.fps(60, 2*time.Minute) },
+		{name: "judged on the new threshold", do: func(r *ruleRun) []event.Event { return r.fps(60, 2*time.Minute) },
 			wantEvents: []string{"fps_low resolved"},
 			wantReason: []string{"FPS 60.0 back at or above 57 for 1m0s"}},
-		{name: "fires again on the new threshold", do: func(r *ruleRun) []RuleEvent { return r.fps(50, 2*time.Minute) },
+		{name: "fires again on the new threshold", do: func(r *ruleRun) []event.Event { return r.fps(50, 2*time.Minute) },
 			wantEvents: []string{"fps_low firing"}},
 	})
 
@@ -101,7 +102,7 @@ func TestRuleEngineUpdateConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := r.stream(StreamConnected)
-	if len(evs) != 1 || evs[0].Rule != RuleFPSLow || evs[0].State != RuleEventResolved || evs[0].Reason != "rule disabled by configuration" {
+	if len(evs) != 1 || evs[0].Name != RuleFPSLow || evs[0].State != event.StateResolved || evs[0].Reason != "rule disabled by configuration" {
 		t.Fatalf("events after disabling fps_low: %+v, want one resolved with the reason \"rule disabled by configuration\"", evs)
 	}
 	for _, s := range r.e.States() {
@@ -145,12 +146,12 @@ func TestRuleEngineSnapshotRestore(t *testing.T) {
 		t.Fatalf("restored fps_low %+v, want firing, stale, since %s", low, doc.Rules[0].FiringSince)
 	}
 	runRuleSteps(t, r, []ruleStep{
-		{name: "still bad after restart: no duplicate firing", do: func(r *ruleRun) []RuleEvent {
+		{name: "still bad after restart: no duplicate firing", do: func(r *ruleRun) []event.Event {
 			r.stream(StreamConnected)
 			return r.play(5*time.Minute, steady(60), steady(200))
 		}, wantEvents: []string{"memory_high resolved"},
 			want: map[string]RuleStatus{RuleFPSLow: RuleFiring, RuleMemoryHigh: RuleInactive}},
-		{name: "recovers once", do: func(r *ruleRun) []RuleEvent { return r.play(2*time.Minute, steady(90), steady(200)) },
+		{name: "recovers once", do: func(r *ruleRun) []event.Event { return r.play(2*time.Minute, steady(90), steady(200)) },
 			wantEvents: []string{"fps_low resolved"}},
 	})
 	if r.state(RuleFPSLow).Stale {

@@ -23,13 +23,6 @@ var updateRulesGolden = flag.Bool("update-rules-golden", false, "rewrite testdat
 func TestRuleEngineDay(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
 	rng := rand.New(rand.NewPCG(24, 1))
-	var got []RuleEvent
-	sink := RuleEventSinkFunc(func(target string, ev RuleEvent) {
-		if target != "vr-1" {
-			t.Errorf("sink got target %q", target)
-		}
-		got = append(got, ev)
-	})
 	healthyFPS := jitter(steady(90), 1.5, rng)
 	healthyMem := jitter(steady(150), 2, rng)
 	until := func(hhmm string, fps, mem signal) {
@@ -45,7 +38,6 @@ func TestRuleEngineDay(t *testing.T) {
 		r.stream(StreamConnected)
 	}
 
-	began := time.Now()
 	r.stream(StreamConnected)
 	until("2h", healthyFPS, healthyMem)
 	until("2h10m", jitter(steady(60), 1.5, rng), healthyMem) // a heavy scene
@@ -64,18 +56,7 @@ func TestRuleEngineDay(t *testing.T) {
 	until("16h", healthyFPS, healthyMem)
 	outage(StreamSilent, 3*time.Minute) // half-open stream
 	until("24h", healthyFPS, healthyMem)
-	elapsed := time.Since(began)
-
-	for _, ev := range r.events {
-		sink.RuleEvent("vr-1", ev)
-	}
-	samples := 2 * 86400
-	t.Logf("24 h, %d samples, %d events in %s", samples, len(got), elapsed)
-	// About 60 ms plain, 0.7 s under -race on a loaded 2-core machine; the
-	// bound catches an accidental O(n²), the benchmarks guard the rest.
-	if elapsed > 5*time.Second {
-		t.Errorf("a 24-hour run took %s, want well under a second (5 s allowed for -race on a shared machine)", elapsed)
-	}
+	got := r.events
 
 	// The script's transitions, each within its window of the day.
 	expected := []struct {
@@ -110,7 +91,7 @@ func TestRuleEngineDay(t *testing.T) {
 		from, _ := time.ParseDuration(want.from)
 		before, _ := time.ParseDuration(want.before)
 		at := ev.At.Sub(r.start)
-		if name := ev.Rule + " " + ev.State.String(); name != want.event || at < from || at >= before {
+		if name := ev.Name + " " + string(ev.State); name != want.event || at < from || at >= before {
 			t.Errorf("event %d: %s at +%s, want %s in [+%s, +%s)", i+1, name, at, want.event, from, before)
 		}
 	}
@@ -123,7 +104,7 @@ func TestRuleEngineDay(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("# at (since start)  rule  state  observed  expected  reason\n")
 	for _, ev := range got {
-		fmt.Fprintf(&b, "+%-10s %-16s %-8s %-17s %-17s %s\n", ev.At.Sub(r.start), ev.Rule, ev.State, ev.Observed, ev.Expected, ev.Reason)
+		fmt.Fprintf(&b, "+%-10s %-16s %-8s %-17s %-17s %s\n", ev.At.Sub(r.start), ev.Name, ev.State, ev.Observed, ev.Expected, ev.Reason)
 	}
 	golden := filepath.Join("testdata", "rules_day.golden")
 	if *updateRulesGolden {

@@ -3,6 +3,8 @@ package monitor
 import (
 	"math"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // This file holds the rule engine: a pure state machine per target that
@@ -143,7 +145,7 @@ func (e *RuleEngine) UpdateConfig(cfg RuleConfig) error {
 // are stale and ignored; use SetStream(StreamConnected) when data resumes.
 // Any sample, even one with neither FPS nor memory, counts as data for the
 // telemetry rules.
-func (e *RuleEngine) Observe(s Sample, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) Observe(s Sample, out []event.Event) []event.Event {
 	if s.At.IsZero() || e.stream == StreamDisconnected || e.stream == StreamSilent {
 		return out
 	}
@@ -175,7 +177,7 @@ func (e *RuleEngine) Observe(s Sample, out []RuleEvent) []RuleEvent {
 // memory timers restart, the windows are emptied and firing rules turn
 // stale. StreamConnected alone does not end the outage; the next sample
 // does. Unknown states are ignored.
-func (e *RuleEngine) SetStream(state StreamState, at time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) SetStream(state StreamState, at time.Time, out []event.Event) []event.Event {
 	if at.IsZero() || state < StreamConnected || state > StreamSilent {
 		return out
 	}
@@ -194,7 +196,7 @@ func (e *RuleEngine) SetStream(state StreamState, at time.Time, out []RuleEvent)
 // (telemetry_down, telemetry_silent, memory_unwatched and their
 // resolution). Call it at least every MaxGap; the watcher's one-second
 // tick suits.
-func (e *RuleEngine) Tick(now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) Tick(now time.Time, out []event.Event) []event.Event {
 	if now.IsZero() {
 		return out
 	}

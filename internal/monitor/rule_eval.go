@@ -11,7 +11,7 @@ import (
 // sample, telemetry_down and telemetry_silent on time, and the events of
 // their transitions, worded by the rule table.
 
-func (e *RuleEngine) observeFPS(v float64, now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) observeFPS(v float64, now time.Time, out []event.Event) []event.Event {
 	if e.fpsSeen && (e.fpsEpoch != e.epoch || e.clock-e.fpsAt >= e.cfg.MaxGap) {
 		e.fps.reset()
 		e.interrupt(ruleFPSCritical, now)
@@ -42,7 +42,7 @@ func (e *RuleEngine) observeFPS(v float64, now time.Time, out []RuleEvent) []Rul
 
 // judgeGrowth fits the growth window after a bucket closed and steps
 // memory_growth when the window is covered well enough to judge.
-func (e *RuleEngine) judgeGrowth(now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) judgeGrowth(now time.Time, out []event.Event) []event.Event {
 	fit, ok := e.growth.fit()
 	if !ok {
 		return out
@@ -64,7 +64,7 @@ func (e *RuleEngine) judgeGrowth(now time.Time, out []RuleEvent) []RuleEvent {
 // firing condition; healthy is the resolving one, stricter than !breach by
 // the hysteresis. A value between the two keeps the rule where it is but
 // restarts the resolve timer.
-func (e *RuleEngine) step(id ruleID, breach, healthy bool, value float64, hold time.Duration, now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) step(id ruleID, breach, healthy bool, value float64, hold time.Duration, now time.Time, out []event.Event) []event.Event {
 	r := &e.rules[id]
 	r.value, r.hasValue, r.fresh, r.evaluatedAt = value, true, true, e.clock
 	switch r.status {
@@ -134,7 +134,7 @@ func (e *RuleEngine) beginOutage(at time.Time) {
 // them: the watcher's redial after a silence passes through disconnected in
 // milliseconds, and that is not a second problem. Both resolve once data has
 // flowed for ResolveFor.
-func (e *RuleEngine) evalTelemetry(now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) evalTelemetry(now time.Time, out []event.Event) []event.Event {
 	if e.cfg.TelemetryDownFor <= 0 {
 		return out
 	}
@@ -142,7 +142,7 @@ func (e *RuleEngine) evalTelemetry(now time.Time, out []RuleEvent) []RuleEvent {
 	return e.stepTelemetry(ruleTelemetrySilent, ruleTelemetryDown, StreamSilent, now, out)
 }
 
-func (e *RuleEngine) stepTelemetry(id, other ruleID, want StreamState, now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) stepTelemetry(id, other ruleID, want StreamState, now time.Time, out []event.Event) []event.Event {
 	r := &e.rules[id]
 	r.hasValue, r.fresh, r.evaluatedAt = true, true, e.clock
 	r.value = 0
@@ -172,10 +172,10 @@ func (e *RuleEngine) stepTelemetry(id, other ruleID, want StreamState, now time.
 	return out
 }
 
-func (e *RuleEngine) fire(id ruleID, now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) fire(id ruleID, now time.Time, out []event.Event) []event.Event {
 	r := &e.rules[id]
 	r.status, r.since, r.recovering = RuleFiring, now, false
-	ev := e.event(id, RuleEventFiring, now, r.activeSince, ruleDefs[id].firing, e.clock-r.activeAt)
+	ev := e.event(id, event.StateFiring, now, r.activeSince, ruleDefs[id].firing, e.clock-r.activeAt)
 	if id == ruleMemoryGrowth {
 		ev.ProjectedLimitIn = e.growthProjects
 	}
@@ -183,19 +183,19 @@ func (e *RuleEngine) fire(id ruleID, now time.Time, out []RuleEvent) []RuleEvent
 }
 
 // resolve ends a firing rule whose value has been healthy for held.
-func (e *RuleEngine) resolve(id ruleID, now time.Time, held time.Duration, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) resolve(id ruleID, now time.Time, held time.Duration, out []event.Event) []event.Event {
 	r := &e.rules[id]
-	ev := e.event(id, RuleEventResolved, now, r.since, ruleDefs[id].resolved, held)
+	ev := e.event(id, event.StateResolved, now, r.since, ruleDefs[id].resolved, held)
 	r.status, r.since, r.recovering = RuleInactive, now, false
 	return append(out, ev)
 }
 
 // event builds a rule's event, worded by its row of the rule table; an
 // empty wording means the config turned the rule off.
-func (e *RuleEngine) event(id ruleID, state RuleEventState, at, since time.Time, wording string, held time.Duration) RuleEvent {
+func (e *RuleEngine) event(id ruleID, state event.State, at, since time.Time, wording string, held time.Duration) event.Event {
 	def, v := &ruleDefs[id], e.rules[id].value
-	ev := RuleEvent{
-		Rule:      def.name,
+	ev := event.Event{
+		Name:      def.name,
 		Severity:  def.severity,
 		Kind:      event.KindRule,
 		Cause:     def.cause,
@@ -243,14 +243,14 @@ func (e *RuleEngine) placeholders(id ruleID) []string {
 
 // reconcileDisabled resolves firing rules the config turned off and clears
 // the state of every disabled rule.
-func (e *RuleEngine) reconcileDisabled(now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) reconcileDisabled(now time.Time, out []event.Event) []event.Event {
 	e.reconcile = false
 	for id := ruleID(0); id < numRules; id++ {
 		if ruleDefs[id].on(&e.cfg) {
 			continue
 		}
 		if r := &e.rules[id]; r.status == RuleFiring {
-			out = append(out, e.event(id, RuleEventResolved, now, r.since, "", 0))
+			out = append(out, e.event(id, event.StateResolved, now, r.since, "", 0))
 		}
 		e.rules[id] = ruleRuntime{}
 	}

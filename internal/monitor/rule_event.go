@@ -2,9 +2,6 @@ package monitor
 
 import (
 	"time"
-
-	"github.com/spacetime-vr/spacetime-watch/internal/event"
-	"go.uber.org/zap/zapcore"
 )
 
 // The rules' vocabulary: what goes into the engine (samples, stream
@@ -87,107 +84,6 @@ func (s RuleStatus) String() string {
 
 // MarshalText encodes the status as its String form.
 func (s RuleStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// RuleEventState says whether an event starts or ends a firing.
-type RuleEventState uint8
-
-// Event states.
-const (
-	RuleEventFiring RuleEventState = iota + 1
-	RuleEventResolved
-)
-
-// String returns "firing" or "resolved".
-func (s RuleEventState) String() string {
-	if s == RuleEventResolved {
-		return "resolved"
-	}
-	return "firing"
-}
-
-// MarshalText encodes the state as its String form.
-func (s RuleEventState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// RuleEvent is a rule's transition to firing or back to resolved: what the
-// alerting layer turns into a notification.
-type RuleEvent struct {
-	// Rule is one of the Rule* names.
-	Rule string `json:"rule"`
-	// Severity is the rule's severity.
-	Severity Severity `json:"severity"`
-	// Kind is rule for a threshold rule, check for a failing check,
-	// condition for a cause derived from checks (token_expired).
-	Kind event.Kind `json:"kind"`
-	// Cause classifies a check failure for machines (one of the Cause*
-	// constants); empty for rules and unclassified failures.
-	Cause string `json:"cause,omitempty"`
-	// State is firing or resolved.
-	State RuleEventState `json:"state"`
-	// At is the time of the call that made the transition.
-	At time.Time `json:"at"`
-	// Since is, for a firing event, when the condition began to hold (the
-	// start of the outage for telemetry rules); for a resolved event, when
-	// the rule started firing.
-	Since time.Time `json:"since"`
-	// Value is the value judged at the transition: smoothed FPS, smoothed
-	// MB, MB/min, or seconds without data (0 once data flows again).
-	Value float64 `json:"value"`
-	// Threshold is the rule's firing threshold, in the same Unit.
-	Threshold float64 `json:"threshold"`
-	// Unit is "fps", "MB", "MB/min" or "s"; empty for check events.
-	Unit string `json:"unit,omitempty"`
-	// Observed is what was seen, rendered for people in its unit ("60.3
-	// fps", "no data for 130 s"; for a check, the check's own).
-	Observed string `json:"observed,omitempty"`
-	// Expected is what the rule or check wants, rendered the same way ("at
-	// least 85 fps", "data within 120 s").
-	Expected string `json:"expected,omitempty"`
-	// Reason is one line naming the cause, e.g. "FPS 61.2 below 85 for 1m0s".
-	Reason string `json:"reason"`
-	// Source is, for memory_high and memory_growth, where the memory judged
-	// came from: "telemetry" or "performance" (RuleEngine.ObservePerformance).
-	// Inhibition by telemetry_down concerns only memory from telemetry.
-	Source string `json:"source,omitempty"`
-	// ProjectedLimitIn is, for memory_growth firing, the projected time
-	// until memory reaches MemoryMaxMB (0 when already there or unknown).
-	ProjectedLimitIn time.Duration `json:"projected_limit_in,omitempty"`
-}
-
-// String returns a one-line summary: "fps_low firing (warning): FPS 61.2 below 85 for 1m0s".
-func (ev RuleEvent) String() string {
-	return ev.Rule + " " + ev.State.String() + " (" + string(ev.Severity) + "): " + ev.Reason
-}
-
-// MarshalLogObject lets zap.Object("event", ev) log the event with the
-// house's snake_case keys.
-func (ev RuleEvent) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	enc.AddString("rule", ev.Rule)
-	enc.AddString("severity", string(ev.Severity))
-	enc.AddString("state", ev.State.String())
-	enc.AddTime("at", ev.At)
-	enc.AddTime("since", ev.Since)
-	enc.AddString("observed", ev.Observed)
-	enc.AddString("expected", ev.Expected)
-	enc.AddString("reason", ev.Reason)
-	if ev.ProjectedLimitIn > 0 {
-		enc.AddDuration("projected_limit_in", ev.ProjectedLimitIn)
-	}
-	return nil
-}
-
-// RuleEventSink receives rule events. The daemon implements it; the alerting
-// issue consumes it (until then the daemon logs the events and exports
-// spacetime_rule_firing). Calls come from the target's watcher goroutine, in
-// order; an implementation must not block for long.
-type RuleEventSink interface {
-	RuleEvent(target string, ev RuleEvent)
-}
-
-// RuleEventSinkFunc adapts a function to RuleEventSink.
-type RuleEventSinkFunc func(target string, ev RuleEvent)
-
-// RuleEvent calls f.
-func (f RuleEventSinkFunc) RuleEvent(target string, ev RuleEvent) { f(target, ev) }
 
 // RuleState is one rule's current state, for /api/v1/status and
 // spacetime_rule_firing.

@@ -25,7 +25,7 @@ func TestRuleEventStringAndLog(t *testing.T) {
 	if err := evs[0].MarshalLogObject(enc); err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]any{"rule": "fps_low", "severity": "warning", "state": "firing", "observed": "61.2 fps", "expected": "at least 85 fps"} {
+	for k, want := range map[string]any{"name": "fps_low", "severity": "warning", "state": "firing", "observed": "61.2 fps", "expected": "at least 85 fps"} {
 		if enc.Fields[k] != want {
 			t.Errorf("log field %s = %v, want %v", k, enc.Fields[k], want)
 		}

@@ -5,37 +5,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestRuleEngineFPSLowHysteresis(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
-		{name: "healthy", do: func(r *ruleRun) []RuleEvent { return r.fps(90, 2*time.Minute) },
+		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.fps(90, 2*time.Minute) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleInactive, RuleFPSCritical: RuleInactive, RuleFPSHigh: RuleInactive}},
-		{name: "one bad frame does not start the timer", do: func(r *ruleRun) []RuleEvent {
+		{name: "one bad frame does not start the timer", do: func(r *ruleRun) []event.Event {
 			r.fps(20, r.every)
 			return r.fps(90, 10*time.Second)
 		}, want: map[string]RuleStatus{RuleFPSLow: RuleInactive}},
-		{name: "drop shorter than for", do: func(r *ruleRun) []RuleEvent { return r.fps(70, 30*time.Second) },
+		{name: "drop shorter than for", do: func(r *ruleRun) []event.Event { return r.fps(70, 30*time.Second) },
 			want: map[string]RuleStatus{RuleFPSLow: RulePending, RuleFPSCritical: RuleInactive}},
-		{name: "recovery resets the pending timer", do: func(r *ruleRun) []RuleEvent { return r.fps(90, 10*time.Second) },
+		{name: "recovery resets the pending timer", do: func(r *ruleRun) []event.Event { return r.fps(90, 10*time.Second) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleInactive}},
-		{name: "drop again, just under for", do: func(r *ruleRun) []RuleEvent { return r.fps(70, 59*time.Second) },
+		{name: "drop again, just under for", do: func(r *ruleRun) []event.Event { return r.fps(70, 59*time.Second) },
 			want: map[string]RuleStatus{RuleFPSLow: RulePending}},
-		{name: "sustained drop fires once", do: func(r *ruleRun) []RuleEvent { return r.fps(70, 5*time.Minute) },
+		{name: "sustained drop fires once", do: func(r *ruleRun) []event.Event { return r.fps(70, 5*time.Minute) },
 			wantEvents: []string{"fps_low firing"},
 			wantReason: []string{"FPS 70.0 below 85 for 1m0s"},
 			want:       map[string]RuleStatus{RuleFPSLow: RuleFiring, RuleFPSCritical: RuleInactive}},
-		{name: "above the threshold but inside the band does not resolve", do: func(r *ruleRun) []RuleEvent { return r.fps(86, 5*time.Minute) },
+		{name: "above the threshold but inside the band does not resolve", do: func(r *ruleRun) []event.Event { return r.fps(86, 5*time.Minute) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleFiring}},
-		{name: "out of the band, not yet for ResolveFor", do: func(r *ruleRun) []RuleEvent { return r.fps(88, 30*time.Second) },
+		{name: "out of the band, not yet for ResolveFor", do: func(r *ruleRun) []event.Event { return r.fps(88, 30*time.Second) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleFiring}},
-		{name: "back into the band restarts the resolve timer", do: func(r *ruleRun) []RuleEvent { return r.fps(86, 10*time.Second) },
+		{name: "back into the band restarts the resolve timer", do: func(r *ruleRun) []event.Event { return r.fps(86, 10*time.Second) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleFiring}},
-		{name: "out of the band again, just under ResolveFor", do: func(r *ruleRun) []RuleEvent { return r.fps(88, 59*time.Second) },
+		{name: "out of the band again, just under ResolveFor", do: func(r *ruleRun) []event.Event { return r.fps(88, 59*time.Second) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleFiring}},
-		{name: "healthy for ResolveFor resolves once", do: func(r *ruleRun) []RuleEvent { return r.fps(88, 5*time.Minute) },
+		{name: "healthy for ResolveFor resolves once", do: func(r *ruleRun) []event.Event { return r.fps(88, 5*time.Minute) },
 			wantEvents: []string{"fps_low resolved"},
 			wantReason: []string{"FPS 88.0 back at or above 87 for 1m0s"},
 			want:       map[string]RuleStatus{RuleFPSLow: RuleInactive}},
@@ -45,16 +46,16 @@ func TestRuleEngineFPSLowHysteresis(t *testing.T) {
 func TestRuleEngineFPSDeepDropFiresWarningAndCritical(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
-		{name: "healthy", do: func(r *ruleRun) []RuleEvent { return r.fps(90, time.Minute) }},
-		{name: "deep drop", do: func(r *ruleRun) []RuleEvent { return r.fps(30, 3*time.Minute) },
+		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.fps(90, time.Minute) }},
+		{name: "deep drop", do: func(r *ruleRun) []event.Event { return r.fps(30, 3*time.Minute) },
 			wantEvents: []string{"fps_low firing", "fps_critical firing"},
 			wantReason: []string{"FPS 30.0 below 85 for 1m0s", "FPS 30.0 below 45 for 1m0s"},
 			want:       map[string]RuleStatus{RuleFPSLow: RuleFiring, RuleFPSCritical: RuleFiring}},
-		{name: "partial recovery resolves only the critical", do: func(r *ruleRun) []RuleEvent { return r.fps(70, 3*time.Minute) },
+		{name: "partial recovery resolves only the critical", do: func(r *ruleRun) []event.Event { return r.fps(70, 3*time.Minute) },
 			wantEvents: []string{"fps_critical resolved"},
 			wantReason: []string{"FPS 70.0 back at or above 47 for 1m0s"},
 			want:       map[string]RuleStatus{RuleFPSLow: RuleFiring, RuleFPSCritical: RuleInactive}},
-		{name: "full recovery", do: func(r *ruleRun) []RuleEvent { return r.fps(90, 3*time.Minute) },
+		{name: "full recovery", do: func(r *ruleRun) []event.Event { return r.fps(90, 3*time.Minute) },
 			wantEvents: []string{"fps_low resolved"},
 			want:       map[string]RuleStatus{RuleFPSLow: RuleInactive, RuleFPSCritical: RuleInactive}},
 	})
@@ -70,14 +71,14 @@ func TestRuleEngineFPSDeepDropFiresWarningAndCritical(t *testing.T) {
 func TestRuleEngineFPSHigh(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
-		{name: "healthy", do: func(r *ruleRun) []RuleEvent { return r.fps(90, time.Minute) }},
-		{name: "uncapped frame rate", do: func(r *ruleRun) []RuleEvent { return r.fps(120, 2*time.Minute) },
+		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.fps(90, time.Minute) }},
+		{name: "uncapped frame rate", do: func(r *ruleRun) []event.Event { return r.fps(120, 2*time.Minute) },
 			wantEvents: []string{"fps_high firing"},
 			wantReason: []string{"FPS 120.0 above 95 for 1m0s"},
 			want:       map[string]RuleStatus{RuleFPSHigh: RuleFiring, RuleFPSLow: RuleInactive}},
-		{name: "below the threshold, inside the band", do: func(r *ruleRun) []RuleEvent { return r.fps(94, 3*time.Minute) },
+		{name: "below the threshold, inside the band", do: func(r *ruleRun) []event.Event { return r.fps(94, 3*time.Minute) },
 			want: map[string]RuleStatus{RuleFPSHigh: RuleFiring}},
-		{name: "back in range", do: func(r *ruleRun) []RuleEvent { return r.fps(90, 2*time.Minute) },
+		{name: "back in range", do: func(r *ruleRun) []event.Event { return r.fps(90, 2*time.Minute) },
 			wantEvents: []string{"fps_high resolved"},
 			wantReason: []string{"FPS 90.0 back at or below 93 for 1m0s"},
 			want:       map[string]RuleStatus{RuleFPSHigh: RuleInactive}},
@@ -127,9 +128,9 @@ func TestRuleEngineFlappingFPS(t *testing.T) {
 			}
 			perRule := map[string]int{}
 			for _, ev := range r.events {
-				perRule[ev.Rule+" "+ev.State.String()]++
-				if ev.State == RuleEventResolved && ev.At.Before(waveEnd) && !ev.At.Before(waveStart) {
-					t.Errorf("%s resolved at %s, inside the flapping", ev.Rule, ev.At.Format(time.TimeOnly))
+				perRule[ev.Name+" "+string(ev.State)]++
+				if ev.State == event.StateResolved && ev.At.Before(waveEnd) && !ev.At.Before(waveStart) {
+					t.Errorf("%s resolved at %s, inside the flapping", ev.Name, ev.At.Format(time.TimeOnly))
 				}
 			}
 			for k, n := range perRule {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // ruleRun plays the telemetry watcher against an engine: samples at the
@@ -17,8 +19,8 @@ type ruleRun struct {
 	now      time.Time
 	every    time.Duration
 	lastTick time.Time
-	events   []RuleEvent
-	buf      []RuleEvent
+	events   []event.Event
+	buf      []event.Event
 }
 
 // newRuleRun starts an engine at start; testkit.BaseTime has no monotonic
@@ -65,7 +67,7 @@ func square(low, high float64, period time.Duration) signal {
 }
 
 // play feeds samples for d and returns the events they caused.
-func (r *ruleRun) play(d time.Duration, fps, mem signal) []RuleEvent {
+func (r *ruleRun) play(d time.Duration, fps, mem signal) []event.Event {
 	n0 := len(r.events)
 	seg, end := r.now, r.now.Add(d)
 	for ; r.now.Before(end); r.now = r.now.Add(r.every) {
@@ -79,23 +81,23 @@ func (r *ruleRun) play(d time.Duration, fps, mem signal) []RuleEvent {
 }
 
 // fps feeds samples of one FPS value and healthy memory for d.
-func (r *ruleRun) fps(v float64, d time.Duration) []RuleEvent {
+func (r *ruleRun) fps(v float64, d time.Duration) []event.Event {
 	return r.play(d, steady(v), steady(300))
 }
 
 // fpsOnly feeds FPS-only samples of one value for d, as the binary
 // encoding sends them.
-func (r *ruleRun) fpsOnly(v float64, d time.Duration) []RuleEvent {
+func (r *ruleRun) fpsOnly(v float64, d time.Duration) []event.Event {
 	return r.play(d, steady(v), absent)
 }
 
 // memory feeds samples of healthy FPS and one memory value for d.
-func (r *ruleRun) memory(v float64, d time.Duration) []RuleEvent {
+func (r *ruleRun) memory(v float64, d time.Duration) []event.Event {
 	return r.play(d, steady(90), steady(v))
 }
 
 // idle lets d pass with ticks and no samples.
-func (r *ruleRun) idle(d time.Duration) []RuleEvent {
+func (r *ruleRun) idle(d time.Duration) []event.Event {
 	n0 := len(r.events)
 	for end := r.now.Add(d); r.now.Before(end); r.now = r.now.Add(r.every) {
 		r.maybeTick()
@@ -103,7 +105,7 @@ func (r *ruleRun) idle(d time.Duration) []RuleEvent {
 	return r.events[n0:]
 }
 
-func (r *ruleRun) stream(s StreamState) []RuleEvent {
+func (r *ruleRun) stream(s StreamState) []event.Event {
 	n0 := len(r.events)
 	r.collect(r.e.SetStream(s, r.now, r.buf[:0]))
 	return r.events[n0:]
@@ -116,7 +118,7 @@ func (r *ruleRun) maybeTick() {
 	}
 }
 
-func (r *ruleRun) collect(evs []RuleEvent) {
+func (r *ruleRun) collect(evs []event.Event) {
 	for _, ev := range evs {
 		r.t.Logf("%s +%s %s", ev.At.Format("15:04:05.0"), ev.At.Sub(r.start), ev)
 	}
@@ -134,10 +136,10 @@ func (r *ruleRun) state(rule string) RuleState {
 	return RuleState{}
 }
 
-func eventNames(evs []RuleEvent) []string {
+func eventNames(evs []event.Event) []string {
 	names := []string{}
 	for _, ev := range evs {
-		names = append(names, ev.Rule+" "+ev.State.String())
+		names = append(names, ev.Name+" "+string(ev.State))
 	}
 	return names
 }
@@ -146,7 +148,7 @@ func eventNames(evs []RuleEvent) []string {
 // produce, and the states it must leave (gatus's TestHandleAlerting style).
 type ruleStep struct {
 	name       string
-	do         func(r *ruleRun) []RuleEvent
+	do         func(r *ruleRun) []event.Event
 	wantEvents []string
 	wantReason []string // when set, the events' reasons, in order
 	want       map[string]RuleStatus

@@ -1,6 +1,10 @@
 package monitor
 
-import "time"
+import (
+	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
+)
 
 // This file is where the memory rules get their memory from, and what they
 // say when they get none.
@@ -14,7 +18,7 @@ import "time"
 //     the same thing, and a slope across them would be an artefact.
 //   - Polled memory does not depend on the stream: a telemetry outage
 //     leaves it judged, and the memory rules' events say where their memory
-//     came from (RuleEvent.Source), so that inhibition by telemetry_down
+//     came from (event.Event.Source), so that inhibition by telemetry_down
 //     applies only to memory that came from the stream.
 //   - No source. Memory never goes silently unwatched: while no source has
 //     reported memory within its allowance, memory_high and memory_growth
@@ -49,7 +53,7 @@ func (s MemorySource) String() string {
 // ObservePerformance judges memory (MiB) read from /performance at time at,
 // whatever the stream's state. It is ignored while the stream reports
 // memory itself.
-func (e *RuleEngine) ObservePerformance(at time.Time, memoryMB float64, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) ObservePerformance(at time.Time, memoryMB float64, out []event.Event) []event.Event {
 	if at.IsZero() {
 		return out
 	}
@@ -92,7 +96,7 @@ func (e *RuleEngine) memoryWhy() string {
 	return "the stream carries none and /performance has not reported any yet"
 }
 
-func (e *RuleEngine) observeMemory(v float64, src MemorySource, now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) observeMemory(v float64, src MemorySource, now time.Time, out []event.Event) []event.Event {
 	known := e.memKnown()
 	if src == MemoryFromPerformance && e.memSrc == MemoryFromTelemetry && known {
 		return out // the stream carries memory: it comes first
@@ -136,7 +140,7 @@ func (e *RuleEngine) dropMemory(at time.Time) {
 // evalMemory notices a source that stopped and steps memory_unwatched. It
 // counts only while telemetry data flows, from when memory went missing or
 // data resumed, whichever is later; it resolves after ResolveFor of memory.
-func (e *RuleEngine) evalMemory(now time.Time, out []RuleEvent) []RuleEvent {
+func (e *RuleEngine) evalMemory(now time.Time, out []event.Event) []event.Event {
 	if !ruleDefs[ruleMemoryUnwatched].on(&e.cfg) {
 		return out
 	}

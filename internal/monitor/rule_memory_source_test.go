@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // pollEvery plays FPS-only samples for d, with a /performance reading of mb
 // every interval, as the watcher's fallback delivers them.
-func (r *ruleRun) pollEvery(interval, d time.Duration, mb float64) []RuleEvent {
+func (r *ruleRun) pollEvery(interval, d time.Duration, mb float64) []event.Event {
 	n0 := len(r.events)
 	for end := r.now.Add(d); r.now.Before(end); {
 		r.fpsOnly(90, interval)

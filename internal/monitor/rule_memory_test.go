@@ -8,27 +8,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestRuleEngineMemoryHighHysteresis(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
-		{name: "healthy", do: func(r *ruleRun) []RuleEvent { return r.memory(300, time.Minute) },
+		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.memory(300, time.Minute) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RuleInactive}},
-		{name: "above the limit briefly", do: func(r *ruleRun) []RuleEvent { return r.memory(405, 30*time.Second) },
+		{name: "above the limit briefly", do: func(r *ruleRun) []event.Event { return r.memory(405, 30*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RulePending}},
-		{name: "below the limit resets pending", do: func(r *ruleRun) []RuleEvent { return r.memory(395, 10*time.Second) },
+		{name: "below the limit resets pending", do: func(r *ruleRun) []event.Event { return r.memory(395, 10*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RuleInactive}},
-		{name: "sustained", do: func(r *ruleRun) []RuleEvent { return r.memory(420, 2*time.Minute) },
+		{name: "sustained", do: func(r *ruleRun) []event.Event { return r.memory(420, 2*time.Minute) },
 			wantEvents: []string{"memory_high firing"},
 			wantReason: []string{"memory 420.0 MB above 400 MB for 1m0s"},
 			want:       map[string]RuleStatus{RuleMemoryHigh: RuleFiring}},
-		{name: "inside the band does not resolve", do: func(r *ruleRun) []RuleEvent { return r.memory(395, 5*time.Minute) },
+		{name: "inside the band does not resolve", do: func(r *ruleRun) []event.Event { return r.memory(395, 5*time.Minute) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RuleFiring}},
-		{name: "out of the band, under ResolveFor", do: func(r *ruleRun) []RuleEvent { return r.memory(385, 50*time.Second) },
+		{name: "out of the band, under ResolveFor", do: func(r *ruleRun) []event.Event { return r.memory(385, 50*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RuleFiring}},
-		{name: "resolves after ResolveFor", do: func(r *ruleRun) []RuleEvent { return r.memory(385, time.Minute) },
+		{name: "resolves after ResolveFor", do: func(r *ruleRun) []event.Event { return r.memory(385, time.Minute) },
 			wantEvents: []string{"memory_high resolved"},
 			wantReason: []string{"memory 385.0 MB back at or below 390 MB for 1m0s"},
 			want:       map[string]RuleStatus{RuleMemoryHigh: RuleInactive}},
@@ -106,15 +107,15 @@ func TestRuleEngineMemoryGap(t *testing.T) {
 	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
 	r.memory(300, time.Minute)
 	runRuleSteps(t, r, []ruleStep{
-		{name: "pending", do: func(r *ruleRun) []RuleEvent { return r.memory(450, 50*time.Second) },
+		{name: "pending", do: func(r *ruleRun) []event.Event { return r.memory(450, 50*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RulePending}},
-		{name: "FPS-only frames for 20 s: no memory evidence", do: func(r *ruleRun) []RuleEvent { return r.fpsOnly(90, 20*time.Second) },
+		{name: "FPS-only frames for 20 s: no memory evidence", do: func(r *ruleRun) []event.Event { return r.fpsOnly(90, 20*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RuleUnknown, RuleMemoryUnwatched: RulePending}},
-		{name: "memory back: the timer restarted", do: func(r *ruleRun) []RuleEvent { return r.memory(450, 30*time.Second) },
+		{name: "memory back: the timer restarted", do: func(r *ruleRun) []event.Event { return r.memory(450, 30*time.Second) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RulePending}},
-		{name: "for since the gap", do: func(r *ruleRun) []RuleEvent { return r.memory(450, 31*time.Second) },
+		{name: "for since the gap", do: func(r *ruleRun) []event.Event { return r.memory(450, 31*time.Second) },
 			wantEvents: []string{"memory_high firing"}},
-		{name: "FPS-only frames: memory_high goes stale", do: func(r *ruleRun) []RuleEvent {
+		{name: "FPS-only frames: memory_high goes stale", do: func(r *ruleRun) []event.Event {
 			evs := r.fpsOnly(90, 20*time.Second)
 			if !r.state(RuleMemoryHigh).Stale {
 				t.Error("memory_high not stale after 20 s without memory values")

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // RuleGauges drives one target's rule series: spacetime_rule_firing (1
@@ -55,10 +56,10 @@ func (g *RuleGauges) Sync(states []RuleState) {
 }
 
 // Update applies events as they come from the engine.
-func (g *RuleGauges) Update(events []RuleEvent) {
+func (g *RuleGauges) Update(events []event.Event) {
 	for i := range events {
-		if id, ok := ruleByName(events[i].Rule); ok {
-			firing := events[i].State == RuleEventFiring
+		if id, ok := ruleByName(events[i].Name); ok {
+			firing := events[i].State == event.StateFiring
 			g.gauge(id).Set(firingValue(firing))
 			if firing {
 				g.setState(id, RuleFiring)

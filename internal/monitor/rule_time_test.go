@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -17,8 +18,8 @@ func TestRuleEngineClockSteps(t *testing.T) {
 	stepped := func(r *ruleRun, by time.Duration) { r.now = r.now.Add(by); r.lastTick = r.now }
 	tests := []struct {
 		name   string
-		setup  func(r *ruleRun)             // brings a rule to the state under test
-		after  func(r *ruleRun) []RuleEvent // the same signal, continued after the step
+		setup  func(r *ruleRun)               // brings a rule to the state under test
+		after  func(r *ruleRun) []event.Event // the same signal, continued after the step
 		by     time.Duration
 		before time.Duration // no event may come this soon after the step
 		want   string        // the event that must come after it
@@ -27,25 +28,25 @@ func TestRuleEngineClockSteps(t *testing.T) {
 		{
 			name:  "back 1h while fps_low is pending",
 			setup: func(r *ruleRun) { r.fps(90, time.Minute); r.fps(70, 40*time.Second) },
-			after: func(r *ruleRun) []RuleEvent { return r.fps(70, 2*time.Minute) },
+			after: func(r *ruleRun) []event.Event { return r.fps(70, 2*time.Minute) },
 			by:    -time.Hour, before: 59 * time.Second, want: "fps_low firing", within: 62 * time.Second,
 		},
 		{
 			name:  "forward 1h while fps_low is pending",
 			setup: func(r *ruleRun) { r.fps(90, time.Minute); r.fps(70, 40*time.Second) },
-			after: func(r *ruleRun) []RuleEvent { return r.fps(70, 2*time.Minute) },
+			after: func(r *ruleRun) []event.Event { return r.fps(70, 2*time.Minute) },
 			by:    time.Hour, before: 59 * time.Second, want: "fps_low firing", within: 62 * time.Second,
 		},
 		{
 			name:  "back 1h while fps_low is resolving",
 			setup: func(r *ruleRun) { r.fps(60, 2*time.Minute); r.fps(90, 40*time.Second) },
-			after: func(r *ruleRun) []RuleEvent { return r.fps(90, 2*time.Minute) },
+			after: func(r *ruleRun) []event.Event { return r.fps(90, 2*time.Minute) },
 			by:    -time.Hour, before: 59 * time.Second, want: "fps_low resolved", within: 62 * time.Second,
 		},
 		{
 			name:  "forward 1h while fps_low is resolving",
 			setup: func(r *ruleRun) { r.fps(60, 2*time.Minute); r.fps(90, 40*time.Second) },
-			after: func(r *ruleRun) []RuleEvent { return r.fps(90, 2*time.Minute) },
+			after: func(r *ruleRun) []event.Event { return r.fps(90, 2*time.Minute) },
 			by:    time.Hour, before: 59 * time.Second, want: "fps_low resolved", within: 62 * time.Second,
 		},
 		{
@@ -53,7 +54,7 @@ func TestRuleEngineClockSteps(t *testing.T) {
 			// the second between the last tick and the step, lost with it).
 			name:  "back 1h while telemetry_down is pending",
 			setup: func(r *ruleRun) { r.fps(90, time.Minute); r.stream(StreamDisconnected); r.idle(time.Minute) },
-			after: func(r *ruleRun) []RuleEvent { return r.idle(2 * time.Minute) },
+			after: func(r *ruleRun) []event.Event { return r.idle(2 * time.Minute) },
 			by:    -time.Hour, before: 59 * time.Second, want: "telemetry_down firing", within: 63 * time.Second,
 		},
 		{
@@ -62,7 +63,7 @@ func TestRuleEngineClockSteps(t *testing.T) {
 			// for times without a monotonic reading.
 			name:  "forward 1h while telemetry_down is pending",
 			setup: func(r *ruleRun) { r.fps(90, time.Minute); r.stream(StreamDisconnected); r.idle(time.Minute) },
-			after: func(r *ruleRun) []RuleEvent { return r.idle(2 * time.Minute) },
+			after: func(r *ruleRun) []event.Event { return r.idle(2 * time.Minute) },
 			by:    time.Hour, before: 44 * time.Second, want: "telemetry_down firing", within: 48 * time.Second,
 		},
 	}
@@ -146,7 +147,7 @@ func TestRuleEngineSteadyStateAllocatesNothing(t *testing.T) {
 	g := NewRuleGauges(NewMetrics(reg), "vr-1")
 	g.Sync(r.e.States())
 	r.play(20*time.Minute, steady(90), steady(250)) // fills every window
-	out := make([]RuleEvent, 0, 8)
+	out := make([]event.Event, 0, 8)
 	fps := []float64{89.5, 90.5}
 	i := 0
 	allocs := testing.AllocsPerRun(2000, func() {

@@ -60,7 +60,7 @@ type targetRunner struct {
 	deps     runnerDeps
 	metrics  *Metrics
 	store    *store.Store
-	sink     RuleEventSink
+	sink     event.Sink
 	log      *zap.Logger
 	now      func() time.Time
 	// saveRules persists the telemetry rules' state after each round; nil
@@ -81,7 +81,7 @@ type targetRunner struct {
 	tokenExp   time.Time
 }
 
-func newTargetRunner(name string, settings runnerSettings, deps runnerDeps, m *Metrics, st *store.Store, sink RuleEventSink, log *zap.Logger, now func() time.Time) *targetRunner {
+func newTargetRunner(name string, settings runnerSettings, deps runnerDeps, m *Metrics, st *store.Store, sink event.Sink, log *zap.Logger, now func() time.Time) *targetRunner {
 	r := &targetRunner{
 		name: name, settings: settings, deps: deps, metrics: m, store: st, sink: sink,
 		log: log, now: now, hysteresis: map[config.CheckName]*checkHysteresis{},
@@ -223,13 +223,14 @@ func (r *targetRunner) stepLocked(res CheckResult, at time.Time) {
 		return
 	}
 	ev := h.event(res, transition, since, r.settings.failureThreshold, r.settings.successThreshold)
+	ev.Target = r.name
 	if transition > 0 {
 		r.log.Warn("check failing", zap.String("check", string(res.Check)), zap.Object("event", ev))
 	} else {
 		r.log.Info("check recovered", zap.String("check", string(res.Check)), zap.Object("event", ev))
 	}
 	if r.sink != nil {
-		r.sink.RuleEvent(r.name, ev)
+		r.sink.Handle(ev)
 	}
 }
 

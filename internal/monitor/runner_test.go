@@ -30,13 +30,13 @@ func openTestStore(t *testing.T, now func() time.Time) *store.Store {
 	return st
 }
 
-// eventRecorder is a RuleEventSink that keeps every event.
+// eventRecorder is an event.Sink that keeps every event.
 type eventRecorder struct {
 	mu     sync.Mutex
-	events []RuleEvent
+	events []event.Event
 }
 
-func (r *eventRecorder) RuleEvent(_ string, ev RuleEvent) {
+func (r *eventRecorder) Handle(ev event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
@@ -47,7 +47,7 @@ func (r *eventRecorder) list() []string {
 	defer r.mu.Unlock()
 	out := make([]string, 0, len(r.events))
 	for _, ev := range r.events {
-		out = append(out, ev.Rule+" "+ev.State.String())
+		out = append(out, ev.Name+" "+string(ev.State))
 	}
 	return out
 }
@@ -116,12 +116,12 @@ func TestTokenConditions(t *testing.T) {
 			r.apply([]CheckResult{up, failing(config.CheckAuth), failing(config.CheckScene)}, at.Add(5*time.Minute))
 			r.apply([]CheckResult{up, result(config.CheckAuth, CheckPass), result(config.CheckScene, CheckPass)}, at.Add(10*time.Minute))
 
-			byName := map[string][]RuleEvent{}
+			byName := map[string][]event.Event{}
 			for _, ev := range rec.events {
-				byName[ev.Rule] = append(byName[ev.Rule], ev)
+				byName[ev.Name] = append(byName[ev.Name], ev)
 			}
 			cond := byName[tc.condition]
-			if len(cond) != 2 || cond[0].State != RuleEventFiring || cond[1].State != RuleEventResolved {
+			if len(cond) != 2 || cond[0].State != event.StateFiring || cond[1].State != event.StateResolved {
 				t.Fatalf("%s events = %v, want firing then resolved", tc.condition, cond)
 			}
 			if cond[0].Severity != tc.severity || cond[0].Kind != event.KindCondition || cond[0].Cause != tc.cause ||
@@ -133,7 +133,7 @@ func TestTokenConditions(t *testing.T) {
 			}
 			for _, check := range []string{"check_auth", "check_scene"} {
 				evs := byName[check]
-				if len(evs) != 2 || evs[0].Kind != event.KindCheck || evs[0].Cause != tc.cause || evs[1].State != RuleEventResolved {
+				if len(evs) != 2 || evs[0].Kind != event.KindCheck || evs[0].Cause != tc.cause || evs[1].State != event.StateResolved {
 					t.Errorf("%s events = %+v, want firing with cause %s, then resolved", check, evs, tc.cause)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -124,7 +125,7 @@ func NewWatcher(opts WatcherOptions) (*Watcher, error) {
 	w.run.engine = engine
 	w.run.ring.size = opts.RingSize
 	w.run.firing = NewRuleGauges(opts.Metrics, opts.Target)
-	w.run.events = make([]RuleEvent, 0, numRules)
+	w.run.events = make([]event.Event, 0, numRules)
 	w.pub.status = WatcherStatus{Target: opts.Target, Rules: engine.States()}
 	w.snapshot, _ = engine.Snapshot() // encoding a fixed struct cannot fail
 	return w, nil

@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -17,7 +18,7 @@ import (
 type runState struct {
 	engine *RuleEngine
 	firing *RuleGauges
-	events []RuleEvent // reused by every engine call
+	events []event.Event // reused by every engine call
 	ring   sampleRing
 	m      targetMetrics
 	vals   liveValues
@@ -204,19 +205,20 @@ func (w *Watcher) instanceEvent(f *spacetime.Frame, greeting bool) {
 
 // dispatch exports, logs and forwards rule events, and publishes the new
 // rule states and snapshot.
-func (w *Watcher) dispatch(events []RuleEvent) {
+func (w *Watcher) dispatch(events []event.Event) {
 	if len(events) == 0 {
 		return
 	}
 	w.run.firing.Update(events)
 	for _, ev := range events {
-		if ev.State == RuleEventFiring {
+		ev.Target = w.target
+		if ev.State == event.StateFiring {
 			w.log.Warn("rule firing", zap.Object("event", ev))
 		} else {
 			w.log.Info("rule resolved", zap.Object("event", ev))
 		}
 		if w.opts.Sink != nil {
-			w.opts.Sink.RuleEvent(w.target, ev)
+			w.opts.Sink.Handle(ev)
 		}
 	}
 	snap, err := w.run.engine.Snapshot()

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
@@ -235,41 +236,41 @@ func hasLabels(m *dto.Metric, pairs []string) bool {
 // recordingSink records rule events.
 type recordingSink struct {
 	mu     sync.Mutex
-	events []RuleEvent
+	events []event.Event
 }
 
-func (s *recordingSink) RuleEvent(target string, ev RuleEvent) {
+func (s *recordingSink) Handle(ev event.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if target != watchTarget {
-		ev.Reason = "WRONG TARGET " + target + ": " + ev.Reason
+	if ev.Target != watchTarget {
+		ev.Reason = "WRONG TARGET " + ev.Target + ": " + ev.Reason
 	}
 	s.events = append(s.events, ev)
 }
 
-// find returns the events of rule in state (0: any state).
-func (s *recordingSink) find(rule string, state RuleEventState) []RuleEvent {
+// find returns the events of rule in state ("": any state).
+func (s *recordingSink) find(rule string, state event.State) []event.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []RuleEvent
+	var out []event.Event
 	for _, ev := range s.events {
-		if ev.Rule == rule && (state == 0 || ev.State == state) {
+		if ev.Name == rule && (state == "" || ev.State == state) {
 			out = append(out, ev)
 		}
 	}
 	return out
 }
 
-func (s *recordingSink) all() []RuleEvent {
+func (s *recordingSink) all() []event.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]RuleEvent(nil), s.events...)
+	return append([]event.Event(nil), s.events...)
 }
 
 // waitEvent waits for the first event of rule in state.
-func (s *recordingSink) waitEvent(t *testing.T, rule string, state RuleEventState) RuleEvent {
+func (s *recordingSink) waitEvent(t *testing.T, rule string, state event.State) event.Event {
 	t.Helper()
-	var got []RuleEvent
+	var got []event.Event
 	eventually(t, fmt.Sprintf("a %s %s event", rule, state), func() bool {
 		got = s.find(rule, state)
 		return len(got) > 0

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 )
 
@@ -38,7 +39,7 @@ func memoryFallbackEnv(t *testing.T, perfToken func(sim.Info) string) (*watchEnv
 func TestWatcherPollsMemoryWhenTheStreamCarriesNone(t *testing.T) {
 	t.Parallel()
 	env, _ := memoryFallbackEnv(t, func(i sim.Info) string { return i.PerformanceToken })
-	ev := env.sink.waitEvent(t, RuleMemoryHigh, RuleEventFiring)
+	ev := env.sink.waitEvent(t, RuleMemoryHigh, event.StateFiring)
 	if ev.Source != "performance" || ev.Observed != "450.0 MB" {
 		t.Errorf("memory_high firing %+v: want 450.0 MB from performance", ev)
 	}
@@ -51,7 +52,7 @@ func TestWatcherPollsMemoryWhenTheStreamCarriesNone(t *testing.T) {
 	if _, ok := env.value(t, "spacetime_memory_bytes", "target", watchTarget); ok {
 		t.Error("spacetime_memory_bytes exported: the stream carries no memory")
 	}
-	if evs := env.sink.find(RuleMemoryUnwatched, 0); len(evs) != 0 {
+	if evs := env.sink.find(RuleMemoryUnwatched, ""); len(evs) != 0 {
 		t.Errorf("memory_unwatched events %v while /performance reports memory", evs)
 	}
 	if s := ruleState(env.w.Status(), RuleMemoryHigh); s.Source != "performance" {
@@ -66,7 +67,7 @@ func TestWatcherMemoryUnwatched(t *testing.T) {
 	t.Parallel()
 	const wrong = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	env, polls := memoryFallbackEnv(t, func(sim.Info) string { return wrong })
-	ev := env.sink.waitEvent(t, RuleMemoryUnwatched, RuleEventFiring)
+	ev := env.sink.waitEvent(t, RuleMemoryUnwatched, event.StateFiring)
 	if ev.Cause != CauseNoMemorySource || !strings.Contains(ev.Reason, "refused the token") {
 		t.Errorf("memory_unwatched firing %+v: want cause %s and the refusal named", ev, CauseNoMemorySource)
 	}
@@ -88,7 +89,7 @@ func TestWatcherMemoryUnwatched(t *testing.T) {
 	// Polls go on failing for more than a `for`; the warning is not raised again.
 	n := polls.Load()
 	eventually(t, "15 more failed polls", func() bool { return polls.Load() >= n+15 })
-	if evs := env.sink.find(RuleMemoryUnwatched, 0); len(evs) != 1 {
+	if evs := env.sink.find(RuleMemoryUnwatched, ""); len(evs) != 1 {
 		t.Errorf("memory_unwatched events %v, want exactly one firing", evs)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -39,7 +40,7 @@ type WatcherOptions struct {
 	// not block for long, nor call Window or FirstDataFrame (which wait for
 	// that goroutine). Nil: events are only logged and exported as
 	// spacetime_rule_firing.
-	Sink RuleEventSink
+	Sink event.Sink
 	// OnInstanceEvent, if set, receives the instance's vr_initialized,
 	// desktop_fallback, warning and error frames, on Run's goroutine, with
 	// the same restrictions as Sink.

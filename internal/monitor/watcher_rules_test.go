@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -24,7 +25,7 @@ func TestWatcherFPSRuleFiresAndResolves(t *testing.T) {
 	}
 
 	patchSim(t, s, `{"fps":60}`)
-	ev := env.sink.waitEvent(t, RuleFPSLow, RuleEventFiring)
+	ev := env.sink.waitEvent(t, RuleFPSLow, event.StateFiring)
 	if math.Abs(ev.Value-60) > 0.5 || ev.Threshold != 85 || ev.Severity != SeverityWarning {
 		t.Errorf("firing event %+v, want observed 60 below 85, warning", ev)
 	}
@@ -34,12 +35,12 @@ func TestWatcherFPSRuleFiresAndResolves(t *testing.T) {
 	}
 
 	patchSim(t, s, `{"fps":90}`)
-	env.sink.waitEvent(t, RuleFPSLow, RuleEventResolved)
+	env.sink.waitEvent(t, RuleFPSLow, event.StateResolved)
 	eventually(t, "fps_low gauge 0", func() bool { return firing() == 0 })
-	if n := len(env.sink.find(RuleFPSLow, 0)); n != 2 {
+	if n := len(env.sink.find(RuleFPSLow, "")); n != 2 {
 		t.Errorf("%d fps_low events, want exactly 1 firing + 1 resolved: %v", n, env.sink.all())
 	}
-	if evs := env.sink.find(RuleFPSCritical, 0); len(evs) > 0 {
+	if evs := env.sink.find(RuleFPSCritical, ""); len(evs) > 0 {
 		t.Errorf("fps_critical events at 60 FPS (critical below 45): %v", evs)
 	}
 }
@@ -138,7 +139,7 @@ func TestWatcherUpdateRules(t *testing.T) {
 	if err := env.w.UpdateRules(cfg); err != nil {
 		t.Fatalf("UpdateRules: %v", err)
 	}
-	ev := env.sink.waitEvent(t, RuleFPSLow, RuleEventFiring)
+	ev := env.sink.waitEvent(t, RuleFPSLow, event.StateFiring)
 	if ev.Threshold != 92 {
 		t.Errorf("fps_low fired with threshold %v, want 92", ev.Threshold)
 	}
@@ -181,8 +182,8 @@ func TestWatcherRestoresRules(t *testing.T) {
 	}
 	// Resolving takes 200ms of healthy data: the gauge is seen at 1 first.
 	eventually(t, "the restored fps_low gauge at 1", func() bool { return gauge() == 1 })
-	env.sink.waitEvent(t, RuleFPSLow, RuleEventResolved)
-	if evs := env.sink.find(RuleFPSLow, RuleEventFiring); len(evs) > 0 {
+	env.sink.waitEvent(t, RuleFPSLow, event.StateResolved)
+	if evs := env.sink.find(RuleFPSLow, event.StateFiring); len(evs) > 0 {
 		t.Errorf("a restored rule fired again: %v", evs)
 	}
 	if g := gauge(); g != 0 {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
@@ -142,7 +143,7 @@ func TestWatcherReconnectsWithBackoff(t *testing.T) {
 	if st.State != StreamDisconnected || !strings.Contains(st.LastError, "connection refused") {
 		t.Errorf("Status = %+v, want disconnected, refused", st)
 	}
-	env.sink.waitEvent(t, RuleTelemetryDown, RuleEventFiring)
+	env.sink.waitEvent(t, RuleTelemetryDown, event.StateFiring)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -163,7 +164,7 @@ func TestWatcherReconnectsWithBackoff(t *testing.T) {
 	if got := env.must(t, "spacetime_telemetry_reconnects_total", "target", watchTarget); got != 1 {
 		t.Errorf("spacetime_telemetry_reconnects_total = %v, want 1", got)
 	}
-	env.sink.waitEvent(t, RuleTelemetryDown, RuleEventResolved)
+	env.sink.waitEvent(t, RuleTelemetryDown, event.StateResolved)
 	eventually(t, "spacetime_fps back", func() bool {
 		_, ok := env.value(t, "spacetime_fps", "target", watchTarget)
 		return ok
@@ -224,17 +225,17 @@ func TestWatcherDetectsSilentStream(t *testing.T) {
 	if smp, err := env.w.Window(ctx, time.Second); !errors.Is(err, spacetime.ErrSilent) || !errors.Is(err, ErrTelemetryUnavailable) {
 		t.Errorf("Window = %d samples, %v; want ErrSilent", len(smp), err)
 	}
-	env.sink.waitEvent(t, RuleTelemetrySilent, RuleEventFiring)
+	env.sink.waitEvent(t, RuleTelemetrySilent, event.StateFiring)
 	eventually(t, "a redial into the silent server", func() bool { return env.w.Status().Reconnects >= 1 })
-	if evs := env.sink.find(RuleTelemetryDown, 0); len(evs) > 0 {
+	if evs := env.sink.find(RuleTelemetryDown, ""); len(evs) > 0 {
 		t.Errorf("telemetry_down events for a silent stream: %v", evs)
 	}
 
 	patchSim(t, s, `{"telemetry_silent":false}`)
 	eventually(t, "connected again", func() bool { return env.connected(t) == 1 })
-	env.sink.waitEvent(t, RuleTelemetrySilent, RuleEventResolved)
+	env.sink.waitEvent(t, RuleTelemetrySilent, event.StateResolved)
 	for _, ev := range env.sink.all() {
-		if ev.Rule != RuleTelemetrySilent {
+		if ev.Name != RuleTelemetrySilent {
 			t.Errorf("unexpected event %v", ev)
 		}
 	}
