@@ -28,6 +28,7 @@ func ruleConfigFrom(t config.Target) RuleConfig {
 		rc.GrowthHysteresisMBPerMin = rc.GrowthMBPerMin / 5
 	}
 	rc.ResolveFor = fps.For
+	rc.TelemetryDownFor = t.Telemetry.DownFor
 	rc.MemoryPollInterval = t.Telemetry.PerformancePollInterval
 	return rc
 }
