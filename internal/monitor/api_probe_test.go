@@ -103,7 +103,10 @@ func TestAPIProbeCrash(t *testing.T) {
 		if got := g.events.list(); !slices.Equal(got, []string{"check_instance_up firing"}) {
 			t.Fatalf("events %v, want check_instance_up firing", got)
 		}
-		if at := g.events.events[0].At.Sub(start); at != 10*time.Second {
+		g.events.mu.Lock()
+		firedAt := g.events.events[0].At
+		g.events.mu.Unlock()
+		if at := firedAt.Sub(start); at != 10*time.Second {
 			t.Errorf("check_instance_up fired %v after the drop, want 10s", at)
 		}
 
