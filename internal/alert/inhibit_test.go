@@ -173,3 +173,54 @@ func TestInhibitionSurvivesRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestBuiltinInhibitionMatrix holds the built-in rules to the dependencies
+// issue 9 names, one statement a row: the cause fires first, then the
+// alert, which is inhibited by the cause or not.
+func TestBuiltinInhibitionMatrix(t *testing.T) {
+	fromPerformance := func(e event.Event) event.Event { e.Source = "performance"; return e }
+	fromTelemetry := func(e event.Event) event.Event { e.Source = "telemetry"; return e }
+	instanceDown := check("main", "check_instance_up", "connection_refused", SeverityCritical)
+	telemetryDown := rule("main", "telemetry_down", SeverityWarning)
+	rows := []struct {
+		name         string
+		cause, alert event.Event
+		inhibited    bool
+	}{
+		{"unreachable instance: every other check", instanceDown, check("main", "check_health", "instance_down", SeverityWarning), true},
+		{"unreachable instance: a check failing for its own cause too", instanceDown, check("main", "check_whitelist", "", SeverityWarning), true},
+		{"unreachable instance: the stream being down", instanceDown, telemetryDown, true},
+		{"unreachable instance: not FPS from a stream that still flows", instanceDown, rule("main", "fps_low", SeverityWarning), false},
+		{"unreachable instance: not memory from a stream that still flows", instanceDown, fromTelemetry(rule("main", "memory_high", SeverityWarning)), false},
+		{"unreachable instance: memory unwatched", instanceDown, condition("main", "memory_unwatched", SeverityWarning), true},
+		{"unreachable instance: nothing on another target", check("other", "check_instance_up", "connection_refused", SeverityCritical), check("main", "check_health", "instance_down", SeverityWarning), false},
+		{"expired token: the checks it failed", condition("main", "token_expired", SeverityCritical), check("main", "check_auth", "token_expired", SeverityWarning), true},
+		{"refused token: the checks it failed", condition("main", "token_rejected", SeverityWarning), check("main", "check_scene", "token_rejected", SeverityWarning), true},
+		{"refused token: not a check failing for another cause", condition("main", "token_rejected", SeverityWarning), check("main", "check_health", "endpoint_absent", SeverityWarning), false},
+		{"refused (/performance) token: memory unwatched", condition("main", "token_rejected", SeverityWarning), condition("main", "memory_unwatched", SeverityWarning), true},
+		{"stream down: the FPS rules", telemetryDown, rule("main", "fps_critical", SeverityCritical), true},
+		{"stream silent: the telemetry check", rule("main", "telemetry_silent", SeverityWarning), check("main", "check_telemetry", "", SeverityWarning), true},
+		{"stream down: the thresholds check", telemetryDown, check("main", "check_thresholds", "", SeverityWarning), true},
+		{"stream down: memory from the stream", telemetryDown, fromTelemetry(rule("main", "memory_growth", SeverityWarning)), true},
+		{"stream down: not memory from /performance", telemetryDown, fromPerformance(rule("main", "memory_high", SeverityWarning)), false},
+		{"stream down: memory unwatched", telemetryDown, condition("main", "memory_unwatched", SeverityWarning), true},
+		{"stream down: not the API checks", telemetryDown, check("main", "check_scene", "", SeverityWarning), false},
+		{"FPS low explains nothing", rule("main", "fps_low", SeverityWarning), condition("main", "memory_unwatched", SeverityWarning), false},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := startHarness(t, "", DefaultSettings(), nil, nil)
+				h.handle(row.cause)
+				h.handle(row.alert)
+				a, ok := alertNamed(h.m, row.alert.Target, row.alert.Name)
+				if !ok {
+					t.Fatalf("%s not tracked", row.alert.Name)
+				}
+				if a.Inhibited != row.inhibited || (row.inhibited && a.InhibitedBy != row.cause.Name) {
+					t.Errorf("%s while %s fires: inhibited %v by %q, want %v", row.alert.Name, row.cause.Name, a.Inhibited, a.InhibitedBy, row.inhibited)
+				}
+			})
+		})
+	}
+}

@@ -277,6 +277,13 @@ type Telemetry struct {
 	// SilenceTimeout is how long a connected stream may stay silent before it
 	// counts as down and is redialled. Default: 90s.
 	SilenceTimeout time.Duration `yaml:"silence_timeout"`
+	// DownFor is how long the stream may stay without data (disconnected,
+	// or silent past SilenceTimeout) before telemetry_down or
+	// telemetry_silent fires; when the stream drops, the daemon probes the
+	// API within the first half of it, so that a crashed instance is one
+	// alert (check_instance_up). 0 turns both rules off; at least 1s when
+	// set. Default: 2m.
+	DownFor time.Duration `yaml:"down_for"`
 	// BackoffInitial is the first reconnect delay, doubled (with jitter) on
 	// each failure. Default: 1s.
 	BackoffInitial time.Duration `yaml:"backoff_initial"`

@@ -76,6 +76,7 @@ func defaultSettings() Settings {
 		},
 		Telemetry: Telemetry{
 			SilenceTimeout: 90 * time.Second,
+			DownFor:        2 * time.Minute,
 			BackoffInitial: time.Second,
 			BackoffMax:     60 * time.Second,
 			ReadLimitBytes: 1 << 20,

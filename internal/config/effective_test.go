@@ -137,6 +137,7 @@ func randomSettings(r *rand.Rand) Settings {
 	m.GrowthWindow = randomDuration(r, time.Minute, 24*time.Hour)
 	tel := &s.Telemetry
 	tel.SilenceTimeout = randomDuration(r, time.Millisecond, time.Hour)
+	tel.DownFor = randomDuration(r, time.Second, time.Hour)
 	tel.BackoffInitial = randomDuration(r, time.Millisecond, time.Minute)
 	tel.BackoffMax = tel.BackoffInitial + randomDuration(r, 0, time.Hour)
 	tel.ReadLimitBytes = 1024 + r.Int64N(1<<40)

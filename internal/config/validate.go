@@ -243,6 +243,9 @@ func validateMemory(c *checker, m *MemoryThresholds) {
 
 func validateTelemetry(c *checker, t *Telemetry) {
 	positive(c, ".telemetry.silence_timeout", t.SilenceTimeout, "90s")
+	if d := t.DownFor; d != 0 && d < time.Second {
+		c.addf(".telemetry.down_for", "must be 0 (off) or at least 1s, got %s; e.g. 2m", formatDuration(d))
+	}
 	if positive(c, ".telemetry.backoff_initial", t.BackoffInitial, "1s") && t.BackoffMax < t.BackoffInitial {
 		c.addf(".telemetry.backoff_max", "must be at least backoff_initial (%s), got %s",
 			formatDuration(t.BackoffInitial), formatDuration(t.BackoffMax))

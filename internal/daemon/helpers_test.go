@@ -34,6 +34,13 @@ import (
 func startSim(t *testing.T, opts sim.Options) *sim.Sim {
 	t.Helper()
 	opts.APIAddress, opts.TelemetryAddress, opts.ControlAddress = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	return startSimOn(t, opts)
+}
+
+// startSimOn starts a simulated instance on opts' addresses with a fast
+// FPS stream, closed when the test ends.
+func startSimOn(t *testing.T, opts sim.Options) *sim.Sim {
+	t.Helper()
 	if opts.FPSInterval == 0 {
 		opts.FPSInterval = 20 * time.Millisecond
 	}

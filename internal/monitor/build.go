@@ -28,6 +28,7 @@ func ruleConfigFrom(t config.Target) RuleConfig {
 		rc.GrowthHysteresisMBPerMin = rc.GrowthMBPerMin / 5
 	}
 	rc.ResolveFor = fps.For
+	rc.TelemetryDownFor = t.Telemetry.DownFor
 	rc.MemoryPollInterval = t.Telemetry.PerformancePollInterval
 	return rc
 }
@@ -50,6 +51,10 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 	}
 
 	var runner *targetRunner
+	var probe *apiProbe
+	if spacing := probeSpacing(&tc); spacing > 0 {
+		probe = newAPIProbe(spacing, log)
+	}
 	var watcher *Watcher
 	var watchErr error
 	rec := newRecorder(tc, m.opts.RecorderSettle)
@@ -86,6 +91,11 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 				BackoffInitial: tc.Telemetry.BackoffInitial,
 				BackoffMax:     tc.Telemetry.BackoffMax,
 				PollMemory:     pollMemory,
+				OnStream: func(s StreamState) {
+					if probe != nil {
+						probe.streamChanged(s)
+					}
+				},
 				OnInstanceEvent: func(ev InstanceEvent) {
 					// A vr_initialized after the greeting means the instance
 					// restarted: run a round now rather than at the next tick.
@@ -116,11 +126,14 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 	runner = newTargetRunner(tc.Name, settingsFromConfig(&tc), runnerDeps{
 		checks: func(ctx context.Context) []CheckResult { return RunChecks(ctx, ct, ModeScheduled, nil) },
 		status: ct.Client.Status,
+		instanceUp: func(ctx context.Context) CheckResult {
+			return RunChecks(ctx, ct, ModeScheduled, []config.CheckName{config.CheckInstanceUp})[0]
+		},
 	}, m.opts.Metrics, m.opts.Store, m.opts.Sink, log, m.opts.Now)
 	runner.recorder = rec
 	t := &target{cfg: tc, runner: runner, recorder: rec}
 	if watcher != nil {
-		t.watcher = watcher
+		t.watcher, t.probe = watcher, probe
 		runner.saveRules = func() {
 			if snap := watcher.RuleSnapshot(); snap != nil {
 				if err := m.opts.Store.PutRuleState(tc.Name, ruleSnapshotKey, snap); err != nil {

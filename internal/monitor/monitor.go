@@ -57,6 +57,9 @@ type target struct {
 	cfg     config.Target
 	runner  *targetRunner
 	watcher targetWatcher
+	// probe probes the API when the telemetry stream drops; nil when the
+	// target has no telemetry or telemetry.down_for is 0.
+	probe *apiProbe
 	// closer releases what build opened (the verify-style probe, ...).
 	closer func()
 	// recorder aggregates what the reviews need; fedUntil is the last
@@ -190,8 +193,9 @@ func scheduleSpec(s config.Schedule) string {
 	return "@every " + s.Interval.String()
 }
 
-// startLocked starts a target's watcher, its cron entry and a first round
-// right away, so that results appear without waiting for the first tick.
+// startLocked starts a target's watcher, its API probe, its cron entry and
+// a first round right away, so that results appear without waiting for the
+// first tick.
 func (m *Monitor) startLocked(t *target) error {
 	ctx, cancel := context.WithCancel(m.runCtx)
 	t.job = cron.NewChain(cron.SkipIfStillRunning(cronLogger{m.log.Named("cron")})).Then(cron.FuncJob(func() {
@@ -208,15 +212,19 @@ func (m *Monitor) startLocked(t *target) error {
 	go func() {
 		defer m.wg.Done()
 		defer close(t.done)
-		var first sync.WaitGroup
-		first.Go(t.job.Run)
+		// The first round, right away, and the API probe run beside the watcher.
+		var side sync.WaitGroup
+		side.Go(t.job.Run)
+		if t.probe != nil {
+			side.Go(func() { t.probe.run(ctx, t.runner, t.job.Run) })
+		}
 		if t.watcher != nil {
 			if err := t.watcher.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 				m.log.Warn("telemetry watcher stopped", zap.String("target", t.cfg.Name), zap.Error(err))
 			}
 		}
 		<-ctx.Done()
-		first.Wait()
+		side.Wait()
 	}()
 	return nil
 }

@@ -21,6 +21,9 @@ type runnerDeps struct {
 	checks func(ctx context.Context) []CheckResult
 	// status fetches /status, for restart and deployment detection.
 	status func(ctx context.Context) (*spacetime.Status, error)
+	// instanceUp runs check 1 alone: the probe of the API when the
+	// telemetry stream drops.
+	instanceUp func(ctx context.Context) CheckResult
 }
 
 // runnerSettings are the parts of a target's config the runner applies.
@@ -172,32 +175,11 @@ func (r *targetRunner) apply(results []CheckResult, at time.Time) {
 	passed := 0
 	records := make([]store.CheckRecord, 0, len(results))
 	for _, res := range results {
-		name := string(res.Check)
-		r.metrics.CheckDuration.WithLabelValues(r.name, name).Observe(res.Duration.Seconds())
-		switch res.Status {
-		case CheckSkipped:
-			r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(1)
-			r.metrics.CheckSuccess.DeleteLabelValues(r.name, name)
-		default:
-			r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(0)
-			ok := 0.0
-			if res.Status == CheckPass {
-				ok = 1
-				passed++
-			}
-			r.metrics.CheckSuccess.WithLabelValues(r.name, name).Set(ok)
+		r.exportResult(res)
+		if res.Status == CheckPass {
+			passed++
 		}
-		if res.Check == config.CheckInstanceUp && res.Status != CheckSkipped {
-			up := 0.0
-			if res.Status == CheckPass {
-				up = 1
-			}
-			r.metrics.Up.WithLabelValues(r.name).Set(up)
-		}
-		records = append(records, store.CheckRecord{
-			Check: name, At: at, Result: string(res.Status),
-			Observed: res.Observed, Expected: res.Expected, Reason: res.Reason, Duration: res.Duration,
-		})
+		records = append(records, checkRecord(res, at))
 		r.stepLocked(res, at)
 	}
 	for _, c := range tokenConditions {
@@ -209,6 +191,35 @@ func (r *targetRunner) apply(results []CheckResult, at time.Time) {
 		r.log.Warn("cannot record check results", zap.Error(err))
 	}
 	r.saveHysteresisLocked()
+}
+
+// exportResult sets a check result's series: duration, success or
+// skipped, and spacetime_up for instance_up.
+func (r *targetRunner) exportResult(res CheckResult) {
+	name := string(res.Check)
+	r.metrics.CheckDuration.WithLabelValues(r.name, name).Observe(res.Duration.Seconds())
+	if res.Status == CheckSkipped {
+		r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(1)
+		r.metrics.CheckSuccess.DeleteLabelValues(r.name, name)
+		return
+	}
+	ok := 0.0
+	if res.Status == CheckPass {
+		ok = 1
+	}
+	r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(0)
+	r.metrics.CheckSuccess.WithLabelValues(r.name, name).Set(ok)
+	if res.Check == config.CheckInstanceUp {
+		r.metrics.Up.WithLabelValues(r.name).Set(ok)
+	}
+}
+
+// checkRecord is a result as the store's history keeps it.
+func checkRecord(res CheckResult, at time.Time) store.CheckRecord {
+	return store.CheckRecord{
+		Check: string(res.Check), At: at, Result: string(res.Status),
+		Observed: res.Observed, Expected: res.Expected, Reason: res.Reason, Duration: res.Duration,
+	}
 }
 
 func (r *targetRunner) stepLocked(res CheckResult, at time.Time) {

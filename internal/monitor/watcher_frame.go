@@ -166,6 +166,9 @@ func (w *Watcher) setStream(state StreamState, now time.Time) {
 	r.state, r.stateSince = state, now
 	r.events = r.engine.SetStream(state, now, r.events[:0])
 	w.dispatch(r.events)
+	if w.opts.OnStream != nil {
+		w.opts.OnStream(state)
+	}
 }
 
 // keepFrame returns a handled frame to its connection's pool, except the

@@ -45,6 +45,11 @@ type WatcherOptions struct {
 	// desktop_fallback, warning and error frames, on Run's goroutine, with
 	// the same restrictions as Sink.
 	OnInstanceEvent func(InstanceEvent)
+	// OnStream, if set, receives every change of the stream's state
+	// (connected once data flows, disconnected, silent), on Run's
+	// goroutine, with the same restrictions as Sink. The daemon probes the
+	// API when the stream drops (see apiProbe).
+	OnStream func(StreamState)
 	// Logger receives the watcher's logs (default: none). Tokens never
 	// appear in them.
 	Logger *zap.Logger

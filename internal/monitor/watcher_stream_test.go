@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -313,5 +315,38 @@ func TestWatcherReadLimit(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the first connection's handler did not finish")
+	}
+}
+
+// TestWatcherOnStream: OnStream hears each change of the stream's state
+// once (the API probe acts on them): connected when data flows,
+// disconnected when the server goes, connected when it is back; the
+// redials in between change nothing.
+func TestWatcherOnStream(t *testing.T) {
+	t.Parallel()
+	s := startWatchSim(t, "")
+	var mu sync.Mutex
+	var seen []StreamState
+	env := newWatchEnv(t, []string{simURL(s)}, func(o *WatcherOptions) {
+		o.OnStream = func(st StreamState) {
+			mu.Lock()
+			seen = append(seen, st)
+			mu.Unlock()
+		}
+	})
+	changes := func() []StreamState {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+	env.start(t)
+	eventually(t, "connected", func() bool { return env.connected(t) == 1 })
+	patchSim(t, s, `{"telemetry_down":true}`)
+	eventually(t, "a few failed dials", func() bool { return env.w.Status().FailedDials >= 3 })
+	patchSim(t, s, `{"telemetry_down":false}`)
+	eventually(t, "connected again", func() bool { return env.connected(t) == 1 })
+	want := []StreamState{StreamConnected, StreamDisconnected, StreamConnected}
+	if got := changes(); !slices.Equal(got, want) {
+		t.Errorf("OnStream heard %v, want %v", got, want)
 	}
 }
