@@ -7,16 +7,6 @@ import (
 	"time"
 )
 
-// The labels Settings.GroupBy may name.
-const (
-	// LabelTarget is the target's name.
-	LabelTarget = "target"
-	// LabelAlert is the alert's name (the rule or check).
-	LabelAlert = "alert"
-	// LabelSeverity is critical, warning or info.
-	LabelSeverity = "severity"
-)
-
 // groupByLabels are the labels an alert has, in the order group keys list them.
 var groupByLabels = []string{LabelAlert, LabelSeverity, LabelTarget}
 

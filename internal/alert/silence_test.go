@@ -9,15 +9,16 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // silenceFor silences target's alert (every alert of target when alert is
 // ""), for d from now.
 func silenceFor(target, alert string, d time.Duration) Silence {
-	ms := Matchers{{Name: LabelTarget, Type: MatchEqual, Value: target}}
+	ms := labels.Matchers{{Name: LabelTarget, Type: labels.MatchEqual, Value: target}}
 	if alert != "" {
-		ms = append(ms, Matcher{Name: LabelAlert, Type: MatchEqual, Value: alert})
+		ms = append(ms, labels.Matcher{Name: LabelAlert, Type: labels.MatchEqual, Value: alert})
 	}
 	return Silence{Matchers: ms, EndsAt: time.Now().Add(d), Comment: "known issue, fix deploying", CreatedBy: "ana"}
 }
@@ -116,7 +117,7 @@ func TestSilencesSurviveRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := startHarness(t, "", DefaultSettings(), nil, nil)
 		s := silenceFor("main", "", 30*time.Minute)
-		s.Matchers = append(s.Matchers, Matcher{Name: LabelAlert, Type: MatchRegexp, Value: "fps_.*"})
+		s.Matchers = append(s.Matchers, labels.Matcher{Name: LabelAlert, Type: labels.MatchRegexp, Value: "fps_.*"})
 		sil, err := h.m.AddSilence(s)
 		if err != nil {
 			t.Fatal(err)
@@ -177,9 +178,11 @@ func newIdleManager(t *testing.T, now time.Time) *Manager {
 
 func TestSilenceValidation(t *testing.T) {
 	now := bubbleStart
-	// Built by hand, not by ParseMatcher: AddSilence compiles the regex.
-	valid := Silence{Matchers: Matchers{{Name: LabelAlert, Type: MatchRegexp, Value: "fps_.*"}}, EndsAt: now.Add(time.Hour), Comment: "deploying"}
-	alertIs := func(v string) Matchers { return Matchers{{Name: LabelAlert, Type: MatchEqual, Value: v}} }
+	// Built by hand, not by labels.ParseMatcher: AddSilence compiles the regex.
+	valid := Silence{Matchers: labels.Matchers{{Name: LabelAlert, Type: labels.MatchRegexp, Value: "fps_.*"}}, EndsAt: now.Add(time.Hour), Comment: "deploying"}
+	alertIs := func(v string) labels.Matchers {
+		return labels.Matchers{{Name: LabelAlert, Type: labels.MatchEqual, Value: v}}
+	}
 	cases := []struct {
 		name string
 		edit func(*Silence)
@@ -187,11 +190,15 @@ func TestSilenceValidation(t *testing.T) {
 	}{
 		{"valid", func(*Silence) {}, ""},
 		{"no matchers", func(s *Silence) { s.Matchers = nil }, "silence: matchers: at least one is required, e.g. alert=fps_low or target=main"},
-		{"unknown label", func(s *Silence) { s.Matchers = Matchers{{Name: "alertname", Type: MatchEqual, Value: "x"}} },
-			`silence: matchers[0]: unknown label "alertname": a silence matches on alert, severity, target, kind, cause or source`},
-		{"unknown match type", func(s *Silence) { s.Matchers = Matchers{{Name: LabelAlert, Type: "==", Value: "x"}} },
+		{"unknown label", func(s *Silence) {
+			s.Matchers = labels.Matchers{{Name: "alertname", Type: labels.MatchEqual, Value: "x"}}
+		},
+			`silence: matchers[0]: unknown label "alertname": matchers take alert, severity, target, kind, cause or source`},
+		{"unknown match type", func(s *Silence) { s.Matchers = labels.Matchers{{Name: LabelAlert, Type: "==", Value: "x"}} },
 			`silence: matchers[0]: unknown match type "==": want =, !=, =~ or !~`},
-		{"bad regex", func(s *Silence) { s.Matchers = Matchers{{Name: LabelAlert, Type: MatchNotRegexp, Value: "("}} },
+		{"bad regex", func(s *Silence) {
+			s.Matchers = labels.Matchers{{Name: LabelAlert, Type: labels.MatchNotRegexp, Value: "("}}
+		},
 			"silence: matchers[0]: bad regex \"(\": missing closing ): `(`"},
 		{"long value", func(s *Silence) { s.Matchers = alertIs(strings.Repeat("x", 600)) }, "silence: matchers[0] value is 600 bytes long, more than 512"},
 		{"two-line value", func(s *Silence) { s.Matchers = alertIs("a\nb") }, "silence: matchers[0] value must be one line"},
@@ -283,13 +290,13 @@ func TestSilenceStates(t *testing.T) {
 	}
 }
 
-// Matchers select the alerts muted: every one must match.
+// labels.Matchers select the alerts muted: every one must match.
 func TestSilenceMatchersMute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := startHarness(t, "", DefaultSettings(), nil, nil)
-		var ms Matchers
+		var ms labels.Matchers
 		for _, s := range []string{`alert=~"fps_.*"`, "target!=canary"} {
-			m, err := ParseMatcher(s)
+			m, err := labels.ParseMatcher(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,7 +356,7 @@ func TestExpireSilence(t *testing.T) {
 func TestExpireSilencePrefix(t *testing.T) {
 	now := bubbleStart
 	sil := func(id string, ends time.Duration, target string) Silence {
-		return Silence{ID: id, Matchers: Matchers{{Name: LabelTarget, Type: MatchEqual, Value: target}}, StartsAt: now.Add(-2 * time.Hour), EndsAt: now.Add(ends)}
+		return Silence{ID: id, Matchers: labels.Matchers{{Name: LabelTarget, Type: labels.MatchEqual, Value: target}}, StartsAt: now.Add(-2 * time.Hour), EndsAt: now.Add(ends)}
 	}
 	list := []Silence{sil("ABCD1", time.Hour, "main"), sil("ABCE2", -time.Hour, "vr-2"), sil("ABZZ9", time.Hour, "canary"), sil("XY", time.Hour, "main"), sil("XYZ", time.Hour, "vr-2")}
 	cases := []struct{ ref, want, err string }{

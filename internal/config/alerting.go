@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // Alerting is the alerting section: how alert events are grouped, held and
@@ -53,17 +55,8 @@ type Alerting struct {
 // alert is never re-notified to a person more often than this.
 const MinRepeatInterval = 5 * time.Minute
 
-// The labels group_by may name.
-const (
-	// LabelTarget is the target's name.
-	LabelTarget = "target"
-	// LabelAlert is the alert's name (the rule or check).
-	LabelAlert = "alert"
-	// LabelSeverity is critical, warning or info.
-	LabelSeverity = "severity"
-)
-
-var groupByLabels = []string{LabelTarget, LabelAlert, LabelSeverity}
+// groupByLabels are the labels group_by may name.
+var groupByLabels = []string{labels.Target, labels.Alert, labels.Severity}
 
 // Sink returns the sink called name.
 func (a *Alerting) Sink(name string) (*Sink, bool) {

@@ -3,6 +3,8 @@ package config
 import (
 	"net/url"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // DefaultTargetName is the name of the target used when the file lists none.
@@ -91,7 +93,7 @@ func defaultSettings() Settings {
 // events only.
 func defaultAlerting() Alerting {
 	return Alerting{
-		GroupBy:        []string{LabelTarget},
+		GroupBy:        []string{labels.Target},
 		GroupWait:      30 * time.Second,
 		GroupInterval:  5 * time.Minute,
 		RepeatInterval: 4 * time.Hour,

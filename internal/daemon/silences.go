@@ -8,6 +8,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 )
 
@@ -47,7 +48,7 @@ func (a *api) silenceNames() silenceNames {
 // name. With
 // force, unknown targets and alerts are accepted (one not configured yet);
 // severities never are.
-func (known silenceNames) check(ms alert.Matchers, force bool) error {
+func (known silenceNames) check(ms labels.Matchers, force bool) error {
 	var errs []error
 	for _, m := range ms {
 		names := known[m.Name]
@@ -57,7 +58,7 @@ func (known silenceNames) check(ms alert.Matchers, force bool) error {
 		var problem string
 		if m.IsRegexp() {
 			// For !~ too: a regex that excludes nothing is as likely a typo.
-			reMatches := func(v string) bool { return m.Matches(v) == (m.Type == alert.MatchRegexp) }
+			reMatches := func(v string) bool { return m.Matches(v) == (m.Type == labels.MatchRegexp) }
 			if slices.ContainsFunc(names, reMatches) {
 				continue
 			}
