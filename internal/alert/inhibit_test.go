@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // check and rule build firing events with the labels inhibition matches on.
@@ -166,6 +167,53 @@ func TestInhibitionSurvivesRestart(t *testing.T) {
 		}
 		if a, _ := alertNamed(h.m, "main", "check_health"); !a.Inhibited {
 			t.Errorf("check_health after restart: %+v, want inhibited", a)
+		}
+	})
+}
+
+// TestUserInhibitRule: a rule of the user's (alerting.inhibit_rules)
+// inhibits as the built-in ones do, under its own name, and releases its
+// target only after InhibitRelease.
+func TestUserInhibitRule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := DefaultSettings()
+		s.GroupBy = []string{LabelAlert, LabelTarget} // each alert its own group: its own group_wait
+		const release = 3 * time.Minute
+		s.InhibitRelease = release
+		s.InhibitRules = append(s.InhibitRules, InhibitRule{
+			Name:   "inhibit_rules[0]",
+			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, "check_scene")},
+			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, "fps_.*")},
+		})
+		h := startHarness(t, "", s, nil, nil)
+		h.handle(check("main", "check_scene", "wrong_scene", SeverityWarning), rule("main", "fps_low", SeverityWarning),
+			rule("other", "fps_low", SeverityWarning)) // another target's: not explained
+		sleep(time.Minute)
+		a, _ := alertNamed(h.m, "main", "fps_low")
+		if !a.Inhibited || a.InhibitedBy != "check_scene" || a.InhibitRule != "inhibit_rules[0]" {
+			t.Fatalf("fps_low on main: %+v, want inhibited by check_scene under inhibit_rules[0]", a)
+		}
+		if other, _ := alertNamed(h.m, "other", "fps_low"); other.Inhibited {
+			t.Fatalf("fps_low on other: %+v, want not inhibited", other)
+		}
+		h.handle(resolve("main", "check_scene", SeverityWarning))
+		sleep(release - time.Second)
+		notifiedMain := func() (n int) {
+			for _, r := range h.rec.all() {
+				for _, al := range r.msg.Alerts {
+					if al.Target == "main" && al.Name == "fps_low" {
+						n++
+					}
+				}
+			}
+			return n
+		}
+		if a, _ := alertNamed(h.m, "main", "fps_low"); a.Inhibited || notifiedMain() != 0 {
+			t.Fatalf("within inhibit_release: %+v, notified %d times; want released, not yet notified", a, notifiedMain())
+		}
+		sleep(time.Second + s.GroupWait + time.Second)
+		if n := notifiedMain(); n != 1 {
+			t.Errorf("fps_low on main notified %d times after inhibit_release and group_wait, want 1 (all: %q)", n, notifiedNames(h.rec.all()))
 		}
 	})
 }

@@ -99,6 +99,8 @@ func defaultAlerting() Alerting {
 		RepeatInterval: 4 * time.Hour,
 		SendResolved:   true,
 		GracePeriod:    5 * time.Minute,
+		InhibitRules:   []InhibitRule{},
+		InhibitRelease: 2 * time.Minute,
 		Outbox: Outbox{
 			BackoffInitial: time.Second,
 			BackoffMax:     60 * time.Second,

@@ -158,6 +158,14 @@ func managerSettings(cfg config.Alerting) alert.Settings {
 	s.GroupWait, s.GroupInterval, s.RepeatInterval = cfg.GroupWait, cfg.GroupInterval, cfg.RepeatInterval
 	s.SendResolved, s.GracePeriod = cfg.SendResolved, cfg.GracePeriod
 	s.RunbookURL, s.DashboardURL = cfg.RunbookURL, cfg.DashboardURL
+	// The user's rules come after the built-in ones, named by their place
+	// in the file, which is what /api/v1/alerts shows as inhibit_rule.
+	for i, r := range cfg.InhibitRules {
+		s.InhibitRules = append(s.InhibitRules, alert.InhibitRule{
+			Name: fmt.Sprintf("inhibit_rules[%d]", i), Source: r.SourceMatchers, Target: r.TargetMatchers, Equal: r.Equal,
+		})
+	}
+	s.InhibitRelease = cfg.InhibitRelease
 	return s
 }
 

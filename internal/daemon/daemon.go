@@ -22,7 +22,6 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
-	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -96,7 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 		defer opts.Listener.Close()
 	}
 
-	cfg, err := config.Load(opts.ConfigFile)
+	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
@@ -264,7 +263,7 @@ func withDefaults(opts Options) Options {
 // reload builds the new config first and swaps it in only when valid: a
 // bad file leaves the old config running.
 func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics, log *zap.Logger) {
-	cfg, err := config.Load(path)
+	cfg, err := LoadConfig(path)
 	if err == nil {
 		err = mon.Apply(cfg)
 	}

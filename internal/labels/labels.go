@@ -53,6 +53,11 @@ func Severities() []string {
 	return []string{string(event.SeverityCritical), string(event.SeverityWarning), string(event.SeverityInfo)}
 }
 
+// Kinds returns the kinds: check, rule and condition.
+func Kinds() []string {
+	return []string{string(event.KindCheck), string(event.KindRule), string(event.KindCondition)}
+}
+
 // Getter is an alert's labels as matchers read them: the value of a label,
 // "" for one the alert does not have.
 type Getter interface {
