@@ -49,7 +49,7 @@ func notifiedNames(rs []recorded) []string {
 // then resolved; the others are listed as inhibited, with their cause.
 func TestInhibitionOneCauseOneAlert(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		evs := []Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)}
 		others := []string{"check_health", "check_status", "check_telemetry", "check_scene", "check_auth", "check_whitelist"}
 		for _, name := range others {
@@ -82,7 +82,7 @@ func TestInhibitionOneCauseOneAlert(t *testing.T) {
 // with what is inhibited after each.
 func TestInhibitionStep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		inhibited := func() []string {
 			var out []string
 			for _, a := range h.m.Alerts() {
@@ -132,7 +132,7 @@ func TestInhibitionStep(t *testing.T) {
 // resolves within it is never notified.
 func TestInhibitionRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(check("main", "check_instance_up", "connection_refused", SeverityCritical),
 			rule("main", "telemetry_down", SeverityWarning), check("main", "check_scene", "instance_down", SeverityWarning))
 		sleep(time.Minute)
@@ -156,11 +156,11 @@ func TestInhibitionRelease(t *testing.T) {
 // restarted manager before its cause is known again.
 func TestInhibitionSurvivesRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(check("main", "check_instance_up", "connection_refused", SeverityCritical),
 			check("main", "check_health", "instance_down", SeverityWarning))
 		sleep(time.Minute)
-		h = h.restart(DefaultSettings())
+		h = h.restart(testSettings())
 		sleep(10 * time.Minute)
 		if got, want := notifiedNames(h.rec.all()), []string{"firing:check_instance_up"}; !slices.Equal(got, want) {
 			t.Errorf("notified %q, want %q", got, want)
@@ -176,7 +176,7 @@ func TestInhibitionSurvivesRestart(t *testing.T) {
 // target only after InhibitRelease.
 func TestUserInhibitRule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := DefaultSettings()
+		s := testSettings()
 		s.GroupBy = []string{LabelAlert, LabelTarget} // each alert its own group: its own group_wait
 		const release = 3 * time.Minute
 		s.InhibitRelease = release

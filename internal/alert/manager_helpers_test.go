@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -192,7 +193,7 @@ func resolve(target, name string, sev Severity) Event {
 
 // settingsWith returns the default settings changed by fn.
 func settingsWith(fn func(*Settings)) Settings {
-	s := DefaultSettings()
+	s := testSettings()
 	if fn != nil {
 		fn(&s)
 	}
@@ -229,3 +230,7 @@ func alertNamed(m *Manager, target, name string) (Alert, bool) {
 	}
 	return Alert{}, false
 }
+
+// testSettings are the settings the daemon builds from an empty config
+// file: every default from internal/config, none from here.
+func testSettings() Settings { return SettingsFrom(config.Default().Alerting) }

@@ -42,7 +42,7 @@ func TestSilenceSuppressesThenReleases(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := startHarness(t, "", DefaultSettings(), nil, nil)
+				h := startHarness(t, "", testSettings(), nil, nil)
 				sil, err := h.m.AddSilence(silenceFor("main", "fps_low", tc.expiry))
 				if err != nil {
 					t.Fatal(err)
@@ -71,7 +71,7 @@ func TestSilenceSuppressesThenReleases(t *testing.T) {
 // only of that target. An alert that heals while silenced is never heard of.
 func TestSilenceWholeTarget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		if _, err := h.m.AddSilence(silenceFor("main", "", time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestSilenceAfterNotification(t *testing.T) {
 // alerts after the start.
 func TestSilencesSurviveRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		s := silenceFor("main", "", 30*time.Minute)
 		s.Matchers = append(s.Matchers, labels.Matcher{Name: LabelAlert, Type: labels.MatchRegexp, Value: "fps_.*"})
 		sil, err := h.m.AddSilence(s)
@@ -125,7 +125,7 @@ func TestSilencesSurviveRestart(t *testing.T) {
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(5 * time.Minute)
 		h.stop()
-		h = startHarness(t, h.dir, DefaultSettings(), h.rec, nil)
+		h = startHarness(t, h.dir, testSettings(), h.rec, nil)
 		got := h.m.Silences()
 		if len(got) != 1 || got[0].ID != sil.ID || got[0].Matchers.String() != `target=main, alert=~"fps_.*"` ||
 			got[0].Comment != sil.Comment || !got[0].EndsAt.Equal(sil.EndsAt) || got[0].State != SilenceActive {
@@ -135,7 +135,7 @@ func TestSilencesSurviveRestart(t *testing.T) {
 		sleepUntil(10 * time.Minute)
 		h.stop()
 		sleepUntil(40 * time.Minute) // the silence ends while the daemon is down
-		h = startHarness(t, h.dir, DefaultSettings(), h.rec, nil)
+		h = startHarness(t, h.dir, testSettings(), h.rec, nil)
 		sleepUntil(time.Hour)
 		want := []string{"40m0s: firing [main/fps_critical main/fps_low] resolved []"}
 		if got := summarizeAll(h.rec.all()); !slices.Equal(got, want) {
@@ -147,7 +147,7 @@ func TestSilencesSurviveRestart(t *testing.T) {
 // A silence starting later mutes from its start.
 func TestSilenceStartsLater(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		s := silenceFor("main", "fps_low", 2*time.Hour)
 		s.StartsAt = time.Now().Add(time.Hour)
 		if _, err := h.m.AddSilence(s); err != nil {
@@ -169,7 +169,7 @@ func TestSilenceStartsLater(t *testing.T) {
 // enough for the synchronous API.
 func newIdleManager(t *testing.T, now time.Time) *Manager {
 	t.Helper()
-	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: DefaultSettings(), Now: func() time.Time { return now }})
+	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: testSettings(), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestSilenceValidation(t *testing.T) {
 func TestSilenceStates(t *testing.T) {
 	base := testkit.BaseTime(t)
 	now := base
-	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: DefaultSettings(), Now: func() time.Time { return now }})
+	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: testSettings(), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestSilenceStates(t *testing.T) {
 // labels.Matchers select the alerts muted: every one must match.
 func TestSilenceMatchersMute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		var ms labels.Matchers
 		for _, s := range []string{`alert=~"fps_.*"`, "target!=canary"} {
 			m, err := labels.ParseMatcher(s)
@@ -322,7 +322,7 @@ func TestSilenceMatchersMute(t *testing.T) {
 // prefix of several live silences is refused, naming them.
 func TestExpireSilence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		sil, err := h.m.AddSilence(silenceFor("main", "", time.Hour))
 		if err != nil {
 			t.Fatal(err)
@@ -387,7 +387,7 @@ func TestSilencesV1Fixture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
 		seedFixture(t, dir, metaKeySilences, "silences_v1.json")
-		h := startHarness(t, dir, DefaultSettings(), nil, nil)
+		h := startHarness(t, dir, testSettings(), nil, nil)
 		var got []string
 		for _, s := range h.m.Silences() {
 			got = append(got, fmt.Sprintf("%s %s [%s] until %s", s.ID, s.State, s.Matchers, s.EndsAt.Format(time.TimeOnly)))
@@ -418,7 +418,7 @@ func TestSilencesV1Fixture(t *testing.T) {
 			t.Errorf("stored after a change: %s, %v; want version 2 with matchers", stored, err)
 		}
 		h.stop()
-		h = startHarness(t, dir, DefaultSettings(), h.rec, nil)
+		h = startHarness(t, dir, testSettings(), h.rec, nil)
 		if n := len(h.m.Silences()); n != 2 {
 			t.Errorf("%d silences after a restart, want 2", n)
 		}

@@ -269,7 +269,7 @@ func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics
 	}
 	if err == nil {
 		// Sinks are built at start; a reload retunes grouping and links.
-		err = alerts.manager.UpdateSettings(managerSettings(cfg.Alerting))
+		err = alerts.manager.UpdateSettings(alert.SettingsFrom(cfg.Alerting))
 	}
 	if err != nil {
 		own.reloadOK(false)
