@@ -532,7 +532,7 @@ func TestScenarioFlappingFPS(t *testing.T) {
 	t.Run("rule engine", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			w := newWorld(t, scenario{})
-			cfg := monitor.DefaultRuleConfig()
+			cfg := monitor.RuleConfigFrom(config.Default().Targets[0])
 			engine, err := monitor.NewRuleEngine(cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -285,6 +285,11 @@ type Telemetry struct {
 	// ReadLimitBytes is the largest frame accepted; a larger one closes the
 	// connection (1009). Default: 1048576 (1 MiB).
 	ReadLimitBytes int64 `yaml:"read_limit_bytes"`
+	// DownFor is how long the stream may be without data (disconnected, or
+	// connected but silent past SilenceTimeout) before telemetry_down or
+	// telemetry_silent fires; one outage fires only one of the two. 0 turns
+	// both rules off. Default: 2m.
+	DownFor time.Duration `yaml:"down_for"`
 	// PerformancePollInterval is how often memory is read from /performance
 	// (with the target's performance token) while the stream carries none,
 	// as the binary encoding does; the memory rules then judge those

@@ -192,7 +192,7 @@ func TestParseValid(t *testing.T) {
 			equal(t, "vr2.memory.max_mb", vr2.Thresholds.Memory.MaxMB, 800.0)
 			equal(t, "vr2.checks.failure_threshold", vr2.Checks.FailureThreshold, 3)
 			equal(t, "vr2.checks.success_threshold", vr2.Checks.SuccessThreshold, 1)
-			equal(t, "vr2.telemetry", vr2.Telemetry, Telemetry{90 * time.Second, time.Second, 30 * time.Second, 1 << 20, 30 * time.Second})
+			equal(t, "vr2.telemetry", vr2.Telemetry, Telemetry{90 * time.Second, time.Second, 30 * time.Second, 1 << 20, 2 * time.Minute, 30 * time.Second})
 			equal(t, "vr2.deployment", vr2.Deployment, Deployment{
 				AutoDetect: false, Version: "1.10",
 				StartedAt: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),

@@ -81,12 +81,29 @@ func defaultSettings() Settings {
 			BackoffInitial: time.Second,
 			BackoffMax:     60 * time.Second,
 			ReadLimitBytes: 1 << 20,
+			DownFor:        2 * time.Minute,
 
 			PerformancePollInterval: 30 * time.Second,
 		},
 		Reviews: Reviews{Offsets: []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}},
 	}
 }
+
+// The rule engine's tunables that are not keys of the file: how the
+// telemetry rules judge a stream. The daemon builds every target's rules
+// from them and the target's thresholds (monitor's ruleConfigFrom).
+const (
+	// RuleSmoothingWindow: FPS and memory are judged on their mean over
+	// this window, so that single jittery frames do not reset `for` timers.
+	RuleSmoothingWindow = 5 * time.Second
+	// RuleMaxGap is the longest interval between two samples that counts as
+	// continuous evidence: a longer gap restarts pending `for` timers.
+	RuleMaxGap = 15 * time.Second
+	// GrowthHysteresisMBPerMin: memory_growth resolves once the growth rate
+	// is this far below thresholds.memory.growth_mb_per_min (a fifth of
+	// the rate when that is 2 or less).
+	GrowthHysteresisMBPerMin = 2.0
+)
 
 // defaultAlerting groups and times notifications as Alertmanager does by
 // default, and sends them nowhere: without sinks the daemon logs alert

@@ -142,6 +142,7 @@ func randomSettings(r *rand.Rand) Settings {
 	tel.BackoffInitial = randomDuration(r, time.Millisecond, time.Minute)
 	tel.BackoffMax = tel.BackoffInitial + randomDuration(r, 0, time.Hour)
 	tel.ReadLimitBytes = 1024 + r.Int64N(1<<40)
+	tel.DownFor = randomDuration(r, 0, time.Hour)
 	tel.PerformancePollInterval = randomDuration(r, time.Second, time.Hour)
 	s.Reviews.Offsets = []time.Duration{}
 	for off := time.Duration(0); r.IntN(4) != 0; {

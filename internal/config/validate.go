@@ -250,6 +250,9 @@ func validateTelemetry(c *checker, t *Telemetry) {
 	if t.ReadLimitBytes < 1024 {
 		c.addf(".telemetry.read_limit_bytes", "must be at least 1024, got %d; e.g. 1048576", t.ReadLimitBytes)
 	}
+	if t.DownFor < 0 {
+		c.addf(".telemetry.down_for", "must not be negative, got %s; 0 turns telemetry_down and telemetry_silent off, e.g. 2m", formatDuration(t.DownFor))
+	}
 	if p := t.PerformancePollInterval; p != 0 && p < time.Second {
 		c.addf(".telemetry.performance_poll_interval", "must be 0 (off) or at least 1s, got %s; e.g. 30s", formatDuration(p))
 	}

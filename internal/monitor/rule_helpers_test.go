@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
 // ruleRun plays the telemetry watcher against an engine: samples at the
@@ -175,3 +177,7 @@ func runRuleSteps(t *testing.T, r *ruleRun, steps []ruleStep) {
 		}
 	}
 }
+
+// testRules are the rules the daemon builds for a target of an empty
+// config file: every default from internal/config, none from here.
+func testRules() RuleConfig { return RuleConfigFrom(config.Default().Targets[0]) }
