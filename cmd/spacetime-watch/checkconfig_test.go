@@ -82,7 +82,7 @@ func TestCheckConfig(t *testing.T) {
 				return
 			}
 			// The effective config is itself a valid config, equal to the file's.
-			orig, err := config.Load(tc.file)
+			orig, err := config.Load(tc.file, config.Known{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ import (
 // most severe first; nothing goes out before group_wait.
 func TestGroupWaitBatchesABurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(fire("main", "memory_high", SeverityWarning))
 		sleep(5 * time.Second)
 		h.handle(fire("main", "fps_critical", SeverityCritical), fire("main", "check_health", SeverityCritical))
@@ -118,7 +118,7 @@ func TestStormOnOneTarget(t *testing.T) {
 // group_wait is one message per target.
 func TestStormOnTwentyTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		for i := range 200 {
 			h.handle(fire(fmt.Sprintf("vr-%02d", i%20), fmt.Sprintf("rule_%02d", i/20), SeverityWarning))
 			sleep(100 * time.Millisecond)
@@ -150,7 +150,7 @@ func TestStormOnTwentyTargets(t *testing.T) {
 // firing alerts ride along; after a quiet spell a change waits group_wait.
 func TestGroupIntervalPacesChanges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(time.Minute)
 		h.handle(fire("main", "memory_high", SeverityWarning))
@@ -290,7 +290,7 @@ func TestFlappingIsBounded(t *testing.T) {
 	for _, groupWait := range []time.Duration{10 * time.Second, 30 * time.Second} {
 		t.Run(fmt.Sprintf("group_wait %s", groupWait), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := DefaultSettings()
+				s := testSettings()
 				s.GroupWait = groupWait
 				h := startHarness(t, "", s, nil, nil)
 				for i := range 120 {
@@ -332,7 +332,7 @@ func TestFlappingIsBounded(t *testing.T) {
 // is one episode: one firing message, one resolved when it stops.
 func TestFlappingBetweenFlushesIsOneEpisode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := DefaultSettings()
+		s := testSettings()
 		s.GroupWait = 10 * time.Second
 		h := startHarness(t, "", s, nil, nil)
 		// Firing, with a 5 s dip every minute, for an hour: each dip is

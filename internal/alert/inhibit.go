@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // Inhibition keeps one cause to one notification: while a source alert
@@ -21,19 +22,10 @@ import (
 // itself, and inhibition does not chain: an inhibited source still
 // inhibits (Alertmanager does the same).
 
-// Labels of an alert that matchers see, besides alert, target and severity.
-const (
-	// LabelKind is check, rule or condition.
-	LabelKind = "kind"
-	// LabelCause is the machine-readable cause of a failing check
-	// (connection_refused, token_rejected, ...); empty when unknown.
-	LabelCause = "cause"
-)
-
 // mustMatcher builds a matcher of the built-in rules, whose values are
 // constants that parse.
-func mustMatcher(name string, t MatchType, value string) Matcher {
-	m, err := NewMatcher(name, t, value)
+func mustMatcher(name string, t labels.MatchType, value string) labels.Matcher {
+	m, err := labels.NewMatcher(name, t, value)
 	if err != nil {
 		panic("alert: built-in matcher: " + err.Error())
 	}
@@ -48,7 +40,7 @@ type InhibitRule struct {
 	Name string
 	// Source and Target select the two sides; Equal lists the labels they
 	// must share (target is always added).
-	Source, Target Matchers
+	Source, Target labels.Matchers
 	Equal          []string
 }
 
@@ -77,44 +69,40 @@ const (
 //     telemetry and thresholds checks, memory being unwatched, and the
 //     memory rules unless memory came from /performance (source label).
 func BuiltinInhibitRules() []InhibitRule {
-	telemetryDown := mustMatcher(LabelAlert, MatchRegexp, alertTelemetryDown+"|"+alertTelemetrySilnt)
+	telemetryDown := mustMatcher(LabelAlert, labels.MatchRegexp, alertTelemetryDown+"|"+alertTelemetrySilnt)
 	return []InhibitRule{
 		{
 			Name:   "instance unreachable",
-			Source: Matchers{mustMatcher(LabelAlert, MatchEqual, alertInstanceUp)},
-			Target: Matchers{mustMatcher(LabelKind, MatchEqual, string(event.KindCheck))},
+			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, alertInstanceUp)},
+			Target: labels.Matchers{mustMatcher(LabelKind, labels.MatchEqual, string(event.KindCheck))},
 		},
 		{
 			Name:   "instance unreachable",
-			Source: Matchers{mustMatcher(LabelAlert, MatchEqual, alertInstanceUp)},
-			Target: Matchers{mustMatcher(LabelAlert, MatchRegexp, alertTelemetryDown+"|"+alertTelemetrySilnt+"|"+alertMemoryUnwatch+"|"+alertTokenRejected+"|"+alertTokenExpired)},
+			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, alertInstanceUp)},
+			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, alertTelemetryDown+"|"+alertTelemetrySilnt+"|"+alertMemoryUnwatch+"|"+alertTokenRejected+"|"+alertTokenExpired)},
 		},
 		{
 			Name:   "token refused",
-			Source: Matchers{mustMatcher(LabelAlert, MatchRegexp, alertTokenRejected+"|"+alertTokenExpired)},
-			Target: Matchers{mustMatcher(LabelCause, MatchRegexp, "token_rejected|token_expired"), mustMatcher(LabelKind, MatchEqual, string(event.KindCheck))},
+			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, alertTokenRejected+"|"+alertTokenExpired)},
+			Target: labels.Matchers{mustMatcher(LabelCause, labels.MatchRegexp, "token_rejected|token_expired"), mustMatcher(LabelKind, labels.MatchEqual, string(event.KindCheck))},
 		},
 		{
 			Name:   "token refused",
-			Source: Matchers{mustMatcher(LabelAlert, MatchRegexp, alertTokenRejected+"|"+alertTokenExpired)},
-			Target: Matchers{mustMatcher(LabelAlert, MatchEqual, alertMemoryUnwatch)},
+			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, alertTokenRejected+"|"+alertTokenExpired)},
+			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, alertMemoryUnwatch)},
 		},
 		{
 			Name:   "telemetry down",
-			Source: Matchers{telemetryDown},
-			Target: Matchers{mustMatcher(LabelAlert, MatchRegexp, "fps_.*|check_telemetry|check_thresholds|"+alertMemoryUnwatch)},
+			Source: labels.Matchers{telemetryDown},
+			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, "fps_.*|check_telemetry|check_thresholds|"+alertMemoryUnwatch)},
 		},
 		{
 			Name:   "telemetry down",
-			Source: Matchers{telemetryDown},
-			Target: Matchers{mustMatcher(LabelAlert, MatchRegexp, "memory_high|memory_growth"), mustMatcher(LabelSource, MatchNotEqual, "performance")},
+			Source: labels.Matchers{telemetryDown},
+			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, "memory_high|memory_growth"), mustMatcher(LabelSource, labels.MatchNotEqual, "performance")},
 		},
 	}
 }
-
-// LabelSource says where a rule's value came from (telemetry or
-// performance, for memory); empty when there is one source only.
-const LabelSource = "source"
 
 // inhibitor finds, for an alert, the firing alert and rule that inhibit it.
 type inhibitor struct {

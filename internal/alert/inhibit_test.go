@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // check and rule build firing events with the labels inhibition matches on.
@@ -48,7 +49,7 @@ func notifiedNames(rs []recorded) []string {
 // then resolved; the others are listed as inhibited, with their cause.
 func TestInhibitionOneCauseOneAlert(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		evs := []event.Event{check("main", "check_instance_up", "connection_refused", SeverityCritical)}
 		others := []string{"check_health", "check_status", "check_telemetry", "check_scene", "check_auth", "check_whitelist"}
 		for _, name := range others {
@@ -81,7 +82,7 @@ func TestInhibitionOneCauseOneAlert(t *testing.T) {
 // with what is inhibited after each.
 func TestInhibitionStep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		inhibited := func() []string {
 			var out []string
 			for _, a := range h.m.Alerts() {
@@ -135,7 +136,7 @@ func TestInhibitionStep(t *testing.T) {
 // resolves within it is never notified.
 func TestInhibitionRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(check("main", "check_instance_up", "connection_refused", SeverityCritical),
 			rule("main", "telemetry_down", SeverityWarning), check("main", "check_scene", "instance_down", SeverityWarning))
 		sleep(time.Minute)
@@ -159,11 +160,11 @@ func TestInhibitionRelease(t *testing.T) {
 // restarted manager before its cause is known again.
 func TestInhibitionSurvivesRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(check("main", "check_instance_up", "connection_refused", SeverityCritical),
 			check("main", "check_health", "instance_down", SeverityWarning))
 		sleep(time.Minute)
-		h = h.restart(DefaultSettings())
+		h = h.restart(testSettings())
 		sleep(10 * time.Minute)
 		if got, want := notifiedNames(h.rec.all()), []string{"firing:check_instance_up"}; !slices.Equal(got, want) {
 			t.Errorf("notified %q, want %q", got, want)
@@ -210,7 +211,7 @@ func TestBuiltinInhibitionMatrix(t *testing.T) {
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := startHarness(t, "", DefaultSettings(), nil, nil)
+				h := startHarness(t, "", testSettings(), nil, nil)
 				h.handle(row.cause)
 				h.handle(row.alert)
 				a, ok := alertNamed(h.m, row.alert.Target, row.alert.Name)
@@ -223,4 +224,51 @@ func TestBuiltinInhibitionMatrix(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestUserInhibitRule: a rule of the user's (alerting.inhibit_rules)
+// inhibits as the built-in ones do, under its own name, and releases its
+// target only after InhibitRelease.
+func TestUserInhibitRule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := testSettings()
+		s.GroupBy = []string{LabelAlert, LabelTarget} // each alert its own group: its own group_wait
+		const release = 3 * time.Minute
+		s.InhibitRelease = release
+		s.InhibitRules = append(s.InhibitRules, InhibitRule{
+			Name:   "inhibit_rules[0]",
+			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, "check_scene")},
+			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, "fps_.*")},
+		})
+		h := startHarness(t, "", s, nil, nil)
+		h.handle(check("main", "check_scene", "wrong_scene", SeverityWarning), rule("main", "fps_low", SeverityWarning),
+			rule("other", "fps_low", SeverityWarning)) // another target's: not explained
+		sleep(time.Minute)
+		a, _ := alertNamed(h.m, "main", "fps_low")
+		if !a.Inhibited || a.InhibitedBy != "check_scene" || a.InhibitRule != "inhibit_rules[0]" {
+			t.Fatalf("fps_low on main: %+v, want inhibited by check_scene under inhibit_rules[0]", a)
+		}
+		if other, _ := alertNamed(h.m, "other", "fps_low"); other.Inhibited {
+			t.Fatalf("fps_low on other: %+v, want not inhibited", other)
+		}
+		h.handle(resolve("main", "check_scene", SeverityWarning))
+		sleep(release - time.Second)
+		notifiedMain := func() (n int) {
+			for _, r := range h.rec.all() {
+				for _, al := range r.msg.Alerts {
+					if al.Target == "main" && al.Name == "fps_low" {
+						n++
+					}
+				}
+			}
+			return n
+		}
+		if a, _ := alertNamed(h.m, "main", "fps_low"); a.Inhibited || notifiedMain() != 0 {
+			t.Fatalf("within inhibit_release: %+v, notified %d times; want released, not yet notified", a, notifiedMain())
+		}
+		sleep(time.Second + s.GroupWait + time.Second)
+		if n := notifiedMain(); n != 1 {
+			t.Errorf("fps_low on main notified %d times after inhibit_release and group_wait, want 1 (all: %q)", n, notifiedNames(h.rec.all()))
+		}
+	})
 }

@@ -56,7 +56,7 @@ type ManagerOptions struct {
 	Store *store.Store
 	// Out takes the notifications; required.
 	Out Enqueuer
-	// Settings are the lifecycle's knobs; see DefaultSettings.
+	// Settings are the lifecycle's knobs; build them with SettingsFrom.
 	Settings Settings
 	// Now is the wall clock. Default clock.Now. Timers run on the runtime
 	// clock, which testing/synctest fakes.

@@ -21,7 +21,7 @@ func BenchmarkHandleToEnqueue(b *testing.B) {
 	}
 	defer st.Close()
 	got := make(chan Message, 2)
-	s := DefaultSettings()
+	s := testSettings()
 	s.GroupWait, s.GroupInterval = 0, time.Nanosecond
 	m, err := NewManager(ManagerOptions{Store: st, Settings: s, Out: EnqueuerFunc(func(msg Message) error {
 		got <- msg

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -193,7 +194,7 @@ func resolve(target, name string, sev Severity) event.Event {
 
 // settingsWith returns the default settings changed by fn.
 func settingsWith(fn func(*Settings)) Settings {
-	s := DefaultSettings()
+	s := testSettings()
 	if fn != nil {
 		fn(&s)
 	}
@@ -230,3 +231,7 @@ func alertNamed(m *Manager, target, name string) (Alert, bool) {
 	}
 	return Alert{}, false
 }
+
+// testSettings are the settings the daemon builds from an empty config
+// file: every default from internal/config, none from here.
+func testSettings() Settings { return SettingsFrom(config.Default().Alerting) }

@@ -5,25 +5,18 @@ import (
 	"fmt"
 	"slices"
 	"time"
-)
 
-// The labels Settings.GroupBy may name.
-const (
-	// LabelTarget is the target's name.
-	LabelTarget = "target"
-	// LabelAlert is the alert's name (the rule or check).
-	LabelAlert = "alert"
-	// LabelSeverity is critical, warning or info.
-	LabelSeverity = "severity"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
 // groupByLabels are the labels an alert has, in the order group keys list them.
 var groupByLabels = []string{LabelAlert, LabelSeverity, LabelTarget}
 
 // Settings are the alert lifecycle's knobs: the config's `alerting:`
-// section minus the sinks. Start from DefaultSettings and change fields;
-// the zero value is not valid (GroupInterval and RepeatInterval must be
-// positive).
+// section minus the sinks. Build them with SettingsFrom; the defaults
+// live in internal/config, and the doc comments below repeat them. The
+// zero value is not valid (GroupInterval and RepeatInterval must be
+// positive), and no field is defaulted here.
 type Settings struct {
 	// GroupBy are the labels alerts are grouped by into one notification:
 	// any of target, alert and severity, each at most once. An empty list
@@ -49,33 +42,47 @@ type Settings struct {
 	GracePeriod time.Duration
 	// MinRenotify is the least time between two notifications of the same
 	// still-firing alert, whatever GroupInterval and RepeatInterval say;
-	// state changes (firing, resolved) are not bound by it. Default: 5m.
+	// state changes (firing, resolved) are not bound by it. Default: 5m
+	// (config.MinRepeatInterval).
 	MinRenotify time.Duration
 	// RunbookURL and DashboardURL are text/template links rendered per
 	// alert with .Target, .Alert and .Severity (urlquery escapes a value).
 	// Empty: no link. Default: "".
 	RunbookURL, DashboardURL string
 	// InhibitRules mute the alerts a firing cause explains (see
-	// BuiltinInhibitRules). Default: the built-in rules.
+	// BuiltinInhibitRules). Default: the built-in rules, then the config's
+	// alerting.inhibit_rules.
 	InhibitRules []InhibitRule
 	// InhibitRelease is how long an alert released by its resolved cause
 	// must keep firing before it is notified on its own. Default: 2m.
 	InhibitRelease time.Duration
 }
 
-// DefaultSettings returns Alertmanager's grouping defaults and the issue's
-// grace and re-notification floor.
-func DefaultSettings() Settings {
+// SettingsFrom builds the settings of the config's alerting section: its
+// grouping, grace and links, the re-notification floor
+// (config.MinRepeatInterval), and the built-in inhibit rules followed by
+// the user's, each named by its place in the file ("inhibit_rules[0]"),
+// which /api/v1/alerts shows as inhibit_rule. Every default comes from the
+// config; config.Default().Alerting gives the defaults.
+func SettingsFrom(cfg config.Alerting) Settings {
+	rules := BuiltinInhibitRules()
+	for i, r := range cfg.InhibitRules {
+		rules = append(rules, InhibitRule{
+			Name: fmt.Sprintf("inhibit_rules[%d]", i), Source: r.SourceMatchers, Target: r.TargetMatchers, Equal: r.Equal,
+		})
+	}
 	return Settings{
-		GroupBy:        []string{LabelTarget},
-		GroupWait:      30 * time.Second,
-		GroupInterval:  5 * time.Minute,
-		RepeatInterval: 4 * time.Hour,
-		SendResolved:   true,
-		GracePeriod:    5 * time.Minute,
-		MinRenotify:    5 * time.Minute,
-		InhibitRules:   BuiltinInhibitRules(),
-		InhibitRelease: 2 * time.Minute,
+		GroupBy:        slices.Clone(cfg.GroupBy),
+		GroupWait:      cfg.GroupWait,
+		GroupInterval:  cfg.GroupInterval,
+		RepeatInterval: cfg.RepeatInterval,
+		SendResolved:   cfg.SendResolved,
+		GracePeriod:    cfg.GracePeriod,
+		MinRenotify:    config.MinRepeatInterval,
+		RunbookURL:     cfg.RunbookURL,
+		DashboardURL:   cfg.DashboardURL,
+		InhibitRules:   rules,
+		InhibitRelease: cfg.InhibitRelease,
 	}
 }
 

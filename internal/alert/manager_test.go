@@ -39,7 +39,7 @@ func TestSettingsValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := DefaultSettings()
+			s := testSettings()
 			tc.edit(&s)
 			err := s.Validate()
 			if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || err.Error() != tc.want)) {
@@ -50,7 +50,7 @@ func TestSettingsValidate(t *testing.T) {
 }
 
 func TestNewManagerNeedsAnEnqueuer(t *testing.T) {
-	_, err := NewManager(ManagerOptions{Settings: DefaultSettings()})
+	_, err := NewManager(ManagerOptions{Settings: testSettings()})
 	if err == nil || !strings.Contains(err.Error(), "ManagerOptions.Out is nil") {
 		t.Errorf("NewManager without Out: %v", err)
 	}
@@ -59,8 +59,8 @@ func TestNewManagerNeedsAnEnqueuer(t *testing.T) {
 // A bad reload keeps the running settings; a good one regroups.
 func TestUpdateSettings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
-		bad := DefaultSettings()
+		h := startHarness(t, "", testSettings(), nil, nil)
+		bad := testSettings()
 		bad.GroupBy = []string{"rule"}
 		if err := h.m.UpdateSettings(bad); err == nil {
 			t.Fatal("UpdateSettings accepted group_by [rule]")
@@ -70,7 +70,7 @@ func TestUpdateSettings(t *testing.T) {
 		if n := h.rec.count(); n != 2 {
 			t.Fatalf("%d messages under group_by [target], want 2", n)
 		}
-		good := DefaultSettings()
+		good := testSettings()
 		good.GroupBy = []string{"alert"}
 		if err := h.m.UpdateSettings(good); err != nil {
 			t.Fatal(err)
@@ -90,7 +90,7 @@ func TestUpdateSettings(t *testing.T) {
 func TestEnqueueFailureIsRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{fails: 2}
-		h := startHarness(t, "", DefaultSettings(), rec, nil)
+		h := startHarness(t, "", testSettings(), rec, nil)
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(45 * time.Second)
 		if a, _ := alertNamed(h.m, "main", "fps_low"); a.State != StatePending {
@@ -109,7 +109,7 @@ func TestEnqueueFailureIsRetried(t *testing.T) {
 
 func TestRunTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		if err := h.m.Run(context.Background()); err == nil {
 			t.Error("second Run returned nil")
 		}
@@ -119,7 +119,7 @@ func TestRunTwice(t *testing.T) {
 // Handle is safe from many goroutines at once (run with -race).
 func TestHandleConcurrently(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		var wg sync.WaitGroup
 		for g := range 8 {
 			wg.Go(func() {
@@ -143,7 +143,7 @@ func TestAlertsListing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		deps := &deployments{}
 		deps.set("new", &Deployment{ID: "d2", Version: "3.0.0", StartedAt: bubbleStart.Add(time.Minute)})
-		h := startHarness(t, "", DefaultSettings(), nil, deps)
+		h := startHarness(t, "", testSettings(), nil, deps)
 		h.handle(fire("main", "fps_low", SeverityCritical))
 		sleepUntil(time.Minute)
 		if _, err := h.m.AddSilence(silenceFor("quiet", "", time.Hour)); err != nil {
@@ -178,7 +178,7 @@ func TestMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		deps := &deployments{}
 		deps.set("new", &Deployment{ID: "d2", Version: "3.0.0", StartedAt: bubbleStart})
-		h := startHarness(t, "", DefaultSettings(), nil, deps)
+		h := startHarness(t, "", testSettings(), nil, deps)
 		if _, err := h.m.AddSilence(silenceFor("quiet", "", time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ spacetime_watch_silences_active 1
 // Internal alerts go through the same lifecycle, on target spacetime-watch.
 func TestRaiseInternal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.m.RaiseInternal("NotificationsFailing", SeverityCritical, "sink oncall: 403 invalid_token", true)
 		sleepUntil(time.Minute)
 		h.m.RaiseInternal("NotificationsFailing", SeverityCritical, "", false)
@@ -259,7 +259,7 @@ func TestMessageGolden(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		deps := &deployments{}
 		deps.set("main", &Deployment{ID: "d-7", Version: "1.4.2", StartedAt: bubbleStart.Add(-2 * time.Hour)})
-		s := DefaultSettings()
+		s := testSettings()
 		s.RunbookURL = "https://runbooks.example.com/spacetime/{{.Alert}}"
 		s.DashboardURL = "http://grafana.example.com/d/spacetime-watch?var-target={{urlquery .Target}}"
 		h := startHarness(t, "", s, nil, deps)

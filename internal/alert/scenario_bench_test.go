@@ -11,6 +11,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slack"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -43,7 +44,7 @@ func BenchmarkRuleFiringToSlack(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := alert.DefaultSettings()
+	s := alert.SettingsFrom(config.Default().Alerting)
 	s.GroupWait, s.GroupInterval = 0, time.Nanosecond
 	mgr, err := alert.NewManager(alert.ManagerOptions{Store: st, Out: ob, Settings: s})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackbot"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -63,7 +64,7 @@ const (
 
 // scenario configures a world.
 type scenario struct {
-	// settings are the manager's; nil means alert.DefaultSettings().
+	// settings are the manager's; nil means alert.SettingsFrom(config.Default().Alerting).
 	settings *alert.Settings
 	// sinks are the sinks to configure, by name (sinkWebhook, sinkBot);
 	// nil means the webhook only.
@@ -150,7 +151,7 @@ func (w *world) settings() alert.Settings {
 	if w.sc.settings != nil {
 		return *w.sc.settings
 	}
-	return alert.DefaultSettings()
+	return alert.SettingsFrom(config.Default().Alerting)
 }
 
 // startGen builds and starts the sinks, the outbox and the manager on the

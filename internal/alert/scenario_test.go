@@ -13,6 +13,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 )
 
@@ -382,7 +383,7 @@ func TestScenarioAlertStorm(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := alert.DefaultSettings()
+				s := alert.SettingsFrom(config.Default().Alerting)
 				s.GroupWait = tc.groupWait
 				s.RunbookURL = "https://runbooks.example.com/spacetime/{{.Alert}}"
 				s.DashboardURL = "http://grafana.example.com/d/spacetime-watch?var-target={{.Target}}&var-alert={{.Alert}}"
@@ -487,7 +488,7 @@ func TestScenarioFlappingFPS(t *testing.T) {
 	for _, tc := range waves {
 		t.Run("without hysteresis/"+tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := alert.DefaultSettings()
+				s := alert.SettingsFrom(config.Default().Alerting)
 				s.GroupWait = tc.groupWait
 				w := newWorld(t, scenario{settings: &s})
 				for k := 0; time.Duration(k)*tc.halfPeriod < time.Hour; k++ {
@@ -532,7 +533,7 @@ func TestScenarioFlappingFPS(t *testing.T) {
 	t.Run("rule engine", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			w := newWorld(t, scenario{})
-			cfg := monitor.DefaultRuleConfig()
+			cfg := monitor.RuleConfigFrom(config.Default().Targets[0])
 			engine, err := monitor.NewRuleEngine(cfg)
 			if err != nil {
 				t.Fatal(err)

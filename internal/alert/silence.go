@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // Silence mutes the notifications of the alerts its matchers select, for
@@ -20,9 +22,9 @@ import (
 type Silence struct {
 	// ID is assigned by AddSilence.
 	ID string `json:"id"`
-	// Matchers select the alerts silenced: an alert is silenced when every
+	// labels.Matchers select the alerts silenced: an alert is silenced when every
 	// matcher matches its labels. At least one is required.
-	Matchers Matchers `json:"matchers"`
+	Matchers labels.Matchers `json:"matchers"`
 	// StartsAt is when the silence starts; zero or past means now.
 	StartsAt time.Time `json:"starts_at"`
 	// EndsAt is when it ends; required, after StartsAt and in the future.
@@ -143,7 +145,7 @@ func validateSilence(s Silence, now time.Time) (Silence, error) {
 	s.Matchers = slices.Clone(s.Matchers[:min(len(s.Matchers), maxMatchers)])
 	for i, m := range s.Matchers {
 		field(fmt.Sprintf("matchers[%d] value", i), m.Value, maxSilenceField, false)
-		c, err := NewMatcher(m.Name, m.Type, m.Value) // compiled, whoever built m
+		c, err := labels.NewMatcher(m.Name, m.Type, m.Value) // compiled, whoever built m
 		if err != nil {
 			errs = append(errs, fmt.Errorf("matchers[%d]: %w", i, err))
 		}

@@ -9,15 +9,16 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // silenceFor silences target's alert (every alert of target when alert is
 // ""), for d from now.
 func silenceFor(target, alert string, d time.Duration) Silence {
-	ms := Matchers{{Name: LabelTarget, Type: MatchEqual, Value: target}}
+	ms := labels.Matchers{{Name: LabelTarget, Type: labels.MatchEqual, Value: target}}
 	if alert != "" {
-		ms = append(ms, Matcher{Name: LabelAlert, Type: MatchEqual, Value: alert})
+		ms = append(ms, labels.Matcher{Name: LabelAlert, Type: labels.MatchEqual, Value: alert})
 	}
 	return Silence{Matchers: ms, EndsAt: time.Now().Add(d), Comment: "known issue, fix deploying", CreatedBy: "ana"}
 }
@@ -41,7 +42,7 @@ func TestSilenceSuppressesThenReleases(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := startHarness(t, "", DefaultSettings(), nil, nil)
+				h := startHarness(t, "", testSettings(), nil, nil)
 				sil, err := h.m.AddSilence(silenceFor("main", "fps_low", tc.expiry))
 				if err != nil {
 					t.Fatal(err)
@@ -70,7 +71,7 @@ func TestSilenceSuppressesThenReleases(t *testing.T) {
 // only of that target. An alert that heals while silenced is never heard of.
 func TestSilenceWholeTarget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		if _, err := h.m.AddSilence(silenceFor("main", "", time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -114,9 +115,9 @@ func TestSilenceAfterNotification(t *testing.T) {
 // alerts after the start.
 func TestSilencesSurviveRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		s := silenceFor("main", "", 30*time.Minute)
-		s.Matchers = append(s.Matchers, Matcher{Name: LabelAlert, Type: MatchRegexp, Value: "fps_.*"})
+		s.Matchers = append(s.Matchers, labels.Matcher{Name: LabelAlert, Type: labels.MatchRegexp, Value: "fps_.*"})
 		sil, err := h.m.AddSilence(s)
 		if err != nil {
 			t.Fatal(err)
@@ -124,7 +125,7 @@ func TestSilencesSurviveRestart(t *testing.T) {
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(5 * time.Minute)
 		h.stop()
-		h = startHarness(t, h.dir, DefaultSettings(), h.rec, nil)
+		h = startHarness(t, h.dir, testSettings(), h.rec, nil)
 		got := h.m.Silences()
 		if len(got) != 1 || got[0].ID != sil.ID || got[0].Matchers.String() != `target=main, alert=~"fps_.*"` ||
 			got[0].Comment != sil.Comment || !got[0].EndsAt.Equal(sil.EndsAt) || got[0].State != SilenceActive {
@@ -134,7 +135,7 @@ func TestSilencesSurviveRestart(t *testing.T) {
 		sleepUntil(10 * time.Minute)
 		h.stop()
 		sleepUntil(40 * time.Minute) // the silence ends while the daemon is down
-		h = startHarness(t, h.dir, DefaultSettings(), h.rec, nil)
+		h = startHarness(t, h.dir, testSettings(), h.rec, nil)
 		sleepUntil(time.Hour)
 		want := []string{"40m0s: firing [main/fps_critical main/fps_low] resolved []"}
 		if got := summarizeAll(h.rec.all()); !slices.Equal(got, want) {
@@ -146,7 +147,7 @@ func TestSilencesSurviveRestart(t *testing.T) {
 // A silence starting later mutes from its start.
 func TestSilenceStartsLater(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		s := silenceFor("main", "fps_low", 2*time.Hour)
 		s.StartsAt = time.Now().Add(time.Hour)
 		if _, err := h.m.AddSilence(s); err != nil {
@@ -168,7 +169,7 @@ func TestSilenceStartsLater(t *testing.T) {
 // enough for the synchronous API.
 func newIdleManager(t *testing.T, now time.Time) *Manager {
 	t.Helper()
-	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: DefaultSettings(), Now: func() time.Time { return now }})
+	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: testSettings(), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,9 +178,11 @@ func newIdleManager(t *testing.T, now time.Time) *Manager {
 
 func TestSilenceValidation(t *testing.T) {
 	now := bubbleStart
-	// Built by hand, not by ParseMatcher: AddSilence compiles the regex.
-	valid := Silence{Matchers: Matchers{{Name: LabelAlert, Type: MatchRegexp, Value: "fps_.*"}}, EndsAt: now.Add(time.Hour), Comment: "deploying"}
-	alertIs := func(v string) Matchers { return Matchers{{Name: LabelAlert, Type: MatchEqual, Value: v}} }
+	// Built by hand, not by labels.ParseMatcher: AddSilence compiles the regex.
+	valid := Silence{Matchers: labels.Matchers{{Name: LabelAlert, Type: labels.MatchRegexp, Value: "fps_.*"}}, EndsAt: now.Add(time.Hour), Comment: "deploying"}
+	alertIs := func(v string) labels.Matchers {
+		return labels.Matchers{{Name: LabelAlert, Type: labels.MatchEqual, Value: v}}
+	}
 	cases := []struct {
 		name string
 		edit func(*Silence)
@@ -187,11 +190,15 @@ func TestSilenceValidation(t *testing.T) {
 	}{
 		{"valid", func(*Silence) {}, ""},
 		{"no matchers", func(s *Silence) { s.Matchers = nil }, "silence: matchers: at least one is required, e.g. alert=fps_low or target=main"},
-		{"unknown label", func(s *Silence) { s.Matchers = Matchers{{Name: "alertname", Type: MatchEqual, Value: "x"}} },
-			`silence: matchers[0]: unknown label "alertname": a silence matches on alert, severity, target, kind, cause or source`},
-		{"unknown match type", func(s *Silence) { s.Matchers = Matchers{{Name: LabelAlert, Type: "==", Value: "x"}} },
+		{"unknown label", func(s *Silence) {
+			s.Matchers = labels.Matchers{{Name: "alertname", Type: labels.MatchEqual, Value: "x"}}
+		},
+			`silence: matchers[0]: unknown label "alertname": matchers take alert, severity, target, kind, cause or source`},
+		{"unknown match type", func(s *Silence) { s.Matchers = labels.Matchers{{Name: LabelAlert, Type: "==", Value: "x"}} },
 			`silence: matchers[0]: unknown match type "==": want =, !=, =~ or !~`},
-		{"bad regex", func(s *Silence) { s.Matchers = Matchers{{Name: LabelAlert, Type: MatchNotRegexp, Value: "("}} },
+		{"bad regex", func(s *Silence) {
+			s.Matchers = labels.Matchers{{Name: LabelAlert, Type: labels.MatchNotRegexp, Value: "("}}
+		},
 			"silence: matchers[0]: bad regex \"(\": missing closing ): `(`"},
 		{"long value", func(s *Silence) { s.Matchers = alertIs(strings.Repeat("x", 600)) }, "silence: matchers[0] value is 600 bytes long, more than 512"},
 		{"two-line value", func(s *Silence) { s.Matchers = alertIs("a\nb") }, "silence: matchers[0] value must be one line"},
@@ -238,7 +245,7 @@ func TestSilenceValidation(t *testing.T) {
 func TestSilenceStates(t *testing.T) {
 	base := testkit.BaseTime(t)
 	now := base
-	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: DefaultSettings(), Now: func() time.Time { return now }})
+	m, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: testSettings(), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,13 +290,13 @@ func TestSilenceStates(t *testing.T) {
 	}
 }
 
-// Matchers select the alerts muted: every one must match.
+// labels.Matchers select the alerts muted: every one must match.
 func TestSilenceMatchersMute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
-		var ms Matchers
+		h := startHarness(t, "", testSettings(), nil, nil)
+		var ms labels.Matchers
 		for _, s := range []string{`alert=~"fps_.*"`, "target!=canary"} {
-			m, err := ParseMatcher(s)
+			m, err := labels.ParseMatcher(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -315,7 +322,7 @@ func TestSilenceMatchersMute(t *testing.T) {
 // prefix of several live silences is refused, naming them.
 func TestExpireSilence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		sil, err := h.m.AddSilence(silenceFor("main", "", time.Hour))
 		if err != nil {
 			t.Fatal(err)
@@ -349,7 +356,7 @@ func TestExpireSilence(t *testing.T) {
 func TestExpireSilencePrefix(t *testing.T) {
 	now := bubbleStart
 	sil := func(id string, ends time.Duration, target string) Silence {
-		return Silence{ID: id, Matchers: Matchers{{Name: LabelTarget, Type: MatchEqual, Value: target}}, StartsAt: now.Add(-2 * time.Hour), EndsAt: now.Add(ends)}
+		return Silence{ID: id, Matchers: labels.Matchers{{Name: LabelTarget, Type: labels.MatchEqual, Value: target}}, StartsAt: now.Add(-2 * time.Hour), EndsAt: now.Add(ends)}
 	}
 	list := []Silence{sil("ABCD1", time.Hour, "main"), sil("ABCE2", -time.Hour, "vr-2"), sil("ABZZ9", time.Hour, "canary"), sil("XY", time.Hour, "main"), sil("XYZ", time.Hour, "vr-2")}
 	cases := []struct{ ref, want, err string }{
@@ -380,7 +387,7 @@ func TestSilencesV1Fixture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
 		seedFixture(t, dir, metaKeySilences, "silences_v1.json")
-		h := startHarness(t, dir, DefaultSettings(), nil, nil)
+		h := startHarness(t, dir, testSettings(), nil, nil)
 		var got []string
 		for _, s := range h.m.Silences() {
 			got = append(got, fmt.Sprintf("%s %s [%s] until %s", s.ID, s.State, s.Matchers, s.EndsAt.Format(time.TimeOnly)))
@@ -411,7 +418,7 @@ func TestSilencesV1Fixture(t *testing.T) {
 			t.Errorf("stored after a change: %s, %v; want version 2 with matchers", stored, err)
 		}
 		h.stop()
-		h = startHarness(t, dir, DefaultSettings(), h.rec, nil)
+		h = startHarness(t, dir, testSettings(), h.rec, nil)
 		if n := len(h.m.Silences()); n != 2 {
 			t.Errorf("%d silences after a restart, want 2", n)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // The manager keeps its state in the store's key-value space under two
@@ -86,12 +87,12 @@ type silenceDoc struct {
 
 // silenceRecord is a Silence on disk, in either version.
 type silenceRecord struct {
-	ID        string    `json:"id"`
-	Matchers  Matchers  `json:"matchers,omitempty"` // version 2
-	StartsAt  time.Time `json:"starts_at"`
-	EndsAt    time.Time `json:"ends_at"`
-	Comment   string    `json:"comment"`
-	CreatedBy string    `json:"created_by,omitempty"`
+	ID        string          `json:"id"`
+	Matchers  labels.Matchers `json:"matchers,omitempty"` // version 2
+	StartsAt  time.Time       `json:"starts_at"`
+	EndsAt    time.Time       `json:"ends_at"`
+	Comment   string          `json:"comment"`
+	CreatedBy string          `json:"created_by,omitempty"`
 	// Target and Alert are version 1's: what it silenced.
 	Target string `json:"target,omitempty"`
 	Alert  string `json:"alert,omitempty"`
@@ -105,9 +106,9 @@ func (r silenceRecord) silence(v int) (Silence, error) {
 		if r.Target == "" {
 			return Silence{}, errors.New("no target")
 		}
-		s.Matchers = Matchers{{Name: LabelTarget, Type: MatchEqual, Value: r.Target}}
+		s.Matchers = labels.Matchers{{Name: LabelTarget, Type: labels.MatchEqual, Value: r.Target}}
 		if r.Alert != "" {
-			s.Matchers = append(s.Matchers, Matcher{Name: LabelAlert, Type: MatchEqual, Value: r.Alert})
+			s.Matchers = append(s.Matchers, labels.Matcher{Name: LabelAlert, Type: labels.MatchEqual, Value: r.Alert})
 		}
 	}
 	if len(s.Matchers) == 0 {

@@ -28,7 +28,7 @@ func TestRestartDuringOutage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := startHarness(t, "", DefaultSettings(), nil, nil)
+				h := startHarness(t, "", testSettings(), nil, nil)
 				h.handle(fire("main", "check_health", SeverityCritical))
 				sleepUntil(7 * time.Minute)
 				before := storedAlert(t, h.st, "main", "check_health")
@@ -36,7 +36,7 @@ func TestRestartDuringOutage(t *testing.T) {
 					t.Fatalf("stored state before the restart = %+v, want firing and notified", before)
 				}
 
-				h = h.restart(DefaultSettings())
+				h = h.restart(testSettings())
 				if tc.replay {
 					sleep(5 * time.Second)
 					h.handle(fire("main", "check_health", SeverityCritical))
@@ -67,10 +67,10 @@ func TestRestartDuringOutage(t *testing.T) {
 // message after the start, once the monitor re-checked.
 func TestResolvedAfterRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(time.Minute)
-		h = h.restart(DefaultSettings())
+		h = h.restart(testSettings())
 		sleepUntil(30 * time.Minute) // down, then up: nothing to say yet
 		h.handle(resolve("main", "fps_low", SeverityWarning))
 		sleepUntil(time.Hour)
@@ -88,10 +88,10 @@ func TestResolvedAfterRestart(t *testing.T) {
 // notified after the start, once.
 func TestRestartDuringGroupWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(10 * time.Second)
-		h = h.restart(DefaultSettings())
+		h = h.restart(testSettings())
 		sleepUntil(time.Hour)
 		want := []string{"30s: firing [main/fps_low] resolved []"}
 		if got := summarizeAll(h.rec.all()); !slices.Equal(got, want) {
@@ -103,11 +103,11 @@ func TestRestartDuringGroupWait(t *testing.T) {
 // Events queued when Run stops are applied and stored, not lost.
 func TestShutdownKeepsQueuedEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(time.Minute)
 		h.m.Handle(resolve("main", "fps_low", SeverityWarning)) // no Wait: Run may stop first
-		h = h.restart(DefaultSettings())
+		h = h.restart(testSettings())
 		sleepUntil(time.Hour)
 		want := []string{
 			"30s: firing [main/fps_low] resolved []",
@@ -145,7 +145,7 @@ func TestDeploymentGrace(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				deps := &deployments{}
 				deps.set("main", &Deployment{ID: "d1", Version: "2.0.0", StartedAt: bubbleStart.Add(tc.started)})
-				h := startHarness(t, "", DefaultSettings(), nil, deps)
+				h := startHarness(t, "", testSettings(), nil, deps)
 				sleepUntil(time.Minute)
 				h.handle(fire("main", "fps_low", tc.severity))
 				a, _ := alertNamed(h.m, "main", "fps_low")
@@ -171,10 +171,10 @@ func TestGraceSurvivesRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		deps := &deployments{}
 		deps.set("main", &Deployment{ID: "d1", Version: "2.0.0", StartedAt: bubbleStart})
-		h := startHarness(t, "", DefaultSettings(), nil, deps)
+		h := startHarness(t, "", testSettings(), nil, deps)
 		h.handle(fire("main", "fps_low", SeverityWarning))
 		sleepUntil(2 * time.Minute)
-		h = h.restart(DefaultSettings())
+		h = h.restart(testSettings())
 		if a, _ := alertNamed(h.m, "main", "fps_low"); !a.Held {
 			t.Errorf("after the restart: %+v, want held", a)
 		}
@@ -190,7 +190,7 @@ func TestGraceSurvivesRestart(t *testing.T) {
 // at once, not at the next repeat; one that is held leaves the grace.
 func TestSeverityRise(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", DefaultSettings(), nil, nil)
+		h := startHarness(t, "", testSettings(), nil, nil)
 		h.handle(fire("main", "memory_high", SeverityWarning))
 		sleepUntil(10 * time.Minute)
 		h.handle(fire("main", "memory_high", SeverityCritical))
@@ -215,7 +215,7 @@ func TestStateFixture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
 		seedFixture(t, dir, metaKeyState, "manager_state_v1.json")
-		h := startHarness(t, dir, DefaultSettings(), nil, nil)
+		h := startHarness(t, dir, testSettings(), nil, nil)
 		got := h.m.Alerts()
 		if len(got) != 2 {
 			t.Fatalf("Alerts() = %+v, want 2", got)
@@ -244,7 +244,7 @@ func TestDamagedState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
 		seedMeta(t, dir, metaKeyState, []byte(`{"v":1,"alerts":[{"target":`))
-		h := startHarness(t, dir, DefaultSettings(), nil, nil)
+		h := startHarness(t, dir, testSettings(), nil, nil)
 		sleepUntil(time.Minute)
 		msgs := h.rec.all()
 		if len(msgs) != 1 || len(msgs[0].msg.Alerts) != 1 ||

@@ -9,7 +9,7 @@ import (
 
 func TestLinkTemplatesRender(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := DefaultSettings()
+		s := testSettings()
 		s.RunbookURL = "https://runbooks.example.com/spacetime/{{.Alert}}{{if eq .Severity \"critical\"}}#page{{end}}"
 		s.DashboardURL = "http://grafana.example.com/d/spacetime-watch?var-target={{urlquery .Target}}"
 		h := startHarness(t, "", s, nil, nil)
@@ -46,7 +46,7 @@ func TestLinkTemplatesRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := DefaultSettings()
+			s := testSettings()
 			s.RunbookURL = tc.runbook
 			_, err := NewManager(ManagerOptions{Out: &recorder{}, Settings: s})
 			if want := "alert: alert settings: " + tc.want; err == nil || err.Error() != want {

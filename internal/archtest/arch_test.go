@@ -31,6 +31,7 @@ func TestLayering(t *testing.T) {
 		{"internal/config", []string{"internal/sim", "internal/spacetime", "internal/monitor", "internal/alert", "internal/store"}, "config sits at the bottom of the house"},
 		{"internal/alert", []string{"internal/monitor", "internal/daemon", "internal/sim", "internal/spacetime"}, "alert never imports monitor: the daemon adapts monitor events to event.Event"},
 		{"internal/review", []string{"internal/monitor", "internal/alert", "internal/daemon", "internal/sim", "internal/spacetime"}, "reviews sit below the monitor, which feeds them"},
+		{"internal/labels", []string{"internal/config", "internal/alert", "internal/monitor", "internal/store", "internal/daemon"}, "matchers mean the same to config, alert and the daemon, so they sit below all three"},
 		{"internal/store", []string{"internal/sim", "internal/spacetime", "internal/monitor", "internal/alert", "internal/config"}, "one place owns the schema, and it sits at the bottom of the house"},
 	}
 	for _, r := range rules {

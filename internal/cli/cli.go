@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
-	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -86,7 +85,7 @@ func exitFor(err error, log *zap.Logger) int {
 
 // CheckConfig validates path and prints the effective config.
 func CheckConfig(path string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(path)
+	cfg, err := daemon.LoadConfig(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return ExitBadConfig

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 )
 
@@ -80,7 +81,7 @@ func Verify(ctx context.Context, o VerifyOptions, stdout, stderr io.Writer) int 
 // the config's own).
 func verifyTarget(o VerifyOptions) (config.Target, error) {
 	if o.ConfigFile != "" {
-		cfg, err := config.Load(o.ConfigFile)
+		cfg, err := daemon.LoadConfig(o.ConfigFile)
 		if err != nil {
 			return config.Target{}, err
 		}

@@ -4,6 +4,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // Alerting is the alerting section: how alert events are grouped, held and
@@ -42,6 +46,19 @@ type Alerting struct {
 	// DashboardURL is a text/template for each alert's dashboard link,
 	// like RunbookURL. Default: "" (no dashboard link).
 	DashboardURL string `yaml:"dashboard_url"`
+	// InhibitRules are inhibit rules of the user's, in Alertmanager's shape,
+	// applied in addition to the built-in ones (README, "Inhibition"):
+	// while an alert matching a rule's source_matchers fires, the alerts
+	// matching its target_matchers on the same target (and with the same
+	// values of its equal labels) stay listed, marked inhibited, but are
+	// not notified. /api/v1/alerts names such a rule "inhibit_rules[N]".
+	// Default: [] (the built-in rules only).
+	InhibitRules []InhibitRule `yaml:"inhibit_rules"`
+	// InhibitRelease is how long an alert released by its resolved cause
+	// must keep firing before it is notified on its own: the alerts a cause
+	// explained usually resolve within moments of it. 0 notifies it at
+	// once. Default: 2m.
+	InhibitRelease time.Duration `yaml:"inhibit_release"`
 	// Outbox tunes the durable delivery queue. Default: see Outbox.
 	Outbox Outbox `yaml:"outbox"`
 	// Sinks are where notifications go, each with its own ordered outbox
@@ -53,17 +70,35 @@ type Alerting struct {
 // alert is never re-notified to a person more often than this.
 const MinRepeatInterval = 5 * time.Minute
 
-// The labels group_by may name.
-const (
-	// LabelTarget is the target's name.
-	LabelTarget = "target"
-	// LabelAlert is the alert's name (the rule or check).
-	LabelAlert = "alert"
-	// LabelSeverity is critical, warning or info.
-	LabelSeverity = "severity"
-)
+// InhibitRule mutes the alerts matching TargetMatchers while an alert
+// matching SourceMatchers fires on the same target, as Alertmanager's
+// inhibit_rules do. Matchers are written as `silence add` takes them, and
+// name the labels alert, severity, target, kind (check, rule or
+// condition), cause (a failing check's class, such as connection_refused)
+// and source (where a memory value came from: telemetry or performance).
+type InhibitRule struct {
+	// SourceMatchers select the cause: an alert matches when every matcher
+	// does, e.g. ['alert="check_instance_up"']. Required.
+	SourceMatchers labels.Matchers `yaml:"source_matchers"`
+	// TargetMatchers select the alerts the cause explains, e.g.
+	// ['alert=~"fps_.*"']. An alert never inhibits itself. Required.
+	TargetMatchers labels.Matchers `yaml:"target_matchers"`
+	// Equal lists labels the source and the target must share besides
+	// target, which they always share: a cause on one instance explains
+	// nothing on another. Default: [].
+	Equal []string `yaml:"equal"`
+}
 
-var groupByLabels = []string{LabelTarget, LabelAlert, LabelSeverity}
+// afterDecode gives a rule without equal the empty list, as the effective
+// config prints it.
+func (r *InhibitRule) afterDecode(*decoder, string, map[string]*yaml.Node) {
+	if r.Equal == nil {
+		r.Equal = []string{}
+	}
+}
+
+// groupByLabels are the labels group_by may name.
+var groupByLabels = []string{labels.Target, labels.Alert, labels.Severity}
 
 // Sink returns the sink called name.
 func (a *Alerting) Sink(name string) (*Sink, bool) {

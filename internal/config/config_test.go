@@ -336,7 +336,7 @@ func TestDefaultsReproduceChecklist(t *testing.T) {
 	equal(t, "links", [2]string{a.RunbookURL, a.DashboardURL}, [2]string{"", ""})
 	equal(t, "outbox", a.Outbox, Outbox{BackoffInitial: time.Second, BackoffMax: 60 * time.Second})
 	equal(t, "sinks", a.Sinks, []Sink{})
-	if ps := validate(&c, getenv); len(ps) != 0 {
+	if ps := validate(&c, getenv, Known{}); len(ps) != 0 {
 		t.Errorf("Default() is not valid: %v", ps)
 	}
 }
@@ -367,7 +367,7 @@ func TestConfigTarget(t *testing.T) {
 func TestExampleLoads(t *testing.T) {
 	creds := t.TempDir()
 	t.Setenv("CREDENTIALS_DIRECTORY", creds)
-	c, err := Load("../../deploy/config.example.yaml")
+	c, err := Load("../../deploy/config.example.yaml", Known{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,14 +433,14 @@ func TestLoad(t *testing.T) {
 		if err := os.WriteFile(path, []byte("targets:\n  - name: main\n    token_file: secrets/api-token\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Load(path)
+		c, err := Load(path, Known{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		equal(t, "token_file", c.Targets[0].TokenFile, filepath.Join(dir, "secrets", "api-token"))
 	})
 	t.Run("missing file is a read error, not a validation error", func(t *testing.T) {
-		_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
+		_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"), Known{})
 		var ve *ValidationError
 		if !errors.Is(err, fs.ErrNotExist) || errors.As(err, &ve) {
 			t.Errorf("got %v", err)
@@ -451,7 +451,7 @@ func TestLoad(t *testing.T) {
 		if err := os.WriteFile(path, []byte("bogus: 1\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Load(path)
+		_, err := Load(path, Known{})
 		want := "config file " + path + ": line 1: bogus: unknown field; known fields: defaults, targets, alerting"
 		if err == nil || err.Error() != want {
 			t.Errorf("got  %v\nwant %s", err, want)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 	"gopkg.in/yaml.v3"
 )
 
@@ -31,6 +32,7 @@ var (
 	checkType    = reflect.TypeFor[CheckName]()
 	sinkTypeType = reflect.TypeFor[SinkType]()
 	knownGapType = reflect.TypeFor[KnownGap]()
+	matcherType  = reflect.TypeFor[labels.Matcher]()
 )
 
 type position struct{ line, column int }
@@ -289,6 +291,16 @@ func (d *decoder) decodeValue(n *yaml.Node, path string, v reflect.Value) {
 		return
 	case knownGapType:
 		d.knownGap(n, path, v)
+		return
+	case matcherType:
+		if s, ok := d.scalar(n, path, `a matcher such as 'alert="check_instance_up"'`); ok {
+			m, err := labels.ParseMatcher(s)
+			if err != nil {
+				d.addf(n, path, "%v", err)
+				return
+			}
+			v.Set(reflect.ValueOf(m))
+		}
 		return
 	}
 	switch v.Kind() {

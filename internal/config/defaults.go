@@ -3,6 +3,8 @@ package config
 import (
 	"net/url"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // DefaultTargetName is the name of the target used when the file lists none.
@@ -75,29 +77,46 @@ func defaultSettings() Settings {
 			},
 		},
 		Telemetry: Telemetry{
-			SilenceTimeout: 90 * time.Second,
-			DownFor:        2 * time.Minute,
-			BackoffInitial: time.Second,
-			BackoffMax:     60 * time.Second,
-			ReadLimitBytes: 1 << 20,
-
+			SilenceTimeout:          90 * time.Second,
+			DownFor:                 2 * time.Minute,
+			BackoffInitial:          time.Second,
+			BackoffMax:              60 * time.Second,
+			ReadLimitBytes:          1 << 20,
 			PerformancePollInterval: 30 * time.Second,
 		},
 		Reviews: Reviews{Offsets: []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}},
 	}
 }
 
+// The rule engine's tunables that are not keys of the file: how the
+// telemetry rules judge a stream. The daemon builds every target's rules
+// from them and the target's thresholds (monitor's ruleConfigFrom).
+const (
+	// RuleSmoothingWindow: FPS and memory are judged on their mean over
+	// this window, so that single jittery frames do not reset `for` timers.
+	RuleSmoothingWindow = 5 * time.Second
+	// RuleMaxGap is the longest interval between two samples that counts as
+	// continuous evidence: a longer gap restarts pending `for` timers.
+	RuleMaxGap = 15 * time.Second
+	// GrowthHysteresisMBPerMin: memory_growth resolves once the growth rate
+	// is this far below thresholds.memory.growth_mb_per_min (a fifth of
+	// the rate when that is 2 or less).
+	GrowthHysteresisMBPerMin = 2.0
+)
+
 // defaultAlerting groups and times notifications as Alertmanager does by
 // default, and sends them nowhere: without sinks the daemon logs alert
 // events only.
 func defaultAlerting() Alerting {
 	return Alerting{
-		GroupBy:        []string{LabelTarget},
+		GroupBy:        []string{labels.Target},
 		GroupWait:      30 * time.Second,
 		GroupInterval:  5 * time.Minute,
 		RepeatInterval: 4 * time.Hour,
 		SendResolved:   true,
 		GracePeriod:    5 * time.Minute,
+		InhibitRules:   []InhibitRule{},
+		InhibitRelease: 2 * time.Minute,
 		Outbox: Outbox{
 			BackoffInitial: time.Second,
 			BackoffMax:     60 * time.Second,

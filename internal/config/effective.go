@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 	"gopkg.in/yaml.v3"
 )
 
@@ -53,14 +54,16 @@ func encodeValue(v reflect.Value, expand bool) (*yaml.Node, error) {
 			return nil, fmt.Errorf("encode effective config: nil URL")
 		}
 		return str(u.Redacted()), nil
+	case matcherType:
+		return str(v.Interface().(labels.Matcher).String()), nil
 	}
 	switch v.Kind() {
 	case reflect.Struct:
 		return encodeStruct(v)
 	case reflect.Slice:
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		if e := v.Type().Elem(); e == durationType || e.Kind() == reflect.String {
-			seq.Style = yaml.FlowStyle // offsets: [1h, 4h, 24h], group_by: [target]
+		if e := v.Type().Elem(); e == durationType || e == matcherType || e.Kind() == reflect.String {
+			seq.Style = yaml.FlowStyle // offsets: [1h, 4h, 24h], group_by: [target], source_matchers: [alert=x]
 		}
 		for i := range v.Len() {
 			n, err := encodeValue(v.Index(i), false)

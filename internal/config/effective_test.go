@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // TestEffectiveGolden pins what check-config prints for an empty file.
@@ -70,7 +72,7 @@ func TestEffectiveRoundTripRandom(t *testing.T) {
 	for seed := range uint64(300) {
 		r := rand.New(rand.NewPCG(seed, 42))
 		c := randomConfig(r)
-		if ps := validate(c, getenv); len(ps) != 0 {
+		if ps := validate(c, getenv, Known{}); len(ps) != 0 {
 			t.Fatalf("seed %d: the generator made an invalid config: %v", seed, ps)
 		}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { roundTrip(t, c, testOpts("")) })
@@ -141,6 +143,7 @@ func randomSettings(r *rand.Rand) Settings {
 	tel.BackoffInitial = randomDuration(r, time.Millisecond, time.Minute)
 	tel.BackoffMax = tel.BackoffInitial + randomDuration(r, 0, time.Hour)
 	tel.ReadLimitBytes = 1024 + r.Int64N(1<<40)
+	tel.DownFor = randomDuration(r, 0, time.Hour)
 	tel.PerformancePollInterval = randomDuration(r, time.Second, time.Hour)
 	s.Reviews.Offsets = []time.Duration{}
 	for off := time.Duration(0); r.IntN(4) != 0; {
@@ -162,6 +165,21 @@ var linkTemplates = []string{
 	`https://r.example/{{printf "%s-%s" .Target .Severity}}`,
 }
 
+// randomMatchers are valid matchers with the quotes, escapes and
+// operators that YAML and the matcher syntax both care about.
+var randomMatchers = func() []labels.Matcher {
+	var out []labels.Matcher
+	for _, s := range []string{"alert=check_instance_up", `alert=~"fps_.*"`, "severity!=info", `cause!~"token_.*|x"`,
+		`source="a \"b\" #c"`, "kind=check", `alert=""`, "source=yes", "cause=null"} {
+		m, err := labels.ParseMatcher(s)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}()
+
 func randomAlerting(r *rand.Rand) Alerting {
 	a := defaultAlerting()
 	a.GroupBy = []string{}
@@ -176,6 +194,18 @@ func randomAlerting(r *rand.Rand) Alerting {
 	a.SendResolved = r.IntN(2) == 0
 	a.GracePeriod = randomDuration(r, 0, time.Hour)
 	a.RunbookURL, a.DashboardURL = pick(r, linkTemplates), pick(r, linkTemplates)
+	a.InhibitRelease = randomDuration(r, 0, time.Hour)
+	for range r.IntN(3) {
+		rule := InhibitRule{Equal: []string{}}
+		for range 1 + r.IntN(2) {
+			rule.SourceMatchers = append(rule.SourceMatchers, pick(r, randomMatchers))
+			rule.TargetMatchers = append(rule.TargetMatchers, pick(r, randomMatchers))
+		}
+		if r.IntN(2) == 0 {
+			rule.Equal = append(rule.Equal, pick(r, []string{"severity", "kind", "cause"}))
+		}
+		a.InhibitRules = append(a.InhibitRules, rule)
+	}
 	a.Outbox.BackoffInitial = randomDuration(r, time.Millisecond, time.Minute)
 	a.Outbox.BackoffMax = a.Outbox.BackoffInitial + randomDuration(r, time.Millisecond, time.Hour)
 	for i := range r.IntN(6) {

@@ -25,15 +25,20 @@ type ParseOptions struct {
 	BaseDir string
 	// Filename names the file in errors. Default: "" ("config: …").
 	Filename string
+	// Known are the alert names (and extra targets) inhibit rule matchers
+	// may name. Default: zero, which leaves alert names unchecked.
+	Known Known
 }
 
 // Load reads and parses the config file at path, taking relative *_file
-// paths from the file's folder and variables from the process environment.
+// paths from the file's folder and variables from the process environment;
+// known are the alert names its inhibit rules may name (daemon.LoadConfig
+// gives the monitor's).
 // It returns a complete, valid *Config, or an error and no config: a
 // *ValidationError listing every problem when the content is wrong,
 // another error when the file cannot be read. On SIGHUP the daemon calls
 // Load and swaps the result in only when err is nil.
-func Load(path string) (*Config, error) {
+func Load(path string, known Known) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config file: %w", err)
@@ -42,7 +47,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	return Parse(data, ParseOptions{Getenv: os.Getenv, BaseDir: dir, Filename: path})
+	return Parse(data, ParseOptions{Getenv: os.Getenv, BaseDir: dir, Filename: path, Known: known})
 }
 
 // Parse parses a config file's content: strictly (unknown keys, wrong types
@@ -69,7 +74,7 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 		for _, p := range d.problems {
 			failed[p.Path] = true
 		}
-		for _, f := range validate(cfg, opts.Getenv) {
+		for _, f := range validate(cfg, opts.Getenv, opts.Known) {
 			if _, setHere := d.pos[f.Path]; (f.inherited && !setHere) || underFailedPath(failed, f.Path) {
 				continue
 			}

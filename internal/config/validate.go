@@ -34,7 +34,7 @@ type finding struct {
 }
 
 // validate returns every rule broken by cfg, with paths but no positions.
-func validate(cfg *Config, getenv func(string) string) []finding {
+func validate(cfg *Config, getenv func(string) string, known Known) []finding {
 	var out []finding
 	inDefaults := map[relProblem]bool{}
 	for _, p := range validateSettings(&cfg.Defaults) {
@@ -84,7 +84,7 @@ func validate(cfg *Config, getenv func(string) string) []finding {
 		}
 	}
 	var c checker
-	validateAlerting(&c, &cfg.Alerting, getenv)
+	validateAlerting(&c, &cfg.Alerting, getenv, knownValues(cfg, known))
 	for _, p := range c.ps {
 		out = append(out, finding{Problem: Problem{Path: "alerting" + p.rel, Message: p.msg}})
 	}

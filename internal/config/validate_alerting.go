@@ -5,11 +5,13 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // Rules of the alerting section. Paths are relative to "alerting".
 
-func validateAlerting(c *checker, a *Alerting, getenv func(string) string) {
+func validateAlerting(c *checker, a *Alerting, getenv func(string) string, known map[string][]string) {
 	validateGroupBy(c, a.GroupBy)
 	if a.GroupWait < 0 {
 		c.addf(".group_wait", "must not be negative, got %s; 0 sends a new group at once", formatDuration(a.GroupWait))
@@ -32,8 +34,49 @@ func validateAlerting(c *checker, a *Alerting, getenv func(string) string) {
 	if err := checkLinkTemplate(a.DashboardURL); err != nil {
 		c.addf(".dashboard_url", "%v", err)
 	}
+	validateInhibitRules(c, a.InhibitRules, known)
+	if a.InhibitRelease < 0 {
+		c.addf(".inhibit_release", "must not be negative, got %s; 0 notifies a released alert at once, e.g. 2m", formatDuration(a.InhibitRelease))
+	}
 	validateOutbox(c, &a.Outbox)
 	validateSinks(c, a.Sinks, getenv)
+}
+
+// validateInhibitRules checks each rule's matchers against the values
+// their labels may take (known, per label; a label without a list is not
+// checked) and its equal labels against the labels alerts have.
+func validateInhibitRules(c *checker, rules []InhibitRule, known map[string][]string) {
+	for i, r := range rules {
+		rel := fmt.Sprintf(".inhibit_rules[%d]", i)
+		for _, side := range []struct {
+			key     string
+			ms      labels.Matchers
+			example string
+		}{
+			{"source_matchers", r.SourceMatchers, `['alert="check_instance_up"']`},
+			{"target_matchers", r.TargetMatchers, `['alert=~"fps_.*"']`},
+		} {
+			if len(side.ms) == 0 {
+				c.addf(rel+"."+side.key, "required: list at least one matcher, e.g. %s; a rule without one would match nothing", side.example)
+			}
+			for j, m := range side.ms {
+				if list, ok := known[m.Name]; ok {
+					if p := MatcherProblem(m, list); p != "" {
+						c.addf(fmt.Sprintf("%s.%s[%d]", rel, side.key, j), "`%s`: %s", m, p)
+					}
+				}
+			}
+		}
+		names := labels.Names()
+		for j, l := range r.Equal {
+			switch k := indexOf(r.Equal[:j], l); {
+			case !labels.Known(l):
+				c.addf(fmt.Sprintf("%s.equal[%d]", rel, j), "%q is not a label%s; equal takes %s", truncate(l, 40), DidYouMean(l, names), labels.List())
+			case k >= 0:
+				c.addf(fmt.Sprintf("%s.equal[%d]", rel, j), "repeats equal[%d]; list each label once", k)
+			}
+		}
+	}
 }
 
 func validateGroupBy(c *checker, labels []string) {

@@ -129,7 +129,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	m, err := alert.NewManager(alert.ManagerOptions{
 		Store:      o.Store,
 		Out:        outbox,
-		Settings:   managerSettings(cfg),
+		Settings:   alert.SettingsFrom(cfg),
 		Logger:     log,
 		Registerer: o.Registry,
 		Now:        o.Now,
@@ -149,15 +149,6 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	mgrMu.Unlock()
 	a.manager, a.outbox = m, outbox
 	return a, nil
-}
-
-func managerSettings(cfg config.Alerting) alert.Settings {
-	s := alert.DefaultSettings()
-	s.GroupBy = cfg.GroupBy
-	s.GroupWait, s.GroupInterval, s.RepeatInterval = cfg.GroupWait, cfg.GroupInterval, cfg.RepeatInterval
-	s.SendResolved, s.GracePeriod = cfg.SendResolved, cfg.GracePeriod
-	s.RunbookURL, s.DashboardURL = cfg.RunbookURL, cfg.DashboardURL
-	return s
 }
 
 // buildSink makes one sink's notifier, and its loop when it has one.

@@ -67,15 +67,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 		t.Fatalf("notify test = %+v, %v", res, err)
 	}
 
-	countText := func(sub string) int {
-		n := 0
-		for _, m := range slack.Messages() {
-			if strings.Contains(string(m.Blocks)+m.Text, sub) {
-				n++
-			}
-		}
-		return n
-	}
+	countText := func(sub string) int { return slackMentions(slack, sub) }
 	if err := s.PatchFaults([]byte(`{"fps": 60}`)); err != nil {
 		t.Fatal(err)
 	}

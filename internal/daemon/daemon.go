@@ -22,7 +22,6 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
-	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
@@ -97,7 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 		defer opts.Listener.Close()
 	}
 
-	cfg, err := config.Load(opts.ConfigFile)
+	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
@@ -265,13 +264,13 @@ func withDefaults(opts Options) Options {
 // reload builds the new config first and swaps it in only when valid: a
 // bad file leaves the old config running.
 func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics, log *zap.Logger) {
-	cfg, err := config.Load(path)
+	cfg, err := LoadConfig(path)
 	if err == nil {
 		err = mon.Apply(cfg)
 	}
 	if err == nil {
 		// Sinks are built at start; a reload retunes grouping and links.
-		err = alerts.manager.UpdateSettings(managerSettings(cfg.Alerting))
+		err = alerts.manager.UpdateSettings(alert.SettingsFrom(cfg.Alerting))
 	}
 	if err != nil {
 		own.reloadOK(false)

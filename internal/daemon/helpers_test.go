@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 )
@@ -433,4 +434,16 @@ func waitValue(t *testing.T, reg prometheus.Gatherer, timeout time.Duration, nam
 		}
 		return got == v, fmt.Sprint(got)
 	})
+}
+
+// slackMentions counts the messages the fake Slack received whose text or
+// blocks contain sub.
+func slackMentions(slack *slackfake.Server, sub string) int {
+	n := 0
+	for _, m := range slack.Messages() {
+		if strings.Contains(string(m.Blocks)+m.Text, sub) {
+			n++
+		}
+	}
+	return n
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -53,10 +54,10 @@ type AddSilenceRequest struct {
 }
 
 // matchers returns the request's matchers, Target and Alert included.
-func (r AddSilenceRequest) matchers() (alert.Matchers, []error) {
-	var ms alert.Matchers
+func (r AddSilenceRequest) matchers() (labels.Matchers, []error) {
+	var ms labels.Matchers
 	var errs []error
-	add := func(m alert.Matcher, err error) {
+	add := func(m labels.Matcher, err error) {
 		if err != nil {
 			errs = append(errs, err)
 			return
@@ -64,13 +65,13 @@ func (r AddSilenceRequest) matchers() (alert.Matchers, []error) {
 		ms = append(ms, m)
 	}
 	for _, s := range r.Matchers {
-		add(alert.ParseMatcher(s))
+		add(labels.ParseMatcher(s))
 	}
 	if r.Target != "" {
-		add(alert.NewMatcher(alert.LabelTarget, alert.MatchEqual, r.Target))
+		add(labels.NewMatcher(alert.LabelTarget, labels.MatchEqual, r.Target))
 	}
 	if r.Alert != "" {
-		add(alert.NewMatcher(alert.LabelAlert, alert.MatchEqual, r.Alert))
+		add(labels.NewMatcher(alert.LabelAlert, labels.MatchEqual, r.Alert))
 	}
 	return ms, errs
 }

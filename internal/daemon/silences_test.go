@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/labels"
 )
 
 // Matchers are checked against the names the daemon knows: a typo gets
@@ -37,9 +38,9 @@ func TestSilenceNamesCheck(t *testing.T) {
 			"matcher `alert=fps_lwo`: \"fps_lwo\" is not a known alert (did you mean fps_low?); " + alerts + "; add --force to keep it"},
 	}
 	for _, tc := range cases {
-		var ms alert.Matchers
+		var ms labels.Matchers
 		for _, s := range tc.matchers {
-			m, err := alert.ParseMatcher(s)
+			m, err := labels.ParseMatcher(s)
 			if err != nil {
 				t.Fatal(err)
 			}

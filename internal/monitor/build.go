@@ -15,21 +15,26 @@ import (
 // after it (and not announced again).
 const ruleSnapshotKey = "rules"
 
-// ruleConfigFrom maps a target's thresholds onto the rule engine's config.
-// A rule resolves after its value stayed healthy as long as it had to stay
-// bad to fire: the same patience both ways.
-func ruleConfigFrom(t config.Target) RuleConfig {
-	rc := DefaultRuleConfig()
+// RuleConfigFrom builds the rule engine's config from a target's
+// thresholds and telemetry settings and the config's rule tunables: every
+// value from internal/config. A rule resolves after its value stayed
+// healthy as long as it had to stay bad to fire: the same patience both
+// ways.
+func RuleConfigFrom(t config.Target) RuleConfig {
 	fps, mem := t.Thresholds.FPS, t.Thresholds.Memory
-	rc.FPSMin, rc.FPSMax, rc.FPSCriticalMin, rc.FPSHysteresis, rc.FPSFor = fps.Min, fps.Max, fps.CriticalMin, fps.Hysteresis, fps.For
-	rc.MemoryMaxMB, rc.MemoryHysteresisMB, rc.MemoryFor = mem.MaxMB, mem.HysteresisMB, mem.For
-	rc.GrowthMBPerMin, rc.GrowthWindow = mem.GrowthMBPerMin, mem.GrowthWindow
+	rc := RuleConfig{
+		FPSMin: fps.Min, FPSMax: fps.Max, FPSCriticalMin: fps.CriticalMin, FPSHysteresis: fps.Hysteresis, FPSFor: fps.For,
+		MemoryMaxMB: mem.MaxMB, MemoryHysteresisMB: mem.HysteresisMB, MemoryFor: mem.For,
+		GrowthMBPerMin: mem.GrowthMBPerMin, GrowthHysteresisMBPerMin: config.GrowthHysteresisMBPerMin, GrowthWindow: mem.GrowthWindow,
+		TelemetryDownFor:   t.Telemetry.DownFor,
+		MemoryPollInterval: t.Telemetry.PerformancePollInterval,
+		ResolveFor:         fps.For,
+		SmoothingWindow:    config.RuleSmoothingWindow,
+		MaxGap:             config.RuleMaxGap,
+	}
 	if rc.GrowthHysteresisMBPerMin >= rc.GrowthMBPerMin {
 		rc.GrowthHysteresisMBPerMin = rc.GrowthMBPerMin / 5
 	}
-	rc.ResolveFor = fps.For
-	rc.TelemetryDownFor = t.Telemetry.DownFor
-	rc.MemoryPollInterval = t.Telemetry.PerformancePollInterval
 	return rc
 }
 
@@ -39,7 +44,7 @@ func ruleConfigFrom(t config.Target) RuleConfig {
 // of the scheduled rounds.
 func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 	log := m.log.With(zap.String("target", tc.Name))
-	rules := ruleConfigFrom(tc)
+	rules := RuleConfigFrom(tc)
 	if err := rules.Validate(); err != nil {
 		return nil, fmt.Errorf("thresholds: %w", err)
 	}

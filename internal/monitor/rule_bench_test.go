@@ -33,7 +33,7 @@ func BenchmarkRuleEngineObserveMetrics(b *testing.B) {
 }
 
 func benchmarkRuleEngine(b *testing.B, memory, metrics bool) {
-	e, err := NewRuleEngine(DefaultRuleConfig())
+	e, err := NewRuleEngine(testRules())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// RuleConfig holds the thresholds of one target's rules. Start from
-// DefaultRuleConfig: the zero value does not validate. A threshold of 0
+// RuleConfig holds the thresholds of one target's rules, built from the
+// target's config (RuleConfigFrom): the defaults live in internal/config,
+// and the "Default" in the comments below repeats them. The zero value
+// does not validate; nothing here is defaulted. A threshold of 0
 // disables its rule (its series and states disappear, and a firing rule
 // resolves with the reason "rule disabled by configuration").
 type RuleConfig struct {
@@ -44,7 +46,8 @@ type RuleConfig struct {
 	// memory over GrowthWindow exceeds it. Default 10.
 	GrowthMBPerMin float64
 	// GrowthHysteresisMBPerMin: memory_growth resolves once the slope is at
-	// or below GrowthMBPerMin−GrowthHysteresisMBPerMin. Default 2.
+	// or below GrowthMBPerMin−GrowthHysteresisMBPerMin. Default 2
+	// (config.GrowthHysteresisMBPerMin).
 	GrowthHysteresisMBPerMin float64
 	// GrowthWindow: the span memory_growth fits its slope over. The fit uses
 	// GrowthWindow/90 buckets of sample means and is judged only when the
@@ -55,53 +58,31 @@ type RuleConfig struct {
 	// TelemetryDownFor: how long the stream may be without data (counted
 	// from the first report of a disconnect or silence) before
 	// telemetry_down (while disconnected) or telemetry_silent (while silent)
-	// fires; one outage fires only one of the two. Default 2m; 0 disables
-	// both rules.
+	// fires; one outage fires only one of the two. Default 2m
+	// (telemetry.down_for); 0 disables both rules.
 	TelemetryDownFor time.Duration
 
 	// MemoryPollInterval: how often the watcher reads memory from
 	// /performance while the stream carries none; a polled reading stays
-	// current for MemoryPollInterval+MaxGap. 0 means no polling, the
-	// default here; the daemon takes telemetry.performance_poll_interval
-	// from the config (30s there).
+	// current for MemoryPollInterval+MaxGap. 0 means no polling. Default
+	// 30s (telemetry.performance_poll_interval).
 	MemoryPollInterval time.Duration
 
 	// ResolveFor: how long a firing rule's value must stay on the healthy
 	// side of its hysteresis band (for telemetry rules: data flowing) before
-	// it resolves. Default 1m.
+	// it resolves. Default 1m (thresholds.fps.for).
 	ResolveFor time.Duration
 	// SmoothingWindow: FPS and memory are judged on their mean over this
 	// window, so that single jittery frames do not reset `for` timers.
-	// Default 5s; at most 10m. The mean covers at most the last 256 samples.
+	// Default 5s (config.RuleSmoothingWindow); at most 10m. The mean covers
+	// at most the last 256 samples.
 	SmoothingWindow time.Duration
 	// MaxGap: the longest interval that counts as continuous evidence. A gap
 	// of MaxGap or more between two samples of a signal restarts its pending
 	// timers; no call advances the engine's clock by more than MaxGap, so
-	// Tick must be called more often than that. Default 15s.
+	// Tick must be called more often than that. Default 15s
+	// (config.RuleMaxGap).
 	MaxGap time.Duration
-}
-
-// DefaultRuleConfig returns the thresholds of the deployment checklist:
-// FPS 85–95 (critical below 45), memory under 400 MB growing at most
-// 10 MB/min over 15 min, telemetry back within 2 min.
-func DefaultRuleConfig() RuleConfig {
-	return RuleConfig{
-		FPSMin:                   85,
-		FPSCriticalMin:           45,
-		FPSMax:                   95,
-		FPSHysteresis:            2,
-		FPSFor:                   time.Minute,
-		MemoryMaxMB:              400,
-		MemoryHysteresisMB:       10,
-		MemoryFor:                time.Minute,
-		GrowthMBPerMin:           10,
-		GrowthHysteresisMBPerMin: 2,
-		GrowthWindow:             15 * time.Minute,
-		TelemetryDownFor:         2 * time.Minute,
-		ResolveFor:               time.Minute,
-		SmoothingWindow:          5 * time.Second,
-		MaxGap:                   15 * time.Second,
-	}
 }
 
 // Validate reports every problem of c, each naming its field.

@@ -45,7 +45,7 @@ func TestRuleConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultRuleConfig()
+			c := testRules()
 			tt.modify(&c)
 			err := c.Validate()
 			got := ""
@@ -66,22 +66,22 @@ func TestRuleConfigValidate(t *testing.T) {
 }
 
 func TestRuleEngineUpdateConfig(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	r.fps(60, 2*time.Minute)
 	if s := r.state(RuleFPSLow); s.State != RuleFiring {
 		t.Fatalf("setup: fps_low %s, want firing", s.State)
 	}
 
-	bad := DefaultRuleConfig()
+	bad := testRules()
 	bad.FPSMax = 10
 	if err := r.e.UpdateConfig(bad); err == nil || !strings.Contains(err.Error(), "RuleConfig.FPSMax") {
 		t.Fatalf("UpdateConfig(bad) = %v, want the FPSMax error", err)
 	}
-	if r.e.Config() != DefaultRuleConfig() {
+	if r.e.Config() != testRules() {
 		t.Fatalf("a rejected config replaced the running one")
 	}
 
-	lower := DefaultRuleConfig()
+	lower := testRules()
 	lower.FPSMin = 55
 	if err := r.e.UpdateConfig(lower); err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestRuleEngineUpdateConfig(t *testing.T) {
 			wantEvents: []string{"fps_low firing"}},
 	})
 
-	off := DefaultRuleConfig()
+	off := testRules()
 	off.FPSMin, off.FPSCriticalMin = 0, 0
 	if err := r.e.UpdateConfig(off); err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestRuleEngineUpdateConfig(t *testing.T) {
 }
 
 func TestRuleEngineSnapshotRestore(t *testing.T) {
-	before := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	before := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	before.play(2*time.Minute, steady(60), steady(450))
 	data, err := before.e.Snapshot()
 	if err != nil {
@@ -137,7 +137,7 @@ func TestRuleEngineSnapshotRestore(t *testing.T) {
 	}
 
 	// The daemon restarts 5 minutes later.
-	r := newRuleRun(t, DefaultRuleConfig(), before.now.Add(5*time.Minute))
+	r := newRuleRun(t, testRules(), before.now.Add(5*time.Minute))
 	if err := r.e.Restore(data); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRuleEngineSnapshotRestore(t *testing.T) {
 	}
 
 	t.Run("a restored rule the config disables resolves on the next call", func(t *testing.T) {
-		cfg := DefaultRuleConfig()
+		cfg := testRules()
 		cfg.MemoryMaxMB = 0
 		r := newRuleRun(t, cfg, before.now)
 		if err := r.e.Restore(data); err != nil {
@@ -179,7 +179,7 @@ func TestRuleEngineSnapshotRestore(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+				r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 				r.fps(60, 2*time.Minute)
 				want := r.e.States()
 				err := r.e.Restore([]byte(tt.data))
@@ -194,7 +194,7 @@ func TestRuleEngineSnapshotRestore(t *testing.T) {
 	})
 
 	t.Run("unknown rules are skipped", func(t *testing.T) {
-		r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+		r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 		if err := r.e.Restore([]byte(`{"version":1,"rules":[{"rule":"gone","value":1},{"rule":"fps_high","value":120}]}`)); err != nil {
 			t.Fatal(err)
 		}

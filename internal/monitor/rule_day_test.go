@@ -21,7 +21,7 @@ var updateRulesGolden = flag.Bool("update-rules-golden", false, "rewrite testdat
 // (rewrite with -update-rules-golden after an intended change, and read
 // the diff).
 func TestRuleEngineDay(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	rng := rand.New(rand.NewPCG(24, 1))
 	healthyFPS := jitter(steady(90), 1.5, rng)
 	healthyMem := jitter(steady(150), 2, rng)

@@ -13,7 +13,7 @@ import (
 )
 
 func TestRuleEventStringAndLog(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	evs := r.fps(61.2, 2*time.Minute)
 	if len(evs) != 1 {
 		t.Fatalf("events %q, want one", eventNames(evs))
@@ -61,7 +61,7 @@ func TestRuleNamesAndSeverities(t *testing.T) {
 
 // TestRuleStatesJSON pins the shape /api/v1/status serves.
 func TestRuleStatesJSON(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	r.stream(StreamConnected)
 	r.fps(60, 2*time.Minute)
 	r.stream(StreamDisconnected)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestRuleEngineFPSLowHysteresis(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
 		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.fps(90, 2*time.Minute) },
 			want: map[string]RuleStatus{RuleFPSLow: RuleInactive, RuleFPSCritical: RuleInactive, RuleFPSHigh: RuleInactive}},
@@ -44,7 +44,7 @@ func TestRuleEngineFPSLowHysteresis(t *testing.T) {
 }
 
 func TestRuleEngineFPSDeepDropFiresWarningAndCritical(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
 		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.fps(90, time.Minute) }},
 		{name: "deep drop", do: func(r *ruleRun) []event.Event { return r.fps(30, 3*time.Minute) },
@@ -69,7 +69,7 @@ func TestRuleEngineFPSDeepDropFiresWarningAndCritical(t *testing.T) {
 }
 
 func TestRuleEngineFPSHigh(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
 		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.fps(90, time.Minute) }},
 		{name: "uncapped frame rate", do: func(r *ruleRun) []event.Event { return r.fps(120, 2*time.Minute) },
@@ -108,7 +108,7 @@ func TestRuleEngineFlappingFPS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+			r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 			r.stream(StreamConnected)
 			r.fps(90, 10*time.Minute)
 			if tt.prefire {
@@ -144,7 +144,7 @@ func TestRuleEngineFlappingFPS(t *testing.T) {
 }
 
 func TestRuleEngineZeroForFiresOnFirstBreach(t *testing.T) {
-	cfg := DefaultRuleConfig()
+	cfg := testRules()
 	cfg.FPSFor, cfg.ResolveFor, cfg.SmoothingWindow = 0, 0, time.Millisecond
 	r := newRuleRun(t, cfg, testkit.BaseTime(t))
 	r.fps(90, time.Second)

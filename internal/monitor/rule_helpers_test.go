@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
 // ruleRun plays the telemetry watcher against an engine: samples at the
@@ -177,3 +178,7 @@ func runRuleSteps(t *testing.T, r *ruleRun, steps []ruleStep) {
 		}
 	}
 }
+
+// testRules are the rules the daemon builds for a target of an empty
+// config file: every default from internal/config, none from here.
+func testRules() RuleConfig { return RuleConfigFrom(config.Default().Targets[0]) }

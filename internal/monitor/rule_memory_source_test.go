@@ -24,7 +24,9 @@ func (r *ruleRun) pollEvery(interval, d time.Duration, mb float64) []event.Event
 // polled leaves the memory rules unknown, and memory_unwatched fires once,
 // MemoryFor after data began, worded by the table; memory back resolves it.
 func TestMemoryUnwatchedWithoutASource(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	rules := testRules()
+	rules.MemoryPollInterval = 0 // telemetry.performance_poll_interval: 0, the fallback off
+	r := newRuleRun(t, rules, testkit.BaseTime(t))
 	r.stream(StreamConnected)
 	evs := r.fpsOnly(90, 5*time.Minute)
 	if got := eventNames(evs); len(got) != 1 || got[0] != "memory_unwatched firing" {
@@ -65,7 +67,7 @@ func TestMemoryUnwatchedWithoutASource(t *testing.T) {
 // every 30 s judge memory_high as the stream's would, its events say where
 // the memory came from, and a telemetry outage does not interrupt them.
 func TestPolledMemoryKeepsTheMemoryRulesWorking(t *testing.T) {
-	cfg := DefaultRuleConfig()
+	cfg := testRules()
 	cfg.MemoryPollInterval = 30 * time.Second
 	r := newRuleRun(t, cfg, testkit.BaseTime(t))
 	r.stream(StreamConnected)
@@ -106,7 +108,7 @@ func TestPolledMemoryKeepsTheMemoryRulesWorking(t *testing.T) {
 // TestTelemetryMemoryComesFirst: while the stream carries memory, a late
 // /performance reading changes nothing.
 func TestTelemetryMemoryComesFirst(t *testing.T) {
-	cfg := DefaultRuleConfig()
+	cfg := testRules()
 	cfg.MemoryPollInterval = 30 * time.Second
 	r := newRuleRun(t, cfg, testkit.BaseTime(t))
 	r.stream(StreamConnected)
@@ -125,7 +127,7 @@ func TestTelemetryMemoryComesFirst(t *testing.T) {
 // TestMemoryUnwatchedSaysWhyPollingFails: the reason of a failed poll
 // reaches memory_unwatched and the memory rules' status.
 func TestMemoryUnwatchedSaysWhyPollingFails(t *testing.T) {
-	cfg := DefaultRuleConfig()
+	cfg := testRules()
 	cfg.MemoryPollInterval = 30 * time.Second
 	r := newRuleRun(t, cfg, testkit.BaseTime(t))
 	r.stream(StreamConnected)

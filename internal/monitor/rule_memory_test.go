@@ -13,7 +13,7 @@ import (
 )
 
 func TestRuleEngineMemoryHighHysteresis(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	runRuleSteps(t, r, []ruleStep{
 		{name: "healthy", do: func(r *ruleRun) []event.Event { return r.memory(300, time.Minute) },
 			want: map[string]RuleStatus{RuleMemoryHigh: RuleInactive}},
@@ -38,7 +38,7 @@ func TestRuleEngineMemoryHighHysteresis(t *testing.T) {
 
 func TestRuleEngineMemoryGrowthDetectsLeak(t *testing.T) {
 	const leak = 15.0 // MB/min
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	rng := rand.New(rand.NewPCG(1, 2))
 	evs := r.play(17*time.Minute, jitter(steady(90), 1, rng), jitter(ramp(100, leak), 3, rng))
 	if got := eventNames(evs); !slices.Equal(got, []string{"memory_growth firing"}) {
@@ -87,7 +87,7 @@ func TestRuleEngineMemoryGrowthNoFalsePositive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := DefaultRuleConfig()
+			cfg := testRules()
 			cfg.MemoryMaxMB = 1000
 			r := newRuleRun(t, cfg, testkit.BaseTime(t))
 			rng := rand.New(rand.NewPCG(3, 4))
@@ -104,7 +104,7 @@ func TestRuleEngineMemoryGrowthNoFalsePositive(t *testing.T) {
 }
 
 func TestRuleEngineMemoryGap(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	r.memory(300, time.Minute)
 	runRuleSteps(t, r, []ruleStep{
 		{name: "pending", do: func(r *ruleRun) []event.Event { return r.memory(450, 50*time.Second) },

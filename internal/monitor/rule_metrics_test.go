@@ -17,7 +17,7 @@ import (
 func TestRuleGauges(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg)
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	g := NewRuleGauges(m, "vr-1")
 	states := func(rule string) map[string]float64 {
 		t.Helper()
@@ -69,7 +69,7 @@ spacetime_rule_firing{rule="telemetry_silent",severity="warning",target="vr-1"} 
 		t.Errorf("lint: %v %+v", err, problems)
 	}
 
-	cfg := DefaultRuleConfig()
+	cfg := testRules()
 	cfg.FPSMax, cfg.TelemetryDownFor = 0, 0
 	if err := r.e.UpdateConfig(cfg); err != nil {
 		t.Fatal(err)

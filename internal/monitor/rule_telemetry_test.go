@@ -10,7 +10,7 @@ import (
 )
 
 func TestRuleEngineTelemetryDown(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	down := map[string]RuleStatus{RuleTelemetryDown: RulePending, RuleTelemetrySilent: RuleInactive}
 	runRuleSteps(t, r, []ruleStep{
 		{name: "data flowing", do: func(r *ruleRun) []event.Event { r.stream(StreamConnected); return r.fps(90, time.Minute) },
@@ -43,7 +43,7 @@ func TestRuleEngineTelemetryDown(t *testing.T) {
 }
 
 func TestRuleEngineTelemetryDownFromStart(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	r.stream(StreamDisconnected)
 	evs := r.idle(3 * time.Minute)
 	if got := eventNames(evs); !slices.Equal(got, []string{"telemetry_down firing"}) {
@@ -55,7 +55,7 @@ func TestRuleEngineTelemetryDownFromStart(t *testing.T) {
 }
 
 func TestRuleEngineTelemetrySilent(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	r.stream(StreamConnected)
 	r.fps(90, time.Minute)
 	// A half-open stream (reliability scenario 8): the watcher notices the silence,
@@ -83,7 +83,7 @@ func TestRuleEngineTelemetrySilent(t *testing.T) {
 
 func TestRuleEngineStaleDataNeitherFiresNorResolves(t *testing.T) {
 	t.Run("firing rule survives a disconnect and resolves on fresh data only", func(t *testing.T) {
-		r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+		r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 		r.stream(StreamConnected)
 		r.fps(60, 2*time.Minute)
 		runRuleSteps(t, r, []ruleStep{
@@ -109,7 +109,7 @@ func TestRuleEngineStaleDataNeitherFiresNorResolves(t *testing.T) {
 		})
 	})
 	t.Run("pending timer restarts after silence", func(t *testing.T) {
-		r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+		r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 		r.stream(StreamConnected)
 		r.fps(90, time.Minute)
 		runRuleSteps(t, r, []ruleStep{
@@ -126,7 +126,7 @@ func TestRuleEngineStaleDataNeitherFiresNorResolves(t *testing.T) {
 		})
 	})
 	t.Run("gap in samples without a stream report", func(t *testing.T) {
-		r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+		r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 		r.fps(90, time.Minute)
 		runRuleSteps(t, r, []ruleStep{
 			{name: "pending", do: func(r *ruleRun) []event.Event { return r.fps(70, 50*time.Second) },
@@ -139,7 +139,7 @@ func TestRuleEngineStaleDataNeitherFiresNorResolves(t *testing.T) {
 		})
 	})
 	t.Run("growth window emptied by an outage", func(t *testing.T) {
-		r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+		r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 		r.play(10*time.Minute, steady(90), ramp(100, 15))
 		r.stream(StreamDisconnected)
 		r.idle(20 * time.Second)

@@ -69,7 +69,7 @@ func TestRuleEngineClockSteps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+			r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 			tt.setup(r)
 			n0 := len(r.events)
 			stepped(r, tt.by)
@@ -87,7 +87,7 @@ func TestRuleEngineClockSteps(t *testing.T) {
 		})
 	}
 	t.Run("a tick slightly older than the last sample changes nothing", func(t *testing.T) {
-		r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+		r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 		r.fps(90, time.Minute)
 		drop := r.now
 		r.fps(70, 30*time.Second)
@@ -104,7 +104,7 @@ func TestRuleEngineClockSteps(t *testing.T) {
 	t.Run("monotonic readings", func(t *testing.T) {
 		// Times from an injected clock built on time.Now: Sub uses the
 		// monotonic reading. The whole FPS walk behaves as without it.
-		r := newRuleRun(t, DefaultRuleConfig(), time.Now())
+		r := newRuleRun(t, testRules(), time.Now())
 		r.fps(90, time.Minute)
 		if evs := r.fps(70, 2*time.Minute); !slices.Equal(eventNames(evs), []string{"fps_low firing"}) {
 			t.Errorf("events %q, want fps_low firing", eventNames(evs))
@@ -113,7 +113,7 @@ func TestRuleEngineClockSteps(t *testing.T) {
 }
 
 func TestRuleEngineIgnoresInvalidSamples(t *testing.T) {
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	r.fps(90, time.Minute)
 	r.fps(70, 50*time.Second)
 	before := r.state(RuleFPSLow)
@@ -143,7 +143,7 @@ func TestRuleEngineIgnoresInvalidSamples(t *testing.T) {
 
 func TestRuleEngineSteadyStateAllocatesNothing(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	r := newRuleRun(t, DefaultRuleConfig(), testkit.BaseTime(t))
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	g := NewRuleGauges(NewMetrics(reg), "vr-1")
 	g.Sync(r.e.States())
 	r.play(20*time.Minute, steady(90), steady(250)) // fills every window

@@ -119,6 +119,7 @@ func warmWatcher(tb testing.TB, msgType int, data []byte, next func()) (*Watcher
 	w, err := NewWatcher(WatcherOptions{
 		Target: "vr-1",
 		Stream: spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}},
+		Rules:  testRules(),
 		Now:    clock.now,
 	})
 	if err != nil {

@@ -82,7 +82,7 @@ func refusedWatchURL(t *testing.T) string {
 
 // fastRules fire and resolve within a few hundred milliseconds.
 func fastRules() RuleConfig {
-	c := DefaultRuleConfig()
+	c := testRules()
 	c.FPSFor = 200 * time.Millisecond
 	c.MemoryFor = 200 * time.Millisecond
 	c.ResolveFor = 200 * time.Millisecond

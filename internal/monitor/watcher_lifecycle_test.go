@@ -225,7 +225,7 @@ func TestWatcherRunsOnce(t *testing.T) {
 // naming its field, without echoing a URL (it may carry a password).
 func TestNewWatcherRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	badRules := DefaultRuleConfig()
+	badRules := testRules()
 	badRules.FPSMin = 99
 	for _, tc := range []struct {
 		name string
@@ -239,10 +239,11 @@ func TestNewWatcherRejectsBadOptions(t *testing.T) {
 		{"cap below initial", func(o *WatcherOptions) { o.BackoffInitial, o.BackoffMax = time.Minute, time.Second }, []string{"BackoffMax"}},
 		{"tick too slow", func(o *WatcherOptions) { o.TickInterval = time.Minute }, []string{"TickInterval", "MaxGap"}},
 		{"bad rules", func(o *WatcherOptions) { o.Rules = badRules }, []string{"FPSMax"}},
+		{"no rules", func(o *WatcherOptions) { o.Rules = RuleConfig{} }, []string{"WatcherOptions.Rules: zero"}},
 		{"bad snapshot", func(o *WatcherOptions) { o.RestoreRules = []byte("{") }, []string{"restore rule snapshot"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := WatcherOptions{Target: watchTarget, Stream: spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}}}
+			opts := WatcherOptions{Target: watchTarget, Stream: spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}}, Rules: testRules()}
 			tc.mod(&opts)
 			_, err := NewWatcher(opts)
 			if err == nil {

@@ -26,8 +26,7 @@ type WatcherOptions struct {
 	// spacetime-api.md §3.1). Stream.Now defaults to Now. Stream.OnInvalid,
 	// if set, is called after the watcher has counted the invalid frame.
 	Stream spacetime.StreamOptions
-	// Rules are the target's thresholds (default DefaultRuleConfig() when
-	// the whole struct is zero).
+	// Rules are the target's thresholds, built from its config. Required.
 	Rules RuleConfig
 	// RestoreRules is a snapshot from RuleSnapshot (kept in the store) to
 	// start from, or nil: rules firing before a restart stay firing, without
@@ -133,7 +132,7 @@ func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
 		bad("RingSize", "must be ≥ 0 (0 means the default), got %d", o.RingSize)
 	}
 	if o.Rules == (RuleConfig{}) {
-		o.Rules = DefaultRuleConfig()
+		bad("Rules", "zero: build them from the target's config")
 	}
 	o.BackoffInitial = cmp.Or(o.BackoffInitial, DefaultWatcherBackoffInitial)
 	o.BackoffMax = cmp.Or(o.BackoffMax, DefaultWatcherBackoffMax)
@@ -159,12 +158,9 @@ func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
 }
 
 // UpdateRules swaps in new thresholds (a reload), keeping every rule's state;
-// it is safe while Run runs, which applies cfg between two frames. A zero
-// cfg means DefaultRuleConfig(). On a validation error nothing changes.
+// it is safe while Run runs, which applies cfg between two frames. On a
+// validation error nothing changes.
 func (w *Watcher) UpdateRules(cfg RuleConfig) error {
-	if cfg == (RuleConfig{}) {
-		cfg = DefaultRuleConfig()
-	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("watcher %s: rules: %w", w.target, err)
 	}

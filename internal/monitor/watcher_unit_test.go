@@ -26,6 +26,7 @@ func newStepWatcher(t *testing.T, mod func(*WatcherOptions)) (*Watcher, *stepClo
 	opts := WatcherOptions{
 		Target:  watchTarget,
 		Stream:  spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}},
+		Rules:   testRules(),
 		Metrics: NewMetrics(prometheus.NewRegistry()),
 		Now:     clock.now,
 	}

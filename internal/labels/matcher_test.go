@@ -1,4 +1,4 @@
-package alert
+package labels
 
 import (
 	"encoding/json"
@@ -12,16 +12,16 @@ func TestParseMatcher(t *testing.T) {
 		typ        MatchType
 		value, out string // out: String()
 	}{
-		{"alert=fps_low", LabelAlert, MatchEqual, "fps_low", "alert=fps_low"},
-		{`alert=~"fps_.*"`, LabelAlert, MatchRegexp, "fps_.*", `alert=~"fps_.*"`},
-		{"alert=~fps_.*", LabelAlert, MatchRegexp, "fps_.*", `alert=~"fps_.*"`}, // the shell ate the quotes
-		{"target!=canary", LabelTarget, MatchNotEqual, "canary", "target!=canary"},
-		{`severity!~"info|warning"`, LabelSeverity, MatchNotRegexp, "info|warning", `severity!~"info|warning"`},
-		{"severity=warning", LabelSeverity, MatchEqual, "warning", "severity=warning"},
-		{` target = "main" `, LabelTarget, MatchEqual, "main", "target=main"},
-		{"target=vr-2.eu:1", LabelTarget, MatchEqual, "vr-2.eu:1", "target=vr-2.eu:1"},
-		{`target="a \"quoted\" name"`, LabelTarget, MatchEqual, `a "quoted" name`, `target="a \"quoted\" name"`},
-		{`alert=""`, LabelAlert, MatchEqual, "", `alert=""`},
+		{"alert=fps_low", Alert, MatchEqual, "fps_low", "alert=fps_low"},
+		{`alert=~"fps_.*"`, Alert, MatchRegexp, "fps_.*", `alert=~"fps_.*"`},
+		{"alert=~fps_.*", Alert, MatchRegexp, "fps_.*", `alert=~"fps_.*"`}, // the shell ate the quotes
+		{"target!=canary", Target, MatchNotEqual, "canary", "target!=canary"},
+		{`severity!~"info|warning"`, Severity, MatchNotRegexp, "info|warning", `severity!~"info|warning"`},
+		{"severity=warning", Severity, MatchEqual, "warning", "severity=warning"},
+		{` target = "main" `, Target, MatchEqual, "main", "target=main"},
+		{"target=vr-2.eu:1", Target, MatchEqual, "vr-2.eu:1", "target=vr-2.eu:1"},
+		{`target="a \"quoted\" name"`, Target, MatchEqual, `a "quoted" name`, `target="a \"quoted\" name"`},
+		{`alert=""`, Alert, MatchEqual, "", `alert=""`},
 	}
 	for _, tc := range good {
 		m, err := ParseMatcher(tc.in)
@@ -47,8 +47,8 @@ func TestParseMatcher(t *testing.T) {
 	bad := []struct{ in, err string }{
 		{"", `matcher "": empty; want name=value, name!=value, name=~regex or name!~regex`},
 		{"fps_low", "matcher `fps_low`: no operator; want name=value, name!=value, name=~regex or name!~regex"},
-		{"=fps_low", "matcher `=fps_low`: no label name before \"=fps_low\"; a silence matches on alert, severity, target, kind, cause or source"},
-		{"alertname=fps_low", "matcher `alertname=fps_low`: unknown label \"alertname\": a silence matches on alert, severity, target, kind, cause or source"},
+		{"=fps_low", "matcher `=fps_low`: no label name before \"=fps_low\"; matchers take alert, severity, target, kind, cause or source"},
+		{"alertname=fps_low", "matcher `alertname=fps_low`: unknown label \"alertname\": matchers take alert, severity, target, kind, cause or source"},
 		{"alert~fps", "matcher `alert~fps`: no operator after \"alert\"; want =, !=, =~ or !~"},
 		{"alert==fps_low", "matcher `alert==fps_low`: unquoted value \"=fps_low\" starts with '=': the operators are =, !=, =~ and !~; quote a value that starts so"},
 		{`alert=~"fps_(.*"`, "matcher `alert=~\"fps_(.*\"`: bad regex \"fps_(.*\": missing closing ): `fps_(.*`"},
@@ -68,10 +68,10 @@ func TestParseMatcher(t *testing.T) {
 }
 
 func TestMatcherMatches(t *testing.T) {
-	main := Labels{Target: "main", Alert: "fps_low", Severity: SeverityWarning}
+	main := set{Target: "main", Alert: "fps_low", Severity: "warning"}
 	cases := []struct {
 		matchers []string
-		labels   Labels
+		labels   set
 		want     bool
 	}{
 		{[]string{"alert=fps_low"}, main, true},
@@ -88,11 +88,11 @@ func TestMatcherMatches(t *testing.T) {
 		{[]string{`alert!~"memory_.*"`}, main, true},
 		{[]string{"severity=warning"}, main, true},
 		{[]string{"severity=critical"}, main, false},
-		{[]string{`target=~"vr-[0-9]+"`}, Labels{Target: "vr-12", Alert: "fps_low", Severity: SeverityInfo}, true},
-		{[]string{`target=~"vr-[0-9]+"`}, Labels{Target: "vr-x", Alert: "fps_low", Severity: SeverityInfo}, false},
+		{[]string{`target=~"vr-[0-9]+"`}, set{Target: "vr-12", Alert: "fps_low", Severity: "info"}, true},
+		{[]string{`target=~"vr-[0-9]+"`}, set{Target: "vr-x", Alert: "fps_low", Severity: "info"}, false},
 		{[]string{`alert=~"fps_.*"`, "target!=canary"}, main, true},
-		{[]string{`alert=~"fps_.*"`, "target!=canary"}, Labels{Target: "canary", Alert: "fps_low", Severity: SeverityWarning}, false},
-		{[]string{`alert=~"fps_.*"`, "target!=canary"}, Labels{Target: "main", Alert: "memory_high", Severity: SeverityWarning}, false},
+		{[]string{`alert=~"fps_.*"`, "target!=canary"}, set{Target: "canary", Alert: "fps_low", Severity: "warning"}, false},
+		{[]string{`alert=~"fps_.*"`, "target!=canary"}, set{Target: "main", Alert: "memory_high", Severity: "warning"}, false},
 		{nil, main, false}, // no matcher selects nothing
 	}
 	for _, tc := range cases {
@@ -109,3 +109,8 @@ func TestMatcherMatches(t *testing.T) {
 		}
 	}
 }
+
+// set is an alert's labels as a map.
+type set map[string]string
+
+func (s set) Get(name string) string { return s[name] }

@@ -1,49 +1,13 @@
-package alert
+package labels
 
 import (
 	"errors"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
-	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
-
-// Severities lists the severities, most urgent first.
-func Severities() []Severity { return []Severity{SeverityCritical, SeverityWarning, SeverityInfo} }
-
-// Labels are an alert's labels (LabelTarget, LabelAlert, LabelSeverity), as
-// groups and silences see them. Every alert has all three, never empty.
-type Labels struct {
-	Target, Alert string
-	Severity      Severity
-	// Kind, Cause and Source are what inhibit rules match on besides:
-	// check|rule|condition, the failure's class, where a value came from.
-	Kind          event.Kind
-	Cause, Source string
-}
-
-// Get returns the value of the label name, "" for a label alerts do not have.
-func (l Labels) Get(name string) string {
-	switch name {
-	case LabelAlert:
-		return l.Alert
-	case LabelTarget:
-		return l.Target
-	case LabelSeverity:
-		return string(l.Severity)
-	case LabelKind:
-		return string(l.Kind)
-	case LabelCause:
-		return l.Cause
-	case LabelSource:
-		return l.Source
-	}
-	return ""
-}
 
 // MatchType is how a matcher compares a label's value, as Alertmanager's
 // matchers do.
@@ -72,8 +36,8 @@ type Matcher struct {
 // when it is a regex.
 func NewMatcher(name string, t MatchType, value string) (Matcher, error) {
 	m := Matcher{Name: name, Type: t, Value: value}
-	if !isSilenceLabel(name) {
-		return Matcher{}, fmt.Errorf("unknown label %q: a silence matches on %s", name, labelList())
+	if !Known(name) {
+		return Matcher{}, fmt.Errorf("unknown label %q: matchers take %s", name, List())
 	}
 	switch t {
 	case MatchEqual, MatchNotEqual:
@@ -118,7 +82,7 @@ func parseMatcher(s string) (Matcher, error) {
 	}
 	name, rest := s[:i], strings.TrimLeft(s[i:], " ")
 	if name == "" {
-		return Matcher{}, fmt.Errorf("no label name before %q; a silence matches on %s", rest, labelList())
+		return Matcher{}, fmt.Errorf("no label name before %q; matchers take %s", rest, List())
 	}
 	var t MatchType
 	for _, op := range []MatchType{MatchRegexp, MatchNotRegexp, MatchNotEqual, MatchEqual} {
@@ -205,11 +169,12 @@ func (m *Matcher) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Matchers are a silence's matchers: an alert matches when every one does.
+// Matchers are a silence's or an inhibit rule's matchers: an alert matches
+// when every one does.
 type Matchers []Matcher
 
 // Matches reports whether every matcher matches l; false when there is none.
-func (ms Matchers) Matches(l Labels) bool {
+func (ms Matchers) Matches(l Getter) bool {
 	for _, m := range ms {
 		if !m.Matches(l.Get(m.Name)) {
 			return false
@@ -225,14 +190,6 @@ func (ms Matchers) String() string {
 		parts[i] = m.String()
 	}
 	return strings.Join(parts, ", ")
-}
-
-func isSilenceLabel(name string) bool {
-	return slices.Contains(groupByLabels, name) || name == LabelKind || name == LabelCause || name == LabelSource
-}
-
-func labelList() string {
-	return LabelAlert + ", " + LabelSeverity + ", " + LabelTarget + ", " + LabelKind + ", " + LabelCause + " or " + LabelSource
 }
 
 func isLabelRune(r rune) bool {
