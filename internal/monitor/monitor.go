@@ -185,14 +185,6 @@ func (m *Monitor) Apply(cfg *config.Config) error {
 	return nil
 }
 
-// scheduleSpec is the cron spec of a target's scheduled checks.
-func scheduleSpec(s config.Schedule) string {
-	if s.Cron != "" {
-		return s.Cron
-	}
-	return "@every " + s.Interval.String()
-}
-
 // startLocked starts a target's watcher, its API probe, its cron entry and
 // a first round right away, so that results appear without waiting for the
 // first tick.
@@ -201,20 +193,27 @@ func (m *Monitor) startLocked(t *target) error {
 	t.job = cron.NewChain(cron.SkipIfStillRunning(cronLogger{m.log.Named("cron")})).Then(cron.FuncJob(func() {
 		t.runner.round(ctx)
 	}))
-	id, err := m.cron.AddJob(scheduleSpec(t.cfg.Schedule), t.job)
-	if err != nil {
-		cancel()
-		return fmt.Errorf("target %s: schedule %q: %w", t.cfg.Name, scheduleSpec(t.cfg.Schedule), err)
+	every, isInterval := scheduleInterval(t.cfg.Schedule)
+	if !isInterval {
+		id, err := m.cron.AddJob(scheduleSpec(t.cfg.Schedule), t.job)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("target %s: schedule %q: %w", t.cfg.Name, scheduleSpec(t.cfg.Schedule), err)
+		}
+		t.entryID = id
 	}
-	t.entryID = id
 	t.cancel, t.done = cancel, make(chan struct{})
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer close(t.done)
-		// The first round, right away, and the API probe run beside the watcher.
+		// The first round, right away, the interval's ticks and the API
+		// probe run beside the watcher.
 		var side sync.WaitGroup
 		side.Go(t.job.Run)
+		if isInterval {
+			side.Go(func() { tickRounds(ctx, every, func() { side.Go(t.job.Run) }) })
+		}
 		if t.probe != nil {
 			side.Go(func() { t.probe.run(ctx, t.runner, t.job.Run) })
 		}

@@ -1,0 +1,53 @@
+package monitor
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+)
+
+// scheduleSpec is the cron spec of a target's scheduled checks.
+func scheduleSpec(s config.Schedule) string {
+	if s.Cron != "" {
+		return s.Cron
+	}
+	return "@every " + s.Interval.String()
+}
+
+// scheduleInterval is the period of a schedule that is an interval
+// (interval, or cron "@every ..."), and false for a cron expression.
+//
+// Intervals run on a ticker, not on the cron scheduler: robfig/cron
+// computes its next run in wall-clock time, so a wall clock stepped back
+// an hour (an NTP correction, a VM restored) would pause the checks for
+// that hour. A ticker counts on the monotonic clock, so the poll cadence
+// holds across steps (reliability scenario 13). A cron expression names
+// wall-clock times and follows the wall clock, as cron does.
+func scheduleInterval(s config.Schedule) (time.Duration, bool) {
+	if s.Cron == "" {
+		return s.Interval, s.Interval > 0
+	}
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(s.Cron), "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		return d, err == nil && d > 0
+	}
+	return 0, false
+}
+
+// tickRounds calls start every period, on the monotonic clock, until ctx
+// is done. start must not block: a round runs beside the ticks, and the
+// job's SkipIfStillRunning skips a tick that falls inside a round.
+func tickRounds(ctx context.Context, period time.Duration, start func()) {
+	ticker := time.NewTicker(period)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			start()
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package monitor
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestIntervalsIgnoreWallClockSteps is reliability scenario 13 for the
+// schedule: the injected clock steps back an hour, then forward two, while
+// the instance is down for an hour. The rounds keep their 5-minute cadence
+// (timed on the bubble's monotonic clock), the outage fires and resolves
+// once, and an interval schedule is never handed to the cron scheduler,
+// whose next-run arithmetic is wall-clock time and would pause the checks
+// for the hour the clock went back.
+func TestIntervalsIgnoreWallClockSteps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var step atomic.Int64 // the wall clock's offset from the bubble's
+		now := func() time.Time { return time.Now().Add(time.Duration(step.Load())) }
+		fake := &fakeTarget{roundTime: 40 * time.Second, down: func(at time.Time) bool {
+			el := at.Sub(start)
+			return el >= 2*time.Hour && el < 3*time.Hour
+		}}
+		rec := &eventRecorder{}
+		m := New(Options{
+			Store: openTestStore(t, now), Metrics: NewMetrics(prometheus.NewRegistry()), Sink: rec, Now: now,
+			build: fakeBuild(map[string]*fakeTarget{"main": fake}, nil),
+		})
+		if err := m.Apply(testConfig(t, "main")); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- m.Run(ctx) }()
+
+		time.Sleep(time.Hour + 2*time.Minute)
+		step.Store(int64(-time.Hour))
+		time.Sleep(2 * time.Hour)
+		step.Store(int64(time.Hour))
+		time.Sleep(3*time.Hour - 2*time.Minute - time.Second)
+		if n := len(m.cron.Entries()); n != 0 {
+			t.Errorf("%d cron entries for an interval schedule, want 0 (cron runs on wall-clock time)", n)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+
+		starts := fake.startTimes()
+		if len(starts) != 72 {
+			t.Fatalf("%d rounds in 6 h across two clock steps, want 72", len(starts))
+		}
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap != 5*time.Minute {
+				t.Fatalf("round %d started %v after the previous one, want 5m", i, gap)
+			}
+		}
+		want := []string{"check_instance_up firing", "check_instance_up resolved"}
+		if got := rec.list(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+			t.Fatalf("events = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestCronExpressionsUseTheScheduler: a cron expression names wall-clock
+// times, so it stays with the cron scheduler; "@every" is an interval.
+func TestCronExpressionsUseTheScheduler(t *testing.T) {
+	for _, c := range []struct {
+		cron     string
+		interval bool
+	}{{"*/5 * * * *", false}, {"CRON_TZ=UTC 0 * * * *", false}, {"@hourly", false}, {"@every 5m", true}, {"@every nonsense", false}} {
+		cfg := testConfig(t, "main")
+		cfg.Targets[0].Schedule.Cron = c.cron
+		d, ok := scheduleInterval(cfg.Targets[0].Schedule)
+		if ok != c.interval || (ok && d != 5*time.Minute) {
+			t.Errorf("scheduleInterval(%q) = %v, %v; want interval %v", c.cron, d, ok, c.interval)
+		}
+	}
+}
