@@ -27,8 +27,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slack"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackbot"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
-	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 

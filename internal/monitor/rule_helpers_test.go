@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // ruleRun plays the telemetry watcher against an engine: samples at the
