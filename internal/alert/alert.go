@@ -69,6 +69,9 @@ type Event struct {
 	Reason string
 	// Observed and Expected are the values behind the reason, when known.
 	Observed, Expected string
+	// Hint is the likely cause and the next step, for a firing event; from
+	// the monitor's description of the rule, check or condition.
+	Hint string
 }
 
 // Deployment is the deployment an alert happened during.
@@ -98,6 +101,9 @@ type Alert struct {
 	Reason   string `json:"reason"`
 	Observed string `json:"observed,omitempty"`
 	Expected string `json:"expected,omitempty"`
+	// Hint is the likely cause and the next step, while firing (empty once
+	// resolved, and for alerts the monitor has no hint for).
+	Hint string `json:"hint,omitempty"`
 	// Deployment is the target's current deployment, when known.
 	Deployment *Deployment `json:"deployment,omitempty"`
 	// RunbookURL and DashboardURL come from the config's templates.

@@ -258,6 +258,7 @@ func (a *alerting) RuleEvent(target string, ev monitor.RuleEvent) {
 		Reason:   ev.Reason,
 		Observed: ev.Observed,
 		Expected: ev.Expected,
+		Hint:     ev.Hint,
 	})
 }
 

@@ -209,6 +209,9 @@ func (e *RuleEngine) event(id ruleID, state RuleEventState, at, since time.Time,
 		Expected:  def.expected(&e.cfg),
 		Reason:    reasonDisabled,
 	}
+	if state == RuleEventFiring {
+		ev.Hint = def.hint
+	}
 	if def.memory {
 		ev.Source = e.memSrc.String()
 	}

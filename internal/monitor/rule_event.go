@@ -144,6 +144,9 @@ type RuleEvent struct {
 	Expected string `json:"expected,omitempty"`
 	// Reason is one line naming the cause, e.g. "FPS 61.2 below 85 for 1m0s".
 	Reason string `json:"reason"`
+	// Hint is the likely cause and the next step, from the rule, check or
+	// condition's row of its table; people read it next to a firing alert.
+	Hint string `json:"hint,omitempty"`
 	// Source is, for memory_high and memory_growth, where the memory judged
 	// came from: "telemetry" or "performance" (RuleEngine.ObservePerformance).
 	// Inhibition by telemetry_down concerns only memory from telemetry.
