@@ -149,7 +149,7 @@ type Message struct {
 	GroupLabels map[string]string `json:"group_labels,omitempty"`
 	// Alerts are the group's alerts to notify, firing first (most severe
 	// first), then resolved. A sink that cannot show them all says how many
-	// more there are ("+37 more"); /api/v1/alerts has the full list.
+	// more there are ("… 37 more alerts"); /api/v1/alerts has the full list.
 	Alerts []Alert `json:"alerts,omitempty"`
 	// Title and Text carry KindTest and KindText messages.
 	Title string `json:"title,omitempty"`

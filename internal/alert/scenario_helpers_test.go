@@ -664,12 +664,12 @@ func (r timedRequest) String() string {
 	return fmt.Sprintf("%v %d %s", r.at, r.Code, r.Error)
 }
 
-// moreLine reads the "+N more alerts" line of a cut message.
-var moreLine = regexp.MustCompile(`\*\+(\d+) more alerts\*`)
+// moreLine reads the "… N more alerts" line of a cut message.
+var moreLine = regexp.MustCompile(`\*… (\d+) more alerts?\*`)
 
 // accounting reads how a message accounts for its alerts: the header's
 // firing count, the distinct alert names it shows (matching name), and the
-// "+N more" it adds.
+// "… N more" it adds.
 func accounting(m slackMsg, name *regexp.Regexp) (header int, shown map[string]bool, more int) {
 	if h := regexp.MustCompile(`FIRING (\d+)`).FindStringSubmatch(m.header); h != nil {
 		header, _ = strconv.Atoi(h[1])

@@ -24,11 +24,11 @@ const (
 // Cause is known takes its cause's hint instead (causeHints, or the token
 // condition's). A hint names no other alert.
 var checkHints = map[config.CheckName]string{
-	config.CheckInstanceUp:  "likely the instance is not running, or its HTTP API is disabled or listens elsewhere: check the process and the target's api_url; restart the instance",
+	config.CheckInstanceUp:  "the instance is not running, or its HTTP API is disabled or listens elsewhere: check the process and the target's api_url; restart the instance",
 	config.CheckHealth:      "the instance answers /health with an error: check its log; if this build never serves /health, declare the check in known_gaps",
-	config.CheckStatus:      "likely a build or config for another environment was deployed: check the deployed build and the environment it reports against expected.environment",
-	config.CheckTelemetry:   "likely the telemetry server did not start or listens elsewhere: check the instance's log and the target's telemetry_urls",
-	config.CheckScene:       "likely the expected scene failed to load, or another one is loaded: check the instance's log for load errors, and expected.scene",
+	config.CheckStatus:      "a build or config for another environment was deployed: check the deployed build and the environment it reports against expected.environment",
+	config.CheckTelemetry:   "the telemetry server did not start or listens elsewhere: check the instance's log and the target's telemetry_urls",
+	config.CheckScene:       "the expected scene failed to load, or another one is loaded: check the instance's log for load errors, and expected.scene",
 	config.CheckAuth:        "authentication is misconfigured in this build (it answers without a token, or refuses a valid one): fix it before the API is exposed",
 	config.CheckRateLimit:   "rate limiting is off in this build, or checks.rate_limit_path is not limited: check the build's rate-limit settings",
 	config.CheckWhitelist:   "the scene whitelist is off in this build, so any scene loads: fix it before the API is exposed",
@@ -42,7 +42,7 @@ var checkHints = map[config.CheckName]string{
 var causeHints = map[string]string{
 	CauseConnectionRefused: "the instance is not running, or its HTTP API is disabled or listens elsewhere: check the process and the target's api_url; restart the instance",
 	CauseInstanceDown:      "the instance does not answer, so this check could not run: bring the instance back first",
-	CauseTimeout:           "likely the engine is stalled or the host overloaded: check the instance's CPU and its log; restart it if it stays unresponsive",
+	CauseTimeout:           "the engine is stalled or the host overloaded: check the instance's CPU and its log; restart it if it stays unresponsive",
 	CauseEndpointAbsent:    "this build does not serve the endpoint: deploy a build that does, or declare the check in known_gaps",
 }
 
