@@ -599,28 +599,14 @@ func (w *world) messages(kind slackfake.Endpoint) []slackMsg {
 
 func (w *world) read(m slackfake.Message) slackMsg {
 	w.t.Helper()
-	var blocks []struct {
-		Type string `json:"type"`
-		Text *struct {
-			Text string `json:"text"`
-		} `json:"text"`
-		Elements []struct {
-			Text string `json:"text"`
-		} `json:"elements"`
-	}
-	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
-		w.t.Fatalf("message %s: blocks: %v", m.TS, err)
+	blocks, err := m.DecodeBlocks()
+	if err != nil {
+		w.t.Fatal(err)
 	}
 	out := slackMsg{Message: m, at: m.Received.Sub(w.start), blocks: len(blocks)}
 	var lines []string
 	for _, b := range blocks {
-		text := ""
-		if b.Text != nil {
-			text = b.Text.Text
-		}
-		for _, e := range b.Elements {
-			text += e.Text
-		}
+		text := strings.Join(b.Texts, "")
 		n := len([]rune(text))
 		out.chars += n
 		if b.Type == "header" && out.header == "" {

@@ -241,11 +241,17 @@ func (a *alerting) logStop(what string, err error) {
 	}
 }
 
-// RuleEvent adapts the monitor's events (threshold rules and checks) to
-// the alert manager: alert never imports monitor. The event's values come
-// rendered in their unit; nothing here needs to know a rule.
+// RuleEvent hands the monitor's events (threshold rules, checks and
+// conditions) to the alert manager.
 func (a *alerting) RuleEvent(target string, ev monitor.RuleEvent) {
-	a.manager.Handle(alert.Event{
+	a.manager.Handle(AlertEvent(target, ev))
+}
+
+// AlertEvent adapts a monitor event to the alert manager's Event: alert
+// never imports monitor. The event's values come rendered in their unit,
+// with its hint; nothing here needs to know a rule.
+func AlertEvent(target string, ev monitor.RuleEvent) alert.Event {
+	return alert.Event{
 		Target:   target,
 		Alert:    ev.Rule,
 		Kind:     ev.Kind,
@@ -259,7 +265,7 @@ func (a *alerting) RuleEvent(target string, ev monitor.RuleEvent) {
 		Observed: ev.Observed,
 		Expected: ev.Expected,
 		Hint:     ev.Hint,
-	})
+	}
 }
 
 // storeKV is a sink's key-value space in the store's meta bucket.

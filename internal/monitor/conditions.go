@@ -57,7 +57,7 @@ func conditionResult(cond tokenCondition, results []CheckResult) CheckResult {
 	for _, r := range results {
 		if r.Status == CheckFail && r.Cause == cond.cause {
 			return CheckResult{Check: config.CheckName(cond.name), Status: CheckFail, Cause: cond.cause,
-				Observed: r.Observed, Expected: r.Expected, Reason: conditionReason(cond, r)}
+				Observed: r.Observed, Expected: conditionExpected, Reason: conditionReason(cond, r)}
 		}
 		if r.Check == config.CheckInstanceUp && r.Status == CheckPass {
 			answered = true
@@ -66,8 +66,13 @@ func conditionResult(cond tokenCondition, results []CheckResult) CheckResult {
 	if !answered {
 		return CheckResult{Check: config.CheckName(cond.name), Status: CheckSkipped}
 	}
-	return CheckResult{Check: config.CheckName(cond.name), Status: CheckPass, Reason: "the instance accepts the token"}
+	return CheckResult{Check: config.CheckName(cond.name), Status: CheckPass, Expected: conditionExpected, Reason: "the instance accepts the token"}
 }
+
+// conditionExpected is what a token condition wants, whichever check
+// showed the refusal (the check's own expected value is about something
+// else: a scene, an environment).
+const conditionExpected = "the token accepted"
 
 // conditionReason says what is wrong, from the failing check's own
 // account; what to do is the condition's hint.

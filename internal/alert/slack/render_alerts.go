@@ -19,7 +19,7 @@ func renderAlerts(m alert.Message, o RenderOptions) (Payload, error) {
 			nFiring++
 		}
 	}
-	title := headerText(nFiring, len(alerts)-nFiring, groupName(m))
+	title := headerText(alerts[0].Severity, nFiring, len(alerts)-nFiring, groupName(m))
 	f := filler{
 		blocks: []Block{Header(title), Context(summaryLine(alerts, m))},
 		// Room kept for the "… N more alerts" line: its longest form.
@@ -145,11 +145,12 @@ func firingFirst(in []alert.Alert) []alert.Alert {
 	return out
 }
 
-// headerText is "🔴 FIRING 3 · ✅ RESOLVED 1 — main".
-func headerText(firing, resolved int, group string) string {
+// headerText is "🔴 FIRING 3 · ✅ RESOLVED 1 — main", marked with the
+// severity of the most severe firing alert (worst).
+func headerText(worst alert.Severity, firing, resolved int, group string) string {
 	var parts []string
 	if firing > 0 {
-		parts = append(parts, fmt.Sprintf("🔴 FIRING %d", firing))
+		parts = append(parts, fmt.Sprintf("%s FIRING %d", severityEmoji(worst), firing))
 	}
 	if resolved > 0 {
 		parts = append(parts, fmt.Sprintf("%s RESOLVED %d", resolvedEmoji, resolved))
