@@ -68,6 +68,9 @@ type Alert struct {
 	Reason   string `json:"reason"`
 	Observed string `json:"observed,omitempty"`
 	Expected string `json:"expected,omitempty"`
+	// Hint is the likely cause and the next step, while firing (empty once
+	// resolved, and for alerts the monitor has no hint for).
+	Hint string `json:"hint,omitempty"`
 	// Deployment is the target's current deployment, when known.
 	Deployment *Deployment `json:"deployment,omitempty"`
 	// RunbookURL and DashboardURL come from the config's templates.
@@ -113,7 +116,7 @@ type Message struct {
 	GroupLabels map[string]string `json:"group_labels,omitempty"`
 	// Alerts are the group's alerts to notify, firing first (most severe
 	// first), then resolved. A sink that cannot show them all says how many
-	// more there are ("+37 more"); /api/v1/alerts has the full list.
+	// more there are ("… 37 more alerts"); /api/v1/alerts has the full list.
 	Alerts []Alert `json:"alerts,omitempty"`
 	// Title and Text carry KindTest and KindText messages.
 	Title string `json:"title,omitempty"`

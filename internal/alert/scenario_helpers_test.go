@@ -601,28 +601,14 @@ func (w *world) messages(kind slackfake.Endpoint) []slackMsg {
 
 func (w *world) read(m slackfake.Message) slackMsg {
 	w.t.Helper()
-	var blocks []struct {
-		Type string `json:"type"`
-		Text *struct {
-			Text string `json:"text"`
-		} `json:"text"`
-		Elements []struct {
-			Text string `json:"text"`
-		} `json:"elements"`
-	}
-	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
-		w.t.Fatalf("message %s: blocks: %v", m.TS, err)
+	blocks, err := m.DecodeBlocks()
+	if err != nil {
+		w.t.Fatal(err)
 	}
 	out := slackMsg{Message: m, at: m.Received.Sub(w.start), blocks: len(blocks)}
 	var lines []string
 	for _, b := range blocks {
-		text := ""
-		if b.Text != nil {
-			text = b.Text.Text
-		}
-		for _, e := range b.Elements {
-			text += e.Text
-		}
+		text := strings.Join(b.Texts, "")
 		n := len([]rune(text))
 		out.chars += n
 		if b.Type == "header" && out.header == "" {
@@ -666,12 +652,12 @@ func (r timedRequest) String() string {
 	return fmt.Sprintf("%v %d %s", r.at, r.Code, r.Error)
 }
 
-// moreLine reads the "+N more alerts" line of a cut message.
-var moreLine = regexp.MustCompile(`\*\+(\d+) more alerts\*`)
+// moreLine reads the "… N more alerts" line of a cut message.
+var moreLine = regexp.MustCompile(`\*… (\d+) more alerts?\*`)
 
 // accounting reads how a message accounts for its alerts: the header's
 // firing count, the distinct alert names it shows (matching name), and the
-// "+N more" it adds.
+// "… N more" it adds.
 func accounting(m slackMsg, name *regexp.Regexp) (header int, shown map[string]bool, more int) {
 	if h := regexp.MustCompile(`FIRING (\d+)`).FindStringSubmatch(m.header); h != nil {
 		header, _ = strconv.Atoi(h[1])

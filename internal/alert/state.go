@@ -30,6 +30,7 @@ type alertState struct {
 	startsAt time.Time // when the condition began (the episode's first firing)
 	endsAt   time.Time // when it ended, zero while firing
 	reason   string
+	hint     string // the likely cause and next step, while firing
 	observed string
 	expected string
 	dep      *Deployment // the deployment it fired during
@@ -147,6 +148,7 @@ func (a *alertState) view() Alert {
 		StartsAt:     a.startsAt,
 		Summary:      a.summary(),
 		Reason:       oneLine(a.reason),
+		Hint:         oneLine(a.hint),
 		Observed:     a.observed,
 		Expected:     a.expected,
 		RunbookURL:   a.runbookURL,
@@ -189,7 +191,7 @@ func (a *alertState) applyFiring(ev event.Event, now time.Time, dep *Deployment)
 		a.announceAt = now // it got worse: people hear of it, not at the next repeat
 	}
 	a.severity, a.kind, a.cause, a.source = ev.Severity, ev.Kind, ev.Cause, ev.Source
-	a.reason, a.observed, a.expected = ev.Reason, ev.Observed, ev.Expected
+	a.reason, a.observed, a.expected, a.hint = ev.Reason, ev.Observed, ev.Expected, ev.Hint
 	if a.dep == nil {
 		a.dep = dep
 	}
@@ -214,6 +216,7 @@ func (a *alertState) applyResolved(ev event.Event, now time.Time) (keep bool) {
 		// included: the firing values next to it would read as current.
 		a.reason, a.observed, a.expected = ev.Reason, ev.Observed, ev.Expected
 	}
+	a.hint = "" // what to do about a condition that is over: nothing
 	return a.notified
 }
 

@@ -51,6 +51,7 @@ type alertRecord struct {
 	StartsAt     time.Time   `json:"starts_at"`
 	EndsAt       time.Time   `json:"ends_at,omitzero"`
 	Reason       string      `json:"reason,omitempty"`
+	Hint         string      `json:"hint,omitempty"`
 	Observed     string      `json:"observed,omitempty"`
 	Expected     string      `json:"expected,omitempty"`
 	Deployment   *Deployment `json:"deployment,omitempty"`
@@ -123,7 +124,7 @@ func (a *alertState) record() alertRecord {
 	return alertRecord{
 		Target: a.target, Name: a.name, Severity: a.severity, Firing: a.firing,
 		StartsAt: wall(a.startsAt), EndsAt: wall(a.endsAt),
-		Reason: a.reason, Observed: a.observed, Expected: a.expected, Deployment: a.dep,
+		Reason: a.reason, Hint: a.hint, Observed: a.observed, Expected: a.expected, Deployment: a.dep,
 		ActiveAt: wall(a.activeAt), ResolvedAt: wall(a.resolvedAt), HeldUntil: wall(a.heldUntil),
 		Notified: a.notified, LastNotified: wall(a.lastNotified), AnnounceAt: wall(a.announceAt),
 		Silenced: a.silenced,
@@ -135,7 +136,7 @@ func (r alertRecord) state() *alertState {
 	return &alertState{
 		fp: fingerprint(r.Target, r.Name), target: r.Target, name: r.Name, severity: r.Severity,
 		firing: r.Firing, startsAt: r.StartsAt, endsAt: r.EndsAt,
-		reason: r.Reason, observed: r.Observed, expected: r.Expected, dep: r.Deployment,
+		reason: r.Reason, hint: r.Hint, observed: r.Observed, expected: r.Expected, dep: r.Deployment,
 		activeAt: r.ActiveAt, resolvedAt: r.ResolvedAt, heldUntil: r.HeldUntil,
 		notified: r.Notified, lastNotified: r.LastNotified, announceAt: r.AnnounceAt,
 		silenced: r.Silenced,

@@ -240,7 +240,7 @@ func (a *api) notifyTest(w http.ResponseWriter, r *http.Request) {
 	msg := alert.Message{
 		Kind:  alert.KindTest,
 		Title: "spacetime-watch test notification",
-		Text:  "This is a test sent by `spacetime-watch notify test`. Nothing is wrong.",
+		Text:  "This is a test sent by the command spacetime-watch notify test. Nothing is wrong.",
 	}
 	out := NotifyTestResponse{Results: []NotifyTestResult{}}
 	for _, s := range sinks {

@@ -206,8 +206,8 @@ func TestOneCauseOneAlert(t *testing.T) {
 						t.Errorf("the notification does not say %q (the token file and how to fix it): %s", fix, text)
 					}
 				}
-				if !strings.Contains(a.Reason, "a restarted instance has a new token") {
-					t.Errorf("token_rejected's reason does not say that a restart changes the token: %q", a.Reason)
+				if !strings.Contains(a.Hint, "a restarted instance has a new token") {
+					t.Errorf("token_rejected's hint does not say that a restart changes the token: %q", a.Hint)
 				}
 			},
 			afterRecovery: func(t *testing.T, d *runningDaemon, fixed time.Time) {

@@ -52,7 +52,7 @@ func TestReviewDeliveredMessage(t *testing.T) {
 			if m.Kind != alert.KindText || m.Target != r.Target || m.Deployment == nil || m.Deployment.ID != "d-1" {
 				t.Errorf("message %+v", m)
 			}
-			if strings.Contains(m.Text, "Review "+r.Name) || !strings.Contains(m.Text, "*API responsive*: 90.0% of 10 checks passed") {
+			if strings.Contains(m.Text, "Review "+r.Name) || !strings.Contains(m.Text, "API responsive: 90.0% of 10 checks passed") {
 				t.Errorf("text repeats the title or lacks the items:\n%s", m.Text)
 			}
 		})

@@ -93,6 +93,10 @@ type Event struct {
 	Expected string `json:"expected,omitempty"`
 	// Reason is one line naming the cause, e.g. "FPS 61.2 below 85 for 1m0s".
 	Reason string `json:"reason"`
+	// Hint is the likely cause and the next step, for a firing event: from
+	// the rule's, check's or condition's row of its table, the one place it
+	// is described. Empty for a resolved event.
+	Hint string `json:"hint,omitempty"`
 	// ProjectedLimitIn is, for memory_growth firing, the projected time
 	// until memory reaches its limit (0 when already there or unknown).
 	ProjectedLimitIn time.Duration `json:"projected_limit_in,omitempty"`

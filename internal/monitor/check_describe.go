@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -17,6 +18,48 @@ const (
 	checkReasonRefused      = "connection refused: the API is disabled or the instance is not running"
 	checkReasonTokenExpired = "token expired: the instance must be restarted"
 )
+
+// checkHints are the likely cause and the next step of each check failing
+// for a reason of its own, for people reading the alert. A failure whose
+// Cause is known takes its cause's hint instead (causeHints, or the token
+// condition's). A hint names no other alert.
+var checkHints = map[config.CheckName]string{
+	config.CheckInstanceUp:  "the instance is not running, or its HTTP API is disabled or listens elsewhere: check the process and the target's api_url; restart the instance",
+	config.CheckHealth:      "the instance answers /health with an error: check its log; if this build never serves /health, declare the check in known_gaps",
+	config.CheckStatus:      "a build or config for another environment was deployed: check the deployed build and the environment it reports against expected.environment",
+	config.CheckTelemetry:   "the telemetry server did not start or listens elsewhere: check the instance's log and the target's telemetry_urls",
+	config.CheckScene:       "the expected scene failed to load, or another one is loaded: check the instance's log for load errors, and expected.scene",
+	config.CheckAuth:        "authentication is misconfigured in this build (it answers without a token, or refuses a valid one): fix it before the API is exposed",
+	config.CheckRateLimit:   "rate limiting is off in this build, or checks.rate_limit_path is not limited: check the build's rate-limit settings",
+	config.CheckWhitelist:   "the scene whitelist is off in this build, so any scene loads: fix it before the API is exposed",
+	config.CheckPerformance: "this build does not serve /performance as expected, or refuses the performance token: check performance_token_file and the instance's log",
+	config.CheckThresholds:  "FPS or memory left the checklist's band during the window: the FPS and memory alerts and the dashboard say which and when",
+}
+
+// causeHints are the likely cause and the next step of a failure whose
+// Cause is known, whatever the check. The token causes take the token
+// condition's hint (tokenConditions).
+var causeHints = map[string]string{
+	CauseConnectionRefused: "the instance is not running, or its HTTP API is disabled or listens elsewhere: check the process and the target's api_url; restart the instance",
+	CauseInstanceDown:      "the instance does not answer, so this check could not run: bring the instance back first",
+	CauseTimeout:           "the engine is stalled or the host overloaded: check the instance's CPU and its log; restart it if it stays unresponsive",
+	CauseEndpointAbsent:    "this build does not serve the endpoint: deploy a build that does, or declare the check in known_gaps",
+}
+
+// checkHint is the hint of a failing result: its condition's or its
+// cause's when known, else its check's. tokenFix says how to fix a refused
+// token for the target's token source.
+func checkHint(r CheckResult, tokenFix string) string {
+	for _, c := range tokenConditions {
+		if string(r.Check) == c.name || r.Cause == c.cause {
+			return c.hintFor(tokenFix)
+		}
+	}
+	if h, ok := causeHints[r.Cause]; ok {
+		return h
+	}
+	return checkHints[r.Check]
+}
 
 // checkErrResult turns an error of the client into a result: a 429 skips the
 // check (the instance said "later", not "broken"), a cancelled context

@@ -22,30 +22,42 @@ const (
 	ConditionTokenRejected = "token_rejected"
 )
 
-// tokenCondition is one condition and the cause that raises it.
+// tokenCondition is one condition, the cause that raises it, and the
+// likely cause and next step people read with it.
 type tokenCondition struct {
 	name     string
 	cause    string
 	severity Severity
+	// hint may hold {token_fix}: how to fix a refused token for the
+	// target's token source (tokenHint).
+	hint string
 }
 
 // tokenConditions are derived in this order; an expired token is the
 // more precise account of a refusal, so it comes first.
 var tokenConditions = []tokenCondition{
-	{ConditionTokenExpired, CauseTokenExpired, SeverityCritical},
-	{ConditionTokenRejected, CauseTokenRejected, SeverityWarning},
+	{ConditionTokenExpired, CauseTokenExpired, SeverityCritical,
+		"the stock Godot server issues one token per process and never renews it: restart the instance (the daemon then reads its new token)"},
+	{ConditionTokenRejected, CauseTokenRejected, SeverityWarning,
+		"the token is another instance's or a previous run's: {token_fix}"},
+}
+
+// hintFor is the condition's hint for a target whose token is fixed as
+// tokenFix says.
+func (c tokenCondition) hintFor(tokenFix string) string {
+	return strings.ReplaceAll(c.hint, "{token_fix}", tokenFix)
 }
 
 // conditionResult folds a round's results into one result for cond: failed
 // when a check failed with its cause, passed when none did and the
 // instance answered, skipped when the round says nothing about tokens (the
 // instance did not answer).
-func conditionResult(cond tokenCondition, results []CheckResult, hint string) CheckResult {
+func conditionResult(cond tokenCondition, results []CheckResult) CheckResult {
 	answered := false
 	for _, r := range results {
 		if r.Status == CheckFail && r.Cause == cond.cause {
 			return CheckResult{Check: config.CheckName(cond.name), Status: CheckFail, Cause: cond.cause,
-				Observed: r.Observed, Expected: r.Expected, Reason: conditionReason(cond, r, hint)}
+				Observed: r.Observed, Expected: conditionExpected, Reason: conditionReason(cond, r)}
 		}
 		if r.Check == config.CheckInstanceUp && r.Status == CheckPass {
 			answered = true
@@ -54,16 +66,21 @@ func conditionResult(cond tokenCondition, results []CheckResult, hint string) Ch
 	if !answered {
 		return CheckResult{Check: config.CheckName(cond.name), Status: CheckSkipped}
 	}
-	return CheckResult{Check: config.CheckName(cond.name), Status: CheckPass, Reason: "the instance accepts the token"}
+	return CheckResult{Check: config.CheckName(cond.name), Status: CheckPass, Expected: conditionExpected, Reason: "the instance accepts the token"}
 }
 
-// conditionReason says what is wrong and what to do, from the failing
-// check's own account.
-func conditionReason(cond tokenCondition, r CheckResult, hint string) string {
+// conditionExpected is what a token condition wants, whichever check
+// showed the refusal (the check's own expected value is about something
+// else: a scene, an environment).
+const conditionExpected = "the token accepted"
+
+// conditionReason says what is wrong, from the failing check's own
+// account; what to do is the condition's hint.
+func conditionReason(cond tokenCondition, r CheckResult) string {
 	if cond.name == ConditionTokenExpired {
-		return fmt.Sprintf("the instance's API token expired (check %s: %s); the stock server issues one token per process: restart the instance", r.Check, r.Reason)
+		return fmt.Sprintf("the instance's API token expired: check %s was refused (%s)", r.Check, r.Observed)
 	}
-	return fmt.Sprintf("the instance refused the API token (check %s: %s); %s", r.Check, r.Reason, hint)
+	return fmt.Sprintf("the instance refused the API token (check %s: %s)", r.Check, r.Reason)
 }
 
 // tokenHint tells how to fix a refused token for the target's token source.

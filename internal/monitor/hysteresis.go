@@ -81,14 +81,18 @@ func checkEventRule(r CheckResult) string {
 // event builds the event for the transition step just reported. Since is,
 // as for rule events, when the condition began (the first failure of the
 // streak) for a firing event, and when the check started failing for a
-// resolved one (failingSince, the previous state's start).
-func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time.Time, failureThreshold, successThreshold int) event.Event {
+// resolved one (failingSince, the previous state's start). A firing event
+// carries its hint (checkHint; tokenFix says how to fix a refused token).
+func (h *checkHysteresis) event(r CheckResult, transition int, failingSince time.Time, failureThreshold, successThreshold int, tokenFix string) event.Event {
 	since := failingSince
 	if transition > 0 {
 		since = h.streakStart
 	}
 	ev := event.Event{Name: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, At: h.since, Since: since,
 		Observed: r.Observed, Expected: r.Expected}
+	if transition > 0 {
+		ev.Hint = checkHint(r, tokenFix)
+	}
 	condition := h.kind == event.KindCondition
 	switch {
 	case transition > 0 && condition:

@@ -209,6 +209,9 @@ func (e *RuleEngine) event(id ruleID, state event.State, at, since time.Time, wo
 		Expected:  def.expected(&e.cfg),
 		Reason:    reasonDisabled,
 	}
+	if state == event.StateFiring {
+		ev.Hint = def.hint
+	}
 	if def.memory {
 		ev.Source = e.memSrc.String()
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 // This file is the one place a rule is described: its name, severity,
-// unit, direction, where its threshold and hysteresis come from, and its
-// wording when it fires and resolves. Adding a rule is a row here plus its
+// unit, direction, where its threshold and hysteresis come from, its
+// wording when it fires and resolves, and its hint (the likely cause and
+// the next step). Adding a rule is a row here plus its
 // evaluation (rule_eval.go). Events carry their values already rendered
 // (Observed "60.3 fps", Expected "at least 85 fps"), so that the alerting
 // layer and every sink print them as they are.
@@ -113,6 +114,9 @@ type ruleDef struct {
 	cause string
 	// firing and resolved are the events' reasons.
 	firing, resolved string
+	// hint is the likely cause and the next step, for people reading a
+	// firing alert. It names no other alert.
+	hint string
 }
 
 func telemetryDownSeconds(c *RuleConfig) float64 { return c.TelemetryDownFor.Seconds() }
@@ -132,12 +136,14 @@ var ruleDefs = [numRules]ruleDef{
 		threshold:  func(c *RuleConfig) float64 { return c.FPSCriticalMin },
 		hysteresis: fpsHysteresis,
 		firing:     fpsFiringBelow, resolved: fpsResolvedBelow,
+		hint: "a scene or a deployment far over its frame budget, or the GPU throttling: if it began with the deployment, roll it back; else check the host's GPU load and temperature",
 	},
 	ruleFPSLow: {
 		name: RuleFPSLow, severity: SeverityWarning, unit: "fps", dir: dirBelow,
 		threshold:  func(c *RuleConfig) float64 { return c.FPSMin },
 		hysteresis: fpsHysteresis,
 		firing:     fpsFiringBelow, resolved: fpsResolvedBelow,
+		hint: "more scene load than the frame budget holds, or another process on the GPU: compare FPS with the previous deployment on the dashboard and check the host's GPU and CPU load",
 	},
 	ruleFPSHigh: {
 		name: RuleFPSHigh, severity: SeverityWarning, unit: "fps", dir: dirAbove,
@@ -145,6 +151,7 @@ var ruleDefs = [numRules]ruleDef{
 		hysteresis: fpsHysteresis,
 		firing:     "FPS {value} above {threshold} for {held}",
 		resolved:   "FPS {value} back at or below {healthy} for {held}",
+		hint:       "the frame rate is not capped (vsync or the XR runtime's frame pacing is off): check the build's vsync and XR refresh-rate settings",
 	},
 	ruleMemoryHigh: {
 		name: RuleMemoryHigh, severity: SeverityWarning, unit: "MB", dir: dirAbove, memory: true,
@@ -152,6 +159,7 @@ var ruleDefs = [numRules]ruleDef{
 		hysteresis: func(c *RuleConfig) float64 { return c.MemoryHysteresisMB },
 		firing:     "memory {value} MB above {threshold} MB for {held}",
 		resolved:   "memory {value} MB back at or below {healthy} MB for {held}",
+		hint:       "a leak or an unusually large scene: look at the memory curve on the dashboard; restart the instance before it runs out, and compare with the previous deployment",
 	},
 	ruleMemoryGrowth: {
 		name: RuleMemoryGrowth, severity: SeverityWarning, unit: "MB/min", dir: dirAbove, memory: true,
@@ -159,18 +167,21 @@ var ruleDefs = [numRules]ruleDef{
 		hysteresis: func(c *RuleConfig) float64 { return c.GrowthHysteresisMBPerMin },
 		firing:     "memory growing {value} MB/min over {span}{projection}",
 		resolved:   "memory growth {value} MB/min back at or below {healthy} MB/min for {held}",
+		hint:       "a leak (resources loaded and never freed): plan a restart before the projected time, and report the leak against the deployment",
 	},
 	ruleTelemetryDown: {
 		name: RuleTelemetryDown, severity: SeverityWarning, unit: "s", dir: dirAbsent, noun: "data",
 		threshold: telemetryDownSeconds,
 		firing:    "telemetry stream disconnected, no data for {held}",
 		resolved:  telemetryBack,
+		hint:      "the instance stopped or its telemetry server is not listening: check that the instance runs and that its telemetry port accepts connections",
 	},
 	ruleTelemetrySilent: {
 		name: RuleTelemetrySilent, severity: SeverityWarning, unit: "s", dir: dirAbsent, noun: "data",
 		threshold: telemetryDownSeconds,
 		firing:    "telemetry stream connected but silent, no data for {held}",
 		resolved:  telemetryBack,
+		hint:      "the engine's main loop is stalled (the connection stays open, nothing is sent): check that the API answers; restart the instance if it does not",
 	},
 	ruleMemoryUnwatched: {
 		name: RuleMemoryUnwatched, severity: SeverityWarning, unit: "s", dir: dirAbsent, noun: "memory data",
@@ -179,6 +190,7 @@ var ruleDefs = [numRules]ruleDef{
 		cause:     CauseNoMemorySource,
 		firing:    "memory unwatched for {held}: {why}; memory_high and memory_growth cannot judge",
 		resolved:  "memory reported again, by {source}, for {held}",
+		hint:      "the stream carries no memory (the binary encoding sends FPS only) and /performance gives none: set performance_token_file (or performance_token_env) for the target, or switch the instance's telemetry to the JSON encoding",
 	},
 }
 

@@ -183,7 +183,7 @@ func (r *targetRunner) apply(results []CheckResult, at time.Time) {
 		r.stepLocked(res, at)
 	}
 	for _, c := range tokenConditions {
-		r.stepLocked(conditionResult(c, results, r.settings.tokenHint), at)
+		r.stepLocked(conditionResult(c, results), at)
 	}
 	r.metrics.VerifyChecksPassed.WithLabelValues(r.name).Set(float64(passed))
 	r.last, r.lastRound = results, at
@@ -233,7 +233,7 @@ func (r *targetRunner) stepLocked(res CheckResult, at time.Time) {
 	if transition == 0 {
 		return
 	}
-	ev := h.event(res, transition, since, r.settings.failureThreshold, r.settings.successThreshold)
+	ev := h.event(res, transition, since, r.settings.failureThreshold, r.settings.successThreshold, r.settings.tokenHint)
 	ev.Target = r.name
 	if transition > 0 {
 		r.log.Warn("check failing", zap.String("check", string(res.Check)), zap.Object("event", ev))

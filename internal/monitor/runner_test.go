@@ -97,9 +97,10 @@ func TestTokenConditions(t *testing.T) {
 		cause, condition string
 		severity         Severity
 		wantReason       string
+		wantHint         string
 	}{
-		{CauseTokenExpired, ConditionTokenExpired, SeverityCritical, "restart the instance"},
-		{CauseTokenRejected, ConditionTokenRejected, SeverityWarning, "put the instance's current token in /etc/spacetime/token"},
+		{CauseTokenExpired, ConditionTokenExpired, SeverityCritical, "token expired: check auth was refused (HTTP 401)", "restart the instance"},
+		{CauseTokenRejected, ConditionTokenRejected, SeverityWarning, "refused the API token (check auth: auth refused the token with HTTP 401)", "put the instance's current token in /etc/spacetime/token"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.condition, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestTokenConditions(t *testing.T) {
 			settings := runnerSettings{failureThreshold: 2, successThreshold: 1, tokenHint: tokenHint(&config.Target{TokenFile: "/etc/spacetime/token"})}
 			r := newTargetRunner("main", settings, runnerDeps{}, NewMetrics(prometheus.NewRegistry()), st, rec, zap.NewNop(), func() time.Time { return at })
 			failing := func(c config.CheckName) CheckResult {
-				return CheckResult{Check: c, Status: CheckFail, Cause: tc.cause, Reason: string(c) + " refused the token with HTTP 401"}
+				return CheckResult{Check: c, Status: CheckFail, Cause: tc.cause, Observed: "HTTP 401", Reason: string(c) + " refused the token with HTTP 401"}
 			}
 			up := result(config.CheckInstanceUp, CheckPass)
 			r.apply([]CheckResult{up, failing(config.CheckAuth), failing(config.CheckScene)}, at)
@@ -125,7 +126,7 @@ func TestTokenConditions(t *testing.T) {
 				t.Fatalf("%s events = %v, want firing then resolved", tc.condition, cond)
 			}
 			if cond[0].Severity != tc.severity || cond[0].Kind != event.KindCondition || cond[0].Cause != tc.cause ||
-				!strings.Contains(cond[0].Reason, tc.wantReason) || !strings.Contains(cond[0].Reason, "refused the token") {
+				!strings.Contains(cond[0].Reason, tc.wantReason) || !strings.Contains(cond[0].Hint, tc.wantHint) {
 				t.Errorf("firing %s = %+v", tc.condition, cond[0])
 			}
 			if !strings.Contains(cond[1].Reason, "accepts the token") {
@@ -148,10 +149,10 @@ func TestTokenConditions(t *testing.T) {
 // not answer says nothing about the token: a firing condition stays.
 func TestTokenConditionSkippedWhileDown(t *testing.T) {
 	expired := CheckResult{Check: config.CheckAuth, Status: CheckFail, Cause: CauseTokenExpired}
-	if r := conditionResult(tokenConditions[0], []CheckResult{result(config.CheckInstanceUp, CheckFail), {Check: config.CheckAuth, Status: CheckFail, Cause: CauseInstanceDown}}, ""); r.Status != CheckSkipped {
+	if r := conditionResult(tokenConditions[0], []CheckResult{result(config.CheckInstanceUp, CheckFail), {Check: config.CheckAuth, Status: CheckFail, Cause: CauseInstanceDown}}); r.Status != CheckSkipped {
 		t.Errorf("instance down: %s, want skipped", r.Status)
 	}
-	if r := conditionResult(tokenConditions[0], []CheckResult{result(config.CheckInstanceUp, CheckPass), expired}, ""); r.Status != CheckFail {
+	if r := conditionResult(tokenConditions[0], []CheckResult{result(config.CheckInstanceUp, CheckPass), expired}); r.Status != CheckFail {
 		t.Errorf("expired: %s, want fail", r.Status)
 	}
 }

@@ -7,9 +7,9 @@ import (
 )
 
 // Renderings of a review for people: Markdown for the report file, Text
-// for Slack (mrkdwn) and the console. Both read the same fields in the
-// same order; neither escapes for Slack (the Slack sink escapes &, < and
-// > in the text it is given).
+// in plain text for every sink and the CLI (no markup: the console and
+// the CLI print it as it is, the Slack sinks escape it for mrkdwn). Both
+// read the same fields in the same order.
 
 // verdictEmoji marks a verdict at a glance.
 func verdictEmoji(v Verdict) string {
@@ -64,24 +64,23 @@ func placeLine(r Review) string {
 	return s
 }
 
-// Body is the review below its title: the context line, one line per item
-// (verdict emoji, *title*: figure — note) and the sparklines. Slack mrkdwn
-// that reads well on a console too.
+// Body is the review below its title, in plain text: the context line, one
+// line per item (verdict emoji, title: figure — note) and the sparklines.
 func Body(r Review) string {
 	var b strings.Builder
 	b.WriteString(placeLine(r) + "\n")
 	for _, it := range r.Items {
-		fmt.Fprintf(&b, "%s *%s*: %s", verdictEmoji(it.Verdict), it.Title, it.Figure)
+		fmt.Fprintf(&b, "%s %s: %s", verdictEmoji(it.Verdict), it.Title, it.Figure)
 		if it.Note != "" {
 			b.WriteString(" — " + it.Note)
 		}
 		b.WriteByte('\n')
 	}
 	if r.FPSSparkline != "" {
-		fmt.Fprintf(&b, "FPS     `%s`\n", r.FPSSparkline)
+		fmt.Fprintf(&b, "FPS     %s\n", r.FPSSparkline)
 	}
 	if r.MemorySparkline != "" {
-		fmt.Fprintf(&b, "Memory  `%s`\n", r.MemorySparkline)
+		fmt.Fprintf(&b, "Memory  %s\n", r.MemorySparkline)
 	}
 	return b.String()
 }

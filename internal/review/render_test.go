@@ -62,7 +62,7 @@ func TestRenderMarkers(t *testing.T) {
 		t.Errorf("text does not start with the title:\n%s", text)
 	}
 	for _, it := range late.Items {
-		if !strings.Contains(text, verdictEmoji(it.Verdict)+" *"+it.Title+"*: "+it.Figure) {
+		if !strings.Contains(text, verdictEmoji(it.Verdict)+" "+it.Title+": "+it.Figure) {
 			t.Errorf("text lacks the line of %s", it.Name)
 		}
 		if !strings.Contains(Markdown(late), "| "+it.Title+" | "+verdictEmoji(it.Verdict)+" "+string(it.Verdict)+" |") {
@@ -70,9 +70,12 @@ func TestRenderMarkers(t *testing.T) {
 		}
 	}
 	for _, s := range []string{late.FPSSparkline, late.MemorySparkline} {
-		if !strings.Contains(text, "`"+s+"`") || !strings.Contains(Markdown(late), "`"+s+"`") {
+		if !strings.Contains(text, "  "+s+"\n") || !strings.Contains(Markdown(late), "`"+s+"`") {
 			t.Errorf("sparkline %q missing", s)
 		}
+	}
+	if strings.ContainsAny(text, "*`") {
+		t.Errorf("the text, printed as it is by the console and the CLI, carries markup:\n%s", text)
 	}
 
 	p := partialReview(t)

@@ -13,7 +13,8 @@ func Labels(a alert.Alert) map[string]string {
 }
 
 // Annotations are an alert's annotations in Alertmanager: summary,
-// description (the reason), observed, expected, runbook_url,
+// description (the reason), observed, expected, hint (likely cause and
+// next step), runbook_url,
 // dashboard_url and deployment_version, each only when known.
 func Annotations(a alert.Alert) map[string]string {
 	ann := map[string]string{}
@@ -21,6 +22,7 @@ func Annotations(a alert.Alert) map[string]string {
 	put(ann, "description", a.Reason)
 	put(ann, "observed", a.Observed)
 	put(ann, "expected", a.Expected)
+	put(ann, "hint", a.Hint)
 	put(ann, "runbook_url", a.RunbookURL)
 	put(ann, "dashboard_url", a.DashboardURL)
 	if a.Deployment != nil {

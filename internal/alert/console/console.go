@@ -1,8 +1,9 @@
 // Package console is the sink that prints notifications as readable text
 // on a writer (stdout in `spacetime-watch demo`): the same messages the
-// other sinks deliver, one line per alert.
+// other sinks deliver, one line per alert, in plain text.
 //
 //	ALERT FIRING fps_low [warning] on demo: FPS 60.3 below 85 for 10s (observed 60.3, expected ≥ 85; since 10:35:13, deployment 1.0.0 started 3m ago)
+//	  likely cause, next step: more scene load than the frame budget holds, ...
 //	ALERT RESOLVED fps_low [warning] on demo: FPS 90.1 back at or above 88 for 10s (observed 90.1, expected ≥ 85; fired 10:35:13–10:35:53 for 40s, deployment 1.0.0 started 4m ago)
 package console
 

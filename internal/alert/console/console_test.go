@@ -46,6 +46,11 @@ func TestRenderGolden(t *testing.T) {
 	withLinks := fpsFiring()
 	withLinks.RunbookURL = "https://runbooks.example.com/spacetime/fps_low"
 	withLinks.DashboardURL = "http://grafana.example.com/d/spacetime-watch?var-target=demo"
+	withHint := fpsFiring()
+	withHint.Hint = "more scene load than the frame budget holds:\ncompare with the previous deployment"
+	withHint.RunbookURL = withLinks.RunbookURL
+	resolvedHint := fpsResolved()
+	resolvedHint.Hint = "a hint is for a firing alert: never printed once resolved"
 	critical := alert.Alert{Target: "demo", Name: "check_health", Severity: alert.SeverityCritical, State: alert.StateFiring,
 		StartsAt: t0.Add(-time.Minute), Reason: "GET /health: connection refused\n(instance down or its HTTP API disabled)"}
 	memory := alert.Alert{Target: "demo", Name: "memory_high", Severity: alert.SeverityWarning, State: alert.StateResolved,
@@ -60,6 +65,8 @@ func TestRenderGolden(t *testing.T) {
 		{"firing", message(fpsFiring())},
 		{"resolved", func() alert.Message { m := message(fpsResolved()); m.CreatedAt = t0.Add(time.Minute); return m }()},
 		{"firing_with_links", message(withLinks)},
+		{"firing_with_hint", message(withHint)},
+		{"resolved_with_hint", message(resolvedHint)},
 		{"group", message(critical, withLinks, memory)},
 		{"bare_alert", alert.Message{Kind: alert.KindAlerts, Alerts: []alert.Alert{bare}}},
 		{"summary_only", message(summaryOnly)},

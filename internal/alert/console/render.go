@@ -12,7 +12,8 @@ import (
 
 // Render returns m as the console sink prints it, newline-terminated:
 //
-//   - an alert message with one alert is one line (plus one for its links);
+//   - an alert message with one alert is one line (plus one for the likely
+//     cause and the next step of a firing alert, and one for its links);
 //   - a group of several alerts is a header line ("ALERTS target=demo: 2
 //     firing, 1 resolved") followed by one indented line per alert;
 //   - a test message is "TEST via <sink>: <title>", with its text;
@@ -79,8 +80,9 @@ func groupName(m alert.Message) string {
 	return "(no group)"
 }
 
-// renderAlert writes "FIRING fps_low [warning] on demo: <reason> (<facts>)"
-// and, when the alert has links, an indented line with them.
+// renderAlert writes "FIRING fps_low [warning] on demo: <reason> (<facts>)",
+// then indented, for a firing alert, the likely cause and the next step,
+// and the alert's links. Plain text: no markup of any medium.
 func renderAlert(b *strings.Builder, prefix, linkIndent string, a alert.Alert, now time.Time) {
 	what := a.Reason
 	if what == "" {
@@ -98,6 +100,9 @@ func renderAlert(b *strings.Builder, prefix, linkIndent string, a alert.Alert, n
 		fmt.Fprintf(b, " (%s)", facts)
 	}
 	b.WriteByte('\n')
+	if a.Hint != "" && a.State != alert.StateResolved {
+		fmt.Fprintf(b, "%slikely cause, next step: %s\n", linkIndent, oneLine(a.Hint))
+	}
 	var links []string
 	if a.RunbookURL != "" {
 		links = append(links, "runbook "+oneLine(a.RunbookURL))

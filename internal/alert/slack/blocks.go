@@ -7,21 +7,35 @@ import (
 	"unicode/utf8"
 )
 
-// Slack's limits, and the budget this package keeps to. Lengths count
-// characters (runes), as Slack and slack-go do.
+// Slack's limits, each with where Slack documents it, and the budgets this
+// package keeps to. Lengths count characters (runes), as Slack and
+// slack-go do. Render never fails on a long message: it cuts, and says
+// what it cut ("… 12 more alerts").
 const (
-	// MaxBlocks is Slack's limit of blocks per message.
+	// MaxBlocks is Slack's limit of blocks per message: "You can include
+	// up to 50 blocks in each message"
+	// (https://api.slack.com/reference/block-kit/blocks).
 	MaxBlocks = 50
-	// MaxSectionChars is Slack's limit of a section's text.
+	// MaxSectionChars is Slack's limit of a section block's text: "Maximum
+	// length for the text in this field is 3000 characters"
+	// (https://api.slack.com/reference/block-kit/blocks#section). Context
+	// elements are text objects, held to the same length here.
 	MaxSectionChars = 3000
-	// MaxHeaderChars is Slack's limit of a header's plain text.
+	// MaxHeaderChars is Slack's limit of a header block's plain text:
+	// "Maximum length for the text in this field is 150 characters"
+	// (https://api.slack.com/reference/block-kit/blocks#header).
 	MaxHeaderChars = 150
-	// MaxTotalChars bounds the text of all blocks together: Slack documents
-	// no such limit but answers msg_blocks_too_long somewhere near 13,000
-	// characters, so messages stay below 8,000 (docs/reliability.md scenario 6).
+	// MaxMessageTextChars is where Slack truncates a message's top-level
+	// text (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
+	MaxMessageTextChars = 40000
+	// MaxTotalChars bounds the text of all blocks together. Slack
+	// documents no such limit but answers msg_blocks_too_long near 13,000
+	// characters (https://github.com/slackapi/bolt-js/issues/2509), so
+	// messages stay below 8,000 (docs/reliability.md scenario 6).
 	MaxTotalChars = 8000
-	// MaxFallbackChars bounds the plain-text fallback (Slack truncates
-	// text at 40,000; notifications show far less).
+	// MaxFallbackChars bounds the plain-text fallback, the text
+	// notifications show: far below MaxMessageTextChars, since a
+	// notification shows a line or two.
 	MaxFallbackChars = 1000
 )
 
@@ -126,6 +140,12 @@ func Truncate(s string, n int) string {
 func Escape(s string) string { return mrkdwnEscaper.Replace(s) }
 
 var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// Code is s as inline code: escaped, one line, cut to n characters, with
+// its backticks turned into quotes, which would otherwise end the code.
+func Code(s string, n int) string {
+	return "`" + Escape(oneLine(strings.ReplaceAll(s, "`", "'"), n)) + "`"
+}
 
 // oneLine joins s's lines, so that a multi-line value cannot break the
 // layout, and cuts it to n characters.

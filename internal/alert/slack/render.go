@@ -8,7 +8,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 )
 
-// DefaultAlertsURL is where the "+N more" line sends readers when
+// DefaultAlertsURL is where the "… N more alerts" line sends readers when
 // RenderOptions.AlertsURL is empty: the daemon's endpoint, as a path.
 const DefaultAlertsURL = "/api/v1/alerts"
 
@@ -17,7 +17,7 @@ type RenderOptions struct {
 	// Sink is the sink's name, shown in test messages.
 	Sink string
 	// AlertsURL is the full URL of the daemon's /api/v1/alerts, linked from
-	// the "+N more" line. Default: the path DefaultAlertsURL, as text.
+	// the "… N more alerts" line. Default: the path DefaultAlertsURL, as text.
 	AlertsURL string
 }
 
@@ -28,7 +28,7 @@ var ErrEmptyMessage = errors.New("message has nothing to render")
 // Render turns m into a Slack message within Slack's limits: at most
 // MaxBlocks blocks, MaxSectionChars per section, fewer than MaxTotalChars
 // in all. An alert group too large for one message shows its first alerts
-// (firing first) and a "+N more alerts" line that accounts for the rest.
+// (firing first) and a "… N more alerts" line that accounts for the rest.
 // Both Slack sinks use it; the bot renders its thread parents itself.
 func Render(m alert.Message, o RenderOptions) (Payload, error) {
 	switch m.Kind {
@@ -56,7 +56,7 @@ func renderTest(m alert.Message, o RenderOptions) Payload {
 	}
 	ctx := []string{"test message"}
 	if o.Sink != "" {
-		ctx = append(ctx, "sink `"+Escape(oneLine(o.Sink, capName))+"`")
+		ctx = append(ctx, "sink "+Code(o.Sink, capName))
 	}
 	if !m.CreatedAt.IsZero() {
 		ctx = append(ctx, "sent "+Date(m.CreatedAt))

@@ -19,10 +19,10 @@ func renderAlerts(m alert.Message, o RenderOptions) (Payload, error) {
 			nFiring++
 		}
 	}
-	title := headerText(nFiring, len(alerts)-nFiring, groupName(m))
+	title := headerText(alerts[0].Severity, nFiring, len(alerts)-nFiring, groupName(m))
 	f := filler{
 		blocks: []Block{Header(title), Context(summaryLine(alerts, m))},
-		// Room kept for the "+N more alerts" line: its longest form.
+		// Room kept for the "… N more alerts" line: its longest form.
 		reserve: Context(moreLine(alerts, o.AlertsURL)).Chars(),
 	}
 	for _, b := range f.blocks {
@@ -48,7 +48,7 @@ func renderAlerts(m alert.Message, o RenderOptions) (Payload, error) {
 const detailedInStorm = 3
 
 // filler adds blocks to a message while they fit in MaxBlocks and
-// MaxTotalChars, keeping room for the "+N more" line while alerts remain.
+// MaxTotalChars, keeping room for the "… N more alerts" line while alerts remain.
 type filler struct {
 	blocks  []Block
 	used    int
@@ -56,7 +56,7 @@ type filler struct {
 }
 
 // fits reports whether a block of n characters fits; last is true when
-// no alert would remain after it (no "+N more" line needed).
+// no alert would remain after it (no "… N more alerts" line needed).
 func (f *filler) fits(n int, last bool) bool {
 	blocks, chars := 1, n
 	if !last {
@@ -145,11 +145,12 @@ func firingFirst(in []alert.Alert) []alert.Alert {
 	return out
 }
 
-// headerText is "🔴 FIRING 3 · ✅ RESOLVED 1 — main".
-func headerText(firing, resolved int, group string) string {
+// headerText is "🔴 FIRING 3 · ✅ RESOLVED 1 — main", marked with the
+// severity of the most severe firing alert (worst).
+func headerText(worst alert.Severity, firing, resolved int, group string) string {
 	var parts []string
 	if firing > 0 {
-		parts = append(parts, fmt.Sprintf("🔴 FIRING %d", firing))
+		parts = append(parts, fmt.Sprintf("%s FIRING %d", severityEmoji(worst), firing))
 	}
 	if resolved > 0 {
 		parts = append(parts, fmt.Sprintf("%s RESOLVED %d", resolvedEmoji, resolved))
@@ -200,38 +201,25 @@ func summaryLine(alerts []alert.Alert, m alert.Message) string {
 	return strings.Join(parts, " · ")
 }
 
-// alertText is one alert's section: what, where, how bad, since when,
-// which deployment, and where to look.
+// alertText is one alert's section: what (its name and what happened),
+// where, observed against expected, since when, which deployment, the
+// likely cause and the next step, and where to look. A resolved alert's
+// section says what recovered, in its own words.
 func alertText(a alert.Alert, m alert.Message) string {
 	now := m.CreatedAt
 	name := "*" + Escape(oneLine(a.Name, capName)) + "*"
-	target := "`" + Escape(oneLine(a.Target, capName)) + "`"
-	summary := a.Summary
-	if summary == "" {
-		summary = a.Reason
-	}
-	if summary == "" {
-		summary = a.Name
-	}
-	summary = Escape(oneLine(summary, capSummary))
+	target := Code(a.Target, capName)
+	severity := Escape(oneLine(string(a.Severity), capName))
 
 	var lines []string
 	resolved := a.State == alert.StateResolved
 	if resolved {
-		lines = append(lines,
-			fmt.Sprintf("%s *RESOLVED* · %s on %s (%s)", resolvedEmoji, name, target, Escape(oneLine(string(a.Severity), capName))),
-			"~"+summary+"~")
+		lines = append(lines, fmt.Sprintf("%s *RESOLVED* · %s on %s (%s)", resolvedEmoji, name, target, severity))
 	} else {
-		lines = append(lines,
-			fmt.Sprintf("%s *%s* · %s on %s", severityEmoji(a.Severity), strings.ToUpper(Escape(oneLine(string(a.Severity), capName))), name, target),
-			summary)
+		lines = append(lines, fmt.Sprintf("%s *%s* · %s on %s", severityEmoji(a.Severity), strings.ToUpper(severity), name, target))
 	}
-	// The manager's summary already ends with the reason ("fps_low on
-	// main: FPS 61.2 below 85"): a "Reason:" line would repeat it, unless
-	// the summary is cut before it.
-	if a.Reason != "" && a.Reason != a.Summary && a.Summary != "" &&
-		(!strings.Contains(a.Summary, a.Reason) || textLen(a.Summary) > capSummary) {
-		lines = append(lines, "Reason: "+Escape(oneLine(a.Reason, capSummary)))
+	if what := what(a); what != "" {
+		lines = append(lines, Escape(oneLine(what, capSummary)))
 	}
 	if v := valuesLine(a); v != "" {
 		lines = append(lines, v)
@@ -244,11 +232,14 @@ func alertText(a alert.Alert, m alert.Message) string {
 		d = m.Deployment
 	}
 	if d != nil && d.Version != "" {
-		dep := "*Deployment:* `" + Escape(oneLine(d.Version, capValue)) + "`"
+		dep := "*Deployment:* " + Code(d.Version, capValue)
 		if !d.StartedAt.IsZero() && !now.IsZero() {
 			dep += ", started " + humanDuration(now.Sub(d.StartedAt)) + " ago"
 		}
 		lines = append(lines, dep)
+	}
+	if a.Hint != "" && !resolved {
+		lines = append(lines, "*Likely cause, next step:* "+Escape(oneLine(a.Hint, capSummary)))
 	}
 	var links []string
 	if l := link(a.RunbookURL, "Runbook"); l != "" {
@@ -261,6 +252,15 @@ func alertText(a alert.Alert, m alert.Message) string {
 		lines = append(lines, strings.Join(links, " · "))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// what is what happened, in the alert's own words: the monitor's reason
+// (for a resolved alert, what recovered), else the summary.
+func what(a alert.Alert) string {
+	if a.Reason != "" {
+		return a.Reason
+	}
+	return a.Summary
 }
 
 func valuesLine(a alert.Alert) string {
@@ -305,12 +305,20 @@ func moreLine(rest []alert.Alert, alertsURL string) string {
 	if l := link(alertsURL, DefaultAlertsURL); l != "" {
 		where = l
 	}
-	return fmt.Sprintf("*+%d more alerts* (%d firing, %d resolved) — full list at %s",
-		len(rest), firing, len(rest)-firing, where)
+	return fmt.Sprintf("*%s* (%d firing, %d resolved) — full list at %s",
+		moreAlerts(len(rest)), firing, len(rest)-firing, where)
+}
+
+// moreAlerts is "… 12 more alerts": what a cut message did not show.
+func moreAlerts(n int) string {
+	if n == 1 {
+		return "… 1 more alert"
+	}
+	return fmt.Sprintf("… %d more alerts", n)
 }
 
 // fallbackText is the plain-text version: the header and one line per
-// alert while they fit in MaxFallbackChars, then "+N more".
+// alert while they fit in MaxFallbackChars, then "… N more alerts".
 func fallbackText(title string, alerts []alert.Alert) string {
 	var b strings.Builder
 	b.WriteString(Escape(title))
@@ -321,7 +329,7 @@ func fallbackText(title string, alerts []alert.Alert) string {
 		}
 		line := fmt.Sprintf("\n%s %s on %s (%s)", mark, Escape(oneLine(a.Name, capName)), Escape(oneLine(a.Target, capName)), Escape(oneLine(string(a.Severity), capName)))
 		if textLen(b.String())+textLen(line)+40 > MaxFallbackChars {
-			fmt.Fprintf(&b, "\n+%d more", len(alerts)-i)
+			b.WriteString("\n" + moreAlerts(len(alerts)-i))
 			break
 		}
 		b.WriteString(line)
@@ -333,19 +341,15 @@ func fallbackText(title string, alerts []alert.Alert) string {
 const capLineSummary = 100
 
 // alertLine is an alert in one line, for groups too large to show each
-// alert in full: "🔴 *fps_low* on `main` — FPS below 85 on main · since 12m".
+// alert in full: "🔴 *fps_low* on `main` — FPS 61.2 below 85 · since 12m".
 func alertLine(a alert.Alert, m alert.Message) string {
 	name := Escape(oneLine(a.Name, capName))
-	target := "`" + Escape(oneLine(a.Target, capName)) + "`"
-	summary := a.Summary
-	if summary == "" {
-		summary = a.Reason
-	}
-	summary = Escape(oneLine(summary, capLineSummary))
+	target := Code(a.Target, capName)
+	summary := Escape(oneLine(what(a), capLineSummary))
 	if a.State == alert.StateResolved {
-		line := fmt.Sprintf("%s ~%s~ on %s", resolvedEmoji, name, target)
+		line := fmt.Sprintf("%s *%s* on %s resolved", resolvedEmoji, name, target)
 		if summary != "" {
-			line += " — ~" + summary + "~"
+			line += " — " + summary
 		}
 		if !a.StartsAt.IsZero() && !a.EndsAt.IsZero() {
 			line += " · lasted " + humanDuration(a.EndsAt.Sub(a.StartsAt))

@@ -64,7 +64,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-var moreRE = regexp.MustCompile(`\*\+(\d+) more alerts\* \((\d+) firing, (\d+) resolved\)`)
+var moreRE = regexp.MustCompile(`\*… (\d+) more alerts?\* \((\d+) firing, (\d+) resolved\)`)
 
 // checkLimits fails t unless p is within Slack's limits and our budget,
 // and returns how many alerts it shows (lines that start with an alert's
@@ -178,7 +178,7 @@ func TestRenderStormSays200(t *testing.T) {
 	}
 	shown, more := checkLimits(t, p)
 	last := p.Blocks[len(p.Blocks)-1].Elements[0].Text
-	want := fmt.Sprintf("*+%d more alerts* (%d firing, 0 resolved) — full list at `/api/v1/alerts`", 200-shown, 200-shown)
+	want := fmt.Sprintf("*… %d more alerts* (%d firing, 0 resolved) — full list at `/api/v1/alerts`", 200-shown, 200-shown)
 	if last != want || more != 200-shown {
 		t.Errorf("last block = %q, want %q", last, want)
 	}
@@ -193,13 +193,14 @@ func TestRenderStormSays200(t *testing.T) {
 		}
 	}
 	if !strings.HasPrefix(p.Text, "🔴 FIRING 200 — main\n") || !strings.Contains(p.Text, "more") {
-		t.Errorf("fallback = %q, want the count and a +N more line", p.Text)
+		t.Errorf("fallback = %q, want the count and a … N more alerts line", p.Text)
 	}
 }
 
 func TestRenderEscapes(t *testing.T) {
 	a := fpsLow()
-	a.Summary = "<!channel> & <https://evil.example|click>"
+	a.Reason = "<!channel> & <https://evil.example|click>"
+	a.Target = "ma`in <@U123>"
 	a.RunbookURL = "https://runbooks.example.com/a|b>c"
 	p, err := Render(group(a), RenderOptions{})
 	if err != nil {
@@ -210,7 +211,10 @@ func TestRenderEscapes(t *testing.T) {
 		t.Errorf("section lets mrkdwn control sequences through: %q", text)
 	}
 	if !strings.Contains(text, "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;") {
-		t.Errorf("section = %q, want the summary escaped", text)
+		t.Errorf("section = %q, want the reason escaped", text)
+	}
+	if !strings.Contains(text, "on `ma'in &lt;@U123&gt;`") {
+		t.Errorf("section = %q, want the target escaped, its backtick unable to end the code span", text)
 	}
 	if !strings.Contains(text, "<https://runbooks.example.com/a%7Cb%3Ec|Runbook>") {
 		t.Errorf("section = %q, want the runbook URL's | and > encoded", text)

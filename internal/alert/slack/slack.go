@@ -36,7 +36,7 @@ type Options struct {
 	// Timeout bounds each POST, answer included. Default: DefaultTimeout.
 	Timeout time.Duration
 	// AlertsURL is the daemon's /api/v1/alerts URL, linked from a cut
-	// message's "+N more" line. Default: the path, as text.
+	// message's "… N more alerts" line. Default: the path, as text.
 	AlertsURL string
 }
 

@@ -118,6 +118,7 @@ func firing(name string, d *alert.Deployment) alert.Alert {
 
 func resolved(a alert.Alert) alert.Alert {
 	a.State, a.EndsAt = alert.StateResolved, now.Add(5*time.Minute)
+	a.Reason = a.Name + " back within its band"
 	return a
 }
 

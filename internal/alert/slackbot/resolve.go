@@ -82,8 +82,8 @@ func (n *Notifier) updateResolved(ctx context.Context, m alert.Message) (bool, e
 	return false, nil
 }
 
-// updateOne marks resolved's alerts resolved in the message at ref and
-// updates it.
+// updateOne shows resolved's alerts resolved, as they resolved, in the
+// message at ref.
 func (n *Notifier) updateOne(ctx context.Context, ref msgRef, resolved map[string]alert.Alert) (bool, error) {
 	key := n.msgKey(ref)
 	var rec msgRecord
@@ -97,8 +97,9 @@ func (n *Notifier) updateOne(ctx context.Context, ref msgRef, resolved map[strin
 	allResolved := true
 	for i, a := range rec.Message.Alerts {
 		if r, ok := resolved[a.Fingerprint]; ok && a.State != alert.StateResolved {
-			rec.Message.Alerts[i].State = alert.StateResolved
-			rec.Message.Alerts[i].EndsAt = r.EndsAt
+			// The resolution in its own words: the firing reason and
+			// values under "resolved" would read as current.
+			rec.Message.Alerts[i] = r
 		}
 		if rec.Message.Alerts[i].State != alert.StateResolved {
 			allResolved = false

@@ -64,7 +64,7 @@ type Options struct {
 	// KV keeps thread and message timestamps (required).
 	KV alert.KV
 	// AlertsURL is the daemon's /api/v1/alerts URL, linked from a cut
-	// message's "+N more" line. Default: the path, as text.
+	// message's "… N more alerts" line. Default: the path, as text.
 	AlertsURL string
 	// Logger reports what does not fail a delivery (a message that can no
 	// longer be updated, a timestamp that could not be stored). Default: none.

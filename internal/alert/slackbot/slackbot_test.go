@@ -111,8 +111,8 @@ func TestResolvedUpdatesFiringMessages(t *testing.T) {
 		t.Fatalf("updates = %+v, want A (%s) and B (%s)", ups, a.TS, b.TS)
 	}
 	nowA, _ := s.fake.Lookup(a.Channel, a.TS)
-	if !strings.HasPrefix(nowA.Text, "🔴 FIRING 1 · ✅ RESOLVED 1 — main") || !strings.Contains(string(nowA.Blocks), "~fps_low on main~") {
-		t.Errorf("A after the update: %q %s; want fps_low struck through, memory_high still firing", nowA.Text, nowA.Blocks)
+	if !strings.HasPrefix(nowA.Text, "🔴 FIRING 1 · ✅ RESOLVED 1 — main") || !strings.Contains(string(nowA.Blocks), "✅ *RESOLVED* · *fps_low* on `main` (critical)\\n"+resolved(fps).Reason) {
+		t.Errorf("A after the update: %q %s; want fps_low resolved in its own words, memory_high still firing", nowA.Text, nowA.Blocks)
 	}
 	nowB, _ := s.fake.Lookup(b.Channel, b.TS)
 	if !strings.HasPrefix(nowB.Text, "✅ RESOLVED 1 — main") {

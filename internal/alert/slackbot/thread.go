@@ -87,8 +87,8 @@ func threadParent(d alert.Deployment, target, sink string) alertslack.Payload {
 		Blocks: []alertslack.Block{
 			alertslack.Header(title),
 			alertslack.Section(body),
-			alertslack.Context(fmt.Sprintf("deployment `%s` · spacetime-watch sink `%s`",
-				alertslack.Escape(alertslack.Truncate(d.ID, 100)), alertslack.Escape(sink))),
+			alertslack.Context(fmt.Sprintf("deployment %s · spacetime-watch sink %s",
+				alertslack.Code(d.ID, 100), alertslack.Code(sink, 100))),
 		},
 	}
 }

@@ -139,3 +139,40 @@ func (s *Server) nextTS() string {
 	us := int64(s.seq) * 100
 	return fmt.Sprintf("%d.%06d", 1700000000+us/1_000_000, us%1_000_000)
 }
+
+// Block is a received block as people read it: its type and its texts (a
+// header's or a section's text, a context block's elements).
+type Block struct {
+	Type  string
+	Texts []string
+}
+
+// DecodeBlocks decodes m's blocks; a message without blocks has none.
+func (m Message) DecodeBlocks() ([]Block, error) {
+	if len(m.Blocks) == 0 {
+		return nil, nil
+	}
+	var raw []struct {
+		Type string `json:"type"`
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Elements []struct {
+			Text string `json:"text"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal(m.Blocks, &raw); err != nil {
+		return nil, fmt.Errorf("message %s: blocks: %w", m.TS, err)
+	}
+	out := make([]Block, len(raw))
+	for i, b := range raw {
+		out[i].Type = b.Type
+		if b.Text != nil {
+			out[i].Texts = append(out[i].Texts, b.Text.Text)
+		}
+		for _, e := range b.Elements {
+			out[i].Texts = append(out[i].Texts, e.Text)
+		}
+	}
+	return out, nil
+}
