@@ -53,6 +53,10 @@ const (
 	alertTelemetryDown  = "telemetry_down"
 	alertTelemetrySilnt = "telemetry_silent"
 	alertMemoryUnwatch  = "memory_unwatched"
+	alertPerformance    = "check_performance"
+	// causePerformanceToken is the cause of check_performance when
+	// /performance refuses its own token.
+	causePerformanceToken = "performance_token_rejected"
 )
 
 // BuiltinInhibitRules are the dependencies spacetime-watch knows among its
@@ -89,6 +93,13 @@ func BuiltinInhibitRules() []InhibitRule {
 		{
 			Name:   "token refused",
 			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchRegexp, alertTokenRejected+"|"+alertTokenExpired)},
+			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, alertMemoryUnwatch)},
+		},
+		{
+			// /performance refusing its own token is why memory cannot
+			// be polled: the check says so, memory_unwatched need not.
+			Name:   "token refused",
+			Source: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, alertPerformance), mustMatcher(LabelCause, labels.MatchEqual, causePerformanceToken)},
 			Target: labels.Matchers{mustMatcher(LabelAlert, labels.MatchEqual, alertMemoryUnwatch)},
 		},
 		{

@@ -199,6 +199,8 @@ func TestBuiltinInhibitionMatrix(t *testing.T) {
 		{"refused token: the checks it failed", condition("main", "token_rejected", SeverityWarning), check("main", "check_scene", "token_rejected", SeverityWarning), true},
 		{"refused token: not a check failing for another cause", condition("main", "token_rejected", SeverityWarning), check("main", "check_health", "endpoint_absent", SeverityWarning), false},
 		{"refused (/performance) token: memory unwatched", condition("main", "token_rejected", SeverityWarning), condition("main", "memory_unwatched", SeverityWarning), true},
+		{"/performance refusing its own token: memory unwatched", check("main", "check_performance", "performance_token_rejected", SeverityWarning), condition("main", "memory_unwatched", SeverityWarning), true},
+		{"/performance failing otherwise: not memory unwatched", check("main", "check_performance", "endpoint_absent", SeverityWarning), condition("main", "memory_unwatched", SeverityWarning), false},
 		{"stream down: the FPS rules", telemetryDown, rule("main", "fps_critical", SeverityCritical), true},
 		{"stream silent: the telemetry check", rule("main", "telemetry_silent", SeverityWarning), check("main", "check_telemetry", "", SeverityWarning), true},
 		{"stream down: the thresholds check", telemetryDown, check("main", "check_thresholds", "", SeverityWarning), true},

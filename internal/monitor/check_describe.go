@@ -44,6 +44,8 @@ var causeHints = map[string]string{
 	CauseInstanceDown:      "the instance does not answer, so this check could not run: bring the instance back first",
 	CauseTimeout:           "the engine is stalled or the host overloaded: check the instance's CPU and its log; restart it if it stays unresponsive",
 	CauseEndpointAbsent:    "this build does not serve the endpoint: deploy a build that does, or declare the check in known_gaps",
+	CausePerformanceTokenRejected: "the stock server checks its own token on /performance, and makes a new one at each start (its log line `[SecurityOptimized] API token generated:`): " +
+		"put the current one in performance_token_file (re-read on every poll) or performance_token_env",
 }
 
 // checkHint is the hint of a failing result: its condition's or its

@@ -161,7 +161,7 @@ func checkPerformance(ctx context.Context, t *CheckTarget) CheckResult {
 			Reason: checkReasonTokenExpired, Cause: CauseTokenExpired}
 	case errors.As(err, &au) && au.Performance:
 		return CheckResult{Status: CheckFail, Observed: "HTTP 401", Expected: expected,
-			Reason: performanceAuthReason(au), Cause: CauseTokenRejected}
+			Reason: performanceAuthReason(au), Cause: CausePerformanceTokenRejected}
 	}
 	if err != nil {
 		return checkErrResult(err, expected)

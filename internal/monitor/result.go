@@ -53,6 +53,11 @@ const (
 	CauseEndpointAbsent    = "endpoint_absent"
 	CauseRateLimited       = "rate_limited"
 	CauseKnownGap          = "known_gap"
+	// CausePerformanceTokenRejected: /performance refused its own token
+	// (the stock server checks a separate one there, new at each start).
+	// It is not the API token's refusal: check_performance fires for it,
+	// and token_rejected does not.
+	CausePerformanceTokenRejected = "performance_token_rejected"
 )
 
 // MarshalJSON adds duration_seconds, the one unit JSON readers expect.

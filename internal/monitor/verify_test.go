@@ -153,7 +153,7 @@ func TestVerifyGodot(t *testing.T) {
 			if tc.perfToken {
 				wantResult(t, perf, CheckPass, "", "every metric is populated")
 			} else {
-				wantResult(t, perf, CheckFail, CauseTokenRejected,
+				wantResult(t, perf, CheckFail, CausePerformanceTokenRejected,
 					"the /performance endpoint needs its own token (set performance_token_file or --performance-token-file)")
 			}
 		})
@@ -283,7 +283,7 @@ func fixedReport() Report {
 		{Check: config.CheckScene, Status: CheckSkipped, Observed: "HTTP 429", Expected: "res://vr_main.tscn", Reason: "rate limited, retry after 2 s", Cause: CauseRateLimited, RetryAfter: 1500 * time.Millisecond, Duration: time.Millisecond},
 		{Check: config.CheckAuth, Status: CheckPass, Observed: "401 without a token, 200 with it", Expected: "401 without a token, 200 with it", Reason: "authentication is enforced and the token is accepted", Duration: 4 * time.Millisecond},
 		{Check: config.CheckWhitelist, Status: CheckPass, Observed: "403 Scene not in whitelist for environment: development", Expected: "403 for a scene outside the whitelist", Reason: "the whitelist refused a scene outside it", Duration: 2 * time.Millisecond},
-		{Check: config.CheckPerformance, Status: CheckFail, Observed: "HTTP 401", Expected: "200 with every engine, memory and cache metric", Reason: "the /performance endpoint needs its own token (set performance_token_file or --performance-token-file)", Cause: CauseTokenRejected, Duration: 2 * time.Millisecond},
+		{Check: config.CheckPerformance, Status: CheckFail, Observed: "HTTP 401", Expected: "200 with every engine, memory and cache metric", Reason: "the /performance endpoint needs its own token (set performance_token_file or --performance-token-file)", Cause: CausePerformanceTokenRejected, Duration: 2 * time.Millisecond},
 		{Check: config.CheckThresholds, Status: CheckPass, Observed: "97% of 30 samples in 85–95 FPS, peak 300 MB", Expected: "≥95% of FPS samples in 85–95, peak memory < 400 MB", Reason: "FPS and memory within the thresholds", Duration: 15 * time.Second},
 		{Check: config.CheckRateLimit, Status: CheckPass, Observed: "429 after 61 requests", Expected: "429 within 65 requests (limit 60/min)", Reason: "rate limiting is enforced on /scenes", Duration: 180 * time.Millisecond},
 	}
