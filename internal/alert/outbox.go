@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -27,17 +28,17 @@ import (
 // falls between the sink's confirmation and the store's commit (the
 // after-confirm failpoint, see failpoint.go).
 
-// Outbox defaults.
+// The outbox's own tuning, which no config key sets. The retry backoff
+// and a sink's attempt timeout are the config's (alerting.outbox,
+// sinks[].timeout); a zero option falls back to config's default.
 const (
-	DefaultBackoffInitial = time.Second
-	DefaultBackoffMax     = 60 * time.Second
-	DefaultJitter         = 0.2
-	DefaultAttemptTimeout = 10 * time.Second
-	DefaultStopGrace      = 5 * time.Second
+	DefaultJitter    = 0.2
+	DefaultStopGrace = 5 * time.Second
 )
 
 // OutboxOptions configures an Outbox. Store is required; the zero value of
-// every other field is a working default.
+// every other field is a working default: the config's default for what
+// the config sets (internal/config), the constants above otherwise.
 type OutboxOptions struct {
 	// Store holds the queues and the dead letters. Required.
 	Store *store.Store
@@ -49,17 +50,20 @@ type OutboxOptions struct {
 	// name: 1s for Slack (1 message per second per channel). Default 0.
 	MinInterval map[string]time.Duration
 	// BackoffInitial is the wait after a message's first failed attempt;
-	// it doubles after each further failure. Default 1s.
+	// it doubles after each further failure. Default: config's
+	// alerting.outbox.backoff_initial.
 	BackoffInitial time.Duration
 	// BackoffMax caps the backoff. A sink's Retry-After is honoured even
-	// when longer (up to maxRetryAfter). Default 60s.
+	// when longer (up to maxRetryAfter). Default: config's
+	// alerting.outbox.backoff_max.
 	BackoffMax time.Duration
 	// Jitter is the fraction of each backoff drawn at random: a wait d
 	// becomes a random duration in [d·(1−Jitter), d], so that the cap holds
 	// and sinks recovering together are not hit all at once. Default 0.2;
 	// negative for none; at most 1.
 	Jitter float64
-	// AttemptTimeout bounds one delivery attempt. Default 10s.
+	// AttemptTimeout bounds one delivery attempt. Default: config's sink
+	// timeout.
 	AttemptTimeout time.Duration
 	// StopGrace is how long an attempt in flight when Run's context ends
 	// may go on before it is cancelled: finishing it avoids a duplicate
@@ -91,11 +95,12 @@ const maxSinkName = 512
 const maxRetryAfter = time.Hour
 
 func (o OutboxOptions) withDefaults() OutboxOptions {
+	def := config.Default().Alerting.Outbox
 	if o.BackoffInitial <= 0 {
-		o.BackoffInitial = DefaultBackoffInitial
+		o.BackoffInitial = def.BackoffInitial
 	}
 	if o.BackoffMax <= 0 {
-		o.BackoffMax = DefaultBackoffMax
+		o.BackoffMax = def.BackoffMax
 	}
 	if o.BackoffMax < o.BackoffInitial {
 		o.BackoffMax = o.BackoffInitial
@@ -107,7 +112,7 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 		o.Jitter = 0
 	}
 	if o.AttemptTimeout <= 0 {
-		o.AttemptTimeout = DefaultAttemptTimeout
+		o.AttemptTimeout = config.DefaultSinkTimeout
 	}
 	if o.StopGrace <= 0 {
 		o.StopGrace = DefaultStopGrace

@@ -125,11 +125,21 @@ func defaultAlerting() Alerting {
 	}
 }
 
+// Sink defaults the sink packages fall back on too.
+const (
+	// DefaultSinkTimeout bounds one delivery attempt to a sink unless its
+	// timeout says otherwise.
+	DefaultSinkTimeout = 10 * time.Second
+	// DefaultResendInterval is how often the alertmanager sink re-sends
+	// firing alerts.
+	DefaultResendInterval = time.Minute
+)
+
 // defaultSink returns the defaults of a sink of type t: those common to
 // every type, and t's own (none for an unknown type). A sink in the file
 // is decoded over a zero Sink, then takes these for the keys it left out.
 func defaultSink(t SinkType) Sink {
-	s := Sink{Type: t, Timeout: 10 * time.Second}
+	s := Sink{Type: t, Timeout: DefaultSinkTimeout}
 	switch t {
 	case SinkSlackWebhook:
 		s.MinInterval = time.Second // Slack: about 1 message per second per channel
@@ -137,7 +147,7 @@ func defaultSink(t SinkType) Sink {
 		s.MinInterval = time.Second
 		s.APIURL = mustURL("https://slack.com/api/")
 	case SinkAlertmanager:
-		s.ResendInterval = time.Minute
+		s.ResendInterval = DefaultResendInterval
 	}
 	return s
 }

@@ -38,12 +38,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
-)
-
-// Defaults of Options.
-const (
-	DefaultTimeout        = 10 * time.Second
-	DefaultResendInterval = time.Minute
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
 // keepAliveFactor sets the keep-alive window to 4 × ResendInterval: three
@@ -90,10 +85,10 @@ type Options struct {
 	// HTTPClient sends the requests (default: a client on
 	// http.DefaultTransport).
 	HTTPClient *http.Client
-	// Timeout bounds each request to each Alertmanager (default 10s).
+	// Timeout bounds each request to each Alertmanager (default config.DefaultSinkTimeout).
 	Timeout time.Duration
 	// ResendInterval is how often Run re-posts the firing alerts and the
-	// heartbeat (default 1m); a firing alert's endsAt lies 4 ×
+	// heartbeat (default config.DefaultResendInterval); a firing alert's endsAt lies 4 ×
 	// ResendInterval ahead.
 	ResendInterval time.Duration
 	// Heartbeat adds the always-firing SpacetimeWatchHeartbeat alert to
@@ -157,10 +152,10 @@ func New(opts Options) (*Notifier, error) {
 		return nil, fmt.Errorf("%s: timeout and resend_interval must not be negative", prefix)
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
+		opts.Timeout = config.DefaultSinkTimeout
 	}
 	if opts.ResendInterval == 0 {
-		opts.ResendInterval = DefaultResendInterval
+		opts.ResendInterval = config.DefaultResendInterval
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}

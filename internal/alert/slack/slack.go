@@ -19,10 +19,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/internal/secreturl"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
-
-// DefaultTimeout bounds one webhook POST, answer included.
-const DefaultTimeout = 10 * time.Second
 
 // Options configure a Notifier.
 type Options struct {
@@ -33,7 +31,7 @@ type Options struct {
 	// HTTPClient sends the requests. Default: a client of its own. Either
 	// way redirects are not followed: a webhook answers, it does not move.
 	HTTPClient *http.Client
-	// Timeout bounds each POST, answer included. Default: DefaultTimeout.
+	// Timeout bounds each POST, answer included. Default: config.DefaultSinkTimeout.
 	Timeout time.Duration
 	// AlertsURL is the daemon's /api/v1/alerts URL, linked from a cut
 	// message's "… N more alerts" line. Default: the path, as text.
@@ -71,7 +69,7 @@ func New(o Options) (*Notifier, error) {
 		return nil, fmt.Errorf("slack webhook %s: timeout %s is negative", o.Name, o.Timeout)
 	}
 	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = config.DefaultSinkTimeout
 	}
 	client := &http.Client{}
 	if o.HTTPClient != nil {

@@ -40,10 +40,8 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	alertslack "github.com/spacetime-vr/spacetime-watch/internal/alert/slack"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
-
-// DefaultTimeout bounds one Web API call, answer included.
-const DefaultTimeout = 10 * time.Second
 
 // Options configure a Notifier.
 type Options struct {
@@ -59,7 +57,7 @@ type Options struct {
 	APIURL string
 	// HTTPClient sends the requests. Default: a client of its own.
 	HTTPClient *http.Client
-	// Timeout bounds each Web API call. Default: DefaultTimeout.
+	// Timeout bounds each Web API call. Default: config.DefaultSinkTimeout.
 	Timeout time.Duration
 	// KV keeps thread and message timestamps (required).
 	KV alert.KV
@@ -115,7 +113,7 @@ func New(o Options) (*Notifier, error) {
 		o.APIURL += "/" // slack-go appends the method name as it is
 	}
 	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = config.DefaultSinkTimeout
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{}

@@ -44,10 +44,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/internal/secreturl"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
-
-// DefaultTimeout bounds one POST, answer included.
-const DefaultTimeout = 10 * time.Second
 
 // Options configure a Notifier. URL and HMACSecret are secrets: never
 // print Options.
@@ -63,7 +61,7 @@ type Options struct {
 	// way redirects are not followed: a receiver that moves is
 	// misconfigured, and following would send the alerts elsewhere.
 	HTTPClient *http.Client
-	// Timeout bounds each POST, answer included. Default: DefaultTimeout.
+	// Timeout bounds each POST, answer included. Default: config.DefaultSinkTimeout.
 	Timeout time.Duration
 	// MaxAlerts caps the alerts of one payload, as Alertmanager's
 	// max_alerts does: the rest are counted in truncatedAlerts (firing
@@ -110,7 +108,7 @@ func New(o Options) (*Notifier, error) {
 		return nil, fmt.Errorf("%s: timeout %s is negative", prefix, o.Timeout)
 	}
 	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = config.DefaultSinkTimeout
 	}
 	if o.MaxAlerts < 0 {
 		return nil, fmt.Errorf("%s: max_alerts %d is negative; 0 sends every alert", prefix, o.MaxAlerts)
