@@ -130,6 +130,7 @@ func runChecks(ctx context.Context, t *CheckTarget, mode CheckMode, only []confi
 			r.Expected = def.expected(t)
 		}
 		r.KnownGap = isGap
+		r = apiTokenAccepted(r, results)
 		if isGap && mode == ModeVerify {
 			r = checkApplyKnownGap(r, gap)
 		}

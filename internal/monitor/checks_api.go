@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -161,7 +162,7 @@ func checkPerformance(ctx context.Context, t *CheckTarget) CheckResult {
 			Reason: checkReasonTokenExpired, Cause: CauseTokenExpired}
 	case errors.As(err, &au) && au.Performance:
 		return CheckResult{Status: CheckFail, Observed: "HTTP 401", Expected: expected,
-			Reason: performanceAuthReason(au), Cause: CausePerformanceTokenRejected}
+			Reason: performanceAuthReason(au), Cause: performanceRefusalCause(au)}
 	}
 	if err != nil {
 		return checkErrResult(err, expected)
@@ -172,6 +173,32 @@ func checkPerformance(ctx context.Context, t *CheckTarget) CheckResult {
 	}
 	observed := fmt.Sprintf("%.1f FPS, static memory %.0f MB", *p.Engine.FPS, *p.Memory.StaticMemoryUsage/checkBytesPerMB)
 	return CheckResult{Status: CheckPass, Observed: observed, Expected: expected, Reason: "every metric is populated"}
+}
+
+// performanceRefusalCause classifies a /performance 401: its own token's
+// refusal when a dedicated token was sent; otherwise the API token was
+// sent there, and the round decides (apiTokenAccepted).
+func performanceRefusalCause(e *spacetime.UnauthorizedError) string {
+	if e.PerformanceTokenConfigured {
+		return CausePerformanceTokenRejected
+	}
+	return CauseTokenRejected
+}
+
+// apiTokenAccepted reclassifies check 9's refusal of the API token when
+// the same round shows the instance accepts that token (check auth
+// passed): /performance then wants a token of its own, which is not the
+// API token's refusal and must not raise token_rejected.
+func apiTokenAccepted(r CheckResult, earlier []CheckResult) CheckResult {
+	if r.Check != config.CheckPerformance || r.Cause != CauseTokenRejected {
+		return r
+	}
+	for _, e := range earlier {
+		if e.Check == config.CheckAuth && e.Status == CheckPass {
+			r.Cause = CausePerformanceTokenRejected
+		}
+	}
+	return r
 }
 
 // performanceAuthReason explains a /performance 401 (spacetime-api.md §2.3.4).
