@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestDeploymentCommands: `deployment start` declares a deployment through
@@ -16,9 +18,9 @@ import (
 // wrong and exit non-zero.
 func TestDeploymentCommands(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
+	cfg := testkit.WriteFileIn(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
 	url := startDaemon(t, cfg, dir+"/state")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

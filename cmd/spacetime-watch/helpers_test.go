@@ -3,17 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestMain fails the package if a command leaves a goroutine behind.
@@ -57,37 +55,11 @@ func invoke(ctx context.Context, args ...string) result {
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-// startSim starts a simulated instance on free loopback ports with a fast
-// FPS stream, closed when the test ends.
-func startSim(t *testing.T, opts sim.Options) *sim.Sim {
-	t.Helper()
-	opts.APIAddress, opts.TelemetryAddress, opts.ControlAddress = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if opts.FPSInterval == 0 {
-		opts.FPSInterval = 20 * time.Millisecond
-	}
-	s, err := sim.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// writeFile writes content to name under dir and returns the path.
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // targetYAML is one config target watching s, its token in a file under dir.
 func targetYAML(t *testing.T, dir, name string, s *sim.Sim) string {
 	t.Helper()
 	info := s.Info()
-	token := writeFile(t, dir, name+".token", info.Token+"\n")
+	token := testkit.WriteFileIn(t, dir, name+".token", info.Token+"\n")
 	return "  - name: " + name + "\n    api_url: http://" + info.API + "\n    telemetry_urls: [\"ws://" + info.Telemetry + "/\"]\n    token_file: " + token + "\n"
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // readyNotifier closes ready at READY=1.
@@ -72,9 +74,9 @@ func startDaemon(t *testing.T, configFile, stateDir string) string {
 // daemon holds exits 4 within a few seconds, naming the dir; it never hangs.
 func TestRunSecondInstance(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
+	cfg := testkit.WriteFileIn(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
 	stateDir := filepath.Join(dir, "state")
 	startDaemon(t, cfg, stateDir)
 
@@ -116,9 +118,9 @@ func TestRunBadConfig(t *testing.T) {
 // is taken.
 func TestRunBadExternalHost(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
+	cfg := testkit.WriteFileIn(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
 	stateDir := filepath.Join(dir, "state")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -136,9 +138,9 @@ func TestRunBadExternalHost(t *testing.T) {
 // until its context ends (SIGTERM in main), then exits 0 within 10 s.
 func TestRunReloadAndStop(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
+	cfg := testkit.WriteFileIn(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	done := make(chan int, 1)
@@ -165,7 +167,7 @@ func TestRunReloadAndStop(t *testing.T) {
 	}
 	waitLog("spacetime-watch started")
 
-	writeFile(t, dir, "config.yaml", "targets:\n  - name: main\n    colour: blue\n")
+	testkit.WriteFileIn(t, dir, "config.yaml", "targets:\n  - name: main\n    colour: blue\n")
 	select {
 	case reload <- struct{}{}:
 	case <-time.After(5 * time.Second):

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestSilenceCommands: `silence add` takes matchers as arguments (and
@@ -19,7 +21,7 @@ import (
 func TestSilenceCommands(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", startSim(t, sim.Options{})), targetYAML(t, dir, "vr-2", startSim(t, sim.Options{}))))
+	cfg := testkit.WriteFileIn(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", simtest.Start(t, sim.Options{})), targetYAML(t, dir, "vr-2", simtest.Start(t, sim.Options{}))))
 	url := startDaemon(t, cfg, dir+"/state")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

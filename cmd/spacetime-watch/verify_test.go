@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // verifyArgs is the verify command line for s, the way an operator types
@@ -24,7 +26,7 @@ func verifyArgs(t *testing.T, s *sim.Sim, extra ...string) []string {
 		"--threshold-window=1s",
 	}
 	if info.PerformanceToken == "" { // checklist: a static token
-		args = append(args, "--token-file="+writeFile(t, t.TempDir(), "api-token", info.Token+"\n"))
+		args = append(args, "--token-file="+testkit.WriteFileIn(t, t.TempDir(), "api-token", info.Token+"\n"))
 	}
 	return append(args, extra...)
 }
@@ -48,7 +50,7 @@ func failedRow(n int, name string) *regexp.Regexp {
 // check 6.
 func TestVerifyChecklist(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	ctx := verifyCtx(t)
 	args := verifyArgs(t, s)
 
@@ -101,7 +103,7 @@ type verifyJSON struct {
 // check, and says what the table says.
 func TestVerifyJSON(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	ctx := verifyCtx(t)
 
 	table := invoke(ctx, verifyArgs(t, s, "--no-intrusive")...)
@@ -153,7 +155,7 @@ func TestVerifyJSON(t *testing.T) {
 // failure names its real cause.
 func TestVerifyGodot(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{Profile: sim.ProfileGodot, TelemetryAuth: true})
+	s := simtest.Start(t, sim.Options{Profile: sim.ProfileGodot, TelemetryAuth: true})
 	r := invoke(verifyCtx(t), verifyArgs(t, s)...)
 	if r.code != 2 || !strings.Contains(r.stdout, "DEPLOYMENT FAILED (7/10 passed)") {
 		t.Fatalf("want DEPLOYMENT FAILED (7/10 passed), exit 2\n%s", r)

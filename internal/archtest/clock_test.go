@@ -15,10 +15,11 @@ import (
 // wall clock: the one place that provides the real clock, the simulator
 // (a stand-in instance with a clock of its own), and the test-only helpers.
 var wallClockExempt = map[string]string{
-	"internal/clock":    "it is the real clock",
-	"internal/sim":      "the simulator stands in for an instance, which has its own clock",
-	"cmd/spacetime-sim": "the simulator's binary",
-	"internal/testkit":  "test helpers (their polling deadlines are the tests' own)",
+	"internal/clock":       "it is the real clock",
+	"internal/sim":         "the simulator stands in for an instance, which has its own clock",
+	"cmd/spacetime-sim":    "the simulator's binary",
+	"internal/testkit":     "test helpers (their polling deadlines are the tests' own)",
+	"internal/sim/simtest": "test helpers starting the simulator",
 }
 
 // wallClockReads are the time functions that read the machine's clock.
@@ -51,14 +52,19 @@ func TestOnlyTheClockReadsTheWallClock(t *testing.T) {
 	}
 }
 
+// testOnlyPackages are the shared test helpers.
+var testOnlyPackages = []string{"internal/testkit", "internal/sim/simtest"}
+
 // TestTestkitIsForTestsOnly: the shared test helpers never reach the binaries.
 func TestTestkitIsForTestsOnly(t *testing.T) {
 	for _, f := range goFiles(t) {
-		if strings.HasSuffix(f.path, "_test.go") || exempt(f.rel, map[string]string{"internal/testkit": ""}) {
-			continue
-		}
-		if importName(f.file, module+"/internal/testkit") != "" {
-			t.Errorf("%s imports internal/testkit, which only tests may use", f.rel)
+		for _, pkg := range testOnlyPackages {
+			if strings.HasSuffix(f.path, "_test.go") || exempt(f.rel, map[string]string{pkg: ""}) {
+				continue
+			}
+			if importName(f.file, module+"/"+pkg) != "" {
+				t.Errorf("%s imports %s, which only tests may use", f.rel, pkg)
+			}
 		}
 	}
 }

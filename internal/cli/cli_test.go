@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/cli"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestCheckConfig: the acceptance file exits 3 with its three field paths
@@ -46,7 +47,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "missing.yaml")
 			if tc.yaml != "" {
-				path = writeFile(t, dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml", tc.yaml)
+				path = testkit.WriteFileIn(t, dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml", tc.yaml)
 			}
 			var stdout, stderr syncBuffer
 			code := cli.CheckConfig(path, &stdout, &stderr)
@@ -75,7 +76,7 @@ func TestCheckConfig(t *testing.T) {
 func TestRunRefuses(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bad := writeFile(t, dir, "bad.yaml", "targets:\n  - name: main\n    colour: blue\n")
+	bad := testkit.WriteFileIn(t, dir, "bad.yaml", "targets:\n  - name: main\n    colour: blue\n")
 	cases := []struct {
 		name string
 		opts cli.RunOptions

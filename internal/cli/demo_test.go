@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/cli"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestDemo runs the demo for a few seconds with a short story (FPS drops
@@ -63,11 +64,11 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("the demo's token %d chars: the leak check would prove little", len(token))
 	}
 
-	eventually(t, 5*time.Second, "spacetime_fps and spacetime_check_success on "+url, func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, "spacetime_fps and spacetime_check_success on "+url, func() (bool, string) {
 		_, body, err := get(url)
 		return strings.Contains(body, "spacetime_fps{") && strings.Contains(body, "spacetime_check_success{"), errString(err)
 	})
-	eventually(t, 5*time.Second, "the story's FPS drop on /metrics", func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, "the story's FPS drop on /metrics", func() (bool, string) {
 		_, body, _ := get(url)
 		fps, ok := metric(body, `spacetime_fps{target="demo"}`)
 		return ok && fps < 70, strconv.FormatFloat(fps, 'g', -1, 64)

@@ -7,14 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // syncBuffer is a bytes.Buffer that a running command and the test share.
@@ -35,22 +34,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startSim starts a simulated instance on free loopback ports with a fast
-// FPS stream, closed when the test ends.
-func startSim(t *testing.T, opts sim.Options) *sim.Sim {
-	t.Helper()
-	opts.APIAddress, opts.TelemetryAddress, opts.ControlAddress = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if opts.FPSInterval == 0 {
-		opts.FPSInterval = 20 * time.Millisecond
-	}
-	s, err := sim.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 // watchConfig writes a config watching s as target "main" on a fast
 // clock (a round every second, bounded well inside it), its token in a
 // file under dir; head is YAML before the defaults (an alerting section),
@@ -59,8 +42,8 @@ func startSim(t *testing.T, opts sim.Options) *sim.Sim {
 func watchConfig(t *testing.T, dir string, s *sim.Sim, head, defaults string) (cfg, tokenFile string) {
 	t.Helper()
 	info := s.Info()
-	tokenFile = writeFile(t, dir, "api-token", info.Token+"\n")
-	cfg = writeFile(t, dir, "config.yaml", fmt.Sprintf(`%sdefaults:
+	tokenFile = testkit.WriteFileIn(t, dir, "api-token", info.Token+"\n")
+	cfg = testkit.WriteFileIn(t, dir, "config.yaml", fmt.Sprintf(`%sdefaults:
   schedule: {interval: 1s, timeout: 900ms}
   checks: {request_timeout: 300ms, telemetry_timeout: 500ms}
 %stargets:
@@ -70,15 +53,6 @@ func watchConfig(t *testing.T, dir string, s *sim.Sim, head, defaults string) (c
     token_file: %s
 `, head, defaults, info.API, info.Telemetry, tokenFile))
 	return cfg, tokenFile
-}
-
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // get fetches url; err is set when the server cannot be reached.
@@ -146,20 +120,4 @@ func runDaemon(t *testing.T, opts daemon.Options) (base string, stop func()) {
 		t.Fatal("the daemon did not serve within 10s")
 	}
 	return "http://" + l.Addr().String(), stop
-}
-
-// eventually polls cond every 20 ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last seen: %s", what, timeout, seen)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

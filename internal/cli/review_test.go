@@ -15,6 +15,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestReviewLatest: `spacetime-watch review --target=main` without --hour
@@ -27,7 +29,7 @@ import (
 func TestReviewLatest(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cfg, _ := watchConfig(t, dir, startSim(t, sim.Options{}),
+	cfg, _ := watchConfig(t, dir, simtest.Start(t, sim.Options{}),
 		"alerting:\n  group_wait: 0s\n  sinks:\n    - {name: console, type: console}\n",
 		"  reviews: {offsets: [1m, 1h]}\n")
 	var console syncBuffer
@@ -66,14 +68,14 @@ func TestReviewLatest(t *testing.T) {
 	// Declared as started two minutes ago: its minute-1 review fell due a
 	// minute ago and goes out at the next tick.
 	deploy("1.2.5", time.Now().Add(-2*time.Minute))
-	eventually(t, 10*time.Second, "the minute-1 review marked delivered", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "the minute-1 review marked delivered", func() (bool, string) {
 		_, body, _ := get(base + "/api/v1/reviews?target=main") // the delivered ones
 		var list daemon.ReviewsResponse
 		_ = json.Unmarshal([]byte(body), &list)
 		return len(list.Reviews) == 1 && list.Reviews[0].Name == "minute-1", body
 	})
 	const headline = "Review minute-1 of main (1.2.5)"
-	eventually(t, 10*time.Second, "the minute-1 review on the console", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "the minute-1 review on the console", func() (bool, string) {
 		return strings.Contains(console.String(), headline), console.String()
 	})
 	if c := console.String(); strings.Contains(c, " : ") || !strings.Contains(c, headline+": ") {

@@ -17,6 +17,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // sentinel is the instance's API token in the leak sweep: distinctive, so
@@ -33,7 +35,7 @@ const sentinel = "sentinel-TOKEN-5f3a9c1e7b2d4068-do-not-print"
 // appear in none of: the logs, /metrics, /api/v1/status,
 // /api/v1/deployments, the commands' output, and the state dir's files.
 func TestSecretsNeverLeak(t *testing.T) {
-	s := startSim(t, sim.Options{Token: sentinel, TelemetryAuth: true})
+	s := simtest.Start(t, sim.Options{Token: sentinel, TelemetryAuth: true})
 	info := s.Info()
 	dir := t.TempDir()
 	cfg, tokenFile := watchConfig(t, dir, s, "", "")
@@ -68,27 +70,27 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 
 	// Healthy: telemetry authenticated with the token, checks pass.
-	eventually(t, 10*time.Second, "auth passing", metricIs(`spacetime_check_success{check="auth",target="main"} 1`))
-	eventually(t, 10*time.Second, "telemetry connected", metricIs(`spacetime_telemetry_connected{target="main"} 1`))
+	testkit.Eventually(t, 10*time.Second, "auth passing", metricIs(`spacetime_check_success{check="auth",target="main"} 1`))
+	testkit.Eventually(t, 10*time.Second, "telemetry connected", metricIs(`spacetime_telemetry_connected{target="main"} 1`))
 	scrape("healthy")
 
 	// The instance rejects the token: authenticated requests fail with 401.
 	fault(`{"token_expired":true}`)
-	eventually(t, 10*time.Second, "auth failing on the rejected token", metricIs(`spacetime_check_success{check="auth",target="main"} 0`))
+	testkit.Eventually(t, 10*time.Second, "auth failing on the rejected token", metricIs(`spacetime_check_success{check="auth",target="main"} 0`))
 	// Past the failure threshold: the failing condition is logged and raised.
-	eventually(t, 10*time.Second, "check failing logged", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "check failing logged", func() (bool, string) {
 		return strings.Contains(logs.String(), "check failing"), "not yet"
 	})
 	scrape("token rejected")
 
 	// Restart with a new version: token accepted again, telemetry re-authenticates.
 	s.Restart("1.2.4")
-	eventually(t, 10*time.Second, "the restart counted", metricIs(`spacetime_restarts_total{target="main"} 1`))
-	eventually(t, 10*time.Second, "auth passing after the restart", metricIs(`spacetime_check_success{check="auth",target="main"} 1`))
+	testkit.Eventually(t, 10*time.Second, "the restart counted", metricIs(`spacetime_restarts_total{target="main"} 1`))
+	testkit.Eventually(t, 10*time.Second, "auth passing after the restart", metricIs(`spacetime_check_success{check="auth",target="main"} 1`))
 
 	// Auth not enforced: the check fails on a 200 without a token.
 	fault(`{"auth_disabled":true}`)
-	eventually(t, 10*time.Second, "auth failing without enforcement", metricIs(`spacetime_check_success{check="auth",target="main"} 0`))
+	testkit.Eventually(t, 10*time.Second, "auth failing without enforcement", metricIs(`spacetime_check_success{check="auth",target="main"} 0`))
 	fault(`{"auth_disabled":false}`)
 
 	// An operator's deployment, through the commands.

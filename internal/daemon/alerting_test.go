@@ -14,6 +14,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // alertingYAML routes every alert to a Slack webhook sink (the fake) on a
@@ -48,12 +50,12 @@ func TestAlertingEndToEnd(t *testing.T) {
 	sentinel := slack.URL() + "/services/T0SENTINEL/B0SENTINEL/SENTINELsecretXYZ"
 	dir := t.TempDir()
 	webhookFile := filepath.Join(dir, "slack-webhook")
-	writeFile(t, webhookFile, sentinel+"\n")
+	testkit.WriteFile(t, webhookFile, sentinel+"\n")
 
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	cfg := alertingYAML(webhookFile) + strings.Replace(configYAML(t, dir, simTarget{"main", s}), "defaults:\n", "defaults:\n"+fastRules, 1)
 	configFile := filepath.Join(dir, "config.yaml")
-	writeFile(t, configFile, cfg)
+	testkit.WriteFile(t, configFile, cfg)
 	d := startDaemon(t, configFile, daemonSetup{})
 	client, err := daemon.NewClient(d.url, "")
 	if err != nil {
@@ -71,7 +73,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	if err := s.PatchFaults([]byte(`{"fps": 60}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "a firing fps_low message in Slack", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "a firing fps_low message in Slack", func() (bool, string) {
 		return countText("fps_low") >= 1, fmt.Sprintf("%d messages", len(slack.Messages()))
 	})
 	// The rule's values reach the sink as the monitor rendered them.
@@ -81,7 +83,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	if err := s.PatchFaults([]byte(`{"fps": 90}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "a resolved fps_low message in Slack", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "a resolved fps_low message in Slack", func() (bool, string) {
 		return countText("fps_low") >= 2, fmt.Sprintf("%d messages mention fps_low", countText("fps_low"))
 	})
 	if n := countText("fps_low"); n != 2 {
@@ -101,7 +103,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	if err := s.PatchFaults([]byte(`{"fps": 60}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "fps_low firing (silenced) in /api/v1/alerts", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "fps_low firing (silenced) in /api/v1/alerts", func() (bool, string) {
 		code, body := d.get("/api/v1/alerts")
 		var resp daemon.AlertsResponse
 		_ = json.Unmarshal([]byte(body), &resp)
@@ -119,7 +121,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	if _, err := client.ExpireSilence(ctx, sil.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "the alert notified once its silence expired", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "the alert notified once its silence expired", func() (bool, string) {
 		return len(slack.Messages()) > before, ""
 	})
 

@@ -15,7 +15,9 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestDaemonServes: the daemon against a healthy checklist instance tells
@@ -25,10 +27,10 @@ import (
 // on cancellation sends STOPPING=1 and returns nil within 10 s.
 func TestDaemonServes(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
 	d := startDaemon(t, cfg, daemonSetup{watchdog: 200 * time.Millisecond})
 	main := map[string]string{"target": "main"}
 
@@ -51,7 +53,7 @@ func TestDaemonServes(t *testing.T) {
 		waitValue(t, d.reg, 10*time.Second, "spacetime_check_success", map[string]string{"target": "main", "check": "instance_up"}, 1)
 		waitValue(t, d.reg, 10*time.Second, "spacetime_telemetry_connected", main, 1)
 		waitValue(t, d.reg, 5*time.Second, "spacetime_up", main, 1)
-		eventually(t, 5*time.Second, "spacetime_fps{target=main} in 85-95", func() (bool, string) {
+		testkit.Eventually(t, 5*time.Second, "spacetime_fps{target=main} in 85-95", func() (bool, string) {
 			v, ok := value(gather(t, d.reg), "spacetime_fps", main)
 			return ok && v >= 85 && v <= 95, fmt.Sprintf("%g (present %v)", v, ok)
 		})
@@ -153,7 +155,7 @@ func TestDaemonServes(t *testing.T) {
 	})
 
 	t.Run("watchdog pinged from the loop", func(t *testing.T) {
-		eventually(t, 5*time.Second, "two WATCHDOG=1", func() (bool, string) {
+		testkit.Eventually(t, 5*time.Second, "two WATCHDOG=1", func() (bool, string) {
 			n := d.notifier.count("WATCHDOG=1")
 			return n >= 2, strings.Join(d.notifier.sent(), ",")
 		})

@@ -12,17 +12,19 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // deploymentsDaemon runs a daemon watching one checklist instance "main"
 // and waits for its first round.
 func deploymentsDaemon(t *testing.T) (*runningDaemon, *sim.Sim) {
 	t.Helper()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
 	d := startDaemon(t, cfg, daemonSetup{})
 	waitValue(t, d.reg, 10*time.Second, "spacetime_up", map[string]string{"target": "main"}, 1)
 	return d, s
@@ -153,7 +155,7 @@ func TestDeploymentByRestart(t *testing.T) {
 
 	s.Restart("1.2.4")
 	waitValue(t, d.reg, 10*time.Second, "spacetime_restarts_total", restarts, 1)
-	eventually(t, 5*time.Second, "an auto-restart deployment of 1.2.4", func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, "an auto-restart deployment of 1.2.4", func() (bool, string) {
 		ds := deploymentsOf(t, c)
 		return len(ds) == 2 && ds[0].Source == store.SourceRestart && ds[0].Version == "1.2.4", fmt.Sprintf("%+v", ds)
 	})
@@ -165,7 +167,7 @@ func TestDeploymentByRestart(t *testing.T) {
 	waitValue(t, d.reg, 10*time.Second, "spacetime_restarts_total", restarts, 2)
 	// One more round after the count, to be sure no deployment follows.
 	counted := time.Now()
-	eventually(t, 5*time.Second, "a round after the second restart", func() (bool, string) {
+	testkit.Eventually(t, 5*time.Second, "a round after the second restart", func() (bool, string) {
 		st := d.status()
 		return st.Targets[0].LastRound.After(counted), st.Targets[0].LastRound.String()
 	})
@@ -184,10 +186,10 @@ func TestDeploymentDeclaredAtStart(t *testing.T) {
 	for i := range 5 {
 		t.Run(fmt.Sprint("attempt ", i), func(t *testing.T) {
 			t.Parallel()
-			s := startSim(t, sim.Options{})
+			s := simtest.Start(t, sim.Options{})
 			dir := t.TempDir()
 			cfg := filepath.Join(dir, "config.yaml")
-			writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+			testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
 			d := startDaemon(t, cfg, daemonSetup{})
 			c := newClient(t, d)
 			got, err := c.StartDeployment(context.Background(), daemon.StartDeploymentRequest{Target: "main", Version: "9.9.9"})

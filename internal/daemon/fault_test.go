@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestMetricsUnderFault (docs/reliability.md scenario 18): while the instance's
@@ -20,10 +22,10 @@ import (
 // instance comes back, so do the gauges.
 func TestMetricsUnderFault(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
 	d := startDaemon(t, cfg, daemonSetup{})
 	main := map[string]string{"target": "main"}
 	waitValue(t, d.reg, 10*time.Second, "spacetime_up", main, 1)
@@ -56,7 +58,7 @@ func TestMetricsUnderFault(t *testing.T) {
 		t.Errorf("/-/healthy while the target is down: %d %s, want 200", code, body)
 	}
 	// After failure_threshold (2) rounds, instance_up counts as failing.
-	eventually(t, 10*time.Second, "instance_up failing in the status", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "instance_up failing in the status", func() (bool, string) {
 		f := d.status().Targets[0].Failing
 		return len(f) > 0 && f[0] == "instance_up", fmt.Sprint(f)
 	})

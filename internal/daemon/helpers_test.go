@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,35 +22,14 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // The daemon's end-to-end tests run the real daemon.Run against simulated
 // instances on loopback ports, with a config on a fast clock: scheduled
 // rounds every second and short request timeouts, so that a round's
 // results, a reload or a restart show within a couple of seconds.
-
-// startSim starts a simulated instance on free loopback ports with a fast
-// FPS stream, closed when the test ends.
-func startSim(t *testing.T, opts sim.Options) *sim.Sim {
-	t.Helper()
-	opts.APIAddress, opts.TelemetryAddress, opts.ControlAddress = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	return startSimOn(t, opts)
-}
-
-// startSimOn starts a simulated instance on opts' addresses with a fast
-// FPS stream, closed when the test ends.
-func startSimOn(t *testing.T, opts sim.Options) *sim.Sim {
-	t.Helper()
-	if opts.FPSInterval == 0 {
-		opts.FPSInterval = 20 * time.Millisecond
-	}
-	s, err := sim.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 // simTarget is one target of a test config.
 type simTarget struct {
@@ -77,7 +55,7 @@ func configYAML(t *testing.T, dir string, targets ...simTarget) string {
 		info := tg.sim.Info()
 		fmt.Fprintf(&b, "  - name: %s\n    api_url: http://%s\n    telemetry_urls: [\"ws://%s/\"]\n", tg.name, info.API, info.Telemetry)
 		tokenFile := filepath.Join(dir, tg.name+".token")
-		writeFile(t, tokenFile, info.Token+"\n")
+		testkit.WriteFile(t, tokenFile, info.Token+"\n")
 		fmt.Fprintf(&b, "    token_file: %s\n", tokenFile)
 	}
 	return b.String()
@@ -87,10 +65,10 @@ func configYAML(t *testing.T, dir string, targets ...simTarget) string {
 // and returns its path.
 func mainConfig(t *testing.T) string {
 	t.Helper()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
 	return cfg
 }
 
@@ -103,15 +81,8 @@ func basicAuthWebConfig(t *testing.T, user, password string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "web.yml")
-	writeFile(t, path, "basic_auth_users:\n  "+user+": "+string(hash)+"\n")
+	testkit.WriteFile(t, path, "basic_auth_users:\n  "+user+": "+string(hash)+"\n")
 	return path
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // fakeNotifier records the systemd notifications the daemon sends.
@@ -407,27 +378,10 @@ func seriesOf(series map[string][]sample, target string) int {
 	return n
 }
 
-// eventually polls cond every 20 ms until it holds or timeout passes; the
-// failure names what was last seen.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last seen: %s", what, timeout, seen)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitValue waits until the series of name with labels want has value v.
 func waitValue(t *testing.T, reg prometheus.Gatherer, timeout time.Duration, name string, want map[string]string, v float64) {
 	t.Helper()
-	eventually(t, timeout, fmt.Sprintf("%s%v == %g", name, want, v), func() (bool, string) {
+	testkit.Eventually(t, timeout, fmt.Sprintf("%s%v == %g", name, want, v), func() (bool, string) {
 		got, ok := value(gather(t, reg), name, want)
 		if !ok {
 			return false, "absent"

@@ -13,6 +13,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestUserInhibitRuleFromConfig: a rule written in the config file
@@ -25,8 +27,8 @@ func TestUserInhibitRuleFromConfig(t *testing.T) {
 	t.Cleanup(slack.Close)
 	dir := t.TempDir()
 	webhookFile := filepath.Join(dir, "slack-webhook")
-	writeFile(t, webhookFile, slack.URL()+"/services/T0/B0/secret\n")
-	s := startSim(t, sim.Options{})
+	testkit.WriteFile(t, webhookFile, slack.URL()+"/services/T0/B0/secret\n")
+	s := simtest.Start(t, sim.Options{})
 	rules := `  inhibit_rules:
     - source_matchers: ['alert="fps_critical"']
       target_matchers: [alert=fps_low]
@@ -34,7 +36,7 @@ func TestUserInhibitRuleFromConfig(t *testing.T) {
 `
 	cfg := alertingYAML(webhookFile) + rules + strings.Replace(configYAML(t, dir, simTarget{"main", s}), "defaults:\n", "defaults:\n"+fastRules, 1)
 	configFile := filepath.Join(dir, "config.yaml")
-	writeFile(t, configFile, cfg)
+	testkit.WriteFile(t, configFile, cfg)
 	d := startDaemon(t, configFile, daemonSetup{})
 
 	alerts := func() map[string]alert.Alert {
@@ -53,7 +55,7 @@ func TestUserInhibitRuleFromConfig(t *testing.T) {
 	if err := s.PatchFaults([]byte(`{"fps": 30}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "fps_critical notified, fps_low inhibited by it", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "fps_critical notified, fps_low inhibited by it", func() (bool, string) {
 		low := alerts()["fps_low"]
 		return slackMentions(slack, "fps_critical") >= 1 && low.Inhibited, fmt.Sprintf("fps_low %+v; %d messages", low, len(slack.Messages()))
 	})
@@ -67,7 +69,7 @@ func TestUserInhibitRuleFromConfig(t *testing.T) {
 	if err := s.PatchFaults([]byte(`{"fps": 70}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "fps_low notified once fps_critical resolved", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "fps_low notified once fps_critical resolved", func() (bool, string) {
 		return slackMentions(slack, "fps_low") >= 1, fmt.Sprintf("alerts %+v", alerts())
 	})
 }
@@ -78,7 +80,7 @@ func TestUserInhibitRuleFromConfig(t *testing.T) {
 func TestUserInhibitRuleUnknownAlert(t *testing.T) {
 	dir := t.TempDir()
 	configFile := filepath.Join(dir, "config.yaml")
-	writeFile(t, configFile, "alerting:\n  inhibit_rules:\n    - source_matchers: [alert=check_instance_up]\n      target_matchers: [alert=fps_lwo]\n")
+	testkit.WriteFile(t, configFile, "alerting:\n  inhibit_rules:\n    - source_matchers: [alert=check_instance_up]\n      target_matchers: [alert=fps_lwo]\n")
 	_, err := daemon.LoadConfig(configFile)
 	var cfgErr *daemon.ConfigError
 	runErr := daemon.Run(t.Context(), daemon.Options{ConfigFile: configFile, StateDir: t.TempDir()})

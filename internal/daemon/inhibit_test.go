@@ -14,6 +14,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // alertNames are every alert the daemon may raise for a target.
@@ -91,14 +93,14 @@ func startAlertingDaemon(t *testing.T, s *sim.Sim, setup alertingSetup) (*runnin
 	t.Cleanup(slack.Close)
 	dir := t.TempDir()
 	webhookFile := filepath.Join(dir, "slack-webhook")
-	writeFile(t, webhookFile, slack.WebhookURL()+"\n")
+	testkit.WriteFile(t, webhookFile, slack.WebhookURL()+"\n")
 	cfg := configYAML(t, dir, simTarget{"main", s}) + setup.target
 	cfg = strings.Replace(cfg, "defaults:\n", "defaults:\n"+fastRules+fastTelemetry, 1)
 	if setup.interval != "" {
 		cfg = strings.Replace(cfg, "interval: 1s,", "interval: "+setup.interval+",", 1)
 	}
 	configFile := filepath.Join(dir, "config.yaml")
-	writeFile(t, configFile, alertingYAML(webhookFile)+cfg)
+	testkit.WriteFile(t, configFile, alertingYAML(webhookFile)+cfg)
 	d := startDaemon(t, configFile, daemonSetup{})
 	main := map[string]string{"target": "main"}
 	waitValue(t, d.reg, 10*time.Second, "spacetime_telemetry_connected", main, 1)
@@ -115,7 +117,7 @@ func restartSim(t *testing.T, s *sim.Sim, opts sim.Options) *sim.Sim {
 	if opts.Profile != sim.ProfileGodot {
 		opts.Token = info.Token
 	}
-	return startSimOn(t, opts)
+	return simtest.StartOn(t, opts)
 }
 
 // patchFaults applies a fault patch to the sim.
@@ -162,7 +164,7 @@ type oneCause struct {
 func TestOneCauseOneAlert(t *testing.T) {
 	godotTarget := func(t *testing.T, s *sim.Sim) alertingSetup {
 		perfFile := filepath.Join(t.TempDir(), "performance.token")
-		writeFile(t, perfFile, s.Info().PerformanceToken+"\n")
+		testkit.WriteFile(t, perfFile, s.Info().PerformanceToken+"\n")
 		return alertingSetup{target: "    token_from_status: true\n    performance_token_file: " + perfFile +
 			"\n    known_gaps: [health, status]\n"}
 	}
@@ -195,9 +197,9 @@ func TestOneCauseOneAlert(t *testing.T) {
 		{
 			name: "wrong token file",
 			cause: func(t *testing.T, e *causeEnv) {
-				writeFile(t, e.tokenFile, "not-the-instance-token\n")
+				testkit.WriteFile(t, e.tokenFile, "not-the-instance-token\n")
 			},
-			recovery:  func(t *testing.T, e *causeEnv) { writeFile(t, e.tokenFile, e.sim.Info().Token+"\n") },
+			recovery:  func(t *testing.T, e *causeEnv) { testkit.WriteFile(t, e.tokenFile, e.sim.Info().Token+"\n") },
 			alert:     "token_rejected",
 			inhibited: []string{"check_auth<token_rejected", "check_scene<token_rejected"},
 			firing: func(t *testing.T, e *causeEnv, text string, a alert.Alert) {
@@ -214,7 +216,7 @@ func TestOneCauseOneAlert(t *testing.T) {
 				// The round in flight when the file changed may have read
 				// the old one; the next one must resolve it.
 				rounds := map[time.Time]bool{}
-				eventually(t, 10*time.Second, "token_rejected resolved", func() (bool, string) {
+				testkit.Eventually(t, 10*time.Second, "token_rejected resolved", func() (bool, string) {
 					if last := d.status().Targets[0].LastRound; last.After(fixed) {
 						rounds[last] = true
 					}
@@ -271,7 +273,7 @@ func TestOneCauseOneAlert(t *testing.T) {
 // resolved notification naming it, and nothing more.
 func runOneCause(t *testing.T, tc oneCause) {
 	opts := tc.opts
-	s := startSim(t, opts)
+	s := simtest.Start(t, opts)
 	var setup alertingSetup
 	if tc.setup != nil {
 		setup = tc.setup(t, s)
@@ -280,7 +282,7 @@ func runOneCause(t *testing.T, tc oneCause) {
 	e := &causeEnv{sim: s, opts: opts, tokenFile: tokenFile}
 
 	tc.cause(t, e)
-	eventually(t, 20*time.Second, tc.alert+" notified, the alerts it explains inhibited", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, tc.alert+" notified, the alerts it explains inhibited", func() (bool, string) {
 		inh := inhibitedAlerts(t, d)
 		return len(slack.Messages()) >= 1 && containsAll(inh, tc.inhibited), fmt.Sprintf("messages %v, inhibited %v", namedAlerts(slack), inh)
 	})
@@ -304,7 +306,7 @@ func runOneCause(t *testing.T, tc oneCause) {
 	if tc.afterRecovery != nil {
 		tc.afterRecovery(t, d, recovered)
 	}
-	eventually(t, 20*time.Second, tc.alert+" resolved", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, tc.alert+" resolved", func() (bool, string) {
 		return len(slack.Messages()) >= 2, fmt.Sprint(namedAlerts(slack))
 	})
 	waitSettled(t, d)
@@ -319,7 +321,7 @@ func runOneCause(t *testing.T, tc oneCause) {
 // its own once released), and every notification delivered.
 func waitSettled(t *testing.T, d *runningDaemon) {
 	t.Helper()
-	eventually(t, 20*time.Second, "every alert resolved and every notification delivered", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "every alert resolved and every notification delivered", func() (bool, string) {
 		var open []string
 		for _, a := range daemonAlerts(t, d) {
 			if a.State != alert.StateResolved {

@@ -13,7 +13,9 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestSecondInstanceRefused: a second daemon on a state dir that a running
@@ -22,10 +24,10 @@ import (
 // it is ready. The first daemon is not disturbed.
 func TestSecondInstanceRefused(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
 	stateDir := filepath.Join(dir, "state")
 	first := startDaemon(t, cfg, daemonSetup{stateDir: stateDir})
 
@@ -95,7 +97,7 @@ targets:
 			cfg := filepath.Join(dir, "no-such-file.yaml")
 			if tc.yaml != "" {
 				cfg = filepath.Join(dir, "config.yaml")
-				writeFile(t, cfg, tc.yaml)
+				testkit.WriteFile(t, cfg, tc.yaml)
 			}
 			notifier := newFakeNotifier(0)
 			err := daemon.Run(context.Background(), daemon.Options{ConfigFile: cfg, StateDir: filepath.Join(dir, "state"), Notifier: notifier, Listener: mustListen(t)})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestMemoryFromPerformanceWhenTheStreamCarriesNone: with the binary
@@ -17,7 +19,7 @@ import (
 // times in it.
 func TestMemoryFromPerformanceWhenTheStreamCarriesNone(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	if err := s.PatchFaults([]byte(`{"telemetry_encoding":"binary","memory_mb":450}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestMemoryFromPerformanceWhenTheStreamCarriesNone(t *testing.T) {
 	cfg := filepath.Join(dir, "config.yaml")
 	yaml := strings.Replace(configYAML(t, dir, simTarget{"main", s}), "defaults:\n",
 		"defaults:\n  telemetry: {performance_poll_interval: 1s}\n  thresholds: {memory: {for: 1s}}\n", 1)
-	writeFile(t, cfg, yaml)
+	testkit.WriteFile(t, cfg, yaml)
 	d := startDaemon(t, cfg, daemonSetup{})
 
 	firing := map[string]string{"target": "main", "rule": "memory_high", "state": "firing"}

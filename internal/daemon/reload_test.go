@@ -9,6 +9,8 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestReload walks the SIGHUP path: a bad file leaves the old config
@@ -18,11 +20,11 @@ import (
 // back to 1.
 func TestReload(t *testing.T) {
 	t.Parallel()
-	alpha := startSim(t, sim.Options{})
-	beta := startSim(t, sim.Options{})
+	alpha := simtest.Start(t, sim.Options{})
+	beta := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha}))
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha}))
 	d := startDaemon(t, cfg, daemonSetup{})
 	isAlpha := map[string]string{"target": "alpha"}
 	waitValue(t, d.reg, 10*time.Second, "spacetime_up", isAlpha, 1)
@@ -33,12 +35,12 @@ func TestReload(t *testing.T) {
 
 	t.Run("a bad file leaves the old config running", func(t *testing.T) {
 		// The acceptance file's three problems, on top of a valid target.
-		writeFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha})+"    colour: blue\n")
+		testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha})+"    colour: blue\n")
 		sent := time.Now()
 		d.sendReload()
 		reloadOK(0)
 		// Rounds go on with the old config: a round after the reload.
-		eventually(t, 5*time.Second, "a round of alpha after the failed reload", func() (bool, string) {
+		testkit.Eventually(t, 5*time.Second, "a round of alpha after the failed reload", func() (bool, string) {
 			st := d.status()
 			if len(st.Targets) != 1 {
 				return false, fmt.Sprint(st.Targets)
@@ -51,7 +53,7 @@ func TestReload(t *testing.T) {
 	})
 
 	t.Run("a second target starts", func(t *testing.T) {
-		writeFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha}, simTarget{"beta", beta}))
+		testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha}, simTarget{"beta", beta}))
 		d.sendReload()
 		reloadOK(1)
 		waitValue(t, d.reg, 10*time.Second, "spacetime_up", map[string]string{"target": "beta"}, 1)
@@ -65,16 +67,16 @@ func TestReload(t *testing.T) {
 		if n := seriesOf(gather(t, d.reg), "alpha"); n == 0 {
 			t.Fatal("alpha has no series before its removal: the test would prove nothing")
 		}
-		writeFile(t, cfg, configYAML(t, dir, simTarget{"beta", beta}))
+		testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"beta", beta}))
 		d.sendReload()
 		reloadOK(1)
-		eventually(t, 5*time.Second, "no series with target=alpha", func() (bool, string) {
+		testkit.Eventually(t, 5*time.Second, "no series with target=alpha", func() (bool, string) {
 			n := seriesOf(gather(t, d.reg), "alpha")
 			return n == 0, fmt.Sprintf("%d series", n)
 		})
 		// Removed for good: a later round of beta does not bring alpha back.
 		removed := time.Now()
-		eventually(t, 5*time.Second, "a round of beta after alpha's removal", func() (bool, string) {
+		testkit.Eventually(t, 5*time.Second, "a round of beta after alpha's removal", func() (bool, string) {
 			st := d.status()
 			return len(st.Targets) == 1 && st.Targets[0].LastRound.After(removed), targetNames(st)
 		})

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestWebConfigBasicAuth: with --web.config.file requiring basic auth, the
@@ -49,7 +51,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 			authFile := ""
 			if tc.auth != "" {
 				authFile = filepath.Join(t.TempDir(), "auth")
-				writeFile(t, authFile, tc.auth)
+				testkit.WriteFile(t, authFile, tc.auth)
 			}
 			c, err := daemon.NewClient(url, authFile)
 			if err != nil {
@@ -73,12 +75,12 @@ func TestWebConfigBasicAuth(t *testing.T) {
 // found before the daemon says it is ready.
 func TestWebConfigInvalid(t *testing.T) {
 	t.Parallel()
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	writeFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"main", s}))
 	webConfig := filepath.Join(dir, "web.yml")
-	writeFile(t, webConfig, "basic_auth_users: [not, a, map]\n")
+	testkit.WriteFile(t, webConfig, "basic_auth_users: [not, a, map]\n")
 	addrs, noSocket := []string{"127.0.0.1:0"}, false
 	n := newFakeNotifier(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

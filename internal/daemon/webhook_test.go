@@ -17,6 +17,8 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/webhook"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestWebhookSinkNotifyTest: a webhook sink whose URL (a token in its
@@ -39,10 +41,10 @@ func TestWebhookSinkNotifyTest(t *testing.T) {
 	t.Cleanup(recv.Close)
 	dir := t.TempDir()
 	urlFile, secretFile := filepath.Join(dir, "webhook-url"), filepath.Join(dir, "webhook-hmac")
-	writeFile(t, urlFile, recv.URL+"/hooks/"+token+"\n")
-	writeFile(t, secretFile, secret+"\n")
+	testkit.WriteFile(t, urlFile, recv.URL+"/hooks/"+token+"\n")
+	testkit.WriteFile(t, secretFile, secret+"\n")
 
-	s := startSim(t, sim.Options{})
+	s := simtest.Start(t, sim.Options{})
 	cfg := fmt.Sprintf(`alerting:
   sinks:
     - name: hooks
@@ -51,7 +53,7 @@ func TestWebhookSinkNotifyTest(t *testing.T) {
       hmac_secret_file: %s
 `, urlFile, secretFile) + configYAML(t, dir, simTarget{"main", s})
 	configFile := filepath.Join(dir, "config.yaml")
-	writeFile(t, configFile, cfg)
+	testkit.WriteFile(t, configFile, cfg)
 	d := startDaemon(t, configFile, daemonSetup{})
 	res, err := newClient(t, d).NotifyTest(context.Background(), "hooks")
 	if err != nil || len(res.Results) != 1 || !res.Results[0].Delivered {

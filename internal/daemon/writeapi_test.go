@@ -93,7 +93,7 @@ func TestWriteAPIFromElsewhere(t *testing.T) {
 
 	t.Run("basic auth", func(t *testing.T) {
 		authFile := filepath.Join(t.TempDir(), "auth")
-		writeFile(t, authFile, "ci:s3cret-pass\n")
+		testkit.WriteFile(t, authFile, "ci:s3cret-pass\n")
 		d := startDaemon(t, cfg, daemonSetup{listen: "0.0.0.0:0", webConfigFile: basicAuthWebConfig(t, "ci", "s3cret-pass")})
 		remote := "http://" + net.JoinHostPort(src.String(), d.port)
 

@@ -20,6 +20,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // Helpers of the watcher tests: a fast simulated instance, fast watcher
@@ -158,16 +159,11 @@ func (e *watchEnv) start(t *testing.T) {
 	})
 }
 
-// eventually polls cond every 5 ms until it holds, failing after 5 s.
+// eventually is testkit.Eventually for a condition with nothing to report,
+// within 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 5s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, what, func() (bool, string) { return cond(), "" })
 }
 
 // value reads one series of the registry: (value, true), or (0, false)

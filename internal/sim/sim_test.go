@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 	"go.uber.org/goleak"
 )
 
@@ -101,14 +102,9 @@ func control(t *testing.T, s *Sim, method, path, body string) apiResponse {
 	return request(t, method, "http://"+s.Info().Control+path, "", "application/json", body)
 }
 
-// eventually polls cond until it holds or a generous deadline passes.
+// eventually is testkit.Eventually for a condition with nothing to report,
+// within 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, what, func() (bool, string) { return cond(), "" })
 }
