@@ -6,18 +6,33 @@ PKGS       := ./...
 FUZZTIME   ?= 10s
 BENCHOUT   ?= bench.txt
 STATICCHECK_VERSION := v0.8.2
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-REVISION   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS    := -X github.com/spacetime-vr/spacetime-watch/internal/version.Version=$(VERSION) \
-              -X github.com/spacetime-vr/spacetime-watch/internal/version.Revision=$(REVISION)
+
+# The build's identity, as the Prometheus projects stamp it into
+# github.com/prometheus/common/version: the release from VERSION (the top
+# entry of CHANGELOG.md), the rest from git and the build machine.
+# "-modified" marks a build from a tree with uncommitted changes, as the
+# go command's own stamp does.
+VERSION    := $(shell cat VERSION)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -modified)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILD_USER ?= $(shell id -un)@$(shell hostname)
+BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS    := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+              -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
+              -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
 .PHONY: all build test test-unit test-clock test-deploy fuzz systemd-exposure crash-figures bench lint fmt-check vet demo deps clean
 
 all: lint test build
 
-## build: the two binaries into ./bin
+## build: the two static binaries into ./bin, the version stamped in; the shell completions and the man page beside them
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+	mkdir -p bin/completion bin/man
+	bin/spacetime-watch --completion-script-bash >bin/completion/spacetime-watch.bash
+	bin/spacetime-watch --completion-script-zsh >bin/completion/_spacetime-watch
+	bin/spacetime-watch --help-man >bin/man/spacetime-watch.1
 
 ## deps: everything the tests need: Go modules, and Debian packages (prometheus, prometheus-alertmanager, systemd) when missing
 deps:
