@@ -55,7 +55,7 @@ package: build
 	rm -rf $(DIST)/deb && mkdir -p $(DIST)/deb
 	cp $(BIN)/spacetime-watch $(BIN)/spacetime-sim $(BIN)/completion/* deploy/deb/config.yaml deploy/deb/copyright deploy/deb/lintian-overrides \
 		deploy/deb/postinst deploy/deb/prerm deploy/deb/postrm deploy/systemd/spacetime-watch.default deploy/config.example.yaml $(DIST)/deb/
-	sed 's|/usr/local/bin/spacetime-watch|/usr/bin/spacetime-watch|g' deploy/systemd/spacetime-watch.service >$(DIST)/deb/spacetime-watch.service
+	sed 's|^ExecStart=/usr/local/bin/spacetime-watch |ExecStart=/usr/bin/spacetime-watch |' deploy/systemd/spacetime-watch.service >$(DIST)/deb/spacetime-watch.service
 	gzip -9n -c $(BIN)/man/spacetime-watch.1 >$(DIST)/deb/spacetime-watch.1.gz
 	gzip -9n -c $(BIN)/man/spacetime-sim.1 >$(DIST)/deb/spacetime-sim.1.gz
 	gzip -9n -c CHANGELOG.md >$(DIST)/deb/changelog.gz
