@@ -7,7 +7,10 @@
 # checks deploy/alertmanager's routing; systemd for
 # systemd-analyze, which checks the unit in deploy/systemd; and iproute2 for
 # ip, with which the daemon's write-API test adds a non-loopback address
-# (slim images lack it). Runs apt only
+# (slim images lack it); lintian, which checks the .deb that make package
+# builds, man (man-db) to render its man page, podman, which builds the
+# container image, and ca-certificates, whose bundle the image carries
+# (deploy/disttest). Runs apt only
 # when something is missing; needs root (CI is root).
 set -euo pipefail
 
@@ -24,6 +27,11 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # ip lives in /usr/sbin, which a user's PATH may lack.
 have_ip() { command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; }
 have_ip || need+=(iproute2)
+
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
@@ -54,6 +62,10 @@ command -v prometheus >/dev/null
 command -v prometheus-alertmanager >/dev/null
 command -v amtool >/dev/null
 command -v systemd-analyze >/dev/null
+command -v lintian >/dev/null
+command -v man >/dev/null
+command -v podman >/dev/null
+[ -s /etc/ssl/certs/ca-certificates.crt ]
 have_ip
 # Under systemd, a policy that allowed starts may have let the packages we
 # just installed start their services, and they are enabled for the next

@@ -151,11 +151,25 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// TestVersion prints the version on stdout.
+// TestVersion: --version at the top level and the version command print
+// the same Prometheus-format report.
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	r := invoke(context.Background(), "version")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "spacetime-watch version ") {
-		t.Errorf("version: %s", r)
+	flag := invoke(context.Background(), "--version")
+	cmd := invoke(context.Background(), "version")
+	if flag.code != 0 || cmd.code != 0 || flag.stderr != "" {
+		t.Fatalf("--version: %s\nversion: %s", flag, cmd)
+	}
+	if flag.stdout != cmd.stdout {
+		t.Errorf("--version and version differ:\n%s\n%s", flag.stdout, cmd.stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(flag.stdout), "\n")
+	if len(lines) != 6 || !strings.HasPrefix(lines[0], "spacetime-watch, version ") || !strings.Contains(lines[0], "(branch: ") ||
+		!strings.HasPrefix(lines[3], "  go version:") || !strings.HasPrefix(lines[4], "  platform:") {
+		t.Errorf("--version is not in the Prometheus format:\n%s", flag.stdout)
+	}
+	// deployment start keeps its own --version, the version being deployed.
+	if r := invoke(context.Background(), "deployment", "start", "--target=main", "--help"); r.code != 0 || !strings.Contains(r.stdout, "--version=VERSION") {
+		t.Errorf("deployment start --help: %s", r)
 	}
 }

@@ -45,13 +45,16 @@ health checks, telemetry thresholds (FPS 85-95, memory below 400 MB) and Prometh
 metrics.
 
 Exit status: 0 success, 1 verify partial, 2 verify failed, 3 bad flags or bad
-config (or verify could not run), 4 the state dir is locked by another daemon.`)
+config (or verify could not run), 4 the state dir is locked by another daemon.
+
+spacetime-watch --version prints the version and build information.`)
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	app.HelpFlag.Short('h')
-	// No app-level --version flag: kingpin refuses a long flag name used
-	// twice in one command path, and `deployment start --version` is the
-	// issue's own syntax. `spacetime-watch version` prints the version.
+	// --version is a flag of run, the default command, so that
+	// `spacetime-watch --version` works as in every Prometheus project: an
+	// application-wide --version would clash with `deployment start
+	// --version` (kingpin refuses a long flag twice in one command path).
 
 	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "Output format of log messages: json or console.").Default("json").Enum("json", "console")
@@ -65,6 +68,7 @@ Example:
 	runConfig := runCmd.Flag("config.file", "spacetime-watch configuration file (YAML).").Default("/etc/spacetime-watch/config.yaml").String()
 	runState := runCmd.Flag("state.dir", "Directory of the state database (deployments, check history, rule state). One daemon per directory.").Default("/var/lib/spacetime-watch").String()
 	runWeb := kingpinflag.AddFlags(runCmd, ":9850")
+	runVersion := runCmd.Flag("version", "Print the version and build information, and exit.").Bool()
 	runExternalHosts := runCmd.Flag("web.external-host", "A host name clients reach the daemon by (DNS, a proxy), which the API's writes may carry in their Host header; repeatable. Default: none (localhost, loopback addresses, the address connected to and the machine's hostname are always accepted).").PlaceHolder("HOST").Strings()
 
 	// verify: the one-shot post-deployment verification.
@@ -204,11 +208,15 @@ Example:
 	var demo cli.DemoOptions
 	demoCmd.Flag("duration", "Stop by itself after this long (0 = until interrupted).").Default("0s").DurationVar(&demo.Duration)
 
-	versionCmd := app.Command("version", `Print the version and exit.
+	versionCmd := app.Command("version", `Print the version and build information, and exit (as --version).
 
 Example:
   spacetime-watch version`)
 
+	if words, ok := completionWords(args); ok {
+		complete(app, runCmd, words, stdout)
+		return cli.ExitOK
+	}
 	cmd, code, err := parse(app, args)
 	if code >= 0 {
 		return code
@@ -220,6 +228,10 @@ Example:
 
 	switch cmd {
 	case runCmd.FullCommand():
+		if *runVersion {
+			fmt.Fprintln(stdout, version.Print(app.Name))
+			return cli.ExitOK
+		}
 		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload}, stderr)
 	case verifyCmd.FullCommand():
 		return cli.Verify(ctx, vo, stdout, stderr)
@@ -261,7 +273,7 @@ Example:
 		demo.Log = logOpts()
 		return cli.Demo(ctx, demo, stdout, stderr)
 	case versionCmd.FullCommand():
-		fmt.Fprintln(stdout, version.Print("spacetime-watch"))
+		fmt.Fprintln(stdout, version.Print(app.Name))
 	}
 	return cli.ExitOK
 }

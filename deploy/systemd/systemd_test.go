@@ -41,8 +41,6 @@ const (
 	// binPath is where the unit expects the binary; tests substitute a
 	// freshly built one.
 	binPath = "/usr/local/bin/spacetime-watch"
-	// maxExposure is the issue's bar for systemd-analyze security.
-	maxExposure = 2.0
 )
 
 // ---------------------------------------------------------------------------
@@ -193,7 +191,7 @@ func TestCredentials(t *testing.T) {
 // warnings, so any line that names the unit fails the test; no such line
 // is known to be benign. The broken copies prove the test can fail.
 func TestVerify(t *testing.T) {
-	analyze := testkit.Tool(t, "systemd-analyze")
+	testkit.Tool(t, "systemd-analyze")
 	bin := buildDaemon(t)
 	unit, err := os.ReadFile(unitName)
 	if err != nil {
@@ -215,13 +213,7 @@ func TestVerify(t *testing.T) {
 			if err := os.WriteFile(path, []byte(c.unit), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, runErr := runTool(t, analyze, "verify", "--man=no", path)
-			var about []string // lines about our unit; others are the host's business
-			for line := range strings.Lines(out) {
-				if strings.Contains(line, "spacetime-watch") {
-					about = append(about, strings.TrimSpace(line))
-				}
-			}
+			about, out, runErr := testkit.SystemdVerify(t, path)
 			if c.wantLine == "" {
 				if runErr != nil || len(about) > 0 {
 					t.Errorf("systemd-analyze verify: %v\n%s", runErr, out)
@@ -239,7 +231,7 @@ func TestVerify(t *testing.T) {
 // wants an overall exposure of 2.0 or below. It prints the figure as
 // "systemd exposure: N" for `make test` to show.
 func TestSecurityExposure(t *testing.T) {
-	analyze := testkit.Tool(t, "systemd-analyze")
+	testkit.Tool(t, "systemd-analyze")
 	path := filepath.Join(t.TempDir(), unitName)
 	unit, err := os.ReadFile(unitName)
 	if err != nil {
@@ -248,31 +240,12 @@ func TestSecurityExposure(t *testing.T) {
 	if err := os.WriteFile(path, unit, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, runErr := runTool(t, analyze, "security", "--offline=true", "--no-pager", path)
-	m := regexp.MustCompile(`Overall exposure level for ` + regexp.QuoteMeta(unitName) + `: ([0-9]+(?:\.[0-9]+)?)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no overall exposure level in systemd-analyze security's output (%v):\n%s", runErr, out)
+	exposure, exposed := testkit.SystemdExposure(t, path)
+	t.Logf("systemd exposure: %.1f", exposure)
+	fmt.Printf("systemd exposure: %.1f\n", exposure)
+	if exposure > testkit.MaxSystemdExposure {
+		t.Errorf("exposure %.1f > %.1f; the exposed settings:\n%s", exposure, testkit.MaxSystemdExposure, exposed)
 	}
-	exposure, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("systemd exposure: %s", m[1])
-	fmt.Printf("systemd exposure: %s\n", m[1])
-	if exposure > maxExposure {
-		t.Errorf("exposure %.1f > %.1f; the exposed settings:\n%s", exposure, maxExposure, exposedLines(out))
-	}
-}
-
-// exposedLines keeps the ✗ lines of systemd-analyze security's table.
-func exposedLines(out string) string {
-	var b strings.Builder
-	for line := range strings.Lines(out) {
-		if strings.HasPrefix(line, "✗") {
-			b.WriteString(line)
-		}
-	}
-	return b.String()
 }
 
 // ---------------------------------------------------------------------------
@@ -840,18 +813,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(builtDir)
 	}
 	os.Exit(code)
-}
-
-// runTool runs an external tool with a deadline and returns its combined
-// output. SYSTEMD_COLORS=0 keeps escape codes out of what the test parses.
-func runTool(t *testing.T, name string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=", "SYSTEMD_LOG_COLOR=0")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func lastLines(s string, n int) string {

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 
@@ -178,7 +177,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	opts.Notifier.Notify("READY=1")
-	log.Info("spacetime-watch started", zap.String("version", version.Version), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
+	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
 
 	watchdog := opts.Notifier.WatchdogInterval()
 	var watchdogTick <-chan time.Time
@@ -336,12 +335,7 @@ func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 			Help: "Times the state database was found damaged at start and recovered.",
 		}),
 	}
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "spacetime_watch_build_info",
-		Help: "Build information of spacetime-watch; the value is always 1.",
-	}, []string{"version", "revision", "goversion"})
-	buildInfo.WithLabelValues(version.Version, version.GetRevision(), runtime.Version()).Set(1)
-	reg.MustRegister(m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, buildInfo,
+	reg.MustRegister(m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -67,7 +67,7 @@ func TestDaemonServes(t *testing.T) {
 			`spacetime_check_success{check="instance_up",target="main"} 1`,
 			`spacetime_fps{target="main"}`,
 			`spacetime_telemetry_connected{target="main"} 1`,
-			`spacetime_watch_build_info{goversion=`,
+			`spacetime_watch_build_info{branch=`,
 			"spacetime_watch_config_last_reload_successful 1",
 			`spacetime_restarts_total{target="main"} 0`,
 			"go_goroutines ",

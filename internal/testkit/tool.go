@@ -25,3 +25,17 @@ func Tool(tb testing.TB, name string) string {
 	tb.Skipf("%s not found; run `make test` to install it (scripts/install-test-deps.sh)", name)
 	return ""
 }
+
+// Root skips a test that needs root (it installs packages, or runs podman
+// with the system's storage) when the user is not root, saying why; under
+// E2EEnv, as `make test` runs on CI (as root), it fails instead.
+func Root(tb testing.TB, why string) {
+	tb.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv(E2EEnv) != "" {
+		tb.Fatalf("needs root to %s; %s is set, so this test must run: run make test as root", why, E2EEnv)
+	}
+	tb.Skipf("needs root to %s; skipped (make test runs it as root)", why)
+}

@@ -46,7 +46,7 @@ func (n *Notifier) postOne(ctx context.Context, ep endpoint, body []byte) *postE
 		return res
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "spacetime-watch/"+version.Version)
+	req.Header.Set("User-Agent", "spacetime-watch/"+version.Version())
 	resp, err := n.opts.HTTPClient.Do(req)
 	if err != nil {
 		res.Timeout = errors.Is(ctx.Err(), context.DeadlineExceeded)

@@ -54,7 +54,7 @@ func (n *Notifier) post(ctx context.Context, id string, p Payload, now time.Time
 			Err: n.redact.Errorf("cannot build the request from the URL")}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "spacetime-watch/"+version.Version)
+	req.Header.Set("User-Agent", "spacetime-watch/"+version.Version())
 	if id != "" {
 		req.Header.Set(HeaderMessageID, id)
 	}
