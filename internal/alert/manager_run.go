@@ -226,6 +226,7 @@ func (m *Manager) send(g *groupAlerts, n notification, st *groupState, now time.
 			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
 		return false
 	}
+	failpoint(fpAfterEnqueue)
 	st.lastSent, st.retryAt = now, time.Time{}
 	for _, a := range n.firing {
 		a.notified, a.lastNotified, a.announceAt = true, now, time.Time{}
