@@ -24,8 +24,11 @@ func (s *Store) Backup() error {
 	}
 	bak := s.path + ".bak"
 	tmp := bak + ".tmp"
+	s.mu.RLock()
+	db := s.db
+	s.mu.RUnlock()
 	err := writeSynced(s.dir, tmp, func(w io.Writer) error {
-		return s.db.View(func(tx *bolt.Tx) error {
+		return s.runRaw((*bolt.DB).View, func(tx *bolt.Tx) error {
 			_, err := tx.WriteTo(w)
 			return err
 		})
@@ -35,7 +38,10 @@ func (s *Store) Backup() error {
 	}
 	_, reason, err := verifyFile(s.dir, tmp, s.opts.LockTimeout)
 	if err == nil && reason != "" {
-		err = fmt.Errorf("the copy failed verification, the previous backup is kept: %s", reason)
+		// The copy is the database's pages as they are: the database is
+		// damaged. Set it aside now, rather than at the next start.
+		err = fmt.Errorf("the copy failed verification, the previous backup is kept: %w",
+			s.damaged(db, "the state failed the backup's verification: "+reason))
 	}
 	if err != nil {
 		os.Remove(tmp)
