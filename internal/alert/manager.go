@@ -96,6 +96,11 @@ type Manager struct {
 	nextSettings *compiled     // settings not yet applied
 	wake         chan struct{}
 
+	// safe is set in safe mode; safeEnd is when its first poll ended (Unix
+	// ns), 0 while it runs (manager_safe.go).
+	safe    atomic.Bool
+	safeEnd atomic.Int64
+
 	running atomic.Bool
 	view    atomic.Pointer[[]Alert] // published by the owner after each step
 

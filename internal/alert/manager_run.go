@@ -131,6 +131,7 @@ func (m *Manager) apply(ev event.Event, now time.Time) {
 	if a.severity != prev {
 		m.renderLinks(a)
 	}
+	m.adopt(a, now)
 	m.dirty = true
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
-	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
@@ -128,17 +127,15 @@ func Run(ctx context.Context, opts Options) error {
 
 	reg := opts.Registry
 	own := newOwnMetrics(reg)
-	if rep := st.Report(); rep.Recovered {
-		own.stateLoadErrors.Inc()
-		log.Error("state was damaged and recovered", zap.String("report", rep.String()))
-	}
 	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now})
 	if err != nil {
 		return err
 	}
-	// The daemon's own condition: state found damaged at start, resolved by
-	// the next clean start.
-	alerts.manager.RaiseInternal(alert.AlertStateRecovered, alert.SeverityWarning, "state dir was damaged and recovered: "+st.Report().String(), st.Report().Recovered)
+	// The daemon's own condition: state found damaged, at start or while
+	// running, resolved by the next clean start.
+	guardState := newStateGuard(alerts.manager, own, log, opts.Now)
+	st.OnRecovered(guardState.recovered)
+	guardState.recovered(st.Report())
 
 	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now)
 	if err != nil {
@@ -171,6 +168,8 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	monErr := make(chan error, 1)
 	wg.Go(func() { monErr <- mon.Run(ctx) })
+	guardState.mon = mon
+	wg.Go(func() { guardState.run(ctx) })
 
 	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, log)))
 	if err != nil {
@@ -334,7 +333,7 @@ func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 		}),
 		stateLoadErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spacetime_watch_state_load_errors_total",
-			Help: "Times the state database was found damaged at start and recovered.",
+			Help: "Times the state database was found damaged, at start or while running, and recovered.",
 		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // Reliability scenario 12 at run time: state.db damaged under a running
@@ -95,34 +95,6 @@ func waitRounds(t *testing.T, d *runningDaemon, n int, after time.Time) time.Tim
 	return last
 }
 
-// corruptFrom overwrites path from offset to its end with random bytes,
-// as a failing disk or a stray writer would, without truncating it.
-func corruptFrom(t *testing.T, path string, offset int64) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Size() <= offset {
-		t.Fatalf("%s is %d bytes: nothing to corrupt past byte %d", path, fi.Size(), offset)
-	}
-	seed := rand.Uint64()
-	t.Logf("corrupting %s from byte %d to %d, seed %d", path, offset, fi.Size(), seed)
-	junk := make([]byte, fi.Size()-offset)
-	rng := rand.New(rand.NewPCG(seed, seed))
-	for i := range junk {
-		junk[i] = byte(rng.Uint32())
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(junk, offset); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestStateCorruptedWhileRunning overwrites state.db from byte 8192 with
 // random bytes while the daemon runs with a Slack bot sink and an alert
 // firing. The daemon keeps running: the damaged file is set aside, one
@@ -136,7 +108,7 @@ func TestStateCorruptedWhileRunning(t *testing.T) {
 	})
 	before := len(posts(slack))
 
-	corruptFrom(t, filepath.Join(stateDir, "state.db"), 8192)
+	testkit.CorruptFrom(t, filepath.Join(stateDir, "state.db"), 8192)
 	corruptedAt := time.Now()
 
 	eventually(t, 30*time.Second, "a StateRecovered message", func() (bool, string) {
