@@ -100,6 +100,8 @@ type Manager struct {
 	// ns), 0 while it runs (manager_safe.go).
 	safe    atomic.Bool
 	safeEnd atomic.Int64
+	// rewrite asks the next step to write the alert state (Rewrite).
+	rewrite atomic.Bool
 
 	running atomic.Bool
 	view    atomic.Pointer[[]Alert] // published by the owner after each step

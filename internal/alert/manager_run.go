@@ -47,6 +47,9 @@ func (m *Manager) Run(ctx context.Context) error {
 // step does everything due at now and returns when the next step is due
 // (zero: only when woken).
 func (m *Manager) step(now time.Time) time.Time {
+	if m.rewrite.Swap(false) {
+		m.rewriteState(now)
+	}
 	m.drainInbox(now)
 	sil := m.silences.snapshot()
 	m.refresh(now, sil)

@@ -44,3 +44,23 @@ func (m *Manager) adopt(a *alertState, now time.Time) {
 	m.log.Info("safe mode: alert taken without a notification (it may have been announced before the state was lost)",
 		zap.String("target", a.target), zap.String("alert", a.name), zap.Time("since", a.startsAt))
 }
+
+// Rewrite has the manager write what it holds to its store again at its
+// next step: the alert state and the silences. For a store that lost them
+// while the daemon ran (store.OnRecovered): the fresh state must hold what
+// people were told and what is silenced, or the next start would announce
+// it all again. It never blocks, so it is safe from any goroutine, the
+// store's OnRecovered included, even in the middle of a silence update.
+func (m *Manager) Rewrite() {
+	m.rewrite.Store(true)
+	m.poke()
+}
+
+// rewriteState does what Rewrite asked for, in Run's goroutine.
+func (m *Manager) rewriteState(now time.Time) {
+	m.dirty, m.persistAt = true, time.Time{}
+	same := func(list []Silence) ([]Silence, error) { return list, nil }
+	if err := m.silences.update(now, same, m.saveSilences); err != nil {
+		m.log.Error("cannot write the silences again", zap.Error(err))
+	}
+}

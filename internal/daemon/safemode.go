@@ -45,6 +45,11 @@ func (g *stateGuard) recovered(rep store.OpenReport) {
 	g.own.stateLoadErrors.Inc()
 	g.log.Error("state was damaged and recovered", zap.String("report", rep.String()))
 	g.manager.RaiseInternal(alert.AlertStateRecovered, alert.SeverityWarning, "state dir was damaged and recovered: "+rep.String(), true)
+	if rep.WhileRunning {
+		// The fresh state must hold what the manager still knows, or the
+		// next start would announce it all again.
+		g.manager.Rewrite()
+	}
 	if !rep.SafeMode {
 		return
 	}

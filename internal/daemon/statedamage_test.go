@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -99,10 +101,20 @@ func waitRounds(t *testing.T, d *runningDaemon, n int, after time.Time) time.Tim
 // random bytes while the daemon runs with a Slack bot sink and an alert
 // firing. The daemon keeps running: the damaged file is set aside, one
 // StateRecovered alert goes out, the counter counts it, the next rounds
-// re-announce nothing, and the firing alert's resolution still goes out.
+// re-announce nothing; the fresh state holds the alert state and the
+// silences, so a restart on it announces nothing either, and the firing
+// alert's resolution still goes out.
 func TestStateCorruptedWhileRunning(t *testing.T) {
 	stateDir := t.TempDir()
 	d, slack, s := startBotDaemon(t, stateDir, 60)
+	client, err := daemon.NewClient(d.url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sil, err := client.AddSilence(context.Background(), daemon.AddSilenceRequest{Target: "main", Alert: "memory_high", Duration: "1h", Comment: "kept across the damage"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 20*time.Second, "a firing fps_low message", func() (bool, string) {
 		return countPosts(slack, "fps_low") == 1, fmt.Sprint(posts(slack))
 	})
@@ -138,6 +150,24 @@ func TestStateCorruptedWhileRunning(t *testing.T) {
 		t.Errorf("damaged files kept aside: %v, want one state.db.corrupt-*", aside)
 	}
 	t.Logf("recovered %s after the damage", time.Since(corruptedAt).Round(time.Millisecond))
+
+	// The fresh state holds what the daemon knew: restarted on it, the
+	// daemon keeps the silence and announces nothing again.
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+	d = startDaemon(t, d.configFile, daemonSetup{stateDir: stateDir})
+	waitRounds(t, d, 3, time.Now())
+	if n := countPosts(slack, "fps_low"); n != 1 {
+		t.Errorf("%d fps_low messages after the restart on the recovered state, want still 1:\n%s", n, strings.Join(posts(slack), "\n"))
+	}
+	client, err = daemon.NewClient(d.url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := client.Silences(context.Background()); err != nil || len(list) != 1 || list[0].ID != sil.ID {
+		t.Errorf("silences after the restart on the recovered state = %+v, %v; want %s", list, err, sil.ID)
+	}
 
 	// The daemon remembers what it announced: the resolution goes out (a
 	// post, or an update of the firing message).

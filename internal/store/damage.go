@@ -28,9 +28,10 @@ import (
 // OnRecovered sets fn to be told of damage found while the store is open,
 // after the damaged file was set aside and the store continues on a fresh
 // one; the report has Recovered, SafeMode and WhileRunning set. fn runs in
-// the goroutine whose call found the damage, without the store's locks
-// held, and must return quickly (raise an alert, count, log). Damage found
-// before fn is set is not reported to it. Nil removes it.
+// the goroutine whose call found the damage, once that call holds none of
+// the store's locks: it may use the store (write back what the owner holds
+// in memory), and should return quickly. Damage found before fn is set is
+// not reported to it. Nil removes it.
 func (s *Store) OnRecovered(fn func(OpenReport)) {
 	if fn == nil {
 		s.onRecovered.Store(nil)
@@ -41,12 +42,18 @@ func (s *Store) OnRecovered(fn func(OpenReport)) {
 
 // run runs fn in a transaction of the current database, begun by txn
 // ((*bolt.DB).View or Update), under guard, and wraps the error for op.
+// The owner is told of damage found only once no lock of the store is
+// held, so that OnRecovered's fn may use the store.
 func (s *Store) run(op string, txn func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.runRaw(txn, fn))
+	rep, err := s.runRaw(txn, fn)
+	s.notify(rep)
+	return s.wrap(op, err)
 }
 
-// runRaw is run without the wrapping, for callers with their own.
-func (s *Store) runRaw(txn func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*bolt.Tx) error) error {
+// runRaw is run without the wrapping and the telling: rep is non-nil when
+// this call replaced the damaged database, for the caller to notify once
+// it holds no lock.
+func (s *Store) runRaw(txn func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*bolt.Tx) error) (*OpenReport, error) {
 	s.mu.RLock()
 	db, broken := s.db, s.broken
 	if broken != "" {
@@ -58,7 +65,17 @@ func (s *Store) runRaw(txn func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*
 	if reason := damageIn(err); reason != "" {
 		return s.damaged(db, reason)
 	}
-	return err
+	return nil, err
+}
+
+// notify tells the owner of a replacement, if any.
+func (s *Store) notify(rep *OpenReport) {
+	if rep == nil {
+		return
+	}
+	if fn := s.onRecovered.Load(); fn != nil {
+		(*fn)(*rep)
+	}
 }
 
 // damageIn returns the damage err reports, or "" when it reports none: a
@@ -78,31 +95,24 @@ func damageIn(err error) string {
 }
 
 // damaged handles damage found in db: unless another call already
-// replaced it, db is set aside and replaced, and the owner told. It
-// returns the error for the call that found it.
-func (s *Store) damaged(db *bolt.DB, reason string) error {
+// replaced it, db is set aside and replaced, and the report comes back for
+// the caller to notify. err is the error for the call that found it.
+func (s *Store) damaged(db *bolt.DB, reason string) (*OpenReport, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch {
 	case s.dbClosed:
-		s.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	case s.db != db:
 		// Another call found the damage first and replaced the database.
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s; continuing on a fresh state", ErrDamaged, reason)
+		return nil, fmt.Errorf("%w: %s; continuing on a fresh state", ErrDamaged, reason)
 	}
-	rep, err := s.replace(reason)
+	r, err := s.replace(reason)
 	if err != nil {
 		s.broken = reason
+		return nil, fmt.Errorf("%w: %s; and it could not be set aside: %w", ErrDamaged, reason, err)
 	}
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("%w: %s; and it could not be set aside: %w", ErrDamaged, reason, err)
-	}
-	if fn := s.onRecovered.Load(); fn != nil {
-		(*fn)(rep)
-	}
-	return fmt.Errorf("%w: %s; kept as %s, continuing on a fresh state", ErrDamaged, reason, rep.CorruptPath)
+	return &r, fmt.Errorf("%w: %s; kept as %s, continuing on a fresh state", ErrDamaged, reason, r.CorruptPath)
 }
 
 // replace sets the damaged database aside and opens a fresh one holding

@@ -182,9 +182,16 @@ func TestDamageWhileRunningKeepsTheReadableOutbox(t *testing.T) {
 
 // TestDamageWhileRunningUnderConcurrentCalls damages the file while
 // writers and readers run: no call panics, every failure matches
-// ErrDamaged, the damage is handled once, and writes after it stick.
+// ErrDamaged, the damage is handled once, OnRecovered may write to the
+// store, and writes after it stick.
 func TestDamageWhileRunningUnderConcurrentCalls(t *testing.T) {
 	s, r := openWatched(t)
+	var rewritten atomic.Pointer[error]
+	s.OnRecovered(func(rep OpenReport) { // writes back, as the daemon's manager does
+		err := s.PutMeta("rewritten", []byte("yes"))
+		rewritten.Store(&err)
+		r.add(rep)
+	})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var calls, damagedCalls atomic.Int64
@@ -225,6 +232,12 @@ func TestDamageWhileRunningUnderConcurrentCalls(t *testing.T) {
 		t.Error("no call reported ErrDamaged")
 	}
 	checkRecoveredOnce(t, s, r)
+	if p := rewritten.Load(); p == nil || *p != nil {
+		t.Errorf("a write from OnRecovered: %v, want it done", p)
+	}
+	if v, ok, err := s.GetMeta("rewritten"); err != nil || !ok || string(v) != "yes" {
+		t.Errorf("the value written from OnRecovered = %q, %v, %v", v, ok, err)
+	}
 }
 
 // waitFor polls cond every millisecond for up to 10 s.

@@ -211,8 +211,10 @@ func (s *Store) Close() error {
 // update runs fn in a write transaction, committed and fsynced on return.
 func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
 	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return s.run(op, (*bolt.DB).Update, fn)
+	rep, err := s.runRaw((*bolt.DB).Update, fn)
+	s.writeMu.Unlock()
+	s.notify(rep)
+	return s.wrap(op, err)
 }
 
 // view runs fn in a read transaction.
