@@ -36,18 +36,25 @@ const crashMessagesPerRun = 8
 // Over all runs no message whose Enqueue returned may be lost, and only
 // the after-confirm cut may duplicate one: exactly the message in flight.
 //
+// The after-enqueue cut kills the alert manager right after it queued a
+// notification: the restarted child raises the same alerts again, and
+// each must be notified exactly once, so the queued message and the
+// manager's record of it must commit together.
+//
 // The figures are printed with -v:
 //
 //	go test -v -run TestOutboxCrashAtEveryCutPoint ./internal/alert
 func TestOutboxCrashAtEveryCutPoint(t *testing.T) {
 	bin := buildCrashChild(t)
 	cuts := []struct {
-		name string
-		dups int // duplicates each run must show
+		name    string
+		dups    int  // duplicates each run must show
+		manager bool // the child raises alerts through the alert manager
 	}{
-		{fpBeforeSend, 0},
-		{fpAfterConfirm, 1},
-		{fpAfterCommit, 0},
+		{fpAfterEnqueue, 0, true},
+		{fpBeforeSend, 0, false},
+		{fpAfterConfirm, 1, false},
+		{fpAfterCommit, 0, false},
 	}
 	for _, cut := range cuts {
 		t.Run(cut.name, func(t *testing.T) {
@@ -58,13 +65,24 @@ func TestOutboxCrashAtEveryCutPoint(t *testing.T) {
 			for run := range crashRunsPerCut {
 				prefix := fmt.Sprintf("r%02d", run)
 				fp := fmt.Sprintf("%s:%d", cut.name, 1+rand.IntN(crashMessagesPerRun))
-				out, state := runCrashChild(t, bin, dir, recv.url, crashMessagesPerRun, prefix, fp)
+				work, drain := []string{"-enqueue", fmt.Sprint(crashMessagesPerRun)}, []string{}
+				if cut.manager {
+					work = []string{"-alerts", fmt.Sprint(crashMessagesPerRun)}
+					drain = work // the restarted daemon sees the same conditions
+				}
+				out, state := runCrashChild(t, bin, dir, recv.url, prefix, fp, work...)
 				if ws, ok := state.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 					t.Fatalf("run %d: the child was not killed at %s but ended with %v:\n%s", run, fp, state, out)
 				}
 				promised := enqueuedIDs(out)
+				if cut.manager {
+					promised = nil // every alert raised is owed a notification
+					for i := range crashMessagesPerRun {
+						promised = append(promised, fmt.Sprintf("%s-%03d", prefix, i))
+					}
+				}
 
-				out, state = runCrashChild(t, bin, dir, recv.url, 0, prefix, "")
+				out, state = runCrashChild(t, bin, dir, recv.url, prefix, "", drain...)
 				if !state.Success() || !strings.Contains(out, "drained") {
 					t.Fatalf("run %d: the restarted child did not drain the queue (%v):\n%s", run, state, out)
 				}
@@ -111,12 +129,13 @@ func buildCrashChild(t *testing.T) string {
 	return bin
 }
 
-// runCrashChild runs the child to its end; fp "" runs it without a failpoint.
-func runCrashChild(t *testing.T, bin, dir, url string, enqueue int, prefix, fp string) (string, *os.ProcessState) {
+// runCrashChild runs the child with args to its end; fp "" runs it without
+// a failpoint.
+func runCrashChild(t *testing.T, bin, dir, url, prefix, fp string, args ...string) (string, *os.ProcessState) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-dir", dir, "-url", url, "-enqueue", fmt.Sprint(enqueue), "-prefix", prefix)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-dir", dir, "-url", url, "-prefix", prefix}, args...)...)
 	cmd.Env = []string{"SPACETIME_WATCH_FAILPOINT=" + fp}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -18,8 +18,8 @@ import (
 //	SPACETIME_WATCH_FAILPOINT=after-confirm     # at the first hit
 //	SPACETIME_WATCH_FAILPOINT=after-confirm:3   # at the third hit
 //
-// The cut points are fpBeforeSend, fpAfterConfirm and fpAfterCommit
-// (outbox_dispatch.go). Release builds never carry this file.
+// The cut points are fpAfterEnqueue, fpBeforeSend, fpAfterConfirm and
+// fpAfterCommit (outbox_dispatch.go). Release builds never carry this file.
 const failpointEnv = "SPACETIME_WATCH_FAILPOINT"
 
 // failpointTarget is the parsed environment variable; name is empty when
@@ -52,11 +52,11 @@ func parseFailpoint(v string) failpointSpec {
 		spec.n = n
 	}
 	switch name {
-	case fpBeforeSend, fpAfterConfirm, fpAfterCommit:
+	case fpAfterEnqueue, fpBeforeSend, fpAfterConfirm, fpAfterCommit:
 		return spec
 	}
-	fmt.Fprintf(os.Stderr, "%s=%q: no such cut point (want %s, %s or %s); failpoint disabled\n",
-		failpointEnv, v, fpBeforeSend, fpAfterConfirm, fpAfterCommit)
+	fmt.Fprintf(os.Stderr, "%s=%q: no such cut point (want %s, %s, %s or %s); failpoint disabled\n",
+		failpointEnv, v, fpAfterEnqueue, fpBeforeSend, fpAfterConfirm, fpAfterCommit)
 	return failpointSpec{}
 }
 

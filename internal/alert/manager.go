@@ -79,12 +79,15 @@ type ManagerOptions struct {
 // goroutine; the alert state itself is owned by Run's goroutine, which
 // applies events in the order they were handled.
 type Manager struct {
-	log     *zap.Logger
-	now     func() time.Time
-	out     Enqueuer
-	st      *store.Store
-	depOf   func(string) *Deployment
-	metrics *managerMetrics
+	log *zap.Logger
+	now func() time.Time
+	out Enqueuer
+	st  *store.Store
+	// atomicOut is out when it is the outbox on st: the state is then
+	// written with each message it queues (see enqueue).
+	atomicOut *Outbox
+	depOf     func(string) *Deployment
+	metrics   *managerMetrics
 
 	silences silences
 
@@ -92,6 +95,13 @@ type Manager struct {
 	inbox        []event.Event // events not yet applied
 	nextSettings *compiled     // settings not yet applied
 	wake         chan struct{}
+
+	// safe is set in safe mode; safeEnd is when its first poll ended (Unix
+	// ns), 0 while it runs (manager_safe.go).
+	safe    atomic.Bool
+	safeEnd atomic.Int64
+	// rewrite asks the next step to write the alert state (Rewrite).
+	rewrite atomic.Bool
 
 	running atomic.Bool
 	view    atomic.Pointer[[]Alert] // published by the owner after each step
@@ -137,6 +147,9 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 		alerts:   map[string]*alertState{},
 		groups:   map[string]*groupState{},
 		exported: map[string]series{},
+	}
+	if ob, ok := opts.Out.(*Outbox); ok && m.st != nil && ob.store == m.st {
+		m.atomicOut = ob
 	}
 	if m.log == nil {
 		m.log = zap.NewNop()

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"maps"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"go.uber.org/zap"
 )
 
@@ -45,6 +47,9 @@ func (m *Manager) Run(ctx context.Context) error {
 // step does everything due at now and returns when the next step is due
 // (zero: only when woken).
 func (m *Manager) step(now time.Time) time.Time {
+	if m.rewrite.Swap(false) {
+		m.rewriteState(now)
+	}
 	m.drainInbox(now)
 	sil := m.silences.snapshot()
 	m.refresh(now, sil)
@@ -129,6 +134,7 @@ func (m *Manager) apply(ev event.Event, now time.Time) {
 	if a.severity != prev {
 		m.renderLinks(a)
 	}
+	m.adopt(a, now)
 	m.dirty = true
 }
 
@@ -203,7 +209,7 @@ func (m *Manager) flush(now time.Time) {
 			}
 		}
 		for _, a := range n.settled {
-			delete(m.alerts, a.fp)
+			delete(m.alerts, a.fp) // done by send, unless nothing was sent
 		}
 		m.dirty = true
 	}
@@ -219,20 +225,64 @@ func (m *Manager) flush(now time.Time) {
 // are marked notified. It reports whether the message was enqueued.
 func (m *Manager) send(g *groupAlerts, n notification, st *groupState, now time.Time) bool {
 	msg := m.message(g, n, now)
-	if err := m.out.Enqueue(msg); err != nil {
+	undo := m.markSent(n, st, now)
+	if err := m.enqueue(msg); err != nil {
+		undo()
 		m.metrics.errors.WithLabelValues(opEnqueue).Inc()
 		st.retryAt = now.Add(enqueueRetry)
 		m.log.Error("notification not queued; retrying", zap.String("group", g.key),
 			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
 		return false
 	}
-	st.lastSent, st.retryAt = now, time.Time{}
-	for _, a := range n.firing {
-		a.notified, a.lastNotified, a.announceAt = true, now, time.Time{}
-	}
+	failpoint(fpAfterEnqueue)
 	m.log.Info("notification queued", zap.String("message_id", msg.ID), zap.String("group", g.key),
 		zap.Int("firing", len(n.firing)), zap.Int("resolved", len(n.resolved)))
 	return true
+}
+
+// markSent records n as notified: the group's pacing, the firing alerts
+// notified, the settled ones forgotten. It returns what undoes it, for a
+// message that could not be queued.
+func (m *Manager) markSent(n notification, st *groupState, now time.Time) (undo func()) {
+	prevSent, prevRetry := st.lastSent, st.retryAt
+	type mark struct {
+		notified         bool
+		last, announceAt time.Time
+	}
+	prev := make([]mark, len(n.firing))
+	for i, a := range n.firing {
+		prev[i] = mark{a.notified, a.lastNotified, a.announceAt}
+		a.notified, a.lastNotified, a.announceAt = true, now, time.Time{}
+	}
+	st.lastSent, st.retryAt = now, time.Time{}
+	for _, a := range n.settled {
+		delete(m.alerts, a.fp)
+	}
+	return func() {
+		st.lastSent, st.retryAt = prevSent, prevRetry
+		for i, a := range n.firing {
+			a.notified, a.lastNotified, a.announceAt = prev[i].notified, prev[i].last, prev[i].announceAt
+		}
+		for _, a := range n.settled {
+			m.alerts[a.fp] = a
+		}
+	}
+}
+
+// enqueue queues msg. With the outbox on the manager's own store, the
+// alert state as it stands (msg marked sent) commits in the same
+// transaction: a crash right after cannot leave the message queued while
+// the state still says nobody was told, which would queue it again after
+// the restart.
+func (m *Manager) enqueue(msg Message) error {
+	if m.atomicOut == nil {
+		return m.out.Enqueue(msg)
+	}
+	b, err := encodeState(m.alerts, m.groups)
+	if err != nil {
+		return fmt.Errorf("alert: encode the alert state: %w", err)
+	}
+	return m.atomicOut.EnqueueWith(msg, store.MetaValue{Key: metaKeyState, Value: b})
 }
 
 // message builds the notification of a group.

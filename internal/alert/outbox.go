@@ -237,6 +237,15 @@ func (o *Outbox) keepRetryAfter(q *sinkQueue) {
 // empty ID is filled with a random one and a zero CreatedAt with Now, so
 // that every copy and every retry carries the same values.
 func (o *Outbox) Enqueue(m Message) error {
+	return o.EnqueueWith(m)
+}
+
+// EnqueueWith is Enqueue that also stores meta (the store's key-value
+// space, see store.PutMeta) in the same transaction, also when no sink is
+// configured: the alert manager's record of what it notified commits with
+// the notification, so that a crash can neither queue a notification the
+// record misses (queued again after a restart) nor record one never queued.
+func (o *Outbox) EnqueueWith(m Message, meta ...store.MetaValue) error {
 	m = o.complete(m)
 	payload, err := json.Marshal(m)
 	if err != nil {
@@ -247,9 +256,8 @@ func (o *Outbox) Enqueue(m Message) error {
 	defer o.mu.Unlock()
 	if len(o.names) == 0 {
 		o.log.Debug("no sink configured: message not queued", zap.String("message_id", m.ID))
-		return nil
 	}
-	if _, err := o.store.OutboxAppendAll(o.names, payload); err != nil {
+	if _, err := o.store.OutboxAppendAll(o.names, payload, meta...); err != nil {
 		return fmt.Errorf("outbox: enqueue message %s: %w", m.ID, err)
 	}
 	for _, name := range o.names {

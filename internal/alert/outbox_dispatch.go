@@ -11,11 +11,14 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// The three cut points of the send path. A build with the failpoints tag
-// kills itself at the one named by SPACETIME_WATCH_FAILPOINT (failpoint.go);
-// the crash test proves that no cut loses a message and that only
+// The cut points of the send path. A build with the failpoints tag kills
+// itself at the one named by SPACETIME_WATCH_FAILPOINT (failpoint.go); the
+// crash test proves that no cut loses a message and that only
 // after-confirm can duplicate one.
 const (
+	// fpAfterEnqueue: the alert manager queued a notification and has not
+	// yet gone on to its next step (manager_run.go).
+	fpAfterEnqueue = "after-enqueue"
 	// fpBeforeSend: the message is in the store, the sink has not seen it.
 	fpBeforeSend = "before-send"
 	// fpAfterConfirm: the sink confirmed it, the store still holds it.

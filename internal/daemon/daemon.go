@@ -126,17 +126,15 @@ func Run(ctx context.Context, opts Options) error {
 
 	reg := opts.Registry
 	own := newOwnMetrics(reg)
-	if rep := st.Report(); rep.Recovered {
-		own.stateLoadErrors.Inc()
-		log.Error("state was damaged and recovered", zap.String("report", rep.String()))
-	}
 	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now})
 	if err != nil {
 		return err
 	}
-	// The daemon's own condition: state found damaged at start, resolved by
-	// the next clean start.
-	alerts.manager.RaiseInternal(alert.AlertStateRecovered, alert.SeverityWarning, "state dir was damaged and recovered: "+st.Report().String(), st.Report().Recovered)
+	// The daemon's own condition: state found damaged, at start or while
+	// running, resolved by the next clean start.
+	guardState := newStateGuard(alerts.manager, own, log, opts.Now)
+	st.OnRecovered(guardState.recovered)
+	guardState.recovered(st.Report())
 
 	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now)
 	if err != nil {
@@ -169,6 +167,8 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	monErr := make(chan error, 1)
 	wg.Go(func() { monErr <- mon.Run(ctx) })
+	guardState.mon = mon
+	wg.Go(func() { guardState.run(ctx) })
 
 	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, log)))
 	if err != nil {
@@ -332,7 +332,7 @@ func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 		}),
 		stateLoadErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spacetime_watch_state_load_errors_total",
-			Help: "Times the state database was found damaged at start and recovered.",
+			Help: "Times the state database was found damaged, at start or while running, and recovered.",
 		}),
 	}
 	reg.MustRegister(m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),

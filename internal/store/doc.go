@@ -13,7 +13,7 @@
 //	state.db               the database (mode 0600; the dir is created 0700)
 //	state.lock             held with flock(2) while a Store is open; holds the holder's PID
 //	state.db.bak           the last good copy, written by [Store.Backup]
-//	state.db.corrupt-<unix> a damaged state.db set aside at open; never deleted by the store
+//	state.db.corrupt-<unix> a damaged state.db set aside, at open or while running; never deleted by the store
 //
 // # Guarantees
 //
@@ -27,6 +27,16 @@
 // empty otherwise. Open fails only for reasons a restart cannot fix on its
 // own (the dir is locked by another process, is not writable, the disk
 // refuses writes), so damaged state never makes the daemon crash-loop.
+//
+// Damage after Open (a failing disk, a stray writer) never crashes the
+// daemon either: every transaction runs under the same guard, and a page
+// bbolt panics or faults on sets the file aside while the store stays open.
+// The store continues on a fresh state.db holding the outbox messages it
+// could still read, the call that found the damage fails with [ErrDamaged],
+// and [Store.OnRecovered] tells the owner, who should count it, raise an
+// operator alert and not re-announce what it can no longer tell was
+// announced. Callers hold a *Store, never a *bolt.DB, so none is left on
+// the damaged file.
 //
 // Methods take no context.Context: a bbolt transaction here is short and
 // cannot be interrupted mid-commit anyway. All methods are safe for

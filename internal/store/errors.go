@@ -25,6 +25,12 @@ var (
 	// on disk is the one before the call.
 	ErrDiskFull = errors.New("state dir is full")
 
+	// ErrDamaged is matched by the error of a call that found the state
+	// database damaged while the store was open. The call did not take
+	// effect; the damaged file was set aside and the store continues on a
+	// fresh one (see Store.OnRecovered), so calling again works.
+	ErrDamaged = errors.New("state database damaged")
+
 	// ErrClosed is matched by errors from methods called after Close.
 	ErrClosed = errors.New("store is closed")
 

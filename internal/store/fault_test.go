@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,4 +41,23 @@ func TestGuardCatchesFaultsInBbolt(t *testing.T) {
 		t.Errorf("panic value %#v is not a memory fault at a real address", pe.value)
 	}
 	t.Logf("caught: %v", err)
+}
+
+// TestDamageWhileRunningFault truncates state.db under an open store, so
+// that the next read touches pages past the end of the file: SIGBUS. The
+// call fails with ErrDamaged naming the fault, and the store recovers.
+func TestDamageWhileRunningFault(t *testing.T) {
+	s, r := openWatched(t)
+	recs := make([]CheckRecord, 100)
+	for i := range recs {
+		recs[i] = CheckRecord{Check: "health", Result: ResultPass, Reason: strings.Repeat("x", 1000)}
+	}
+	mustDo(t, s.RecordCheck("vr", recs...))
+	mustDo(t, os.Truncate(filepath.Join(s.Dir(), "state.db"), 2*int64(os.Getpagesize())))
+
+	_, err := s.CheckHistory("vr", time.Time{})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "faulted") {
+		t.Fatalf("CheckHistory over a truncated file = %v, want ErrDamaged naming the fault", err)
+	}
+	checkRecoveredOnce(t, s, r)
 }

@@ -165,12 +165,24 @@ func (s *Store) ownerCounts(op string, parent []byte) (map[string]int, error) {
 	return out, err
 }
 
+// MetaValue is a key and value of the store's key-value space (PutMeta),
+// for OutboxAppendAll to write with a message.
+type MetaValue struct {
+	// Key is the PutMeta key, e.g. "alert/state".
+	Key string
+	// Value is stored as given.
+	Value []byte
+}
+
 // OutboxAppendAll appends the same message to several sinks' outboxes in
 // one transaction and returns each sink's seq: after a crash either every
 // sink has the message or none has, so a notification is never sent to
-// some sinks and silently missing from the others. The message is on disk
-// when it returns. Sink names must be unique; no sinks is a no-op.
-func (s *Store) OutboxAppendAll(sinks []string, payload []byte) (map[string]uint64, error) {
+// some sinks and silently missing from the others. The meta values, when
+// given, are stored (as PutMeta would) in the same transaction: the caller's
+// record that the message was queued cannot be lost while the message is
+// kept, nor the other way round. The message is on disk when it returns.
+// Sink names must be unique; no sinks stores only the meta values.
+func (s *Store) OutboxAppendAll(sinks []string, payload []byte, meta ...MetaValue) (map[string]uint64, error) {
 	seen := make(map[string]bool, len(sinks))
 	for _, sink := range sinks {
 		if err := checkName("outbox sink", sink); err != nil {
@@ -181,8 +193,13 @@ func (s *Store) OutboxAppendAll(sinks []string, payload []byte) (map[string]uint
 		}
 		seen[sink] = true
 	}
+	for _, kv := range meta {
+		if err := checkName("meta key", kv.Key); err != nil {
+			return nil, fmt.Errorf("store: outbox append: %w", err)
+		}
+	}
 	seqs := make(map[string]uint64, len(sinks))
-	if len(sinks) == 0 {
+	if len(sinks) == 0 && len(meta) == 0 {
 		return seqs, nil
 	}
 	err := s.update(fmt.Sprintf("outbox append to %d sinks", len(sinks)), func(tx *bolt.Tx) error {
@@ -199,6 +216,11 @@ func (s *Store) OutboxAppendAll(sinks []string, payload []byte) (map[string]uint
 				return err
 			}
 			seqs[sink] = seq
+		}
+		for _, kv := range meta {
+			if err := tx.Bucket(bucketKV).Put([]byte(kv.Key), cloneValue(kv.Value)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -80,6 +80,35 @@ func TestOutboxAppendAllRefusesBadSinksWritingNothing(t *testing.T) {
 	})
 }
 
+// TestOutboxAppendAllWithMeta: the meta values commit with the message, a
+// bad key refuses both, and without sinks the meta values are still stored.
+func TestOutboxAppendAllWithMeta(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{})
+	_, err := s.OutboxAppendAll([]string{"bot"}, []byte("m0"), MetaValue{Key: "alert/state", Value: []byte("v0")})
+	mustDo(t, err)
+	_, err = s.OutboxAppendAll([]string{"bot"}, []byte("m1"), MetaValue{Key: "alert/state", Value: []byte("v1")}, MetaValue{Key: "", Value: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "meta key is empty") {
+		t.Fatalf("append with an empty meta key = %v, want an error naming the meta key", err)
+	}
+	_, err = s.OutboxAppendAll(nil, []byte("m2"), MetaValue{Key: "other", Value: []byte("o")})
+	mustDo(t, err)
+
+	mustDo(t, s.Close())
+	s = openT(t, dir, Options{})
+	if got := payloads(t, s, "bot", 0); got != "m0" {
+		t.Errorf("bot outbox = %q, want m0 alone (the refused append wrote nothing)", got)
+	}
+	for key, want := range map[string]string{"alert/state": "v0", "other": "o"} {
+		v, ok, err := s.GetMeta(key)
+		mustDo(t, err)
+		if !ok || string(v) != want {
+			t.Errorf("GetMeta(%s) = %q, %v; want %q", key, v, ok, want)
+		}
+	}
+	checkInvariants(t, s)
+}
+
 // TestOutboxAppendAllSIGKILL kills a process that appends to three sinks in
 // a loop: every sink must hold the same messages afterwards. Appending to
 // each sink in its own transaction fails this test (8 runs out of 8 when

@@ -41,6 +41,13 @@ type OpenReport struct {
 	// take its first observations silently rather than re-announce alerts
 	// and deployments it may already have announced.
 	SafeMode bool
+	// WhileRunning is set in the report OnRecovered gives: the damage was
+	// found while the store was open, and the store continued on a fresh
+	// state holding the queued messages it could read (KeptMessages).
+	WhileRunning bool
+	// KeptMessages is how many queued outbox messages were carried over
+	// from the damaged file (WhileRunning only).
+	KeptMessages int
 }
 
 // String is one line for the log and the operator alert.
@@ -59,9 +66,12 @@ func (r OpenReport) String() string {
 	if r.BackupProblem != "" {
 		fmt.Fprintf(&b, "; backup unusable: %s", r.BackupProblem)
 	}
-	if r.FromBackup {
+	switch {
+	case r.WhileRunning:
+		fmt.Fprintf(&b, "; found while running, continued on a fresh state with the %d queued message(s) it could read", r.KeptMessages)
+	case r.FromBackup:
 		fmt.Fprintf(&b, "; restored the backup of %s", r.BackupTime.UTC().Format(time.RFC3339))
-	} else {
+	default:
 		b.WriteString("; started empty")
 	}
 	if r.SafeMode {
@@ -79,7 +89,7 @@ const (
 // openState verifies state.db, sets a damaged one aside, restores the
 // backup when it is good, and opens the result for writing. It runs with
 // the dir lock held. Only environment errors come back as errors.
-func openState(dir string, o Options) (*bolt.DB, OpenReport, error) {
+func openState(dir string, o Options) (*bolt.DB, *os.File, OpenReport, error) {
 	path := filepath.Join(dir, dbFile)
 	bak := path + ".bak"
 	var rep OpenReport
@@ -87,23 +97,23 @@ func openState(dir string, o Options) (*bolt.DB, OpenReport, error) {
 	// Left behind by a crash during a restore or a backup; never live data.
 	for _, tmp := range []string{path + ".tmp", bak + ".tmp"} {
 		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, rep, classify(dir, err)
+			return nil, nil, rep, classify(dir, err)
 		}
 	}
 
 	exists, reason, err := verifyFile(dir, path, o.LockTimeout)
 	if err != nil {
-		return nil, rep, err
+		return nil, nil, rep, err
 	}
 	switch {
 	case reason != "":
 		aside, err := moveAside(dir, path, o.Now())
 		if err != nil {
-			return nil, rep, err
+			return nil, nil, rep, err
 		}
 		rep = OpenReport{Recovered: true, SafeMode: true, Reason: reason, CorruptPath: aside}
 		if err := restoreBackup(dir, path, bak, o, &rep); err != nil {
-			return nil, rep, err
+			return nil, nil, rep, err
 		}
 	case !exists:
 		// No state.db but a backup: the state was lost (deleted, or a crash
@@ -111,35 +121,35 @@ func openState(dir string, o Options) (*bolt.DB, OpenReport, error) {
 		if _, err := os.Stat(bak); err == nil {
 			rep = OpenReport{Recovered: true, SafeMode: true, Reason: "state.db is missing but a backup exists"}
 			if err := restoreBackup(dir, path, bak, o, &rep); err != nil {
-				return nil, rep, err
+				return nil, nil, rep, err
 			}
 		} else {
 			rep.Created = true
 		}
 	}
 
-	db, reason, err := openBolt(dir, path, &bolt.Options{Timeout: o.LockTimeout})
+	db, file, reason, err := openBolt(dir, path, &bolt.Options{Timeout: o.LockTimeout})
 	if err == nil && reason != "" {
 		// Verified a moment ago, so this should not happen; if it does, do
 		// not crash-loop on it: set it aside too and start empty.
 		aside, merr := moveAside(dir, path, o.Now())
 		if merr != nil {
-			return nil, rep, merr
+			return nil, nil, rep, merr
 		}
 		rep = OpenReport{Recovered: true, SafeMode: true, Reason: reason, CorruptPath: aside}
-		db, reason, err = openBolt(dir, path, &bolt.Options{Timeout: o.LockTimeout})
+		db, file, reason, err = openBolt(dir, path, &bolt.Options{Timeout: o.LockTimeout})
 		if err == nil && reason != "" {
 			err = fmt.Errorf("open new %s: %s", path, reason)
 		}
 	}
 	if err != nil {
-		return nil, rep, err
+		return nil, nil, rep, err
 	}
-	if err := db.Update(initSchema); err != nil {
+	if err := guard(func() error { return db.Update(initSchema) }); err != nil {
 		db.Close()
-		return nil, rep, classify(dir, fmt.Errorf("initialise %s: %w", path, err))
+		return nil, nil, rep, classify(dir, fmt.Errorf("initialise %s: %w", path, err))
 	}
-	return db, rep, nil
+	return db, file, rep, nil
 }
 
 // restoreBackup copies a good backup over path, or records why it could not.

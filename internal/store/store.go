@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
@@ -77,9 +78,30 @@ type Store struct {
 	dir    string
 	path   string
 	opts   Options
-	db     *bolt.DB
 	lock   *dirLock
 	report OpenReport
+
+	// mu guards the database: every transaction holds it shared, and
+	// replacing a database found damaged at run time, or closing it, holds
+	// it exclusively. Callers never see a *bolt.DB, so none keeps a stale one.
+	mu       sync.RWMutex
+	db       *bolt.DB
+	file     *os.File // db's file
+	dbClosed bool
+	// broken is the damage found in db when it could not be replaced yet:
+	// no transaction enters db again (see damaged).
+	broken string
+	// aside is where db's file was moved while replacing it failed.
+	aside string
+
+	// writeMu serialises write transactions, and holds the next writer
+	// back until a writer that found damage has replaced the database: its
+	// transaction may have kept bbolt's writer lock, which would block any
+	// later writer on the old database forever.
+	writeMu sync.Mutex
+
+	// onRecovered is told of damage found at run time (OnRecovered).
+	onRecovered atomic.Pointer[func(OpenReport)]
 
 	// backupMu serialises Backup (the calls share a temp file) and Close
 	// (no backup may touch the dir once the lock is released).
@@ -111,7 +133,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, rep, err := openState(dir, opts)
+	db, file, rep, err := openState(dir, opts)
 	if err != nil {
 		lock.release()
 		return nil, fmt.Errorf("store: %w", err)
@@ -122,6 +144,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		path:   filepath.Join(dir, dbFile),
 		opts:   opts,
 		db:     db,
+		file:   file,
 		lock:   lock,
 		report: rep,
 	}, nil
@@ -164,7 +187,15 @@ func (s *Store) Close() error {
 		s.backupMu.Lock()
 		defer s.backupMu.Unlock()
 		s.closed = true
-		dbErr := s.db.Close()
+		s.mu.Lock()
+		s.dbClosed = true
+		var dbErr error
+		if s.broken != "" {
+			dbErr = s.file.Close() // the database may hold its writer lock for good
+		} else {
+			dbErr = s.db.Close()
+		}
+		s.mu.Unlock()
 		if dbErr != nil {
 			dbErr = fmt.Errorf("store: close %s: %w", s.path, dbErr)
 		}
@@ -179,12 +210,16 @@ func (s *Store) Close() error {
 
 // update runs fn in a write transaction, committed and fsynced on return.
 func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.db.Update(fn))
+	s.writeMu.Lock()
+	rep, err := s.runRaw((*bolt.DB).Update, fn)
+	s.writeMu.Unlock()
+	s.notify(rep)
+	return s.wrap(op, err)
 }
 
 // view runs fn in a read transaction.
 func (s *Store) view(op string, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.db.View(fn))
+	return s.run(op, (*bolt.DB).View, fn)
 }
 
 func (s *Store) now() time.Time { return s.opts.Now() }

@@ -44,8 +44,9 @@ func guard(fn func() error) (err error) {
 
 // openBolt opens a bbolt file under guard. A damaged file yields a reason;
 // a problem of the environment (permissions, a foreign lock) an error.
-func openBolt(dir, path string, o *bolt.Options) (db *bolt.DB, reason string, err error) {
-	var file *os.File
+// file is the database's file, for closing it when the database itself
+// cannot be closed (see Store.replace).
+func openBolt(dir, path string, o *bolt.Options) (db *bolt.DB, file *os.File, reason string, err error) {
 	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
 		file = f
@@ -59,7 +60,7 @@ func openBolt(dir, path string, o *bolt.Options) (db *bolt.DB, reason string, er
 	var errno syscall.Errno
 	switch {
 	case err == nil:
-		return db, "", nil
+		return db, file, "", nil
 	case errors.As(err, &pe):
 		// bbolt never got to close its file: close it here, which also drops
 		// its flock. The mapping of the damaged file stays until exit; it is
@@ -67,15 +68,15 @@ func openBolt(dir, path string, o *bolt.Options) (db *bolt.DB, reason string, er
 		if file != nil {
 			file.Close()
 		}
-		return nil, pe.Error(), nil
+		return nil, nil, pe.Error(), nil
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, "", &LockedError{Dir: dir}
+		return nil, nil, "", &LockedError{Dir: dir}
 	case errors.As(err, &errno):
-		return nil, "", classify(dir, fmt.Errorf("open %s: %w", path, err))
+		return nil, nil, "", classify(dir, fmt.Errorf("open %s: %w", path, err))
 	default:
 		// bbolt's own verdicts on the file: invalid database, checksum
 		// error, version mismatch, file size too small.
-		return nil, err.Error(), nil
+		return nil, nil, err.Error(), nil
 	}
 }
 
@@ -117,7 +118,7 @@ func verifyFile(dir, path string, timeout time.Duration) (exists bool, reason st
 
 // withDB opens path, runs fn in a guarded read transaction and closes it.
 func withDB(dir, path string, o *bolt.Options, fn func(*bolt.Tx) string) (string, error) {
-	db, reason, err := openBolt(dir, path, o)
+	db, _, reason, err := openBolt(dir, path, o)
 	if reason != "" || err != nil {
 		return reason, err
 	}

@@ -7,6 +7,15 @@
 // messages the outbox owes), waits until its queue is empty, and prints
 // "drained". Its one sink POSTs each message's ID to -url; any answer but
 // 200 is a failure to retry.
+//
+// With -alerts N it drives the alert manager instead: it raises the N
+// alerts <prefix>-NNN (one group each), waits until every one is notified
+// and the queue is empty, and prints "drained". Its sink then POSTs the
+// name of each firing alert a message carries, so that the test counts
+// notifications per alert, whatever the message IDs. A restarted child
+// raises the same alerts again, as the daemon replays the monitor's
+// conditions; an alert whose notification is already queued or sent must
+// not be notified again.
 package main
 
 import (
@@ -21,6 +30,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -39,6 +49,7 @@ func run() error {
 	url := flag.String("url", "", "receiver URL")
 	enqueue := flag.Int("enqueue", 0, "messages to enqueue")
 	prefix := flag.String("prefix", "m", "message ID prefix")
+	alerts := flag.Int("alerts", 0, "alerts to raise through the alert manager (instead of -enqueue)")
 	flag.Parse()
 	if *dir == "" || *url == "" {
 		return errors.New("-dir and -url are required")
@@ -55,7 +66,7 @@ func run() error {
 	delivered := make(chan struct{}, 1)
 	ob, err := alert.NewOutbox(alert.OutboxOptions{
 		Store:          s,
-		Sinks:          []alert.Notifier{postID(*url)},
+		Sinks:          []alert.Notifier{post(*url, *alerts > 0)},
 		BackoffInitial: 5 * time.Millisecond,
 		BackoffMax:     50 * time.Millisecond,
 		OnDelivered: func(string, alert.Message) {
@@ -70,6 +81,22 @@ func run() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	managed := make(chan error, 1)
+	if *alerts > 0 {
+		m, err := raiseAlerts(s, ob, *alerts, *prefix)
+		if err != nil {
+			return err
+		}
+		go func() { managed <- m.Run(ctx) }()
+		// Deliver only once every alert is queued: a kill at the manager's
+		// cut point then finds no message in flight at the sink, whose
+		// redelivery (the after-confirm cut) would blur the count.
+		for !notified(m, *prefix, *alerts) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	} else {
+		managed <- nil
+	}
 	ran := make(chan error, 1)
 	go func() { ran <- ob.Run(ctx) }()
 
@@ -94,18 +121,58 @@ func run() error {
 		}
 	}
 	cancel()
-	if err := <-ran; err != nil {
+	if err := errors.Join(<-ran, <-managed); err != nil {
 		return err
 	}
 	fmt.Println("drained")
 	return nil
 }
 
-// postID is a sink that POSTs the message ID to url.
-func postID(url string) alert.Notifier {
+// notified reports whether the n alerts <prefix>-NNN are notified (their
+// message queued); earlier runs' alerts share the state dir.
+func notified(m *alert.Manager, prefix string, n int) bool {
+	seen := 0
+	for _, a := range m.Alerts() {
+		if strings.HasPrefix(a.Name, prefix+"-") {
+			if a.State != alert.StateFiring {
+				return false
+			}
+			seen++
+		}
+	}
+	return seen == n
+}
+
+// raiseAlerts builds an alert manager on s that notifies through ob, one
+// group per alert and without waiting, and raises n alerts for its Run.
+func raiseAlerts(s *store.Store, ob *alert.Outbox, n int, prefix string) (*alert.Manager, error) {
+	settings := alert.SettingsFrom(config.Default().Alerting)
+	settings.GroupBy = []string{alert.LabelAlert}
+	settings.GroupWait = 0
+	m, err := alert.NewManager(alert.ManagerOptions{Store: s, Out: ob, Settings: settings})
+	if err != nil {
+		return nil, err
+	}
+	for i := range n {
+		m.RaiseInternal(fmt.Sprintf("%s-%03d", prefix, i), alert.SeverityWarning, "crash test", true)
+	}
+	return m, nil
+}
+
+// post is a sink that POSTs to url the message ID or, with byAlert, the
+// names of the message's firing alerts, one per line.
+func post(url string, byAlert bool) alert.Notifier {
 	client := &http.Client{Timeout: 5 * time.Second}
 	return alert.NotifierFunc{SinkName: sinkName, Fn: func(ctx context.Context, m alert.Message) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(m.ID))
+		body := m.ID
+		if byAlert {
+			var names []string
+			for _, a := range m.Firing() {
+				names = append(names, a.Name)
+			}
+			body = strings.Join(names, "\n")
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 		if err != nil {
 			return false, err
 		}

@@ -1,0 +1,43 @@
+package testkit
+
+import (
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// CorruptFrom overwrites path from offset to its end with random bytes, as
+// a failing disk or a stray writer would, without changing its size. The
+// seed is logged. An offset at or past the end fails the test.
+func CorruptFrom(t testing.TB, path string, offset int64) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() <= offset {
+		t.Fatalf("%s is %d bytes: nothing to corrupt from byte %d", path, fi.Size(), offset)
+	}
+	CorruptAt(t, path, offset, fi.Size()-offset)
+}
+
+// CorruptAt overwrites n bytes of path at offset with random bytes; the
+// seed is logged.
+func CorruptAt(t testing.TB, path string, offset, n int64) {
+	t.Helper()
+	seed := rand.Uint64()
+	t.Logf("corrupting %s: bytes %d to %d, seed %d", path, offset, offset+n, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	junk := make([]byte, n)
+	for i := range junk {
+		junk[i] = byte(rng.Uint32())
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(junk, offset); err != nil {
+		t.Fatal(err)
+	}
+}
