@@ -76,6 +76,9 @@ func TestWatcherExportsFrames(t *testing.T) {
 				t.Errorf("last frame timestamp %v, want within the test's run", at)
 			}
 			for _, rule := range RuleNames() {
+				if rule == RuleMemoryUnwatched && !tc.wantMemory {
+					continue // rightly fires once MemoryFor passes: watcher_memory_test's subject
+				}
 				sev, _ := RuleSeverity(rule)
 				if v := env.must(t, "spacetime_rule_firing", "target", watchTarget, "rule", rule, "severity", string(sev)); v != 0 {
 					t.Errorf("spacetime_rule_firing{rule=%s} = %v, want 0", rule, v)
@@ -96,17 +99,20 @@ func TestWatcherExportsFrames(t *testing.T) {
 			if err != nil || (f.Kind != spacetime.KindFPS && f.Kind != spacetime.KindVRTracking) {
 				t.Errorf("FirstDataFrame = %v %v, want an fps or vr_tracking frame", f.Kind, err)
 			}
-			samples, err := env.w.Window(ctx, 200*time.Millisecond)
+			// A second, not less: on a loaded machine the sim's 20-ms
+			// stream can stall for a few hundred milliseconds.
+			const window = time.Second
+			samples, err := env.w.Window(ctx, window)
 			if err != nil || len(samples) < 3 {
-				t.Fatalf("Window(200ms) = %d samples, %v; want several", len(samples), err)
+				t.Fatalf("Window(%s) = %d samples, %v; want several", window, len(samples), err)
 			}
 			for _, smp := range samples {
 				if !smp.HasFPS || smp.FPS != 90 || smp.HasMemory != tc.wantMemory || (tc.wantMemory && smp.MemoryMB != 300) {
 					t.Fatalf("sample %+v, want 90 FPS (memory 300 MiB: %v)", smp, tc.wantMemory)
 				}
 			}
-			if span := samples[len(samples)-1].At.Sub(samples[0].At); span > 200*time.Millisecond {
-				t.Errorf("Window(200ms) spans %s", span)
+			if span := samples[len(samples)-1].At.Sub(samples[0].At); span > window {
+				t.Errorf("Window(%s) spans %s", window, span)
 			}
 		})
 	}
