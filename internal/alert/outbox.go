@@ -26,7 +26,7 @@ import (
 // order and removes a message only after the sink confirmed it. A SIGKILL
 // at any point loses nothing; a duplicate is possible only when the kill
 // falls between the sink's confirmation and the store's commit (the
-// after-confirm failpoint, see failpoint.go).
+// after-confirm failpoint, see package failpoint).
 
 // The outbox's own tuning, which no config key sets. The retry backoff
 // and a sink's attempt timeout are the config's (alerting.outbox,

@@ -8,20 +8,21 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
 // The three cut points of the send path. A build with the failpoints tag
-// kills itself at the one named by SPACETIME_WATCH_FAILPOINT (failpoint.go);
-// the crash test proves that no cut loses a message and that only
-// after-confirm can duplicate one.
-const (
+// kills itself at the one named by SPACETIME_WATCH_FAILPOINT (package
+// failpoint); the crash test proves that no cut loses a message and that
+// only after-confirm can duplicate one.
+var (
 	// fpBeforeSend: the message is in the store, the sink has not seen it.
-	fpBeforeSend = "before-send"
+	fpBeforeSend = failpoint.Declare("before-send")
 	// fpAfterConfirm: the sink confirmed it, the store still holds it.
-	fpAfterConfirm = "after-confirm"
+	fpAfterConfirm = failpoint.Declare("after-confirm")
 	// fpAfterCommit: the store no longer holds it.
-	fpAfterCommit = "after-commit"
+	fpAfterCommit = failpoint.Declare("after-commit")
 )
 
 // peekBatch is how many messages a dispatcher reads from its queue at once.
@@ -156,7 +157,7 @@ func (d *dispatcher) attempt(ctx context.Context, n Notifier, m Message) (retry 
 		}
 	}()
 
-	failpoint(fpBeforeSend)
+	failpoint.Kill(fpBeforeSend)
 	return n.Notify(actx, m)
 }
 
@@ -164,7 +165,7 @@ func (d *dispatcher) attempt(ctx context.Context, n Notifier, m Message) (retry 
 // retried: sending the message again would duplicate it. If ctx ends
 // first, the message stays and is sent again after the restart.
 func (d *dispatcher) delivered(ctx context.Context, seq uint64, m Message, failures int) bool {
-	failpoint(fpAfterConfirm)
+	failpoint.Kill(fpAfterConfirm)
 	for tries := 1; ; tries++ {
 		err := d.o.store.OutboxAck(d.q.name, seq)
 		if err == nil {
@@ -175,7 +176,7 @@ func (d *dispatcher) delivered(ctx context.Context, seq uint64, m Message, failu
 			return false
 		}
 	}
-	failpoint(fpAfterCommit)
+	failpoint.Kill(fpAfterCommit)
 	d.o.metrics.delivered(d.q.name, d.o.opts.Now().Sub(m.CreatedAt))
 	if d.lastErr != "" {
 		d.log.Info("delivered again", zap.String("message_id", m.ID), zap.Int("failed_attempts", failures))
