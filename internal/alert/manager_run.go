@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"go.uber.org/zap"
 )
 
@@ -23,14 +24,20 @@ func (m *Manager) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("alert: Manager.Run called twice")
 	}
+	hl := m.health.Register("alert-manager")
+	defer hl.Unregister()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		hl.Busy()
+		failpoint.Wedge(fpWedgeManager)
 		now := m.now()
 		if next := m.step(now); next.IsZero() {
 			timer.Stop()
+			hl.Idle()
 		} else {
 			timer.Reset(next.Sub(now))
+			hl.Until(next)
 		}
 		select {
 		case <-ctx.Done():
@@ -41,6 +48,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// fpWedgeManager wedges Run before a step (the liveness tests).
+var fpWedgeManager = failpoint.Declare("wedge-alert-manager")
 
 // step does everything due at now and returns when the next step is due
 // (zero: only when woken).

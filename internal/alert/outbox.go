@@ -17,6 +17,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -82,6 +83,10 @@ type OutboxOptions struct {
 	// NotificationsFailing through the manager from it. It runs on the
 	// sink's dispatcher goroutine: it may Enqueue, but must not block long.
 	OnDeadLetter func(sink string, reason string)
+	// Health, when set, registers each sink's dispatcher as the loop
+	// "outbox/<sink>" (started and stopped with the sink, reloads
+	// included). Default: none.
+	Health *health.Registry
 	// OnDelivered, when set, is called after a message was delivered and
 	// removed from sink's queue, on the sink's dispatcher goroutine.
 	OnDelivered func(sink string, m Message)
@@ -437,7 +442,7 @@ func (o *Outbox) SendTest(ctx context.Context, sink string, m Message) error {
 	m = o.complete(m)
 	ctx, cancel := context.WithTimeout(ctx, o.opts.AttemptTimeout)
 	defer cancel()
-	n, err := q.pace.acquire(ctx)
+	n, err := q.pace.acquire(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("outbox: test message to %s not sent: %w", sink, err)
 	}

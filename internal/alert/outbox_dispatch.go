@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -23,6 +24,9 @@ var (
 	fpAfterConfirm = failpoint.Declare("after-confirm")
 	// fpAfterCommit: the store no longer holds it.
 	fpAfterCommit = failpoint.Declare("after-commit")
+	// fpWedgeDispatcher wedges a dispatcher before it tries a message (the
+	// liveness tests): the message is in the store, the sink has not seen it.
+	fpWedgeDispatcher = failpoint.Declare("wedge-outbox")
 )
 
 // peekBatch is how many messages a dispatcher reads from its queue at once.
@@ -57,6 +61,8 @@ type dispatcher struct {
 	o   *Outbox
 	q   *sinkQueue
 	log *zap.Logger
+	// hl reports the dispatcher's progress to the health registry.
+	hl *health.Loop
 	// lastErr is the text of the last attempt failure logged, so that a
 	// failure repeated every minute for an hour is logged once.
 	lastErr string
@@ -65,19 +71,22 @@ type dispatcher struct {
 // dispatch delivers q's queue in order until ctx ends: a message is retried
 // until it is delivered or dead-lettered before the next one is tried.
 func (o *Outbox) dispatch(ctx context.Context, q *sinkQueue) {
-	d := &dispatcher{o: o, q: q, log: o.log.With(zap.String("sink", q.name))}
+	d := &dispatcher{o: o, q: q, log: o.log.With(zap.String("sink", q.name)), hl: o.opts.Health.Register("outbox/" + q.name)}
+	defer d.hl.Unregister()
 	for failures := 0; ctx.Err() == nil; {
+		d.hl.Busy()
 		batch, err := o.store.OutboxPeek(q.name, peekBatch)
 		if err != nil {
 			failures++
 			d.logFailure("cannot read the sink's queue", err)
-			if !outboxSleep(ctx, o.backoff(failures)) {
+			if !d.sleep(ctx, o.backoff(failures)) {
 				return
 			}
 			continue
 		}
 		failures = 0
 		if len(batch) == 0 {
+			d.hl.Idle()
 			select {
 			case <-q.wake:
 			case <-ctx.Done():
@@ -101,11 +110,17 @@ func (d *dispatcher) deliver(ctx context.Context, e store.OutboxEntry) bool {
 		return d.deadLetter(ctx, e.Seq, m, err.Error())
 	}
 	for failures := 0; ; {
-		n, err := d.q.pace.acquire(ctx)
+		failpoint.Wedge(fpWedgeDispatcher)
+		// The turn is held by at most one test message, bounded by the
+		// attempt timeout; the pacing's own wait is declared inside.
+		d.hl.For(d.o.opts.AttemptTimeout)
+		n, err := d.q.pace.acquire(ctx, d.hl)
 		if err != nil {
 			return false
 		}
+		d.hl.For(d.o.opts.AttemptTimeout)
 		retry, err := d.attempt(ctx, n, m)
+		d.hl.Busy()
 		retryAfter := min(RetryAfter(err), maxRetryAfter)
 		d.q.pace.release(retryAfter)
 		switch {
@@ -123,10 +138,18 @@ func (d *dispatcher) deliver(ctx context.Context, e store.OutboxEntry) bool {
 		wait := max(d.o.backoff(failures), retryAfter)
 		d.logFailure("delivery failed; will retry", err,
 			zap.String("message_id", m.ID), zap.Int("attempt", failures), zap.Duration("retry_in", wait))
-		if !outboxSleep(ctx, wait) {
+		if !d.sleep(ctx, wait) {
 			return false
 		}
 	}
+}
+
+// sleep waits d, declared to the health registry as a wait; it reports
+// false when ctx ended first.
+func (d *dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
+	d.hl.For(wait)
+	defer d.hl.Busy()
+	return outboxSleep(ctx, wait)
 }
 
 // attempt makes one delivery. Its context outlives ctx by at most
@@ -172,7 +195,7 @@ func (d *dispatcher) delivered(ctx context.Context, seq uint64, m Message, failu
 			break
 		}
 		d.logFailure("delivered, but cannot remove the message from the queue", err, zap.String("message_id", m.ID))
-		if !outboxSleep(ctx, d.o.backoff(tries)) {
+		if !d.sleep(ctx, d.o.backoff(tries)) {
 			return false
 		}
 	}
@@ -196,7 +219,7 @@ func (d *dispatcher) deadLetter(ctx context.Context, seq uint64, m Message, reas
 			break
 		}
 		d.logFailure("cannot move a refused message to the dead letters", err, zap.String("message_id", m.ID))
-		if !outboxSleep(ctx, d.o.backoff(tries)) {
+		if !d.sleep(ctx, d.o.backoff(tries)) {
 			return false
 		}
 	}
