@@ -12,12 +12,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // crashRunsPerCut is how many times the crash test kills the outbox at each
@@ -45,7 +46,7 @@ const crashMessagesPerRun = 8
 //
 //	go test -v -run TestOutboxCrashAtEveryCutPoint ./internal/alert
 func TestOutboxCrashAtEveryCutPoint(t *testing.T) {
-	bin := buildCrashChild(t)
+	bin := testkit.BuildWithFailpoints(t, "./internal/crashchild")
 	cuts := []struct {
 		name    string
 		dups    int  // duplicates each run must show
@@ -109,24 +110,6 @@ func TestOutboxCrashAtEveryCutPoint(t *testing.T) {
 				cut.name, crashRunsPerCut, crashRunsPerCut, owed, losses, dups, maxDups)
 		})
 	}
-}
-
-// buildCrashChild builds internal/crashchild with the failpoints tag. make
-// test does not build the tests with it, so the test builds its child.
-func buildCrashChild(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the crash test builds its child process with the go command: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "crashchild")
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-tags", "failpoints", "-o", bin, "./internal/crashchild")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags failpoints ./internal/crashchild: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // runCrashChild runs the child with args to its end; fp "" runs it without

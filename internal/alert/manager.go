@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -65,6 +66,8 @@ type ManagerOptions struct {
 	Logger *zap.Logger
 	// Registerer gets the manager's metrics. Default: a private registry.
 	Registerer prometheus.Registerer
+	// Health, when set, registers Run's loop as "alert-manager". Default: none.
+	Health *health.Registry
 	// Deployment returns the target's current deployment, or nil when
 	// unknown: the grace period counts from its StartedAt and messages
 	// carry it. Called from the manager's goroutine; it must be safe for
@@ -88,6 +91,7 @@ type Manager struct {
 	atomicOut *Outbox
 	depOf     func(string) *Deployment
 	metrics   *managerMetrics
+	health    *health.Registry
 
 	silences silences
 
@@ -142,6 +146,7 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 		out:      opts.Out,
 		st:       opts.Store,
 		depOf:    opts.Deployment,
+		health:   opts.Health,
 		wake:     make(chan struct{}, 1),
 		settings: c,
 		alerts:   map[string]*alertState{},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"go.uber.org/zap"
 )
@@ -25,14 +26,20 @@ func (m *Manager) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("alert: Manager.Run called twice")
 	}
+	hl := m.health.Register("alert-manager")
+	defer hl.Unregister()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		hl.Busy()
+		failpoint.Wedge(fpWedgeManager)
 		now := m.now()
 		if next := m.step(now); next.IsZero() {
 			timer.Stop()
+			hl.Idle()
 		} else {
 			timer.Reset(next.Sub(now))
+			hl.Until(next)
 		}
 		select {
 		case <-ctx.Done():
@@ -43,6 +50,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// fpWedgeManager wedges Run before a step (the liveness tests).
+var fpWedgeManager = failpoint.Declare("wedge-alert-manager")
 
 // step does everything due at now and returns when the next step is due
 // (zero: only when woken).
@@ -234,7 +244,7 @@ func (m *Manager) send(g *groupAlerts, n notification, st *groupState, now time.
 			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
 		return false
 	}
-	failpoint(fpAfterEnqueue)
+	failpoint.Kill(fpAfterEnqueue)
 	m.log.Info("notification queued", zap.String("message_id", msg.ID), zap.String("group", g.key),
 		zap.Int("firing", len(n.firing)), zap.Int("resolved", len(n.resolved)))
 	return true

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -26,7 +27,7 @@ import (
 // order and removes a message only after the sink confirmed it. A SIGKILL
 // at any point loses nothing; a duplicate is possible only when the kill
 // falls between the sink's confirmation and the store's commit (the
-// after-confirm failpoint, see failpoint.go).
+// after-confirm failpoint, see package failpoint).
 
 // The outbox's own tuning, which no config key sets. The retry backoff
 // and a sink's attempt timeout are the config's (alerting.outbox,
@@ -82,6 +83,10 @@ type OutboxOptions struct {
 	// NotificationsFailing through the manager from it. It runs on the
 	// sink's dispatcher goroutine: it may Enqueue, but must not block long.
 	OnDeadLetter func(sink string, reason string)
+	// Health, when set, registers each sink's dispatcher as the loop
+	// "outbox/<sink>" (started and stopped with the sink, reloads
+	// included). Default: none.
+	Health *health.Registry
 	// OnDelivered, when set, is called after a message was delivered and
 	// removed from sink's queue, on the sink's dispatcher goroutine.
 	OnDelivered func(sink string, m Message)
@@ -445,7 +450,7 @@ func (o *Outbox) SendTest(ctx context.Context, sink string, m Message) error {
 	m = o.complete(m)
 	ctx, cancel := context.WithTimeout(ctx, o.opts.AttemptTimeout)
 	defer cancel()
-	n, err := q.pace.acquire(ctx)
+	n, err := q.pace.acquire(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("outbox: test message to %s not sent: %w", sink, err)
 	}

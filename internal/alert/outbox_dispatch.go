@@ -8,23 +8,28 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
 // The cut points of the send path. A build with the failpoints tag kills
-// itself at the one named by SPACETIME_WATCH_FAILPOINT (failpoint.go); the
-// crash test proves that no cut loses a message and that only
-// after-confirm can duplicate one.
-const (
+// itself at the one named by SPACETIME_WATCH_FAILPOINT (package
+// failpoint); the crash test proves that no cut loses a message and that
+// only after-confirm can duplicate one.
+var (
 	// fpAfterEnqueue: the alert manager queued a notification and has not
 	// yet gone on to its next step (manager_run.go).
-	fpAfterEnqueue = "after-enqueue"
+	fpAfterEnqueue = failpoint.Declare("after-enqueue")
 	// fpBeforeSend: the message is in the store, the sink has not seen it.
-	fpBeforeSend = "before-send"
+	fpBeforeSend = failpoint.Declare("before-send")
 	// fpAfterConfirm: the sink confirmed it, the store still holds it.
-	fpAfterConfirm = "after-confirm"
+	fpAfterConfirm = failpoint.Declare("after-confirm")
 	// fpAfterCommit: the store no longer holds it.
-	fpAfterCommit = "after-commit"
+	fpAfterCommit = failpoint.Declare("after-commit")
+	// fpWedgeDispatcher wedges a dispatcher before it tries a message (the
+	// liveness tests): the message is in the store, the sink has not seen it.
+	fpWedgeDispatcher = failpoint.Declare("wedge-outbox")
 )
 
 // peekBatch is how many messages a dispatcher reads from its queue at once.
@@ -59,6 +64,8 @@ type dispatcher struct {
 	o   *Outbox
 	q   *sinkQueue
 	log *zap.Logger
+	// hl reports the dispatcher's progress to the health registry.
+	hl *health.Loop
 	// lastErr is the text of the last attempt failure logged, so that a
 	// failure repeated every minute for an hour is logged once.
 	lastErr string
@@ -67,19 +74,22 @@ type dispatcher struct {
 // dispatch delivers q's queue in order until ctx ends: a message is retried
 // until it is delivered or dead-lettered before the next one is tried.
 func (o *Outbox) dispatch(ctx context.Context, q *sinkQueue) {
-	d := &dispatcher{o: o, q: q, log: o.log.With(zap.String("sink", q.name))}
+	d := &dispatcher{o: o, q: q, log: o.log.With(zap.String("sink", q.name)), hl: o.opts.Health.Register("outbox/" + q.name)}
+	defer d.hl.Unregister()
 	for failures := 0; ctx.Err() == nil; {
+		d.hl.Busy()
 		batch, err := o.store.OutboxPeek(q.name, peekBatch)
 		if err != nil {
 			failures++
 			d.logFailure("cannot read the sink's queue", err)
-			if !outboxSleep(ctx, o.backoff(failures)) {
+			if !d.sleep(ctx, o.backoff(failures)) {
 				return
 			}
 			continue
 		}
 		failures = 0
 		if len(batch) == 0 {
+			d.hl.Idle()
 			select {
 			case <-q.wake:
 			case <-ctx.Done():
@@ -103,11 +113,17 @@ func (d *dispatcher) deliver(ctx context.Context, e store.OutboxEntry) bool {
 		return d.deadLetter(ctx, e.Seq, m, err.Error())
 	}
 	for failures := 0; ; {
-		n, err := d.q.pace.acquire(ctx)
+		failpoint.Wedge(fpWedgeDispatcher)
+		// The turn is held by at most one test message, bounded by the
+		// attempt timeout; the pacing's own wait is declared inside.
+		d.hl.For(d.o.opts.AttemptTimeout)
+		n, err := d.q.pace.acquire(ctx, d.hl)
 		if err != nil {
 			return false
 		}
+		d.hl.For(d.o.opts.AttemptTimeout)
 		retry, err := d.attempt(ctx, n, m)
+		d.hl.Busy()
 		retryAfter := min(RetryAfter(err), maxRetryAfter)
 		d.q.pace.release(retryAfter)
 		switch {
@@ -125,10 +141,18 @@ func (d *dispatcher) deliver(ctx context.Context, e store.OutboxEntry) bool {
 		wait := max(d.o.backoff(failures), retryAfter)
 		d.logFailure("delivery failed; will retry", err,
 			zap.String("message_id", m.ID), zap.Int("attempt", failures), zap.Duration("retry_in", wait))
-		if !outboxSleep(ctx, wait) {
+		if !d.sleep(ctx, wait) {
 			return false
 		}
 	}
+}
+
+// sleep waits d, declared to the health registry as a wait; it reports
+// false when ctx ended first.
+func (d *dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
+	d.hl.For(wait)
+	defer d.hl.Busy()
+	return outboxSleep(ctx, wait)
 }
 
 // attempt makes one delivery. Its context outlives ctx by at most
@@ -159,7 +183,7 @@ func (d *dispatcher) attempt(ctx context.Context, n Notifier, m Message) (retry 
 		}
 	}()
 
-	failpoint(fpBeforeSend)
+	failpoint.Kill(fpBeforeSend)
 	return n.Notify(actx, m)
 }
 
@@ -167,18 +191,18 @@ func (d *dispatcher) attempt(ctx context.Context, n Notifier, m Message) (retry 
 // retried: sending the message again would duplicate it. If ctx ends
 // first, the message stays and is sent again after the restart.
 func (d *dispatcher) delivered(ctx context.Context, seq uint64, m Message, failures int) bool {
-	failpoint(fpAfterConfirm)
+	failpoint.Kill(fpAfterConfirm)
 	for tries := 1; ; tries++ {
 		err := d.o.store.OutboxAck(d.q.name, seq)
 		if err == nil {
 			break
 		}
 		d.logFailure("delivered, but cannot remove the message from the queue", err, zap.String("message_id", m.ID))
-		if !outboxSleep(ctx, d.o.backoff(tries)) {
+		if !d.sleep(ctx, d.o.backoff(tries)) {
 			return false
 		}
 	}
-	failpoint(fpAfterCommit)
+	failpoint.Kill(fpAfterCommit)
 	d.o.metrics.delivered(d.q.name, d.o.opts.Now().Sub(m.CreatedAt))
 	if d.lastErr != "" {
 		d.log.Info("delivered again", zap.String("message_id", m.ID), zap.Int("failed_attempts", failures))
@@ -198,7 +222,7 @@ func (d *dispatcher) deadLetter(ctx context.Context, seq uint64, m Message, reas
 			break
 		}
 		d.logFailure("cannot move a refused message to the dead letters", err, zap.String("message_id", m.ID))
-		if !outboxSleep(ctx, d.o.backoff(tries)) {
+		if !d.sleep(ctx, d.o.backoff(tries)) {
 			return false
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 )
 
 // sinkPacer keeps a sink's sends apart: one at a time (the dispatcher's
@@ -41,8 +42,9 @@ func (p *sinkPacer) configure(n Notifier, interval time.Duration) {
 // acquire waits for the sink's turn and for the pacing to allow a send,
 // and returns the notifier to use; the caller must call release after the
 // send. It gives up when ctx ends, and at once when ctx's deadline comes
-// before the pacing allows a send.
-func (p *sinkPacer) acquire(ctx context.Context) (Notifier, error) {
+// before the pacing allows a send. It declares its pacing waits to hl
+// (nil: none).
+func (p *sinkPacer) acquire(ctx context.Context, hl *health.Loop) (Notifier, error) {
 	select {
 	case p.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -67,6 +69,7 @@ func (p *sinkPacer) acquire(ctx context.Context) (Notifier, error) {
 			return nil, fmt.Errorf("sink %s: next send allowed in %s, after the deadline", n.Name(), wait.Round(time.Millisecond))
 		}
 		// Loop: a reload may have changed the interval meanwhile.
+		hl.For(wait)
 		if !outboxSleep(ctx, wait) {
 			<-p.turn
 			return nil, ctx.Err()

@@ -21,6 +21,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackbot"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/webhook"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -48,6 +49,8 @@ type alertingOptions struct {
 	Getenv func(string) string
 	// Now is the daemon's clock.
 	Now func() time.Time
+	// Health registers the manager's and the dispatchers' loops (nil: none).
+	Health *health.Registry
 }
 
 // newAlerting builds the sinks (resolving their secrets), the outbox and the
@@ -108,6 +111,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		Logger:         log, // the outbox names itself
 		Registerer:     o.Registry,
 		Now:            o.Now,
+		Health:         o.Health,
 		OnDeadLetter: func(sink, reason string) {
 			mgrMu.Lock()
 			defer mgrMu.Unlock()
@@ -133,6 +137,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		Logger:     log,
 		Registerer: o.Registry,
 		Now:        o.Now,
+		Health:     o.Health,
 		Deployment: func(target string) *alert.Deployment {
 			d, ok, err := o.Store.CurrentDeployment(target)
 			if err != nil || !ok {

@@ -22,6 +22,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -126,7 +127,11 @@ func Run(ctx context.Context, opts Options) error {
 
 	reg := opts.Registry
 	own := newOwnMetrics(reg)
-	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now})
+	// Every long-running loop reports to hr; the watchdog and /-/healthy
+	// ask it. A busy step may take half the watchdog interval.
+	watchdog := opts.Notifier.WatchdogInterval()
+	hr := health.New(opts.Now, health.BudgetFor(watchdog))
+	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now, Health: hr})
 	if err != nil {
 		return err
 	}
@@ -136,7 +141,7 @@ func Run(ctx context.Context, opts Options) error {
 	st.OnRecovered(guardState.recovered)
 	guardState.recovered(st.Report())
 
-	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now)
+	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now, hr)
 	if err != nil {
 		return err
 	}
@@ -150,6 +155,7 @@ func Run(ctx context.Context, opts Options) error {
 		Reviews:        revs,
 		RecorderSettle: opts.Reviews.Settle,
 		Now:            opts.Now,
+		Health:         hr,
 	})
 	if err := mon.Apply(cfg); err != nil {
 		return &ConfigError{Err: err}
@@ -170,7 +176,7 @@ func Run(ctx context.Context, opts Options) error {
 	guardState.mon = mon
 	wg.Go(func() { guardState.run(ctx) })
 
-	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, log)))
+	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, hr, log)))
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -179,19 +185,25 @@ func Run(ctx context.Context, opts Options) error {
 	opts.Notifier.Notify("READY=1")
 	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
 
-	watchdog := opts.Notifier.WatchdogInterval()
 	var watchdogTick <-chan time.Time
+	// The loop wakes at least every wake: a watchdog tick or a backup.
+	wake := opts.BackupInterval
 	if watchdog > 0 {
 		t := time.NewTicker(watchdog / 2)
 		defer t.Stop()
 		watchdogTick = t.C
+		wake = min(wake, watchdog/2)
 	}
 	backup := time.NewTicker(opts.BackupInterval)
 	defer backup.Stop()
+	hl := hr.Register("daemon")
+	defer hl.Unregister()
+	var lastStuck string
 
 	var runErr error
 loop:
 	for {
+		hl.For(wake)
 		select {
 		case <-ctx.Done():
 			break loop
@@ -202,18 +214,21 @@ loop:
 			runErr = err
 			break loop
 		case <-opts.Reload:
+			hl.Busy()
 			reload(opts.ConfigFile, mon, alerts, own, log)
 		case <-watchdogTick:
-			// WATCHDOG=1 only when the monitor's own loop answers: a wedged
-			// monitor must get the service restarted.
-			pingCtx, done := context.WithTimeout(ctx, watchdog/4)
-			if mon.Alive(pingCtx) {
+			// WATCHDOG=1 only while every loop reported within its
+			// deadline: a wedged loop must get the service restarted.
+			hl.Busy()
+			stuck := health.Report(hr.Stuck(), hr.Now())
+			if stuck == "" {
 				opts.Notifier.Notify("WATCHDOG=1")
-			} else {
-				log.Error("monitor loop did not answer; withholding the watchdog ping")
+			} else if stuck != lastStuck {
+				log.Error("a loop is stuck; withholding the watchdog ping", zap.String("stuck", stuck))
 			}
-			done()
+			lastStuck = stuck
 		case <-backup.C:
+			hl.Busy()
 			if err := st.Backup(); err != nil {
 				log.Warn("cannot write the state backup", zap.Error(err))
 			}

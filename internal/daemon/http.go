@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -60,8 +60,8 @@ type apiError struct {
 // maxRequestBody bounds API request bodies.
 const maxRequestBody = 64 << 10
 
-func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, log *zap.Logger) http.Handler {
-	api := &api{mon: mon, alerting: alerts, reviews: revs, sinkNames: alerts.sinkNames, store: st, log: log.Named("api"), now: alerts.manager.Now}
+func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger) http.Handler {
+	api := &api{mon: mon, health: hr, alerting: alerts, reviews: revs, sinkNames: alerts.sinkNames, store: st, log: log.Named("api"), now: alerts.manager.Now}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
 	mux.HandleFunc("GET /-/healthy", api.healthy)
@@ -89,6 +89,7 @@ const landingPage = `<!doctype html><html><head><title>spacetime-watch</title></
 
 type api struct {
 	mon       *monitor.Monitor
+	health    *health.Registry
 	alerting  *alerting
 	reviews   *reviews
 	sinkNames []string
@@ -97,14 +98,13 @@ type api struct {
 	now       func() time.Time // the clock of "from now" in requests
 }
 
-// healthy answers 200 while the daemon's own loop works; it never reflects
-// the watched instance, so that a broken instance does not get the watcher
-// restarted.
-func (a *api) healthy(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if !a.mon.Alive(ctx) {
-		http.Error(w, "spacetime-watch monitor loop is not answering", http.StatusServiceUnavailable)
+// healthy answers 200 while every loop of the daemon reported within its
+// deadline, and 503 naming the stuck ones otherwise. It never reflects the
+// watched instance or a sink, so that neither a broken instance nor a
+// Slack outage gets the watcher restarted.
+func (a *api) healthy(w http.ResponseWriter, _ *http.Request) {
+	if stuck := health.Report(a.health.Stuck(), a.health.Now()); stuck != "" {
+		http.Error(w, "spacetime-watch is not healthy: stuck loops:\n"+strings.TrimSuffix(stuck, "\n"), http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "spacetime-watch is Healthy.")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
@@ -29,7 +30,7 @@ type reviews struct {
 	log *zap.Logger
 }
 
-func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger, now func() time.Time) (*reviews, error) {
+func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger, now func() time.Time, hr *health.Registry) (*reviews, error) {
 	log = log.Named("review")
 	svc, err := review.NewService(review.ServiceOptions{
 		Store:      st,
@@ -40,6 +41,7 @@ func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTi
 		Logger:     log,
 		Registerer: reg,
 		Now:        now,
+		Health:     hr,
 	})
 	if err != nil {
 		return nil, err

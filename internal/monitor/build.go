@@ -93,6 +93,7 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 				Sink:           m.opts.Sink,
 				Logger:         m.log, // the watcher names its target itself
 				Now:            m.opts.Now,
+				Health:         m.opts.Health,
 				BackoffInitial: tc.Telemetry.BackoffInitial,
 				BackoffMax:     tc.Telemetry.BackoffMax,
 				PollMemory:     pollMemory,

@@ -15,6 +15,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
@@ -35,6 +37,10 @@ type Options struct {
 	// recorder, which the monitor feeds) and removed, so that the review
 	// service follows the config. Calls come from Apply.
 	Reviews ReviewRegistry
+	// Health, when set, registers Run's loop as "monitor" and each
+	// target's telemetry watcher as "watcher/<target>" while it runs
+	// (targets added by a reload included). Default: none.
+	Health *health.Registry
 	// RecorderSettle is how long a review recorder holds a minute open for
 	// late observations (review.RecorderOptions.Settle). Default: the
 	// recorder's own (1m).
@@ -92,8 +98,6 @@ type Monitor struct {
 	runCtx  context.Context // nil until Run starts
 	wg      sync.WaitGroup
 
-	// ping proves the monitor's main loop is alive (watchdog, /-/healthy).
-	ping chan chan struct{}
 	// kicks asks the main loop for an immediate round of a target.
 	kicks chan string
 }
@@ -116,7 +120,6 @@ func New(opts Options) *Monitor {
 		log:     log,
 		cron:    cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl))),
 		targets: map[string]*target{},
-		ping:    make(chan chan struct{}),
 		kicks:   make(chan string, 16),
 	}
 }
@@ -265,9 +268,14 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.cron.Start()
 	m.mu.Unlock()
 
+	hl := m.opts.Health.Register("monitor")
+	defer hl.Unregister()
 	feed := time.NewTicker(ReviewFeedInterval)
 	defer feed.Stop()
 	for {
+		hl.Busy()
+		failpoint.Wedge(fpWedgeMonitor)
+		hl.For(ReviewFeedInterval)
 		select {
 		case <-feed.C:
 			// fedUntil belongs to this loop; the lock only guards the map.
@@ -290,8 +298,6 @@ func (m *Monitor) Run(ctx context.Context) error {
 			m.mu.Unlock()
 			m.wg.Wait()
 			return nil
-		case reply := <-m.ping:
-			close(reply)
 		case name := <-m.kicks:
 			m.mu.Lock()
 			if t, ok := m.targets[name]; ok && t.job != nil {
@@ -303,29 +309,15 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
+// fpWedgeMonitor wedges Run at the top of its loop (the liveness tests).
+var fpWedgeMonitor = failpoint.Declare("wedge-monitor")
+
 // kick asks for an immediate round of the named target (a restart was
 // seen on its telemetry). It never blocks: a kick already queued is enough.
 func (m *Monitor) kick(name string) {
 	select {
 	case m.kicks <- name:
 	default:
-	}
-}
-
-// Alive reports whether the monitor's main loop answers within timeout: the
-// signal behind the systemd watchdog and /-/healthy.
-func (m *Monitor) Alive(ctx context.Context) bool {
-	reply := make(chan struct{})
-	select {
-	case m.ping <- reply:
-	case <-ctx.Done():
-		return false
-	}
-	select {
-	case <-reply:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -156,6 +157,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return err
 	}
 	defer w.leave(done)
+	hl := w.opts.Health.Register("watcher/" + w.target)
+	defer hl.Unregister()
 
 	w.begin(w.now())
 	tick := time.NewTicker(w.opts.TickInterval)
@@ -171,6 +174,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if conn != nil {
 			msgs = conn.msgs
 		}
+		// The ticker wakes the loop within a TickInterval, whatever the
+		// connection does (dialling, backing off, silent).
+		hl.For(w.opts.TickInterval)
 		select {
 		case <-ctx.Done():
 			if conn != nil {
@@ -199,6 +205,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 			retryC = nil
 			conn = w.startConnection(ctx)
 		case <-tick.C:
+			hl.Busy()
+			failpoint.Wedge(fpWedgeWatcher)
 			w.tick(w.now())
 			w.maybePoll(ctx, w.now())
 		case p := <-w.polls:
@@ -210,6 +218,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// fpWedgeWatcher wedges Run at a tick (the liveness tests).
+var fpWedgeWatcher = failpoint.Declare("wedge-watcher")
 
 // enter marks the watcher running.
 func (w *Watcher) enter() (chan struct{}, error) {

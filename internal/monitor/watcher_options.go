@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -55,6 +56,9 @@ type WatcherOptions struct {
 	// Now is the clock of samples, rules and status (default clock.Now).
 	// Timers (ticks, backoff, socket deadlines) use the real clock.
 	Now func() time.Time
+	// Health, when set, registers Run's loop as "watcher/<target>" while
+	// it runs. Default: none.
+	Health *health.Registry
 	// BackoffInitial is the delay before the first redial (default 1s).
 	BackoffInitial time.Duration
 	// BackoffMax caps the delay between dials (default 60s). Delays double

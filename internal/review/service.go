@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
+	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -74,6 +76,8 @@ type ServiceOptions struct {
 	Margin time.Duration
 	// Logger logs deliveries and failures. Default: no logs.
 	Logger *zap.Logger
+	// Health, when set, registers Run's loop as "reviews". Default: none.
+	Health *health.Registry
 	// Registerer gets the service's metrics. Default: a private registry.
 	Registerer prometheus.Registerer
 }
@@ -109,6 +113,7 @@ type Service struct {
 	out       Deliverer
 	now       func() time.Time
 	log       *zap.Logger
+	health    *health.Registry
 	metrics   *metrics
 	offsets   []time.Duration
 	thr       Thresholds
@@ -146,6 +151,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		out:       opts.Deliverer,
 		now:       opts.Now,
 		log:       opts.Logger,
+		health:    opts.Health,
 		offsets:   slices.Clone(opts.Offsets),
 		thr:       opts.Thresholds,
 		interval:  opts.Interval,
@@ -268,6 +274,8 @@ func (s *Service) Run(ctx context.Context) error {
 		return errors.New("review: Service.Run called twice")
 	}
 	defer s.running.Store(false)
+	hl := s.health.Register("reviews")
+	defer hl.Unregister()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -277,12 +285,19 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		}
+		hl.Busy()
+		failpoint.Wedge(fpWedgeService)
 		now := s.now()
 		ready := s.tick(ctx, now)
 		now = s.now()
-		timer.Reset(sleepFor(now, nextTick(now, s.interval, s.tickDelay, ready), s.interval))
+		sleep := sleepFor(now, nextTick(now, s.interval, s.tickDelay, ready), s.interval)
+		hl.For(sleep)
+		timer.Reset(sleep)
 	}
 }
+
+// fpWedgeService wedges Run before a tick (the liveness tests).
+var fpWedgeService = failpoint.Declare("wedge-reviews")
 
 // tick persists every target's completed minutes, then delivers what is
 // due, and returns when the next review becomes ready (zero: none ahead).
