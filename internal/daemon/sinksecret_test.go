@@ -40,12 +40,10 @@ func TestMissingSinkSecretHealsWithoutRestart(t *testing.T) {
 	if code != cli.ExitError || !strings.Contains(out.String(), "secret file "+missing+" does not exist: create it") {
 		t.Errorf("notify test: exit %d, does not name the file to create:\n%s%s", code, out.String(), errOut.String())
 	}
-	testkit.Eventually(t, 10*time.Second, "NotificationsFailing at the team sink", func() (bool, string) {
-		return slackMentions(slack, alert.AlertNotificationsFailing) > 0, fmt.Sprintf("%d messages", len(slack.Messages()))
+	testkit.Eventually(t, 10*time.Second, "NotificationsFailing naming the file to create, at the team sink", func() (bool, string) {
+		return slackMentions(slack, alert.AlertNotificationsFailing) > 0 && slackMentions(slack, missing) > 0,
+			fmt.Sprintf("%d messages: %v", len(slack.Messages()), slack.Messages())
 	})
-	if slackMentions(slack, missing) == 0 {
-		t.Errorf("the NotificationsFailing message does not name the file to create (%s)", missing)
-	}
 
 	testkit.WriteFile(t, missing, slack.WebhookURL()+"\n")
 	waitValue(t, d.reg, 10*time.Second, "spacetime_watch_sink_secret_unavailable", unavailable, 0)
