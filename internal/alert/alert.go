@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 )
 
 // Severity ranks an alert. It is a label value and a JSON value as it is.
@@ -200,7 +201,9 @@ func (e *DeliveryError) Error() string {
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
-	return msg
+	// A sink's answer can echo its secret in any form its redactor did
+	// not foresee: the process-wide one knows every secret by value.
+	return secret.Clean(msg)
 }
 
 func (e *DeliveryError) Unwrap() error { return e.Err }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -215,7 +216,9 @@ func (d *dispatcher) delivered(ctx context.Context, seq uint64, m Message, failu
 }
 
 // deadLetter moves a message the sink refused for good to its dead letters.
+// The reason is kept, shown and passed on: it goes through the redactor.
 func (d *dispatcher) deadLetter(ctx context.Context, seq uint64, m Message, reason string) bool {
+	reason = secret.Clean(reason)
 	for tries := 1; ; tries++ {
 		err := d.o.store.OutboxDeadLetter(d.q.name, seq, reason)
 		if err == nil || errors.Is(err, store.ErrNotFound) {

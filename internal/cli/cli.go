@@ -96,6 +96,9 @@ func CheckConfig(path string, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 	fmt.Fprintf(stderr, "%s: OK, %d target(s)\n", path, len(cfg.Targets))
+	for _, w := range cfg.SecretWarnings() {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	_, _ = stdout.Write(out)
 	return ExitOK
 }

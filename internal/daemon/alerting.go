@@ -22,6 +22,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/webhook"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -53,9 +54,10 @@ type alertingOptions struct {
 	Health *health.Registry
 }
 
-// newAlerting builds the sinks (resolving their secrets), the outbox and the
-// manager. A sink whose secret cannot be read is a config error: better
-// refuse to start than run an alerting pipeline that cannot deliver.
+// newAlerting builds the sinks, the outbox and the manager. A sink's
+// secret is read at each of its attempts (secretSink): one missing at start
+// leaves that sink unhealthy, not the daemon down; one that reads but makes
+// no valid sink (not a URL) is a config error.
 func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	if o.Console == nil {
 		o.Console = os.Stdout
@@ -66,11 +68,15 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	log := o.Logger.Named("alert")
 	a := &alerting{log: log}
 	var sinks []alert.Notifier
+	var withSecrets []*secretSink
 	minInterval := map[string]time.Duration{}
 	for _, sc := range cfg.Sinks {
 		n, runner, err := buildSink(sc, o, log)
 		if err != nil {
 			return nil, &ConfigError{Err: fmt.Errorf("alerting.sinks %s: %w", sc.Name, err)}
+		}
+		if ss, ok := n.(*secretSink); ok {
+			withSecrets = append(withSecrets, ss)
 		}
 		sinks = append(sinks, n)
 		a.sinkNames = append(a.sinkNames, sc.Name)
@@ -96,7 +102,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		}
 		var parts []string
 		for sink, reason := range failing {
-			parts = append(parts, sink+": "+reason)
+			parts = append(parts, sink+": "+secret.Clean(reason))
 		}
 		sort.Strings(parts)
 		mgr.RaiseInternal(alert.AlertNotificationsFailing, alert.SeverityCritical,
@@ -153,30 +159,86 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	mgr = m
 	mgrMu.Unlock()
 	a.manager, a.outbox = m, outbox
+
+	// A sink whose secret cannot be read is failing from the start: it
+	// says so (metric, log, NotificationsFailing) without waiting for a
+	// message, and delivers again once the secret is there.
+	missing := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "spacetime_watch_sink_secret_unavailable",
+		Help: "1 while the sink's secret cannot be read (source names the file or variable to fix), else 0; the sink retries, reading it again at each attempt.",
+	}, []string{"sink", "source"})
+	if o.Registry != nil {
+		if err := o.Registry.Register(missing); err != nil {
+			return nil, fmt.Errorf("alerting: %w", err)
+		}
+	}
+	for _, ss := range withSecrets {
+		var last string // the problem reported last, to log changes only
+		ss.report = func(err error) {
+			var unavailable *secret.UnavailableError
+			errors.As(err, &unavailable)
+			for _, src := range ss.sources {
+				down := 0.0
+				if unavailable != nil && unavailable.Source.Describe() == src.Describe() {
+					down = 1
+				}
+				missing.WithLabelValues(ss.name, src.Describe()).Set(down)
+			}
+			problem := ""
+			if err != nil {
+				problem = err.Error()
+			}
+			mgrMu.Lock()
+			defer mgrMu.Unlock()
+			if problem == last {
+				return
+			}
+			last = problem
+			if problem == "" {
+				log.Info("sink healthy again: its secret was read", zap.String("sink", ss.name))
+				return // NotificationsFailing resolves at its next delivery
+			}
+			log.Error("sink unhealthy: its secret cannot be read; it retries, reading it again at each attempt",
+				zap.String("sink", ss.name), zap.String("problem", problem))
+			failing[ss.name] = problem
+			raise()
+		}
+		if _, err := ss.load(); err != nil {
+			var unavailable *secret.UnavailableError
+			if !errors.As(err, &unavailable) {
+				return nil, &ConfigError{Err: fmt.Errorf("alerting.sinks %s: %w", ss.name, err)}
+			}
+			ss.report(err)
+		} else {
+			ss.report(nil)
+		}
+	}
 	return a, nil
 }
 
-// buildSink makes one sink's notifier, and its loop when it has one.
+// buildSink makes one sink's notifier, and its loop when it has one. A
+// sink with secrets is a *secretSink, whose report newAlerting sets.
 func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifier, interface{ Run(context.Context) error }, error) {
+	withSecrets := func(build func(values []string) (alert.Notifier, error), refs ...config.TokenRef) *secretSink {
+		ss := &secretSink{name: sc.Name, build: build}
+		for _, ref := range refs {
+			ss.sources = append(ss.sources, sourceOf(ref, o.Getenv))
+		}
+		return ss
+	}
 	switch sc.Type {
 	case config.SinkSlackWebhook:
-		url, err := resolveSecret(sc.WebhookURL(), o.Getenv)
-		if err != nil {
-			return nil, nil, err
-		}
-		n, err := slack.New(slack.Options{Name: sc.Name, WebhookURL: url, Timeout: sc.Timeout})
-		return n, nil, err
+		return withSecrets(func(v []string) (alert.Notifier, error) {
+			return slack.New(slack.Options{Name: sc.Name, WebhookURL: v[0], Timeout: sc.Timeout})
+		}, sc.WebhookURL()), nil, nil
 	case config.SinkSlackBot:
-		token, err := resolveSecret(sc.BotToken(), o.Getenv)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts := slackbot.Options{Name: sc.Name, Token: token, Channel: sc.Channel, KV: storeKV{st: o.Store, prefix: "sink/" + sc.Name + "/"}}
-		if sc.APIURL != nil {
-			opts.APIURL = sc.APIURL.String()
-		}
-		n, err := slackbot.New(opts)
-		return n, nil, err
+		return withSecrets(func(v []string) (alert.Notifier, error) {
+			opts := slackbot.Options{Name: sc.Name, Token: v[0], Channel: sc.Channel, KV: storeKV{st: o.Store, prefix: "sink/" + sc.Name + "/"}}
+			if sc.APIURL != nil {
+				opts.APIURL = sc.APIURL.String()
+			}
+			return slackbot.New(opts)
+		}, sc.BotToken()), nil, nil
 	case config.SinkAlertmanager:
 		urls := make([]string, 0, len(sc.URLs))
 		for _, u := range sc.URLs {
@@ -196,25 +258,30 @@ func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifi
 		}
 		return n, n, nil
 	case config.SinkWebhook:
-		opts := webhook.Options{Name: sc.Name, Timeout: sc.Timeout, MaxAlerts: sc.MaxAlerts, Logger: log.Named(sc.Name)}
-		if sc.URL != nil {
-			opts.URL = sc.URL.String()
-		} else {
-			url, err := resolveSecret(sc.URLSecret(), o.Getenv)
-			if err != nil {
-				return nil, nil, err
-			}
-			opts.URL = url
+		var refs []config.TokenRef
+		if sc.URL == nil {
+			refs = append(refs, sc.URLSecret())
 		}
 		if ref := sc.HMACSecret(); !ref.IsZero() {
-			secret, err := resolveSecret(ref, o.Getenv)
-			if err != nil {
-				return nil, nil, err
-			}
-			opts.HMACSecret = secret
+			refs = append(refs, ref)
 		}
-		n, err := webhook.New(opts)
-		return n, nil, err
+		build := func(v []string) (alert.Notifier, error) {
+			opts := webhook.Options{Name: sc.Name, Timeout: sc.Timeout, MaxAlerts: sc.MaxAlerts, Logger: log.Named(sc.Name)}
+			if sc.URL != nil {
+				opts.URL = sc.URL.String()
+			} else {
+				opts.URL, v = v[0], v[1:]
+			}
+			if len(v) > 0 {
+				opts.HMACSecret = v[0]
+			}
+			return webhook.New(opts)
+		}
+		if len(refs) == 0 {
+			n, err := build(nil)
+			return n, nil, err
+		}
+		return withSecrets(build, refs...), nil, nil
 	case config.SinkConsole:
 		return console.New(o.Console, sc.Name), nil, nil
 	}
@@ -245,27 +312,3 @@ type storeKV struct {
 func (k storeKV) Get(key string) ([]byte, bool, error) { return k.st.GetMeta(k.prefix + key) }
 func (k storeKV) Put(key string, v []byte) error       { return k.st.PutMeta(k.prefix+key, v) }
 func (k storeKV) Delete(key string) error              { return k.st.DeleteMeta(k.prefix + key) }
-
-// resolveSecret reads a sink's secret from its file or environment
-// variable. Errors name where it was looked for, never the value.
-func resolveSecret(ref config.TokenRef, getenv func(string) string) (string, error) {
-	switch {
-	case ref.File != "":
-		b, err := os.ReadFile(ref.File)
-		if err != nil {
-			return "", fmt.Errorf("secret %s: %w", ref.Describe(), err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("secret %s is empty", ref.Describe())
-		}
-		return v, nil
-	case ref.Env != "":
-		v := strings.TrimSpace(getenv(ref.Env))
-		if v == "" {
-			return "", fmt.Errorf("secret %s is not set or empty", ref.Describe())
-		}
-		return v, nil
-	}
-	return "", fmt.Errorf("no secret configured (set the *_file or *_env field)")
-}

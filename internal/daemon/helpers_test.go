@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/exporter-toolkit/web"
+	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
@@ -153,6 +154,8 @@ type daemonSetup struct {
 	listen string
 	// webConfigFile is --web.config.file; default none.
 	webConfigFile string
+	// logger is the daemon's logger; default none.
+	logger *zap.Logger
 }
 
 // startDaemon runs the daemon on configFile and waits for READY=1. The
@@ -191,6 +194,7 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			Registry:   d.reg,
 			Notifier:   d.notifier,
 			Web:        webFlags,
+			Logger:     setup.logger,
 		})
 	}()
 	select {

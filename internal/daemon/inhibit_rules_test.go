@@ -27,7 +27,7 @@ func TestUserInhibitRuleFromConfig(t *testing.T) {
 	t.Cleanup(slack.Close)
 	dir := t.TempDir()
 	webhookFile := filepath.Join(dir, "slack-webhook")
-	testkit.WriteFile(t, webhookFile, slack.URL()+"/services/T0/B0/secret\n")
+	testkit.WriteFile(t, webhookFile, slack.WebhookURL()+"\n")
 	s := simtest.Start(t, sim.Options{})
 	rules := `  inhibit_rules:
     - source_matchers: ['alert="fps_critical"']

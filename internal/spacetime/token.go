@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 )
 
 // TokenSource provides a bearer token. The client calls Token before each
@@ -56,6 +58,7 @@ func (s staticToken) Token(context.Context) (Secret, error) {
 	if s == "" {
 		return "", fmt.Errorf("%w: static token is empty", ErrTokenUnavailable)
 	}
+	secret.Register(string(s))
 	return Secret(s), nil
 }
 
@@ -76,6 +79,7 @@ func (e envToken) Token(context.Context) (Secret, error) {
 	case strings.TrimSpace(v) == "":
 		return "", fmt.Errorf("%w: environment variable %s is empty", ErrTokenUnavailable, string(e))
 	}
+	secret.Register(strings.TrimSpace(v))
 	return Secret(strings.TrimSpace(v)), nil
 }
 
@@ -144,6 +148,7 @@ func readTokenFile(path string) (Secret, error) {
 	if tok == "" {
 		return "", fmt.Errorf("%w: token file %s is empty", ErrTokenUnavailable, path)
 	}
+	secret.Register(tok)
 	return Secret(tok), nil
 }
 
@@ -198,6 +203,7 @@ func (s *statusToken) Token(ctx context.Context) (Secret, error) {
 	if st.JWTToken == "" {
 		return "", fmt.Errorf("%w: GET /status has no jwt_token (older build, or the checklist contract): configure a token file or environment variable", ErrTokenUnavailable)
 	}
+	secret.Register(st.JWTToken.Reveal())
 	s.tok, s.stale = st.JWTToken, false
 	return s.tok, nil
 }

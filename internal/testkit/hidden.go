@@ -1,8 +1,11 @@
 package testkit
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +45,33 @@ func AssertHidden(tb testing.TB, v any, leaks func(text string) bool) {
 		if leaks(s.Text) {
 			tb.Errorf("%s leaks a secret: %s", s.What, s.Text)
 		}
+	}
+}
+
+// SecretForms returns a leaks function for AssertHidden that finds any of
+// secrets in a text as a redactor must hide it: in any letter case, URL
+// escaped (query and path forms), and base64 (standard and URL alphabets,
+// with or without padding).
+func SecretForms(secrets ...string) func(text string) bool {
+	var folded, exact []string
+	for _, s := range secrets {
+		folded = append(folded, strings.ToLower(s), strings.ToLower(url.QueryEscape(s)), strings.ToLower(url.PathEscape(s)))
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			exact = append(exact, enc.EncodeToString([]byte(s)))
+		}
+	}
+	return func(text string) bool {
+		lower := strings.ToLower(text)
+		for _, f := range folded {
+			if strings.Contains(lower, f) {
+				return true
+			}
+		}
+		for _, e := range exact {
+			if strings.Contains(text, e) {
+				return true
+			}
+		}
+		return false
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 )
 
 // keepAliveFactor sets the keep-alive window to 4 × ResendInterval: three
@@ -314,6 +315,12 @@ func parseEndpoint(raw string) (endpoint, error) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return endpoint{}, fmt.Errorf("%s: give the Alertmanager's base URL, without query or fragment", redact(u))
+	}
+	if pass, ok := u.User.Password(); ok {
+		// Basic auth credentials: the process-wide redactor hides them
+		// in any form, as it is or base64 in an echoed header.
+		secret.Register(pass)
+		secret.Register(u.User.String())
 	}
 	u = u.JoinPath("api", "v2", "alerts")
 	return endpoint{url: u.String(), display: redact(u)}, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 )
 
 // transientWords are the Web API's ok:false errors worth another try;
@@ -116,15 +117,6 @@ func (n *Notifier) sanitize(method string, err error) error {
 	return fmt.Errorf("slack bot: %s: %w", method, err)
 }
 
-// clean replaces the token in s, as it is and URL-encoded (a form body).
-func (n *Notifier) clean(s string) string {
-	tok := string(n.token)
-	if tok == "" {
-		return s
-	}
-	s = strings.ReplaceAll(s, tok, redactedSecret)
-	if q := url.QueryEscape(tok); q != tok {
-		s = strings.ReplaceAll(s, q, redactedSecret)
-	}
-	return s
-}
+// clean replaces the token in s, in any form the redactor knows (as it
+// is, any case, URL-encoded as in a form body, base64).
+func (n *Notifier) clean(s string) string { return secret.Clean(s) }

@@ -41,6 +41,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	alertslack "github.com/spacetime-vr/spacetime-watch/internal/alert/slack"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 )
 
 // Options configure a Notifier.
@@ -76,7 +77,7 @@ type Notifier struct {
 	mu sync.Mutex // serializes the KV read-modify-write of a delivery
 
 	name    string
-	token   secret
+	token   secret.Value
 	channel string
 	api     *slack.Client
 	timeout time.Duration
@@ -121,9 +122,10 @@ func New(o Options) (*Notifier, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	secret.Register(o.Token) // every text the process prints is cleaned of it
 	return &Notifier{
 		name:    o.Name,
-		token:   secret(o.Token),
+		token:   secret.Value(o.Token),
 		channel: o.Channel,
 		api:     slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)),
 		timeout: o.Timeout,
@@ -237,13 +239,3 @@ func (n *Notifier) update(ctx context.Context, channel, ts string, p alertslack.
 	}
 	return false, nil
 }
-
-// secret is the bot token: every printed form of it is "<secret>".
-type secret string
-
-const redactedSecret = "<secret>"
-
-func (s secret) String() string                { return redactedSecret }
-func (s secret) GoString() string              { return redactedSecret }
-func (s secret) MarshalText() ([]byte, error)  { return []byte(redactedSecret), nil }
-func (s secret) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, redactedSecret) }

@@ -45,6 +45,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/internal/secreturl"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 )
 
 // Options configure a Notifier. URL and HMACSecret are secrets: never
@@ -136,6 +137,7 @@ func New(o Options) (*Notifier, error) {
 		log:       o.Logger.Named("webhook").With(zap.String("sink", o.Name)),
 	}
 	if o.HMACSecret != "" {
+		secret.Register(o.HMACSecret)
 		n.key = []byte(o.HMACSecret)
 	}
 	return n, nil

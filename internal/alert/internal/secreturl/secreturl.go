@@ -7,24 +7,20 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/secret"
 )
 
 // Redacted is what every printed form of a URL shows.
-const Redacted = "<secret>"
+const Redacted = secret.Redacted
 
-// URL is the secret URL: whoever has it can post there. Every printed
-// form of it is "<secret>", so that %v of a struct holding one leaks
+// URL is the secret URL: whoever has it can post there. It is
+// internal/secret's Value, so that %v of a struct holding one leaks
 // nothing. Use string(u) for the request only.
-type URL string
-
-func (URL) String() string                { return Redacted }
-func (URL) GoString() string              { return Redacted }
-func (URL) MarshalText() ([]byte, error)  { return []byte(Redacted), nil }
-func (URL) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, Redacted) }
+type URL = secret.Value
 
 // Redactor removes a URL, and each form of its secret part, from text that
 // might carry it: an answer that echoes the request, a transport error.
@@ -40,6 +36,7 @@ type Redactor struct {
 // redacted on its own too, should an answer echo only a part of the URL.
 func NewRedactor(what string, u *url.URL, public ...string) Redactor {
 	raw := u.String()
+	secret.Register(raw) // the process-wide redactor knows it in every form
 	needles := []string{raw, u.EscapedPath(), u.Path}
 	if u.RawQuery != "" {
 		needles = append(needles, u.RawQuery)
@@ -78,7 +75,8 @@ func (r Redactor) Clean(s string) string {
 	for _, n := range r.needles {
 		s = strings.ReplaceAll(s, n, "<redacted>")
 	}
-	return s
+	// What the exact needles miss: another letter case, base64, ...
+	return secret.Clean(s)
 }
 
 // Sanitize turns an http.Client error into one free of the URL:
