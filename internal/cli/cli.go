@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -29,6 +30,13 @@ const (
 	ExitBadConfig = 3
 	// ExitLocked: another daemon holds the state dir.
 	ExitLocked = 4
+	// ExitCannotRun: the daemon cannot run and a restart will not help
+	// until an operator acts: the state dir is not writable (permissions,
+	// a read-only file system, a file where the dir should be), or the
+	// listen address is refused for want of privilege. systemd's unit does
+	// not restart it (RestartPreventExitStatus). A listen address in use is
+	// not one of these: the holder may go away, so that stays ExitError.
+	ExitCannotRun = 5
 	// ExitError: anything else went wrong (the daemon's API unreachable, ...).
 	ExitError = 1
 )
@@ -68,6 +76,7 @@ func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
 // exitFor maps the daemon's error to an exit status, after logging it.
 func exitFor(err error, log *zap.Logger) int {
 	var cfgErr *daemon.ConfigError
+	var listenErr *daemon.ListenError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -77,6 +86,12 @@ func exitFor(err error, log *zap.Logger) int {
 	case errors.Is(err, store.ErrLocked):
 		log.Error("state dir is in use by another spacetime-watch; not starting", zap.Error(err))
 		return ExitLocked
+	case errors.Is(err, store.ErrNotWritable):
+		log.Error("state dir is not writable; not running (a restart will not help: fix the dir or --state.dir)", zap.Error(err))
+		return ExitCannotRun
+	case errors.Is(err, syscall.EACCES) && errors.As(err, &listenErr):
+		log.Error("not allowed to listen on the address; not running (a restart will not help: pick a port above 1023 or grant CAP_NET_BIND_SERVICE)", zap.Error(err))
+		return ExitCannotRun
 	default:
 		log.Error("spacetime-watch stopped", zap.Error(err))
 		return ExitError

@@ -80,6 +80,22 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
+// ListenError is a --web.listen-address the daemon could not listen on.
+// Run returns it (wrapped in a *ConfigError when the address is malformed);
+// the CLI tells a refused privilege, which a restart cannot fix, from an
+// address in use, which one may.
+type ListenError struct {
+	// Addr is the address as given.
+	Addr string
+	// Err is net.Listen's error.
+	Err error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("--web.listen-address %s: %v", e.Addr, e.Err)
+}
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // ShutdownTimeout bounds a graceful shutdown: SIGTERM to exit within 10 s.
 const ShutdownTimeout = 8 * time.Second
 
@@ -295,7 +311,11 @@ func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-c
 				for _, l := range listeners {
 					l.Close()
 				}
-				return nil, nil, fmt.Errorf("--web.listen-address %s: %w", addr, err)
+				le := &ListenError{Addr: addr, Err: err}
+				if _, malformed := errors.AsType[*net.AddrError](err); malformed {
+					return nil, nil, &ConfigError{Err: le} // a bad flag: no restart fixes it
+				}
+				return nil, nil, le
 			}
 			listeners = append(listeners, l)
 		}
