@@ -98,7 +98,10 @@ func exitFor(err error, log *zap.Logger) int {
 	}
 }
 
-// CheckConfig validates path and prints the effective config.
+// CheckConfig validates path as run does and prints the effective config on
+// stdout. Errors (every one, with field path and line) go to stderr with
+// ExitBadConfig; warnings (values run will not use as written, which run
+// logs too) go to stderr before the OK line, and the exit is ExitOK.
 func CheckConfig(path string, stdout, stderr io.Writer) int {
 	cfg, err := daemon.LoadConfig(path)
 	if err != nil {
@@ -110,9 +113,20 @@ func CheckConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spacetime-watch: cannot print the effective config: %v\n", err)
 		return ExitError
 	}
-	fmt.Fprintf(stderr, "%s: OK, %d target(s)\n", path, len(cfg.Targets))
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
+	}
+	fmt.Fprintf(stderr, "%s: OK, %d target(s)%s\n", path, len(cfg.Targets), warningCount(len(cfg.Warnings)))
 	_, _ = stdout.Write(out)
 	return ExitOK
+}
+
+// warningCount is check-config's ", 2 warning(s)" after OK; "" for none.
+func warningCount(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d warning(s)", n)
 }
 
 // DaemonOptions are the flags of commands that talk to the daemon's API.

@@ -115,6 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
+	logConfigWarnings(log, opts.ConfigFile, cfg)
 	if path := *opts.Web.WebConfigFile; path != "" {
 		if err := web.Validate(path); err != nil {
 			return &ConfigError{Err: fmt.Errorf("--web.config.file %s: %w", path, err)}
@@ -294,6 +295,7 @@ func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics
 	}
 	own.reloadOK(true)
 	log.Info("config reloaded", zap.String("config_file", path), zap.Int("targets", len(cfg.Targets)))
+	logConfigWarnings(log, path, cfg)
 }
 
 // serve starts the web server on opts.Listener or on the configured
