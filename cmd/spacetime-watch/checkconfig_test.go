@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestCheckConfig: `spacetime-watch check-config --config.file F` exits 3
@@ -92,6 +95,116 @@ func TestCheckConfig(t *testing.T) {
 			}
 			if !reflect.DeepEqual(orig, back) {
 				t.Errorf("the effective config loads to %+v, the file to %+v", back, orig)
+			}
+		})
+	}
+}
+
+// TestCheckConfigAgreesWithRun: check-config and run give one verdict on
+// every file. An error (with its field path and line) is exit 3 from both;
+// a warning (a value run will not use as written) is printed by check-config,
+// which exits 0, and logged by run, which starts; nothing is silent.
+func TestCheckConfigAgreesWithRun(t *testing.T) {
+	t.Parallel()
+	const target = "targets:\n  - name: main\n    api_url: http://127.0.0.1:1\n    telemetry_urls: []\n"
+	cases := []struct {
+		name, yaml string
+		code       int
+		// problems are printed by check-config and logged by run, as errors
+		// (code 3) or warnings (code 0).
+		problems []string
+		ok       string // check-config's last line, for code 0
+	}{
+		{
+			name:     "a listed target without api_url is an error",
+			yaml:     "targets:\n  - name: main\n    telemetry_urls: []\n",
+			code:     3,
+			problems: []string{"line 2: targets[0].api_url: required for each listed target: the base URL of its instance's API, e.g. http://127.0.0.1:8080"},
+		},
+		{
+			name: "a sink timeout above the outbox's attempt limit is a warning",
+			yaml: target + "alerting:\n  sinks:\n    - name: log\n      type: console\n      timeout: 60s\n",
+			code: 0,
+			problems: []string{"warning: line 9: alerting.sinks[0].timeout: 1m is above the outbox's limit on one delivery attempt (10s): " +
+				"each attempt is cut at 10s and retried; set 10s or less"},
+			ok: "OK, 1 target(s), 1 warning(s)",
+		},
+		{
+			name: "a sink timeout at the limit is fine",
+			yaml: target + "alerting:\n  sinks:\n    - name: log\n      type: console\n      timeout: 10s\n",
+			code: 0,
+			ok:   "OK, 1 target(s)\n",
+		},
+		{
+			name: "a file without targets watches the local instance",
+			yaml: "defaults:\n  telemetry: {down_for: 0s}\n",
+			code: 0,
+			ok:   "OK, 1 target(s)\n",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := testkit.WriteFileIn(t, dir, "config.yaml", tc.yaml)
+
+			check := invoke(context.Background(), "check-config", "--config.file", cfg)
+			if check.code != tc.code {
+				t.Fatalf("check-config: want exit %d\n%s", tc.code, check)
+			}
+			for _, p := range tc.problems {
+				if !strings.Contains(check.stderr, p) {
+					t.Errorf("check-config does not print %q\n%s", p, check)
+				}
+			}
+			if tc.code != 0 {
+				if !strings.Contains(check.stderr, "config file "+cfg) {
+					t.Errorf("check-config does not name the file\n%s", check)
+				}
+			} else {
+				if !strings.HasSuffix(check.stderr, cfg+": "+strings.TrimSuffix(tc.ok, "\n")+"\n") {
+					t.Errorf("check-config's last line is not %q\n%s", cfg+": "+tc.ok, check)
+				}
+				if len(tc.problems) == 0 && strings.Contains(check.stderr, "warning") {
+					t.Errorf("check-config warns about a file with nothing to say\n%s", check)
+				}
+			}
+
+			// run, on the same file: the same verdict, the same words.
+			args := []string{"run", "--config.file", cfg, "--state.dir", filepath.Join(dir, "state"), "--web.listen-address=127.0.0.1:0"}
+			if tc.code != 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				r := invoke(ctx, args...)
+				if r.code != tc.code {
+					t.Fatalf("run: want exit %d, as check-config\n%s", tc.code, r)
+				}
+				for _, p := range tc.problems {
+					if !strings.Contains(r.stderr, p) {
+						t.Errorf("run does not log %q\n%s", p, r)
+					}
+				}
+				return
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var stderr syncBuffer
+			done := make(chan int, 1)
+			go func() { done <- run(ctx, args, &syncBuffer{}, &stderr, nil) }()
+			testkit.Eventually(t, 10*time.Second, "run started", func() (bool, string) {
+				return strings.Contains(stderr.String(), "spacetime-watch started"), stderr.String()
+			})
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("run exited %d after cancellation, want 0\n%s", code, stderr.String())
+			}
+			log := stderr.String()
+			for _, p := range tc.problems {
+				if !strings.Contains(log, "config warning: "+strings.TrimPrefix(p, "warning: ")) {
+					t.Errorf("run does not log %q\n%s", p, log)
+				}
+			}
+			if len(tc.problems) == 0 && strings.Contains(log, "config warning") {
+				t.Errorf("run logs a warning check-config does not print\n%s", log)
 			}
 		})
 	}

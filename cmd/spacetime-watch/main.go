@@ -44,8 +44,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 health checks, telemetry thresholds (FPS 85-95, memory below 400 MB) and Prometheus
 metrics.
 
-Exit status: 0 success, 1 verify partial, 2 verify failed, 3 bad flags or bad
-config (or verify could not run), 4 the state dir is locked by another daemon.
+Exit status: 0 success, 1 verify partial (other commands: an error a retry may
+fix), 2 verify failed, 3 bad flags or bad config (or verify could not run), 4 the
+state dir is locked by another daemon, 5 cannot run and a restart will not help
+(the state dir is not writable).
 
 spacetime-watch --version prints the version and build information.`)
 	app.UsageWriter(stdout)

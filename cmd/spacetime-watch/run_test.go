@@ -186,3 +186,48 @@ func TestRunReloadAndStop(t *testing.T) {
 		t.Fatal("run did not exit within 10s of cancellation")
 	}
 }
+
+// TestRunCannotStart: `run` tells apart what a restart cannot fix (exit 5,
+// which the systemd unit does not restart: the state dir is not writable),
+// a bad flag (exit 3: a malformed listen address) and what a restart may
+// fix (exit 1: the listen address is in use). Tests run as root, whom
+// permissions do not stop, so the state dir is made unusable with a file
+// where the dir, or its parent, should be.
+func TestRunCannotStart(t *testing.T) {
+	t.Parallel()
+	s := simtest.Start(t, sim.Options{})
+	dir := t.TempDir()
+	cfg := testkit.WriteFileIn(t, dir, "config.yaml", fastConfig(targetYAML(t, dir, "main", s)))
+	aFile := testkit.WriteFileIn(t, dir, "not-a-dir", "")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() }) // after the parallel subtests
+	cases := []struct {
+		name, stateDir, listen string
+		code                   int
+		wantLog                []string
+	}{
+		{"state dir is a file", aFile, "127.0.0.1:0", 5, []string{"not writable", aFile}},
+		{"state dir under a file", filepath.Join(aFile, "state"), "127.0.0.1:0", 5, []string{"not writable", aFile}},
+		{"listen address malformed", filepath.Join(dir, "state-malformed"), "9850", 3, []string{"--web.listen-address 9850", "missing port"}},
+		{"listen address in use", filepath.Join(dir, "state-busy"), busy.Addr().String(), 1, []string{"--web.listen-address " + busy.Addr().String(), "address already in use"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			r := invoke(ctx, "run", "--config.file", cfg, "--state.dir", tc.stateDir, "--web.listen-address="+tc.listen)
+			if r.code != tc.code {
+				t.Fatalf("want exit %d\n%s", tc.code, r)
+			}
+			for _, w := range tc.wantLog {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("the log lacks %q\n%s", w, r)
+				}
+			}
+		})
+	}
+}

@@ -63,8 +63,8 @@ type OutboxOptions struct {
 	// and sinks recovering together are not hit all at once. Default 0.2;
 	// negative for none; at most 1.
 	Jitter float64
-	// AttemptTimeout bounds one delivery attempt. Default: config's sink
-	// timeout.
+	// AttemptTimeout bounds one delivery attempt. Default:
+	// config.SinkAttemptLimit (config warns about a longer sink timeout).
 	AttemptTimeout time.Duration
 	// StopGrace is how long an attempt in flight when Run's context ends
 	// may go on before it is cancelled: finishing it avoids a duplicate
@@ -117,7 +117,7 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 		o.Jitter = 0
 	}
 	if o.AttemptTimeout <= 0 {
-		o.AttemptTimeout = config.DefaultSinkTimeout
+		o.AttemptTimeout = config.SinkAttemptLimit
 	}
 	if o.StopGrace <= 0 {
 		o.StopGrace = DefaultStopGrace

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -29,6 +31,13 @@ const (
 	ExitBadConfig = 3
 	// ExitLocked: another daemon holds the state dir.
 	ExitLocked = 4
+	// ExitCannotRun: the daemon cannot run and a restart will not help
+	// until an operator acts: the state dir is not writable (permissions,
+	// a read-only file system, a file where the dir should be), or the
+	// listen address is refused for want of privilege. systemd's unit does
+	// not restart it (RestartPreventExitStatus). A listen address in use is
+	// not one of these: the holder may go away, so that stays ExitError.
+	ExitCannotRun = 5
 	// ExitError: anything else went wrong (the daemon's API unreachable, ...).
 	ExitError = 1
 )
@@ -68,6 +77,7 @@ func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
 // exitFor maps the daemon's error to an exit status, after logging it.
 func exitFor(err error, log *zap.Logger) int {
 	var cfgErr *daemon.ConfigError
+	var listenErr *daemon.ListenError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -77,13 +87,22 @@ func exitFor(err error, log *zap.Logger) int {
 	case errors.Is(err, store.ErrLocked):
 		log.Error("state dir is in use by another spacetime-watch; not starting", zap.Error(err))
 		return ExitLocked
+	case errors.Is(err, store.ErrNotWritable):
+		log.Error("state dir is not writable; not running (a restart will not help: fix the dir or --state.dir)", zap.Error(err))
+		return ExitCannotRun
+	case errors.Is(err, syscall.EACCES) && errors.As(err, &listenErr):
+		log.Error("not allowed to listen on the address; not running (a restart will not help: pick a port above 1023 or grant CAP_NET_BIND_SERVICE)", zap.Error(err))
+		return ExitCannotRun
 	default:
 		log.Error("spacetime-watch stopped", zap.Error(err))
 		return ExitError
 	}
 }
 
-// CheckConfig validates path and prints the effective config.
+// CheckConfig validates path as run does and prints the effective config on
+// stdout. Errors (every one, with field path and line) go to stderr with
+// ExitBadConfig; warnings (values run will not use as written, which run
+// logs too) go to stderr before the OK line, and the exit is ExitOK.
 func CheckConfig(path string, stdout, stderr io.Writer) int {
 	cfg, err := daemon.LoadConfig(path)
 	if err != nil {
@@ -95,12 +114,23 @@ func CheckConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spacetime-watch: cannot print the effective config: %v\n", err)
 		return ExitError
 	}
-	fmt.Fprintf(stderr, "%s: OK, %d target(s)\n", path, len(cfg.Targets))
-	for _, w := range cfg.SecretWarnings() {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
+	// The config's own warnings, then the secret files that cannot be
+	// read now (run starts anyway: the sink is unhealthy until they exist).
+	warnings := append(slices.Clone(cfg.Warnings), cfg.SecretWarnings()...)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
 	}
+	fmt.Fprintf(stderr, "%s: OK, %d target(s)%s\n", path, len(cfg.Targets), warningCount(len(warnings)))
 	_, _ = stdout.Write(out)
 	return ExitOK
+}
+
+// warningCount is check-config's ", 2 warning(s)" after OK; "" for none.
+func warningCount(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d warning(s)", n)
 }
 
 // DaemonOptions are the flags of commands that talk to the daemon's API.

@@ -25,14 +25,14 @@ func TestCheckConfig(t *testing.T) {
 	}{
 		{
 			name: "acceptance",
-			yaml: "defaults:\n  schedule:\n    interval: -5m\ntargets:\n  - name: main\n    thresholds:\n      fps: {min: 96, max: 95}\n    colour: blue\n",
+			yaml: "defaults:\n  schedule:\n    interval: -5m\ntargets:\n  - name: main\n    api_url: http://127.0.0.1:8080\n    thresholds:\n      fps: {min: 96, max: 95}\n    colour: blue\n",
 			code: cli.ExitBadConfig,
 			wantStderr: []string{"3 problems",
 				"defaults.schedule.interval", "targets[0].thresholds.fps.min", "targets[0].colour"},
 		},
 		{
 			name:       "token from the environment",
-			yaml:       "targets:\n  - name: main\n    token_env: STW_TEST_TOKEN\n",
+			yaml:       "targets:\n  - name: main\n    api_url: http://127.0.0.1:8080\n    token_env: STW_TEST_TOKEN\n",
 			code:       cli.ExitOK,
 			wantStdout: []string{"token_env: STW_TEST_TOKEN", "interval: 5m", "min: 85", "max: 95", "max_mb: 400", "offsets: [1h, 4h, 24h]"},
 			wantStderr: []string{"OK, 1 target(s)"},

@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"go.uber.org/zap"
@@ -25,7 +28,11 @@ func TestExitFor(t *testing.T) {
 		{"wrapped bad config", fmt.Errorf("start: %w", &daemon.ConfigError{Err: errors.New("x")}), ExitBadConfig},
 		{"state dir locked", &store.LockedError{Dir: "/var/lib/spacetime-watch", PID: 42}, ExitLocked},
 		{"wrapped lock", fmt.Errorf("store: open: %w", &store.LockedError{Dir: "/d"}), ExitLocked},
-		{"anything else", errors.New("web server: address in use"), ExitError},
+		{"state dir not writable", fmt.Errorf("store: %w", store.ErrNotWritable), ExitCannotRun},
+		{"listen refused for privilege", &daemon.ListenError{Addr: ":80", Err: &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EACCES)}}, ExitCannotRun},
+		{"listen address in use", &daemon.ListenError{Addr: ":9850", Err: &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}}, ExitError},
+		{"permission denied elsewhere", fmt.Errorf("monitor: %w", syscall.EACCES), ExitError},
+		{"anything else", errors.New("web server: closed"), ExitError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -198,7 +198,8 @@ type Sink struct {
 	// Type is slack_webhook, slack_bot, alertmanager, webhook or console.
 	// Required.
 	Type SinkType `yaml:"type"`
-	// Timeout bounds one delivery attempt. Default: 10s.
+	// Timeout bounds one delivery attempt; the outbox cuts every attempt at
+	// SinkAttemptLimit (10s), so a longer value is a warning. Default: 10s.
 	Timeout time.Duration `yaml:"timeout"`
 	// MinInterval is the least time between two deliveries on this sink:
 	// Slack accepts about one message per second per channel. Default: 1s

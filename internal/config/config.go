@@ -22,6 +22,12 @@ type Config struct {
 	// Default: Alertmanager's grouping and timing, and no sinks (alert
 	// events are only logged).
 	Alerting Alerting `yaml:"alerting"`
+
+	// Warnings are what the load found valid but not used as written (a
+	// capped value), in file order; not part of the configuration, never
+	// printed in it. check-config prints them, the daemon logs them.
+	// Default: none.
+	Warnings []Warning `yaml:"-"`
 }
 
 // Target is one SpaceTime VR instance. Its Settings are Config.Defaults with
@@ -33,7 +39,9 @@ type Target struct {
 	Name string `yaml:"name"`
 	// APIURL is the base URL of the instance's HTTP API (http or https, no
 	// credentials, query or fragment; a path prefix is kept, for an ingress
-	// such as https://host/api). Default: http://127.0.0.1:8080.
+	// such as https://host/api). Required for every target listed under
+	// targets; default http://127.0.0.1:8080 only for the implicit "local"
+	// target of a file without targets.
 	APIURL *url.URL `yaml:"api_url"`
 	// TelemetryURLs are the telemetry WebSocket URLs (ws or wss) to try in
 	// order: the instance moves to a fallback port when 8081 is busy. An empty

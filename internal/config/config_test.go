@@ -430,7 +430,7 @@ func TestLoad(t *testing.T) {
 	t.Run("relative token file is taken from the config's folder", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(path, []byte("targets:\n  - name: main\n    token_file: secrets/api-token\n"), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte("targets:\n  - name: main\n    api_url: http://127.0.0.1:8080\n    token_file: secrets/api-token\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		c, err := Load(path, Known{})
@@ -457,4 +457,39 @@ func TestLoad(t *testing.T) {
 			t.Errorf("got  %v\nwant %s", err, want)
 		}
 	})
+}
+
+// TestWarnings: a value the daemon accepts but will not use as written is a
+// Warning with its path and line, and the config still loads; a file with
+// nothing to say has none.
+func TestWarnings(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"sink timeout above the attempt limit",
+			"alerting:\n  sinks:\n    - {name: a, type: console, timeout: 11s}\n    - {name: b, type: console, timeout: 10s}\n",
+			[]string{"line 3: alerting.sinks[0].timeout: 11s is above the outbox's limit on one delivery attempt (10s): each attempt is cut at 10s and retried; set 10s or less"}},
+		{"remote API, telemetry left to this host",
+			"targets:\n  - name: far\n    api_url: https://vr.example:8443/api\n  - name: none\n    api_url: http://vr-3.example:8080\n    telemetry_urls: []\n",
+			[]string{"line 2: targets[0].telemetry_urls: not set, so the telemetry stream is looked for on this host (ws://127.0.0.1:8081/) while api_url is on vr.example; give the instance's stream, e.g. ws://vr.example:8081/, or [] when it runs no telemetry server"}},
+		{"nothing to say", "targets:\n  - name: main\n    api_url: http://127.0.0.1:8080\n", nil},
+		{"API on localhost, telemetry left to this host", "targets:\n  - name: main\n    api_url: http://localhost:8090\n", nil},
+		{"the implicit local target", "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), ParseOptions{Getenv: getenv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range c.Warnings {
+				got = append(got, w.String())
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
 }

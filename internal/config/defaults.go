@@ -130,6 +130,10 @@ const (
 	// DefaultSinkTimeout bounds one delivery attempt to a sink unless its
 	// timeout says otherwise.
 	DefaultSinkTimeout = 10 * time.Second
+	// SinkAttemptLimit bounds one delivery attempt through the outbox,
+	// whatever the sink's timeout: a longer timeout is cut to it, which
+	// check-config and the daemon's log warn about.
+	SinkAttemptLimit = DefaultSinkTimeout
 	// DefaultResendInterval is how often the alertmanager sink re-sends
 	// firing alerts.
 	DefaultResendInterval = time.Minute

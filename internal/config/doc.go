@@ -24,7 +24,10 @@
 //	      webhook_url_file: ${CREDENTIALS_DIRECTORY}/slack-webhook
 //
 // An empty file, or one without targets, watches one target named "local" on
-// 127.0.0.1:8080 and ws://127.0.0.1:8081/. deploy/config.example.yaml
+// 127.0.0.1:8080 and ws://127.0.0.1:8081/; a target listed under targets must
+// name its api_url. A value that is valid but not used as written (a sink
+// timeout above the outbox's 10s attempt limit) is a Warning in
+// Config.Warnings, never a silent change. deploy/config.example.yaml
 // documents every key.
 //
 // Secrets never enter a Config: *_file and *_env fields say where a token,

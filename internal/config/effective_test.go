@@ -40,7 +40,10 @@ func roundTrip(t *testing.T, c *Config, opts ParseOptions) {
 	if err != nil {
 		t.Fatalf("effective config does not parse back: %v\n%s", err, out)
 	}
-	if !reflect.DeepEqual(c, back) {
+	// Warnings are about a file, at its lines, not part of the configuration.
+	before, after := *c, *back
+	before.Warnings, after.Warnings = nil, nil
+	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("effective config parses back to a different Config\n--- effective:\n%s\n--- before: %+v\n--- after:  %+v", out, *c, *back)
 	}
 	again, err := back.Effective()
@@ -72,8 +75,10 @@ func TestEffectiveRoundTripRandom(t *testing.T) {
 	for seed := range uint64(300) {
 		r := rand.New(rand.NewPCG(seed, 42))
 		c := randomConfig(r)
-		if ps := validate(c, getenv, Known{}); len(ps) != 0 {
-			t.Fatalf("seed %d: the generator made an invalid config: %v", seed, ps)
+		for _, f := range validate(c, getenv, Known{}) {
+			if !f.warn { // a warning (a capped sink timeout) leaves it valid
+				t.Fatalf("seed %d: the generator made an invalid config: %v", seed, f)
+			}
 		}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { roundTrip(t, c, testOpts("")) })
 	}

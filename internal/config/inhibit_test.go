@@ -15,7 +15,7 @@ var knownAlerts = Known{
 // TestInhibitRulesErrors: every way a user inhibit rule can be wrong is
 // reported at its own path and line, with the fix.
 func TestInhibitRulesErrors(t *testing.T) {
-	const head = "targets: [{name: main}]\nalerting:\n  inhibit_rules:\n"
+	const head = "targets: [{name: main, api_url: \"http://127.0.0.1:8080\"}]\nalerting:\n  inhibit_rules:\n"
 	cases := []struct {
 		name, rules string
 		want        []string // whole problems, in file order

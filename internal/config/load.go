@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -69,6 +70,7 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 	d := newDecoder(opts.Getenv, opts.BaseDir)
 	cfg := d.decodeConfig(root)
 	problems := d.problems
+	var warnings []Problem
 	if d.visits <= maxVisits {
 		failed := map[string]bool{}
 		for _, p := range d.problems {
@@ -80,11 +82,19 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 			}
 			p := f.Problem
 			p.Line, p.Column = d.position(p.Path)
-			problems = append(problems, p)
+			if f.warn {
+				warnings = append(warnings, p)
+			} else {
+				problems = append(problems, p)
+			}
 		}
 	}
 	if len(problems) > 0 {
 		return nil, fail(problems)
+	}
+	warnings = append(warnings, d.localTelemetryWarnings(cfg)...)
+	for _, w := range sortProblems(warnings) {
+		cfg.Warnings = append(cfg.Warnings, Warning(w))
 	}
 	return cfg, nil
 }
@@ -205,9 +215,44 @@ func (d *decoder) decodeTargets(n *yaml.Node, defaults Settings) []Target {
 	out := make([]Target, len(n.Content))
 	for i, e := range n.Content {
 		out[i] = newTarget("", defaults) // the name is required in the file
+		out[i].APIURL = nil              // and so is api_url
 		d.decodeValue(e, fmt.Sprintf("%s[%d]", path, i), reflect.ValueOf(&out[i]).Elem())
 	}
 	return out
+}
+
+// localTelemetryWarnings warns about each listed target whose API is on
+// another host while its telemetry_urls, left out, default to this host's
+// ws://127.0.0.1:8081/: most likely the stream was forgotten, and the
+// watcher would report the wrong instance's telemetry, or none.
+func (d *decoder) localTelemetryWarnings(cfg *Config) []Problem {
+	var out []Problem
+	for i, t := range cfg.Targets {
+		prefix := fmt.Sprintf("targets[%d]", i)
+		if _, listed := d.pos[prefix]; !listed || t.APIURL == nil || isLocalHost(t.APIURL.Hostname()) {
+			continue
+		}
+		if _, set := d.pos[prefix+".telemetry_urls"]; set {
+			continue
+		}
+		p := Problem{Path: prefix + ".telemetry_urls", Message: fmt.Sprintf(
+			"not set, so the telemetry stream is looked for on this host (%s) while api_url is on %s; "+
+				"give the instance's stream, e.g. ws://%s/, or [] when it runs no telemetry server",
+			t.TelemetryURLs[0].Redacted(), t.APIURL.Hostname(), net.JoinHostPort(t.APIURL.Hostname(), "8081"))}
+		p.Line, p.Column = d.position(p.Path)
+		out = append(out, p)
+	}
+	return out
+}
+
+// isLocalHost reports whether host names this machine: localhost or a
+// loopback address.
+func isLocalHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // position returns where the value at path is written, or failing that

@@ -36,6 +36,24 @@ func (p Problem) String() string {
 	return b.String()
 }
 
+// Warning is something in a config file that is valid but will not do what
+// it says as written: a value the daemon caps, a default that is likely not
+// meant. Load and Parse return the warnings in Config.Warnings, sorted by
+// position; check-config prints them (and still exits 0) and the daemon
+// logs them at start and on reload, so that nothing is changed silently.
+type Warning struct {
+	// Path is the field path, such as alerting.sinks[0].timeout.
+	Path string
+	// Line and Column locate the value (or its nearest written parent) in
+	// the file, from 1; 0 when unknown.
+	Line, Column int
+	// Message says what the daemon will do instead and how to say it.
+	Message string
+}
+
+// String formats the warning as Problem.String does a problem.
+func (w Warning) String() string { return Problem(w).String() }
+
 // ValidationError lists every problem found in a config file, in file order.
 // Load and Parse return it (test with errors.As) whenever the content is
 // wrong; they never return a partial Config alongside it.

@@ -12,14 +12,14 @@ import (
 // every use, so creating it heals the sink or target without a restart);
 // check-config prints these so that nothing is silent. A *_env variable
 // that is not set is an error at load already.
-func (c *Config) SecretWarnings() []string {
-	var out []string
+func (c *Config) SecretWarnings() []Warning {
+	var out []Warning
 	check := func(field, file, effect string) {
 		if file == "" {
 			return
 		}
 		if _, err := secret.File(file).Read(); err != nil {
-			out = append(out, fmt.Sprintf("%s: %v; until then %s", field, err, effect))
+			out = append(out, Warning{Path: field, Message: fmt.Sprintf("%v; until then %s", err, effect)})
 		}
 	}
 	for i, t := range c.Targets {

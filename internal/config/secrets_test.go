@@ -29,7 +29,7 @@ func TestSecretWarningsNameTheFileToCreate(t *testing.T) {
 		t.Fatalf("warnings = %q, want one, for %s", got, missing)
 	}
 	for _, want := range []string{"alerting.sinks[0].webhook_url_file", "secret file " + missing + " does not exist: create it", "sink oncall is unhealthy"} {
-		if !strings.Contains(got[0], want) {
+		if !strings.Contains(got[0].String(), want) {
 			t.Errorf("warning %q lacks %q", got[0], want)
 		}
 	}

@@ -15,13 +15,23 @@ import (
 // exactly as the daemon will.
 
 // relProblem is a problem whose path is relative to a target or to the
-// defaults section: ".thresholds.fps.min".
-type relProblem struct{ rel, msg string }
+// defaults section: ".thresholds.fps.min". warn marks a warning: valid, but
+// not used as written.
+type relProblem struct {
+	rel, msg string
+	warn     bool
+}
 
 type checker struct{ ps []relProblem }
 
 func (c *checker) addf(rel, format string, args ...any) {
-	c.ps = append(c.ps, relProblem{rel, fmt.Sprintf(format, args...)})
+	c.ps = append(c.ps, relProblem{rel: rel, msg: fmt.Sprintf(format, args...)})
+}
+
+// warnf records a warning: the value is accepted, and check-config and the
+// daemon's log say what will be done instead.
+func (c *checker) warnf(rel, format string, args ...any) {
+	c.ps = append(c.ps, relProblem{rel: rel, msg: fmt.Sprintf(format, args...), warn: true})
 }
 
 // finding is a broken rule. inherited marks a target's problem that the
@@ -31,6 +41,7 @@ func (c *checker) addf(rel, format string, args ...any) {
 type finding struct {
 	Problem
 	inherited bool
+	warn      bool
 }
 
 // validate returns every rule broken by cfg, with paths but no positions.
@@ -39,7 +50,7 @@ func validate(cfg *Config, getenv func(string) string, known Known) []finding {
 	inDefaults := map[relProblem]bool{}
 	for _, p := range validateSettings(&cfg.Defaults) {
 		inDefaults[p] = true
-		out = append(out, finding{Problem: Problem{Path: "defaults" + p.rel, Message: p.msg}})
+		out = append(out, finding{Problem: Problem{Path: "defaults" + p.rel, Message: p.msg}, warn: p.warn})
 	}
 	names := map[string]int{}
 	apiURLs := map[string]int{}
@@ -48,7 +59,7 @@ func validate(cfg *Config, getenv func(string) string, known Known) []finding {
 		t := &cfg.Targets[i]
 		prefix := fmt.Sprintf("targets[%d]", i)
 		for _, p := range validateSettings(&t.Settings) {
-			out = append(out, finding{Problem{Path: prefix + p.rel, Message: p.msg}, inDefaults[p]})
+			out = append(out, finding{Problem{Path: prefix + p.rel, Message: p.msg}, inDefaults[p], p.warn})
 		}
 		var c checker
 		validateTarget(&c, t, getenv)
@@ -80,13 +91,13 @@ func validate(cfg *Config, getenv func(string) string, known Known) []finding {
 			}
 		}
 		for _, p := range c.ps {
-			out = append(out, finding{Problem: Problem{Path: prefix + p.rel, Message: p.msg}})
+			out = append(out, finding{Problem: Problem{Path: prefix + p.rel, Message: p.msg}, warn: p.warn})
 		}
 	}
 	var c checker
 	validateAlerting(&c, &cfg.Alerting, getenv, knownValues(cfg, known))
 	for _, p := range c.ps {
-		out = append(out, finding{Problem: Problem{Path: "alerting" + p.rel, Message: p.msg}})
+		out = append(out, finding{Problem: Problem{Path: "alerting" + p.rel, Message: p.msg}, warn: p.warn})
 	}
 	return out
 }
@@ -282,7 +293,14 @@ func validateTarget(c *checker, t *Target, getenv func(string) string) {
 	case !targetNameRE.MatchString(t.Name):
 		c.addf(".name", "%q is not a valid name; use 1 to 63 of a-z, 0-9, _, . and -, starting with a letter or digit", truncate(t.Name, 70))
 	}
-	checkURL(c, ".api_url", t.APIURL, []string{"http", "https"}, "http://127.0.0.1:8080")
+	if t.APIURL == nil {
+		// Only the implicit target of a file without targets defaults to
+		// the local instance: a listed target watching 127.0.0.1:8080
+		// because its api_url was forgotten would watch the wrong one.
+		c.addf(".api_url", "required for each listed target: the base URL of its instance's API, e.g. http://127.0.0.1:8080")
+	} else {
+		checkURL(c, ".api_url", t.APIURL, []string{"http", "https"}, "http://127.0.0.1:8080")
+	}
 	for i, u := range t.TelemetryURLs {
 		rel := fmt.Sprintf(".telemetry_urls[%d]", i)
 		checkURL(c, rel, u, []string{"ws", "wss"}, "ws://127.0.0.1:8081/")

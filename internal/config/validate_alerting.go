@@ -131,7 +131,10 @@ func validateSink(c *checker, rel string, s *Sink, getenv func(string) string) {
 	if s.Type == "" {
 		c.addf(rel+".type", "required; one of: %s", sinkTypeList())
 	}
-	positive(c, rel+".timeout", s.Timeout, "10s")
+	if positive(c, rel+".timeout", s.Timeout, "10s") && s.Timeout > SinkAttemptLimit {
+		c.warnf(rel+".timeout", "%s is above the outbox's limit on one delivery attempt (%s): each attempt is cut at %s and retried; set %s or less",
+			formatDuration(s.Timeout), formatDuration(SinkAttemptLimit), formatDuration(SinkAttemptLimit), formatDuration(SinkAttemptLimit))
+	}
 	if s.MinInterval < 0 {
 		c.addf(rel+".min_interval", "must not be negative, got %s; 0 sends without pause", formatDuration(s.MinInterval))
 	}

@@ -81,6 +81,22 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
+// ListenError is a --web.listen-address the daemon could not listen on.
+// Run returns it (wrapped in a *ConfigError when the address is malformed);
+// the CLI tells a refused privilege, which a restart cannot fix, from an
+// address in use, which one may.
+type ListenError struct {
+	// Addr is the address as given.
+	Addr string
+	// Err is net.Listen's error.
+	Err error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("--web.listen-address %s: %v", e.Addr, e.Err)
+}
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // ShutdownTimeout bounds a graceful shutdown: SIGTERM to exit within 10 s.
 const ShutdownTimeout = 8 * time.Second
 
@@ -100,6 +116,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
+	logConfigWarnings(log, opts.ConfigFile, cfg)
 	if path := *opts.Web.WebConfigFile; path != "" {
 		if err := web.Validate(path); err != nil {
 			return &ConfigError{Err: fmt.Errorf("--web.config.file %s: %w", path, err)}
@@ -293,6 +310,7 @@ func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics
 	}
 	own.reloadOK(true)
 	log.Info("config reloaded", zap.String("config_file", path), zap.Int("targets", len(cfg.Targets)))
+	logConfigWarnings(log, path, cfg)
 }
 
 // serve starts the web server on opts.Listener or on the configured
@@ -310,7 +328,11 @@ func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-c
 				for _, l := range listeners {
 					l.Close()
 				}
-				return nil, nil, fmt.Errorf("--web.listen-address %s: %w", addr, err)
+				le := &ListenError{Addr: addr, Err: err}
+				if _, malformed := errors.AsType[*net.AddrError](err); malformed {
+					return nil, nil, &ConfigError{Err: le} // a bad flag: no restart fixes it
+				}
+				return nil, nil, le
 			}
 			listeners = append(listeners, l)
 		}

@@ -84,6 +84,7 @@ func TestBadConfigRefused(t *testing.T) {
     interval: -5m
 targets:
   - name: main
+    api_url: http://127.0.0.1:8080
     thresholds:
       fps: {min: 96, max: 95}
     colour: blue
