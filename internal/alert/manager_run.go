@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
@@ -184,28 +186,39 @@ func (m *Manager) groupsNow() map[string]*groupAlerts {
 
 // flush notifies every group that is due, and forgets the pacing of
 // groups that are empty and past their group_interval.
+//
+// A storm is folded: when more than StormFoldGroups groups have something
+// to notify within one group_wait of now, the groups due now and those due
+// within that group_wait go out together as one summary message, at once,
+// instead of one message each. Each folded group then paces itself as if
+// it had notified, so what changes next follows group_interval, and its
+// resolved alerts are notified (and forgotten) once, like any group's.
 func (m *Manager) flush(now time.Time) {
 	groups := m.groupsNow()
+	var ready, soon []pendingFlush
+	horizon := now.Add(m.settings.GroupWait)
 	for _, key := range sortedKeys(groups) {
 		g := groups[key]
-		st := m.groups[key]
-		if due := g.due(st, m.settings); due.IsZero() || due.After(now) {
+		due := g.due(m.groups[key], m.settings)
+		if due.IsZero() || due.After(horizon) {
 			continue
 		}
-		n := g.plan(now, m.settings)
-		if !n.empty() {
-			if st == nil {
-				st = &groupState{key: key}
-				m.groups[key] = st
-			}
-			if !m.send(g, n, st, now) {
-				continue
+		p := pendingFlush{g: g, n: g.plan(now, m.settings)}
+		switch {
+		case !due.After(now):
+			ready = append(ready, p)
+		case !p.n.empty():
+			soon = append(soon, p)
+		}
+	}
+	if m.storm(ready, soon) {
+		m.sendFolded(append(ready, soon...), now)
+	} else {
+		for _, p := range ready {
+			if p.n.empty() || m.send(p.g, p.n, now) {
+				m.settle(p.n)
 			}
 		}
-		for _, a := range n.settled {
-			delete(m.alerts, a.fp)
-		}
-		m.dirty = true
 	}
 	for key, st := range m.groups {
 		if groups[key] == nil && !now.Before(st.lastSent.Add(m.settings.GroupInterval)) {
@@ -215,24 +228,117 @@ func (m *Manager) flush(now time.Time) {
 	}
 }
 
-// send builds the group's message and enqueues it; on success the alerts
-// are marked notified. It reports whether the message was enqueued.
-func (m *Manager) send(g *groupAlerts, n notification, st *groupState, now time.Time) bool {
-	msg := m.message(g, n, now)
-	if err := m.out.Enqueue(msg); err != nil {
-		m.metrics.errors.WithLabelValues(opEnqueue).Inc()
-		st.retryAt = now.Add(enqueueRetry)
-		m.log.Error("notification not queued; retrying", zap.String("group", g.key),
-			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
+// pendingFlush is a group with what it would notify now.
+type pendingFlush struct {
+	g *groupAlerts
+	n notification
+}
+
+// storm reports whether the groups due now and soon (within group_wait)
+// are more than StormFoldGroups with something to notify, one of them
+// due now.
+func (m *Manager) storm(ready, soon []pendingFlush) bool {
+	limit := m.settings.StormFoldGroups
+	if limit <= 0 {
 		return false
 	}
-	st.lastSent, st.retryAt = now, time.Time{}
-	for _, a := range n.firing {
-		a.notified, a.lastNotified, a.announceAt = true, now, time.Time{}
+	notifying := len(soon)
+	for _, p := range ready {
+		if !p.n.empty() {
+			notifying++
+		}
 	}
+	return notifying > len(soon) && notifying > limit
+}
+
+// settle forgets the alerts whose resolution n is done with.
+func (m *Manager) settle(n notification) {
+	for _, a := range n.settled {
+		delete(m.alerts, a.fp)
+	}
+	m.dirty = true
+}
+
+// groupState returns the group's pacing state, created when missing.
+func (m *Manager) groupState(key string) *groupState {
+	st := m.groups[key]
+	if st == nil {
+		st = &groupState{key: key}
+		m.groups[key] = st
+	}
+	return st
+}
+
+// send builds the group's message and enqueues it; on success the alerts
+// are marked notified. It reports whether the message was enqueued.
+func (m *Manager) send(g *groupAlerts, n notification, now time.Time) bool {
+	msg := m.message(g, n, now)
+	if !m.enqueue(msg, []string{g.key}, now) {
+		return false
+	}
+	m.notified(n, now)
 	m.log.Info("notification queued", zap.String("message_id", msg.ID), zap.String("group", g.key),
 		zap.Int("firing", len(n.firing)), zap.Int("resolved", len(n.resolved)))
 	return true
+}
+
+// sendFolded notifies the groups of a storm as one summary message.
+func (m *Manager) sendFolded(ps []pendingFlush, now time.Time) {
+	var all notification
+	keys := make([]string, 0, len(ps))
+	var names []string
+	for _, p := range ps {
+		if p.n.empty() {
+			m.settle(p.n) // nothing to say, but a resolution may be done with
+			continue
+		}
+		all.firing = append(all.firing, p.n.firing...)
+		all.resolved = append(all.resolved, p.n.resolved...)
+		keys = append(keys, p.g.key)
+		names = append(names, fmt.Sprintf("%s (%d)", groupName(p.g), len(p.n.firing)+len(p.n.resolved)))
+	}
+	labels := map[string]string{LabelStorm: fmt.Sprintf("%d groups, %d alerts: %s",
+		len(keys), len(all.firing)+len(all.resolved), strings.Join(names, ", "))}
+	msg := m.message(&groupAlerts{key: groupKeyOf(labels), labels: labels}, all, now)
+	if !m.enqueue(msg, keys, now) {
+		return
+	}
+	m.notified(all, now)
+	for _, p := range ps {
+		m.settle(p.n)
+	}
+	m.log.Warn("alert storm: groups folded into one notification", zap.String("message_id", msg.ID),
+		zap.Int("groups", len(keys)), zap.Strings("group_keys", keys),
+		zap.Int("firing", len(all.firing)), zap.Int("resolved", len(all.resolved)))
+}
+
+// enqueue queues msg for the groups keyed; it reports success. On success
+// the groups' pacing starts at now; on failure they retry after
+// enqueueRetry.
+func (m *Manager) enqueue(msg Message, keys []string, now time.Time) bool {
+	err := m.out.Enqueue(msg)
+	for _, key := range keys {
+		st := m.groupState(key)
+		if err != nil {
+			st.retryAt = now.Add(enqueueRetry)
+		} else {
+			st.lastSent, st.retryAt = now, time.Time{}
+		}
+	}
+	if err != nil {
+		m.metrics.errors.WithLabelValues(opEnqueue).Inc()
+		m.log.Error("notification not queued; retrying", zap.Strings("groups", keys),
+			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
+		return false
+	}
+	return true
+}
+
+// notified marks n's firing alerts notified at now.
+func (m *Manager) notified(n notification, now time.Time) {
+	for _, a := range n.firing {
+		a.notified, a.lastNotified, a.announceAt = true, now, time.Time{}
+	}
 }
 
 // message builds the notification of a group.
