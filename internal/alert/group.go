@@ -65,6 +65,25 @@ func groupKeyOf(labels map[string]string) string {
 	return b.String()
 }
 
+// LabelStorm is the only group label of a storm's summary message (see
+// Manager.flush): its value counts the groups and alerts folded and lists
+// each group with its alert count, "20 groups, 200 alerts: vr-00 (10), …".
+// Sinks show it as they show any group's labels.
+const LabelStorm = "storm"
+
+// groupName names a group in a storm summary: its group_by values joined
+// by "/" ("vr-03", "vr-03/fps_low"), or "all" when alerts are not grouped.
+func groupName(g *groupAlerts) string {
+	if len(g.labels) == 0 {
+		return "all"
+	}
+	values := make([]string, 0, len(g.labels))
+	for _, name := range slices.Sorted(maps.Keys(g.labels)) {
+		values = append(values, g.labels[name])
+	}
+	return strings.Join(values, "/")
+}
+
 // groupAlerts is one group's alerts at a step.
 type groupAlerts struct {
 	key    string

@@ -3,6 +3,7 @@ package alert
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -114,36 +115,114 @@ func TestStormOnOneTarget(t *testing.T) {
 	}
 }
 
-// reliability scenario 6 across targets: 200 breaches on 20 targets within
-// group_wait is one message per target.
+// reliability scenario 6: 200 breaches over 20 targets within 60 s, then
+// all resolved. Grouped by target that would be 20 groups due within
+// seconds of each other: more than storm_fold_groups (3), so they fold
+// into one summary message when the first is due, and their later
+// changes into one more at group_interval. Every alert is notified firing
+// and resolved exactly once in all; the summary names every target with
+// its alert count. With folding off (0) the same storm is 20+ messages.
 func TestStormOnTwentyTargets(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, "", testSettings(), nil, nil)
-		for i := range 200 {
+	storm := func(h *harness) {
+		for i := range 200 { // one every 300 ms: the last at 59.7 s
 			h.handle(fire(fmt.Sprintf("vr-%02d", i%20), fmt.Sprintf("rule_%02d", i/20), SeverityWarning))
-			sleep(100 * time.Millisecond)
+			sleep(300 * time.Millisecond)
 		}
-		sleep(time.Hour)
-		msgs := h.rec.all()
-		if len(msgs) != 20 {
-			t.Fatalf("%d messages, want 20: %q", len(msgs), summarizeAll(msgs))
+		sleepUntil(time.Hour)
+		for i := range 200 { // all resolve within 60 s too
+			h.handle(resolve(fmt.Sprintf("vr-%02d", i%20), fmt.Sprintf("rule_%02d", i/20), SeverityWarning))
+			sleep(300 * time.Millisecond)
 		}
-		targets := map[string]bool{}
-		for _, m := range msgs {
-			targets[m.msg.Target] = true
-			if len(m.msg.Alerts) != 10 {
-				t.Errorf("%s: %d alerts, want 10", m.msg.Target, len(m.msg.Alerts))
+		sleepUntil(2 * time.Hour)
+	}
+	t.Run("folded", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			h := startHarness(t, "", testSettings(), nil, nil)
+			storm(h)
+			msgs := h.rec.all()
+			if len(msgs) > 5 {
+				t.Fatalf("%d messages, want at most 5: %q", len(msgs), summarizeAll(msgs))
 			}
-			for _, a := range m.msg.Alerts {
-				if a.Target != m.msg.Target {
-					t.Errorf("message for %s holds an alert of %s", m.msg.Target, a.Target)
+			firing, resolved := map[string]bool{}, map[string]int{}
+			for _, m := range msgs {
+				for _, a := range m.msg.Alerts {
+					if a.State == StateResolved {
+						resolved[a.Target+"/"+a.Name]++
+					} else {
+						firing[a.Target+"/"+a.Name] = true // still-firing alerts ride along in a group's later message
+					}
 				}
 			}
-		}
-		if len(targets) != 20 {
-			t.Errorf("messages for %d targets, want 20", len(targets))
-		}
+			if len(firing) != 200 || len(resolved) != 200 {
+				t.Errorf("%d alerts notified firing and %d resolved, want all 200 each", len(firing), len(resolved))
+			}
+			for name, n := range resolved {
+				if n != 1 {
+					t.Errorf("%s notified resolved %d times, want once", name, n)
+				}
+			}
+			first := msgs[0].msg
+			summary := first.GroupLabels[LabelStorm]
+			if len(first.GroupLabels) != 1 || !strings.HasPrefix(summary, "20 groups, ") ||
+				!strings.Contains(summary, "vr-00 (") || !strings.Contains(summary, "vr-19 (") {
+				t.Errorf("first message's group labels %v, want one %s label listing the 20 targets and their counts", first.GroupLabels, LabelStorm)
+			}
+			if first.Target != "" {
+				t.Errorf("storm summary placed on target %q, want none (it spans 20)", first.Target)
+			}
+			if got := h.m.Alerts(); len(got) != 0 {
+				t.Errorf("%d alerts tracked after all resolved and notified, want none", len(got))
+			}
+			t.Logf("%d messages: %q", len(msgs), messageShapes(msgs))
+		})
 	})
+	t.Run("folding off", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			h := startHarness(t, "", settingsWith(func(s *Settings) { s.StormFoldGroups = 0 }), nil, nil)
+			storm(h)
+			if n := h.rec.count(); n < 40 {
+				t.Errorf("%d messages with folding off, want one per target per change (at least 40)", n)
+			}
+			for _, m := range h.rec.all() {
+				if m.msg.Target == "" {
+					t.Errorf("message %s not placed on one target with folding off", summarize(m))
+				}
+			}
+		})
+	})
+}
+
+// At most storm_fold_groups groups due together notify on their own; one
+// more folds them all into one message.
+func TestStormFoldThreshold(t *testing.T) {
+	for _, targets := range []int{3, 4} {
+		t.Run(fmt.Sprint(targets, " targets"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := startHarness(t, "", testSettings(), nil, nil)
+				for i := range targets {
+					h.handle(fire(fmt.Sprintf("vr-%d", i), "fps_low", SeverityWarning))
+					sleep(9 * time.Second) // all due within one group_wait of the first
+				}
+				sleepUntil(time.Hour)
+				want := targets
+				if targets > testSettings().StormFoldGroups {
+					want = 1
+				}
+				if got := summarizeAll(h.rec.all()); len(got) != want {
+					t.Errorf("%d targets: %d messages %q, want %d", targets, len(got), got, want)
+				}
+			})
+		})
+	}
+}
+
+// messageShapes renders each message as "at: N alerts (labels)".
+func messageShapes(rs []recorded) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = fmt.Sprintf("%v: %d firing, %d resolved, %v", r.at, len(r.msg.Firing()), len(r.msg.Resolved()), r.msg.GroupKey)
+	}
+	return out
 }
 
 // After a group notified, changes wait for group_interval; the still

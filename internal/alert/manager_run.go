@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
@@ -200,28 +201,39 @@ func (m *Manager) groupsNow() map[string]*groupAlerts {
 
 // flush notifies every group that is due, and forgets the pacing of
 // groups that are empty and past their group_interval.
+//
+// A storm is folded: when more than StormFoldGroups groups have something
+// to notify within one group_wait of now, the groups due now and those due
+// within that group_wait go out together as one summary message, at once,
+// instead of one message each. Each folded group then paces itself as if
+// it had notified, so what changes next follows group_interval, and its
+// resolved alerts are notified (and forgotten) once, like any group's.
 func (m *Manager) flush(now time.Time) {
 	groups := m.groupsNow()
+	var ready, soon []pendingFlush
+	horizon := now.Add(m.settings.GroupWait)
 	for _, key := range sortedKeys(groups) {
 		g := groups[key]
-		st := m.groups[key]
-		if due := g.due(st, m.settings); due.IsZero() || due.After(now) {
+		due := g.due(m.groups[key], m.settings)
+		if due.IsZero() || due.After(horizon) {
 			continue
 		}
-		n := g.plan(now, m.settings)
-		if !n.empty() {
-			if st == nil {
-				st = &groupState{key: key}
-				m.groups[key] = st
-			}
-			if !m.send(g, n, st, now) {
-				continue
+		p := pendingFlush{g: g, n: g.plan(now, m.settings)}
+		switch {
+		case !due.After(now):
+			ready = append(ready, p)
+		case !p.n.empty():
+			soon = append(soon, p)
+		}
+	}
+	if m.storm(ready, soon) {
+		m.sendFolded(append(ready, soon...), now)
+	} else {
+		for _, p := range ready {
+			if p.n.empty() || m.send(p.g, p.n, now) {
+				m.settle(p.n)
 			}
 		}
-		for _, a := range n.settled {
-			delete(m.alerts, a.fp) // done by send, unless nothing was sent
-		}
-		m.dirty = true
 	}
 	for key, st := range m.groups {
 		if groups[key] == nil && !now.Before(st.lastSent.Add(m.settings.GroupInterval)) {
@@ -231,30 +243,120 @@ func (m *Manager) flush(now time.Time) {
 	}
 }
 
-// send builds the group's message and enqueues it; on success the alerts
-// are marked notified. It reports whether the message was enqueued.
-func (m *Manager) send(g *groupAlerts, n notification, st *groupState, now time.Time) bool {
-	msg := m.message(g, n, now)
-	undo := m.markSent(n, st, now)
-	if err := m.enqueue(msg); err != nil {
-		undo()
-		m.metrics.errors.WithLabelValues(opEnqueue).Inc()
-		st.retryAt = now.Add(enqueueRetry)
-		m.log.Error("notification not queued; retrying", zap.String("group", g.key),
-			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
+// pendingFlush is a group with what it would notify now.
+type pendingFlush struct {
+	g *groupAlerts
+	n notification
+}
+
+// storm reports whether the groups due now and soon (within group_wait)
+// are more than StormFoldGroups with something to notify, one of them
+// due now.
+func (m *Manager) storm(ready, soon []pendingFlush) bool {
+	limit := m.settings.StormFoldGroups
+	if limit <= 0 {
 		return false
 	}
-	failpoint.Kill(fpAfterEnqueue)
+	notifying := len(soon)
+	for _, p := range ready {
+		if !p.n.empty() {
+			notifying++
+		}
+	}
+	return notifying > len(soon) && notifying > limit
+}
+
+// settle forgets the alerts whose resolution n is done with.
+func (m *Manager) settle(n notification) {
+	for _, a := range n.settled {
+		delete(m.alerts, a.fp)
+	}
+	m.dirty = true
+}
+
+// groupState returns the group's pacing state, created when missing.
+func (m *Manager) groupState(key string) *groupState {
+	st := m.groups[key]
+	if st == nil {
+		st = &groupState{key: key}
+		m.groups[key] = st
+	}
+	return st
+}
+
+// send builds the group's message and enqueues it; on success the alerts
+// are marked notified. It reports whether the message was enqueued.
+func (m *Manager) send(g *groupAlerts, n notification, now time.Time) bool {
+	msg := m.message(g, n, now)
+	if !m.deliver(msg, []string{g.key}, n, now) {
+		return false
+	}
 	m.log.Info("notification queued", zap.String("message_id", msg.ID), zap.String("group", g.key),
 		zap.Int("firing", len(n.firing)), zap.Int("resolved", len(n.resolved)))
 	return true
 }
 
-// markSent records n as notified: the group's pacing, the firing alerts
-// notified, the settled ones forgotten. It returns what undoes it, for a
-// message that could not be queued.
-func (m *Manager) markSent(n notification, st *groupState, now time.Time) (undo func()) {
-	prevSent, prevRetry := st.lastSent, st.retryAt
+// sendFolded notifies the groups of a storm as one summary message.
+func (m *Manager) sendFolded(ps []pendingFlush, now time.Time) {
+	var all notification
+	keys := make([]string, 0, len(ps))
+	var names []string
+	for _, p := range ps {
+		if p.n.empty() {
+			m.settle(p.n) // nothing to say, but a resolution may be done with
+			continue
+		}
+		all.firing = append(all.firing, p.n.firing...)
+		all.resolved = append(all.resolved, p.n.resolved...)
+		keys = append(keys, p.g.key)
+		names = append(names, fmt.Sprintf("%s (%d)", groupName(p.g), len(p.n.firing)+len(p.n.resolved)))
+	}
+	labels := map[string]string{LabelStorm: fmt.Sprintf("%d groups, %d alerts: %s",
+		len(keys), len(all.firing)+len(all.resolved), strings.Join(names, ", "))}
+	msg := m.message(&groupAlerts{key: groupKeyOf(labels), labels: labels}, all, now)
+	if !m.deliver(msg, keys, all, now) {
+		return
+	}
+	for _, p := range ps {
+		m.settle(p.n)
+	}
+	m.log.Warn("alert storm: groups folded into one notification", zap.String("message_id", msg.ID),
+		zap.Int("groups", len(keys)), zap.Strings("group_keys", keys),
+		zap.Int("firing", len(all.firing)), zap.Int("resolved", len(all.resolved)))
+}
+
+// deliver queues msg, the notification n of the groups keyed, and
+// reports success. The groups' pacing and n's alerts are marked sent
+// first, so that with the outbox on the manager's own store the state as
+// it stands commits with the message (enqueue); a message that could not
+// be queued undoes the marks and its groups retry after enqueueRetry.
+func (m *Manager) deliver(msg Message, keys []string, n notification, now time.Time) bool {
+	undo := m.markSent(n, keys, now)
+	if err := m.enqueue(msg); err != nil {
+		undo()
+		for _, key := range keys {
+			m.groupState(key).retryAt = now.Add(enqueueRetry)
+		}
+		m.metrics.errors.WithLabelValues(opEnqueue).Inc()
+		m.log.Error("notification not queued; retrying", zap.Strings("groups", keys),
+			zap.Duration("retry_in", enqueueRetry), zap.Error(err))
+		return false
+	}
+	failpoint.Kill(fpAfterEnqueue)
+	return true
+}
+
+// markSent records n as notified for the groups keyed: their pacing, the
+// firing alerts notified, the settled ones forgotten. It returns what
+// undoes it, for a message that could not be queued.
+func (m *Manager) markSent(n notification, keys []string, now time.Time) (undo func()) {
+	type pace struct{ sent, retry time.Time }
+	prevPace := make([]pace, len(keys))
+	for i, key := range keys {
+		st := m.groupState(key)
+		prevPace[i] = pace{st.lastSent, st.retryAt}
+		st.lastSent, st.retryAt = now, time.Time{}
+	}
 	type mark struct {
 		notified         bool
 		last, announceAt time.Time
@@ -264,12 +366,14 @@ func (m *Manager) markSent(n notification, st *groupState, now time.Time) (undo 
 		prev[i] = mark{a.notified, a.lastNotified, a.announceAt}
 		a.notified, a.lastNotified, a.announceAt = true, now, time.Time{}
 	}
-	st.lastSent, st.retryAt = now, time.Time{}
 	for _, a := range n.settled {
 		delete(m.alerts, a.fp)
 	}
 	return func() {
-		st.lastSent, st.retryAt = prevSent, prevRetry
+		for i, key := range keys {
+			st := m.groupState(key)
+			st.lastSent, st.retryAt = prevPace[i].sent, prevPace[i].retry
+		}
 		for i, a := range n.firing {
 			a.notified, a.lastNotified, a.announceAt = prev[i].notified, prev[i].last, prev[i].announceAt
 		}

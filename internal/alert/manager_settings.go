@@ -29,6 +29,10 @@ type Settings struct {
 	// GroupInterval is the least time between two notifications of a
 	// group. Default: 5m.
 	GroupInterval time.Duration
+	// StormFoldGroups is how many groups may notify on their own within
+	// one GroupWait; when more would, they are folded into one summary
+	// message (see Manager). 0 never folds. Default: 3.
+	StormFoldGroups int
 	// RepeatInterval is how long a group whose alerts still fire waits
 	// before re-notifying them. Never effectively below MinRenotify.
 	// Default: 4h.
@@ -72,17 +76,18 @@ func SettingsFrom(cfg config.Alerting) Settings {
 		})
 	}
 	return Settings{
-		GroupBy:        slices.Clone(cfg.GroupBy),
-		GroupWait:      cfg.GroupWait,
-		GroupInterval:  cfg.GroupInterval,
-		RepeatInterval: cfg.RepeatInterval,
-		SendResolved:   cfg.SendResolved,
-		GracePeriod:    cfg.GracePeriod,
-		MinRenotify:    config.MinRepeatInterval,
-		RunbookURL:     cfg.RunbookURL,
-		DashboardURL:   cfg.DashboardURL,
-		InhibitRules:   rules,
-		InhibitRelease: cfg.InhibitRelease,
+		GroupBy:         slices.Clone(cfg.GroupBy),
+		GroupWait:       cfg.GroupWait,
+		GroupInterval:   cfg.GroupInterval,
+		StormFoldGroups: cfg.StormFoldGroups,
+		RepeatInterval:  cfg.RepeatInterval,
+		SendResolved:    cfg.SendResolved,
+		GracePeriod:     cfg.GracePeriod,
+		MinRenotify:     config.MinRepeatInterval,
+		RunbookURL:      cfg.RunbookURL,
+		DashboardURL:    cfg.DashboardURL,
+		InhibitRules:    rules,
+		InhibitRelease:  cfg.InhibitRelease,
 	}
 }
 
@@ -127,6 +132,9 @@ func compileSettings(s Settings) (*compiled, error) {
 	}
 	nonNegative("group_wait", s.GroupWait)
 	positive("group_interval", s.GroupInterval)
+	if s.StormFoldGroups < 0 {
+		errs = append(errs, fmt.Errorf("storm_fold_groups: must not be negative, not %d", s.StormFoldGroups))
+	}
 	positive("repeat_interval", s.RepeatInterval)
 	nonNegative("grace_period", s.GracePeriod)
 	nonNegative("min_renotify", s.MinRenotify)

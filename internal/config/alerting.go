@@ -27,6 +27,12 @@ type Alerting struct {
 	// GroupInterval is how long a group that has notified waits before
 	// notifying about alerts added to it or resolved. Default: 5m.
 	GroupInterval time.Duration `yaml:"group_interval"`
+	// StormFoldGroups is how many groups may notify on their own within one
+	// group_wait: when more would (an alert storm over many targets), they
+	// go out together as one summary message per sink, sent when the first
+	// of them is due and listing every group with its alert count. 0 never
+	// folds. Default: 3.
+	StormFoldGroups int `yaml:"storm_fold_groups"`
 	// RepeatInterval is how long a group whose alerts still fire waits
 	// before re-notifying; at least group_interval and at least 5m
 	// (MinRepeatInterval), so a person is never re-paged more often for the

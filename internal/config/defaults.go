@@ -109,14 +109,15 @@ const (
 // events only.
 func defaultAlerting() Alerting {
 	return Alerting{
-		GroupBy:        []string{labels.Target},
-		GroupWait:      30 * time.Second,
-		GroupInterval:  5 * time.Minute,
-		RepeatInterval: 4 * time.Hour,
-		SendResolved:   true,
-		GracePeriod:    5 * time.Minute,
-		InhibitRules:   []InhibitRule{},
-		InhibitRelease: 2 * time.Minute,
+		GroupBy:         []string{labels.Target},
+		GroupWait:       30 * time.Second,
+		GroupInterval:   5 * time.Minute,
+		StormFoldGroups: 3,
+		RepeatInterval:  4 * time.Hour,
+		SendResolved:    true,
+		GracePeriod:     5 * time.Minute,
+		InhibitRules:    []InhibitRule{},
+		InhibitRelease:  2 * time.Minute,
 		Outbox: Outbox{
 			BackoffInitial: time.Second,
 			BackoffMax:     60 * time.Second,

@@ -17,6 +17,9 @@ func validateAlerting(c *checker, a *Alerting, getenv func(string) string, known
 		c.addf(".group_wait", "must not be negative, got %s; 0 sends a new group at once", formatDuration(a.GroupWait))
 	}
 	positive(c, ".group_interval", a.GroupInterval, "5m")
+	if a.StormFoldGroups < 0 {
+		c.addf(".storm_fold_groups", "must not be negative, got %d; 0 never folds a storm into one message, e.g. 3", a.StormFoldGroups)
+	}
 	switch {
 	case a.RepeatInterval < MinRepeatInterval:
 		c.addf(".repeat_interval", "must be at least %s, got %s: a still-firing alert is never re-notified more often; e.g. 4h",

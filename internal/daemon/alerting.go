@@ -248,10 +248,11 @@ func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifi
 		n, err := alertmanager.New(alertmanager.Options{
 			Name: sc.Name, URLs: urls, Timeout: sc.Timeout, Now: o.Now, ResendInterval: sc.ResendInterval, Heartbeat: sc.Heartbeat,
 			// The keep-alive set survives restarts; heartbeats of several
-			// daemons stay apart.
-			KV:             storeKV{st: o.Store, prefix: "sink/" + sc.Name + "/"},
-			ExternalLabels: map[string]string{"instance": host},
-			Logger:         log.Named(sc.Name),
+			// daemons stay apart, and their copies of one alert are one
+			// alert to Alertmanager (reliability scenario 20).
+			KV:              storeKV{st: o.Store, prefix: "sink/" + sc.Name + "/"},
+			HeartbeatLabels: map[string]string{"instance": host},
+			Logger:          log.Named(sc.Name),
 		})
 		if err != nil {
 			return nil, nil, err

@@ -106,7 +106,7 @@ func testSinkToAlertmanagers(t *testing.T, ams []*am, hook *webhook) {
 	t.Logf("firing notification %s after Notify", time.Since(sent).Round(time.Millisecond))
 	for _, a := range ams {
 		// Each member got the alert itself: a cluster shares no alerts.
-		if got := activeAlerts(t, a.url); !slices.Contains(got, "fps_low") {
+		if got := alertNames(activeAlerts(t, a.url)); !slices.Contains(got, "fps_low") {
 			t.Errorf("%s holds active alerts %v, want fps_low among them", a.name, got)
 		}
 	}
@@ -154,65 +154,9 @@ func testSinkToAlertmanagers(t *testing.T, ams []*am, hook *webhook) {
 func testDaemonToAlertmanagers(t *testing.T, ams []*am, hook *webhook) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	inst, err := sim.Start(ctx, sim.Options{
-		Profile: sim.ProfileChecklist, APIAddress: "127.0.0.1:0", TelemetryAddress: "127.0.0.1:0", ControlAddress: "127.0.0.1:0",
-		FPSInterval: 50 * time.Millisecond, TrackingInterval: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
-	info := inst.Info()
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(info.Token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	configFile := filepath.Join(dir, "config.yaml")
-	cfg := fmt.Sprintf(`alerting:
-  group_wait: 0s
-  group_interval: 1s
-  grace_period: 0s
-  sinks:
-    - name: am
-      type: alertmanager
-      urls: [%s, %s]
-      resend_interval: 1s
-defaults:
-  schedule: {interval: 1s, timeout: 900ms}
-  checks: {request_timeout: 300ms, telemetry_timeout: 500ms}
-  thresholds:
-    fps: {for: 1s}
-targets:
-  - name: daemon
-    api_url: http://%s
-    telemetry_urls: [ws://%s/]
-    token_file: %s
-`, ams[0].url, ams[1].url, info.API, info.Telemetry, tokenFile)
-	if err := os.WriteFile(configFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{ConfigFile: configFile, StateDir: filepath.Join(dir, "state"), Listener: l,
-			Registry: prometheus.NewRegistry(), Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Console: io.Discard})
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop within 10 s")
-		}
-	}()
-	waitMetric(t, "http://"+l.Addr().String()+"/metrics", `spacetime_telemetry_connected{target="daemon"} 1`)
+	inst := startChecklistSim(t)
+	metrics := startDaemon(t, ctx, inst, "daemon", alertmanagerSink(ams[0].url, ams[1].url))
+	waitMetric(t, metrics, `spacetime_telemetry_connected{target="daemon"} 1`)
 
 	fpsLow := series{alertname: "fps_low", target: "daemon"}
 	if err := inst.PatchFaults([]byte(`{"fps":60}`)); err != nil {
@@ -255,6 +199,70 @@ func checkOnceOrTwice(t *testing.T, hook *webhook, s series) {
 	}
 }
 
+// alertmanagerSink is an alerting section that notifies at once through
+// one alertmanager sink to urls, re-sending every second.
+func alertmanagerSink(urls ...string) string {
+	return fmt.Sprintf(`alerting:
+  group_wait: 0s
+  group_interval: 1s
+  grace_period: 0s
+  sinks:
+    - name: am
+      type: alertmanager
+      urls: [%s]
+      resend_interval: 1s
+`, strings.Join(urls, ", "))
+}
+
+// startDaemon runs the daemon in-process, with its own state dir, until
+// the test ends (ctx cancelled), watching inst as target with alerting
+// (YAML of the alerting section) and fast schedules and thresholds. It
+// returns the daemon's /metrics URL.
+func startDaemon(t *testing.T, ctx context.Context, inst *sim.Sim, target, alerting string) string {
+	t.Helper()
+	info := inst.Info()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(info.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	configFile := filepath.Join(dir, "config.yaml")
+	cfg := alerting + fmt.Sprintf(`defaults:
+  schedule: {interval: 1s, timeout: 900ms}
+  checks: {request_timeout: 300ms, telemetry_timeout: 500ms}
+  thresholds:
+    fps: {for: 1s}
+targets:
+  - name: %s
+    api_url: http://%s
+    telemetry_urls: [ws://%s/]
+    token_file: %s
+`, target, info.API, info.Telemetry, tokenFile)
+	if err := os.WriteFile(configFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{ConfigFile: configFile, StateDir: filepath.Join(dir, "state"), Listener: l,
+			Registry: prometheus.NewRegistry(), Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Console: io.Discard})
+	}()
+	t.Cleanup(func() {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("daemon did not stop within 10 s of its context")
+		}
+	})
+	return "http://" + l.Addr().String() + "/metrics"
+}
+
 // waitMetric polls the daemon's /metrics until it shows want.
 func waitMetric(t *testing.T, url, want string) {
 	t.Helper()
@@ -267,8 +275,8 @@ func waitMetric(t *testing.T, url, want string) {
 	}
 }
 
-// activeAlerts lists the alertnames an Alertmanager holds as active.
-func activeAlerts(t *testing.T, base string) []string {
+// activeAlerts lists the labels of the alerts an Alertmanager holds as active.
+func activeAlerts(t *testing.T, base string) []map[string]string {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()
@@ -283,9 +291,18 @@ func activeAlerts(t *testing.T, base string) []string {
 	if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
 		t.Fatalf("GET %s/api/v2/alerts: %v", base, err)
 	}
-	var names []string
+	out := make([]map[string]string, 0, len(alerts))
 	for _, a := range alerts {
-		names = append(names, a.Labels["alertname"])
+		out = append(out, a.Labels)
+	}
+	return out
+}
+
+// alertNames are the alertname labels of alerts.
+func alertNames(alerts []map[string]string) []string {
+	names := make([]string, 0, len(alerts))
+	for _, a := range alerts {
+		names = append(names, a["alertname"])
 	}
 	return names
 }
@@ -323,16 +340,10 @@ receivers:
 	cluster := []int{freePort(t, true), freePort(t, true)}
 	ams := make([]*am, 2)
 	for i := range ams {
-		a := &am{name: fmt.Sprintf("am-%d", i), url: fmt.Sprintf("http://127.0.0.1:%d", web[i]), out: &syncBuffer{}, exited: make(chan struct{})}
-		peer := cluster[1-i]
-		a.cmd = exec.Command(bin,
-			"--config.file="+config,
-			"--storage.path="+filepath.Join(dir, a.name),
-			"--web.listen-address="+fmt.Sprintf("127.0.0.1:%d", web[i]),
-			"--web.external-url="+a.url, // names the sender in webhook payloads
+		ams[i] = startAlertmanager(t, bin, dir, config, fmt.Sprintf("am-%d", i), web[i],
 			"--cluster.listen-address="+fmt.Sprintf("127.0.0.1:%d", cluster[i]),
 			"--cluster.advertise-address="+fmt.Sprintf("127.0.0.1:%d", cluster[i]),
-			"--cluster.peer="+fmt.Sprintf("127.0.0.1:%d", peer),
+			"--cluster.peer="+fmt.Sprintf("127.0.0.1:%d", cluster[1-i]),
 			// Gossip fast so that the cluster settles in about a second
 			// and the second member sees the first one's notification log
 			// before its own turn (peer-timeout) comes.
@@ -342,22 +353,36 @@ receivers:
 			"--cluster.reconnect-interval=500ms",
 			"--cluster.settle-timeout=5s",
 			"--cluster.peer-timeout=1s",
-			"--log.level=info",
 		)
-		a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
-		// A test binary killed by its -timeout must not leave Alertmanagers behind.
-		a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := a.cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", a.name, err)
-		}
-		go func() {
-			_ = a.cmd.Wait()
-			close(a.exited)
-		}()
-		t.Cleanup(func() { stopAlertmanager(t, a) })
-		ams[i] = a
 	}
 	return ams
+}
+
+// startAlertmanager starts one Alertmanager named name with config on
+// loopback port web, its storage under dir, and the extra flags; it stops
+// when the test ends.
+func startAlertmanager(t *testing.T, bin, dir, config, name string, web int, flags ...string) *am {
+	t.Helper()
+	a := &am{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", web), out: &syncBuffer{}, exited: make(chan struct{})}
+	a.cmd = exec.Command(bin, append([]string{
+		"--config.file=" + config,
+		"--storage.path=" + filepath.Join(dir, a.name),
+		"--web.listen-address=" + fmt.Sprintf("127.0.0.1:%d", web),
+		"--web.external-url=" + a.url, // names the sender in webhook payloads
+		"--log.level=info",
+	}, flags...)...)
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	// A test binary killed by its -timeout must not leave Alertmanagers behind.
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := a.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", a.name, err)
+	}
+	go func() {
+		_ = a.cmd.Wait()
+		close(a.exited)
+	}()
+	t.Cleanup(func() { stopAlertmanager(t, a) })
+	return a
 }
 
 // stopAlertmanager ends the process (SIGTERM, then SIGKILL after 5 s) and

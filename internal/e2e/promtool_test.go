@@ -22,7 +22,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
-	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -37,14 +36,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 
-	inst, err := sim.Start(ctx, sim.Options{
-		Profile: sim.ProfileChecklist, APIAddress: "127.0.0.1:0", TelemetryAddress: "127.0.0.1:0", ControlAddress: "127.0.0.1:0",
-		FPSInterval: 50 * time.Millisecond, TrackingInterval: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
+	inst := startChecklistSim(t)
 	info := inst.Info()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")

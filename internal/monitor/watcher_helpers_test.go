@@ -292,8 +292,20 @@ type wsServer struct {
 func startWSServer(t *testing.T, handle func(n int, c *websocket.Conn)) *wsServer {
 	t.Helper()
 	ws := &wsServer{}
+	srv := httptest.NewServer(ws.upgrade(handle))
+	ws.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+	t.Cleanup(func() {
+		ws.closeAll()
+		srv.Close()
+	})
+	return ws
+}
+
+// upgrade is the server's handler: it upgrades each request and runs
+// handle with the connection's number.
+func (ws *wsServer) upgrade(handle func(n int, c *websocket.Conn)) http.Handler {
 	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -312,19 +324,19 @@ func startWSServer(t *testing.T, handle func(n int, c *websocket.Conn)) *wsServe
 		defer ws.wg.Done()
 		defer c.Close()
 		handle(n, c)
-	}))
-	ws.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
-	t.Cleanup(func() {
-		ws.mu.Lock()
-		ws.closing = true
-		for _, c := range ws.conns {
-			c.Close()
-		}
-		ws.mu.Unlock()
-		ws.wg.Wait()
-		srv.Close()
 	})
-	return ws
+}
+
+// closeAll closes the connections, refuses new ones and waits for the
+// handlers.
+func (ws *wsServer) closeAll() {
+	ws.mu.Lock()
+	ws.closing = true
+	for _, c := range ws.conns {
+		c.Close()
+	}
+	ws.mu.Unlock()
+	ws.wg.Wait()
 }
 
 // streamFrames sends a JSON fps frame every 20 ms until the connection

@@ -99,6 +99,11 @@ type StreamOptions struct {
 	// MaxInflatedBytes caps a gzip frame's decompressed size (default
 	// DefaultMaxInflatedBytes).
 	MaxInflatedBytes int
+	// NetDial, if set, opens the connection to a URL's host:port instead
+	// of a net.Dialer, e.g. a net.Pipe for a test that runs the stream in
+	// a testing/synctest bubble, where the default durations (60 s, 90 s)
+	// pass in an instant. Default: nil (net.Dialer).
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// OnInvalid, if set, is called (on the goroutine calling Next) with each
 	// invalid frame's error, which wraps ErrInvalidFrame, before the frame
 	// is skipped.
@@ -251,8 +256,11 @@ func Dial(ctx context.Context, opts StreamOptions) (*Stream, error) {
 		dialer := websocket.Dialer{ // no Proxy: the instance is local
 			HandshakeTimeout: opts.DialTimeout,
 			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var d net.Dialer
-				c, err := d.DialContext(ctx, network, addr)
+				dial := opts.NetDial
+				if dial == nil {
+					dial = (&net.Dialer{}).DialContext
+				}
+				c, err := dial(ctx, network, addr)
 				if err == nil {
 					// dctx, not ctx: gorilla cancels its own ctx as soon as
 					// the handshake returns, successful or not.

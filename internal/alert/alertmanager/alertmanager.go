@@ -101,6 +101,12 @@ type Options struct {
 	// severity, job) win over them. Names must match
 	// [a-zA-Z_][a-zA-Z0-9_]* and must not be TestLabel. Default none.
 	ExternalLabels map[string]string
+	// HeartbeatLabels are added to the heartbeat only, over the external
+	// labels (e.g. {instance: <hostname>}, so that the heartbeats of
+	// several daemons stay apart while their copies of one alert, with
+	// identical labels, stay one alert to Alertmanager: two daemons of an
+	// HA pair notify it once). Same rules as ExternalLabels. Default none.
+	HeartbeatLabels map[string]string
 	// GeneratorURL is the generatorURL of alerts that carry no dashboard
 	// URL (e.g. the daemon's /api/v1/alerts). Default none.
 	GeneratorURL string
@@ -121,6 +127,7 @@ type Notifier struct {
 	opts      Options
 	endpoints []endpoint
 	labels    map[string]string // external labels
+	hbLabels  map[string]string // the heartbeat's own labels
 	generator string
 	log       *zap.Logger
 	started   time.Time // the heartbeat's startsAt
@@ -169,7 +176,6 @@ func New(opts Options) (*Notifier, error) {
 	}
 	n := &Notifier{
 		opts:     opts,
-		labels:   map[string]string{},
 		log:      opts.Logger.Named("alertmanager").With(zap.String("sink", opts.Name)),
 		sendLock: make(chan struct{}, 1),
 	}
@@ -180,18 +186,12 @@ func New(opts Options) (*Notifier, error) {
 		}
 		n.endpoints = append(n.endpoints, ep)
 	}
-	for k, v := range opts.ExternalLabels {
-		if !labelNameRE.MatchString(k) {
-			return nil, fmt.Errorf("%s: external label %q: not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", prefix, k)
-		}
-		if k == TestLabel {
-			// On every alert it would route real alerts as tests, to a
-			// receiver that pages no one.
-			return nil, fmt.Errorf("%s: external label %q: reserved for the alert of `notify test`; use another name", prefix, k)
-		}
-		if v != "" {
-			n.labels[k] = v
-		}
+	var err error
+	if n.labels, err = checkLabels(prefix, "external label", opts.ExternalLabels); err != nil {
+		return nil, err
+	}
+	if n.hbLabels, err = checkLabels(prefix, "heartbeat label", opts.HeartbeatLabels); err != nil {
+		return nil, err
 	}
 	if opts.GeneratorURL != "" {
 		if !absoluteURL(opts.GeneratorURL) {
@@ -356,4 +356,24 @@ func redactText(s string) string {
 func absoluteURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// checkLabels returns the labels of m with a value, or an error naming the
+// first invalid or reserved name (what says which option it came from).
+func checkLabels(prefix, what string, m map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range m {
+		if !labelNameRE.MatchString(k) {
+			return nil, fmt.Errorf("%s: %s %q: not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", prefix, what, k)
+		}
+		if k == TestLabel {
+			// On every alert it would route real alerts as tests, to a
+			// receiver that pages no one.
+			return nil, fmt.Errorf("%s: %s %q: reserved for the alert of `notify test`; use another name", prefix, what, k)
+		}
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out, nil
 }

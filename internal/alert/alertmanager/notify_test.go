@@ -47,7 +47,7 @@ func TestPayloadGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			am := newFakeAM(t, nil)
 			n, err := New(Options{Name: "am", URLs: []string{am.URL}, Heartbeat: true, Now: fixedClock(t0),
-				ExternalLabels: map[string]string{"instance": "host-1"}, GeneratorURL: "http://watch.example.com:9464/api/v1/alerts"})
+				ExternalLabels: map[string]string{"env": "prod"}, HeartbeatLabels: map[string]string{"instance": "host-1"}, GeneratorURL: "http://watch.example.com:9464/api/v1/alerts"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -267,6 +267,7 @@ func TestNewValidation(t *testing.T) {
 		{"query", Options{Name: "am", URLs: []string{"http://a:1/?x=1"}}, "without query"},
 		{"bad label name", Options{Name: "am", URLs: []string{"http://a:1"}, ExternalLabels: map[string]string{"bad-name": "x"}}, `external label "bad-name"`},
 		{"test label", Options{Name: "am", URLs: []string{"http://a:1"}, ExternalLabels: map[string]string{TestLabel: "true"}}, `external label "spacetime_watch_test": reserved`},
+		{"bad heartbeat label", Options{Name: "am", URLs: []string{"http://a:1"}, HeartbeatLabels: map[string]string{"bad-name": "x"}}, `heartbeat label "bad-name"`},
 		{"negative timeout", Options{Name: "am", URLs: []string{"http://a:1"}, Timeout: -time.Second}, "must not be negative"},
 		{"relative generator", Options{Name: "am", URLs: []string{"http://a:1"}, GeneratorURL: "/alerts"}, "generator URL"},
 	}

@@ -64,6 +64,7 @@ func (n *Notifier) fromAlert(a alert.Alert, now time.Time) postableAlert {
 // resolves it within 4 × ResendInterval.
 func (n *Notifier) heartbeat(now time.Time) postableAlert {
 	labels := n.baseLabels()
+	maps.Copy(labels, n.hbLabels)
 	labels["alertname"] = HeartbeatAlertName
 	labels["severity"] = "none"
 	starts := n.started

@@ -20,12 +20,15 @@ const maxBody = 1 << 20
 // args are a post's or an update's arguments, from a form (as slack-go
 // sends them) or a JSON body (as the webhook and other clients send them).
 type args struct {
-	Token    string          `json:"-"`
-	Channel  string          `json:"channel"`
-	Text     string          `json:"text"`
-	Blocks   json.RawMessage `json:"blocks"`
-	ThreadTS string          `json:"thread_ts"`
-	TS       string          `json:"ts"`
+	Token   string          `json:"-"`
+	Channel string          `json:"channel"`
+	Text    string          `json:"text"`
+	Blocks  json.RawMessage `json:"blocks"`
+	// Attachments are legacy attachments (webhook only): a post carrying
+	// only these has content, as Slack sees it.
+	Attachments json.RawMessage `json:"attachments"`
+	ThreadTS    string          `json:"thread_ts"`
+	TS          string          `json:"ts"`
 }
 
 // readArgs parses r's body; ok is false when it is neither a form nor JSON
@@ -65,6 +68,12 @@ func readArgs(r *http.Request) (args, bool) {
 		a.Token = tok
 	}
 	return a, true
+}
+
+// hasItems reports whether raw is a non-empty JSON array.
+func hasItems(raw json.RawMessage) bool {
+	var items []json.RawMessage
+	return json.Unmarshal(raw, &items) == nil && len(items) > 0
 }
 
 // begin pops ep's next fault and, when there is one, answers with it.
@@ -188,7 +197,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalid_payload", nil)
 		return
 	}
-	if word := s.limits.check(a.Text, a.Blocks); word != "" {
+	if word := s.limits.check(a.Text, a.Blocks); word != "" && (word != "no_text" || !hasItems(a.Attachments)) {
 		fail(http.StatusBadRequest, word, nil)
 		return
 	}
@@ -199,7 +208,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	s.lastPost[WebhookChannel] = now
 	s.recordRequest(Request{Endpoint: Webhook, Code: http.StatusOK, Received: now})
 	s.recordMessage(Message{Kind: Webhook, Channel: WebhookChannel, TS: s.nextTS(), ThreadTS: a.ThreadTS,
-		Text: a.Text, Blocks: a.Blocks, Received: now})
+		Text: a.Text, Blocks: a.Blocks, Attachments: a.Attachments, Received: now})
 	writeText(w, http.StatusOK, "ok")
 }
 

@@ -24,6 +24,10 @@ type Message struct {
 	Text string
 	// Blocks is the blocks array as it was received (raw JSON), or nil.
 	Blocks json.RawMessage
+	// Attachments is the legacy attachments array of a webhook post, as
+	// received (raw JSON), or nil. Alertmanager's slack_configs send only
+	// these.
+	Attachments json.RawMessage
 	// Received is when the fake accepted it.
 	Received time.Time
 }

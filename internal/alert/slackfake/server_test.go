@@ -343,6 +343,25 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// A webhook post with only legacy attachments (as Alertmanager's
+// slack_configs send) is accepted, as Slack does, and kept; an empty
+// attachments array is still no text.
+func TestWebhookAttachmentsOnly(t *testing.T) {
+	s := New()
+	defer s.Close()
+	c := client(t, 5*time.Second)
+	if code, body, _ := postJSON(t, c, s.WebhookURL(), `{"attachments":[]}`); code != 400 || body != "no_text" {
+		t.Errorf("empty attachments: %d %q, want 400 no_text", code, body)
+	}
+	att := `[{"title":"[FIRING:1] fps_low","text":"FPS 60"}]`
+	if code, body, _ := postJSON(t, c, s.WebhookURL(), `{"channel":"#oncall","attachments":`+att+`}`); code != 200 || body != "ok" {
+		t.Fatalf("attachments only: %d %q, want 200 ok", code, body)
+	}
+	if msgs := s.MessagesOf(Webhook); len(msgs) != 1 || string(msgs[0].Attachments) != att {
+		t.Errorf("messages %+v, want one with the attachments", msgs)
+	}
+}
+
 func TestMinInterval(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := New(WithMinInterval(time.Second), WithClock(func() time.Time { return now }))

@@ -149,6 +149,7 @@ func raiseAlerts(s *store.Store, ob *alert.Outbox, n int, prefix string) (*alert
 	settings := alert.SettingsFrom(config.Default().Alerting)
 	settings.GroupBy = []string{alert.LabelAlert}
 	settings.GroupWait = 0
+	settings.StormFoldGroups = 0 // one message per alert: each is a cut point of its own
 	m, err := alert.NewManager(alert.ManagerOptions{Store: s, Out: ob, Settings: settings})
 	if err != nil {
 		return nil, err
