@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
 )
 
 // Snapshot format version; Restore refuses others.
@@ -81,4 +83,21 @@ func (e *RuleEngine) Restore(data []byte) error {
 	e.rules = rules
 	e.reconcile = true
 	return nil
+}
+
+// Restored returns a firing event for each rule Restore left firing, so
+// that the alert manager can reconcile: one that took the original event
+// already tracks the alert and nothing changes; one that was killed before
+// it wrote that event down learns of the alert now instead of never (the
+// restored rule does not fire again).
+func (e *RuleEngine) Restored(now time.Time, out []event.Event) []event.Event {
+	for id := ruleID(0); id < numRules; id++ {
+		r := &e.rules[id]
+		if r.status != RuleFiring || !ruleDefs[id].on(&e.cfg) {
+			continue
+		}
+		held := max(now.Sub(r.activeSince), 0) // the engine's own clock starts afresh at a restore
+		out = append(out, e.event(id, event.StateFiring, now, r.activeSince, ruleDefs[id].firing, held))
+	}
+	return out
 }

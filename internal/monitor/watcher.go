@@ -132,6 +132,20 @@ func NewWatcher(opts WatcherOptions) (*Watcher, error) {
 	return w, nil
 }
 
+// reannounce hands the sink a firing event for each rule restored firing
+// (RuleEngine.Restored): the alert manager may not have written the
+// original one down before the daemon died.
+func (w *Watcher) reannounce() {
+	if w.opts.Sink == nil {
+		return
+	}
+	for _, ev := range w.run.engine.Restored(w.now(), nil) {
+		ev.Target = w.target
+		w.log.Info("rule restored firing; re-announced to the alert manager", zap.Object("event", ev))
+		w.opts.Sink.Handle(ev)
+	}
+}
+
 // RuleSnapshot returns the rule engine's Snapshot as of its last
 // transition, for the store. It never blocks on Run, so a Sink may call it.
 func (w *Watcher) RuleSnapshot() []byte {
@@ -161,6 +175,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer hl.Unregister()
 
 	w.begin(w.now())
+	w.reannounce()
 	tick := time.NewTicker(w.opts.TickInterval)
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour) // armed by Reset after each failure
