@@ -61,7 +61,14 @@ func TestCentralContainer(t *testing.T) {
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Errorf("automountServiceAccountToken = %v, want false: the daemon never calls the Kubernetes API", pod.AutomountServiceAccountToken)
 	}
-	t.Run("probes", func(t *testing.T) { checkProbes(t, c) })
+	t.Run("probes", func(t *testing.T) {
+		checkLiveness(t, c)
+		// The central daemon has its own Service: readiness gates only it.
+		checkHTTPProbe(t, c, "readiness", c.ReadinessProbe, "/-/ready")
+		if c.StartupProbe != nil {
+			t.Errorf("startupProbe set: the liveness probe's failureThreshold covers the start")
+		}
+	})
 	t.Run("securityContext", func(t *testing.T) { checkSecurityContext(t, c) })
 	t.Run("resources", func(t *testing.T) { checkResources(t, c) })
 

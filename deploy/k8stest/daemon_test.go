@@ -85,7 +85,9 @@ func TestConfigsPassCheckConfig(t *testing.T) {
 			if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Command(daemon(t), "check-config", "--config.file="+file).CombinedOutput()
+			cmd := exec.Command(daemon(t), "check-config", "--config.file="+file)
+			cmd.Env = containerEnv(t, c, testPodName)
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("spacetime-watch check-config: %v\n%s", err, out)
 			}
@@ -192,13 +194,7 @@ func TestSidecarDaemonStarts(t *testing.T) {
 		}
 		args = append(args, a)
 	}
-	env := os.Environ()
-	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			t.Fatalf("env %s: valueFrom not modelled", e.Name)
-		}
-		env = append(env, e.Name+"="+e.Value)
-	}
+	env := containerEnv(t, c, testPodName)
 
 	logs := &logWriter{addr: make(chan string, 1)}
 	cmd := exec.Command(bin, args...)
@@ -250,13 +246,21 @@ func TestSidecarDaemonStarts(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+	for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+		if p == nil {
+			continue
+		}
 		if code, body := get(p.HTTPGet.Path); code != http.StatusOK {
 			t.Errorf("probe GET %s = %d %q, want 200 while the instance is broken", p.HTTPGet.Path, code, body)
 		}
 	}
-	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "spacetime_watch_build_info") {
+	code, body := get("/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "spacetime_watch_build_info") {
 		t.Errorf("GET /metrics = %d, want 200 with spacetime_watch_build_info", code)
+	}
+	// The target is the pod: its metrics, and so its alerts, carry the name.
+	if want := `spacetime_up{target="` + testPodName + `"}`; !strings.Contains(body, want) {
+		t.Errorf("GET /metrics has no %s: the target is not named after the pod", want)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -279,6 +283,28 @@ func TestSidecarDaemonStarts(t *testing.T) {
 			t.Errorf("log line is not a JSON record with level and msg: %q", line)
 		}
 	}
+}
+
+// testPodName is the pod name the tests' downward API hands the daemon.
+const testPodName = "spacetime-godot-5d8f7c9b4-q7x2m"
+
+// containerEnv returns this process's environment plus the container's
+// variables, as the kubelet sets them in a pod named podName: a value, or
+// the pod's name from the downward API.
+func containerEnv(t *testing.T, c *corev1.Container, podName string) []string {
+	t.Helper()
+	env := os.Environ()
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env = append(env, e.Name+"="+e.Value)
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			env = append(env, e.Name+"="+podName)
+		default:
+			t.Fatalf("env %s: valueFrom %+v not modelled", e.Name, e.ValueFrom)
+		}
+	}
+	return env
 }
 
 // logWriter collects the daemon's log lines and sends the address of its

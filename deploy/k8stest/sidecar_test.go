@@ -1,11 +1,14 @@
 package k8stest
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -61,48 +64,47 @@ func TestSidecarIsNative(t *testing.T) {
 	}
 }
 
+// TestSidecarProbes: the sidecar never gates the game pod. A native
+// sidecar's readiness counts toward the pod's, and the pod's readiness
+// decides whether players reach the game server; a startup probe would hold
+// the game server's start until the watcher passed it. Liveness only.
 func TestSidecarProbes(t *testing.T) {
 	_, _, c := sidecar(t)
-	checkProbes(t, c)
+	checkLiveness(t, c)
+	if c.ReadinessProbe != nil {
+		t.Errorf("readinessProbe = %+v: a native sidecar's readiness gates the game pod's traffic; want none", c.ReadinessProbe)
+	}
+	if c.StartupProbe != nil {
+		t.Errorf("startupProbe = %+v: the game server would wait for the watcher to pass it; want none", c.StartupProbe)
+	}
 }
 
-// checkProbes checks the probes the sidecar and the central daemon share.
-func checkProbes(t *testing.T, c *corev1.Container) {
+// checkLiveness checks the liveness probe the sidecar and the central
+// daemon share: /-/healthy reflects the daemon's own loop, never the
+// watched instance, and its handler bounds that check at 5 s.
+func checkLiveness(t *testing.T, c *corev1.Container) {
 	t.Helper()
-	tests := []struct {
-		name  string
-		probe *corev1.Probe
-		path  string
-	}{
-		// /-/healthy reflects the daemon's own loop, never the watched
-		// instance; its handler bounds that check at 5 s.
-		{"liveness", c.LivenessProbe, "/-/healthy"},
-		// /-/ready answers once the daemon serves, whatever the instance
-		// does: a sidecar's readiness counts toward the pod's.
-		{"readiness", c.ReadinessProbe, "/-/ready"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := tt.probe
-			if p == nil || p.HTTPGet == nil {
-				t.Fatalf("%s probe = %+v, want an httpGet probe", tt.name, p)
-			}
-			if p.HTTPGet.Path != tt.path {
-				t.Errorf("path = %q, want %q", p.HTTPGet.Path, tt.path)
-			}
-			if port := portNumber(t, c, p.HTTPGet.Port); port != 9850 {
-				t.Errorf("port = %d, want 9850", port)
-			}
-			if p.HTTPGet.Scheme != "" && p.HTTPGet.Scheme != corev1.URISchemeHTTP {
-				t.Errorf("scheme = %s, want HTTP", p.HTTPGet.Scheme)
-			}
-		})
-	}
+	checkHTTPProbe(t, c, "liveness", c.LivenessProbe, "/-/healthy")
 	if lp := c.LivenessProbe; lp != nil && lp.TimeoutSeconds <= 5 {
 		t.Errorf("liveness timeoutSeconds = %d, want more than the handler's own 5 s bound", lp.TimeoutSeconds)
 	}
-	if c.StartupProbe != nil {
-		t.Errorf("startupProbe set: the application would wait for the watcher to pass it")
+}
+
+// checkHTTPProbe checks that p is an HTTP GET of path on the daemon's port.
+func checkHTTPProbe(t *testing.T, c *corev1.Container, name string, p *corev1.Probe, path string) {
+	t.Helper()
+	if p == nil || p.HTTPGet == nil {
+		t.Errorf("%s probe = %+v, want an httpGet probe", name, p)
+		return
+	}
+	if p.HTTPGet.Path != path {
+		t.Errorf("%s path = %q, want %q", name, p.HTTPGet.Path, path)
+	}
+	if port := portNumber(t, c, p.HTTPGet.Port); port != 9850 {
+		t.Errorf("%s port = %d, want 9850", name, port)
+	}
+	if p.HTTPGet.Scheme != "" && p.HTTPGet.Scheme != corev1.URISchemeHTTP {
+		t.Errorf("%s scheme = %s, want HTTP", name, p.HTTPGet.Scheme)
 	}
 }
 
@@ -171,10 +173,8 @@ func checkResources(t *testing.T, c *corev1.Container) {
 		t.Errorf("memory limit %s: want at least twice the request %s", memLim.String(), memReq.String())
 	}
 	var goMemLimit string
-	for _, e := range c.Env {
-		if e.Name == "GOMEMLIMIT" {
-			goMemLimit = e.Value
-		}
+	if e := envVar(c, "GOMEMLIMIT"); e != nil {
+		goMemLimit = e.Value
 	}
 	// GOMEMLIMIT's MiB is Kubernetes' Mi.
 	q, err := resource.ParseQuantity(strings.TrimSuffix(goMemLimit, "B"))
@@ -262,6 +262,14 @@ func TestSidecarConfigWatchesLoopback(t *testing.T) {
 		t.Fatalf("targets = %v, want the one instance in the pod", cfg["targets"])
 	}
 	target, _ := targets[0].(map[string]any)
+	// Alerts name the pod: the target is ${POD_NAME}, which the container's
+	// environment takes from the downward API.
+	if got := target["name"]; got != "${POD_NAME}" {
+		t.Errorf("name = %v, want ${POD_NAME} (alerts of N game pods must say which pod)", got)
+	}
+	if e := envVar(c, "POD_NAME"); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.name" {
+		t.Errorf("env POD_NAME = %+v, want valueFrom.fieldRef.fieldPath metadata.name", e)
+	}
 	if got := target["api_url"]; got != "http://127.0.0.1:8080" {
 		t.Errorf("api_url = %v, want http://127.0.0.1:8080 (the API binds loopback only)", got)
 	}
@@ -363,5 +371,60 @@ func TestSidecarNetworkPolicy(t *testing.T) {
 				t.Errorf("container %s port %d/%s (%s) is blocked by the policy", app.Name, p.ContainerPort, proto, p.Name)
 			}
 		}
+	}
+}
+
+// envVar returns the container's variable name, or nil.
+func envVar(c *corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
+		}
+	}
+	return nil
+}
+
+// TestSidecarConfigChangeKeepsPod: the ConfigMap has a fixed name, so a
+// config change updates it in place and leaves the pod template as it was:
+// the game server keeps running and its players stay connected. The test
+// renders a copy of the manifests with another config and compares.
+func TestSidecarConfigChangeKeepsPod(t *testing.T) {
+	objs, dep, _ := sidecar(t)
+	cm := find[*corev1.ConfigMap](t, objs, "spacetime-watch-config")
+	if cm.Namespace != dep.Namespace {
+		t.Errorf("ConfigMap in %q, pod in %q", cm.Namespace, dep.Namespace)
+	}
+
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(k8sDir)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "components/sidecar/config.yaml")
+	old, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(old), "targets:", "# a changed config\ntargets:", 1)
+	if err := os.WriteFile(cfg, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := Render(ctx, filepath.Join(dir, "overlays/example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs2, err := DecodeAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm2 := find[*corev1.ConfigMap](t, objs2, "spacetime-watch-config")
+	if cm2.Data["config.yaml"] == cm.Data["config.yaml"] {
+		t.Fatal("the changed config rendered the same ConfigMap; the test changed nothing")
+	}
+	dep2 := find[*appsv1.Deployment](t, objs2, "spacetime-godot")
+	if !reflect.DeepEqual(dep.Spec.Template, dep2.Spec.Template) {
+		t.Errorf("a config change changed the pod template (a ConfigMap name hash?): the game pod would roll\n before %+v\n after  %+v",
+			dep.Spec.Template.Spec.Volumes, dep2.Spec.Template.Spec.Volumes)
 	}
 }

@@ -35,8 +35,11 @@ type Config struct {
 type Target struct {
 	// Name identifies the target in metrics, alerts and the store: required,
 	// unique, 1 to 63 characters of [a-z0-9_.-] starting with a letter or digit.
+	// ${VAR} and $VAR are expanded at load, and the result must be such a
+	// name: in a Kubernetes sidecar, name: ${POD_NAME} with POD_NAME from the
+	// downward API makes alerts name the pod. An unset variable is an error.
 	// Default: "local" for the implicit target of a file without targets.
-	Name string `yaml:"name"`
+	Name string `yaml:"name,env"`
 	// APIURL is the base URL of the instance's HTTP API (http or https, no
 	// credentials, query or fragment; a path prefix is kept, for an ingress
 	// such as https://host/api). Required for every target listed under

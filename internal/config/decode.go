@@ -91,6 +91,7 @@ type field struct {
 	index  []int
 	omit   bool // omitempty: printed only when set
 	expand bool // a *_file path: ${VAR} expanded at load, $ escaped on output
+	env    bool // a name: ${VAR} expanded at load (the result is validated as a name)
 }
 
 // fields lists the YAML keys of struct type t in declaration order.
@@ -118,6 +119,7 @@ func fields(t reflect.Type) []field {
 			index:  []int{i},
 			omit:   strings.Contains(","+opts+",", ",omitempty,"),
 			expand: strings.Contains(","+opts+",", ",expand,"),
+			env:    strings.Contains(","+opts+",", ",env,"),
 		})
 	}
 	return out
@@ -169,8 +171,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value, inter
 			continue
 		}
 		fv := v.FieldByIndex(f.index)
-		if f.expand {
+		switch {
+		case f.expand:
 			d.decodePath(p.value, fp, fv)
+			continue
+		case f.env:
+			d.decodeExpanded(p.value, fp, fv)
 			continue
 		}
 		d.decodeValue(p.value, fp, fv)
@@ -378,6 +384,24 @@ func (d *decoder) decodePath(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	v.SetString(p)
+}
+
+// decodeExpanded decodes a string whose ${VAR} and $VAR references are
+// expanded at load, such as a target name taken from the pod's name.
+func (d *decoder) decodeExpanded(n *yaml.Node, path string, v reflect.Value) {
+	if n = d.visit(n, path); n == nil {
+		return
+	}
+	s, ok := d.scalar(n, path, "a string")
+	if !ok {
+		return
+	}
+	e, err := expandVars(s, d.getenv, "name")
+	if err != nil {
+		d.addf(n, path, "%v", err)
+		return
+	}
+	v.SetString(e)
 }
 
 // secretValueRE matches what a pasted secret starts with: a URL (a Slack

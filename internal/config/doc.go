@@ -33,7 +33,9 @@
 // Secrets never enter a Config: *_file and *_env fields say where a token,
 // webhook URL or bot token is (TokenRef), and the daemon resolves them when
 // it needs them. *_file paths expand ${VAR} (systemd's
-// ${CREDENTIALS_DIRECTORY}) at load.
+// ${CREDENTIALS_DIRECTORY}) at load, and so does a target's name (a
+// sidecar's ${POD_NAME}, validated as a name once expanded). No other value
+// is expanded.
 //
 // Adding a top-level section takes a field on Config with a yaml tag, its
 // defaults in Default, and its rules in validate: decoding, unknown-key

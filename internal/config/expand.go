@@ -12,6 +12,23 @@ import (
 // /api-token. A relative result is taken from baseDir (the config file's
 // folder) when baseDir is set.
 func expandPath(s string, getenv func(string) string, baseDir string) (string, error) {
+	p, err := expandVars(s, getenv, "path")
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		return "", fmt.Errorf("path is empty; set a file path or remove the key")
+	}
+	if baseDir != "" && !filepath.IsAbs(p) {
+		p = filepath.Join(baseDir, p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// expandVars expands ${NAME} and $NAME in s with getenv, and reads $$ as a
+// literal $. Every unset or empty variable is an error naming it; what
+// ("path", "name") is the kind of value the fix says to write out instead.
+func expandVars(s string, getenv func(string) string, what string) (string, error) {
 	var b strings.Builder
 	var missing []string
 	for i := 0; i < len(s); i++ {
@@ -35,16 +52,9 @@ func expandPath(s string, getenv func(string) string, baseDir string) (string, e
 		b.WriteString(v)
 	}
 	if len(missing) > 0 {
-		return "", missingVarsError(missing)
+		return "", missingVarsError(missing, what)
 	}
-	p := b.String()
-	if p == "" {
-		return "", fmt.Errorf("path is empty; set a file path or remove the key")
-	}
-	if baseDir != "" && !filepath.IsAbs(p) {
-		p = filepath.Join(baseDir, p)
-	}
-	return filepath.Clean(p), nil
+	return b.String(), nil
 }
 
 // varAt reads the variable reference after a '$': "{NAME}", "NAME" or "$".
@@ -77,7 +87,7 @@ func varAt(s string) (name string, n int, err error) {
 	return s[:end], end, nil
 }
 
-func missingVarsError(names []string) error {
+func missingVarsError(names []string, what string) error {
 	refs := make([]string, len(names))
 	for i, n := range names {
 		refs[i] = "${" + n + "}"
@@ -86,10 +96,13 @@ func missingVarsError(names []string) error {
 	if len(names) > 1 {
 		verb, it = "are", "them"
 	}
-	fix := "set " + it + " in the daemon's environment or write the path out"
+	fix := "set " + it + " in the daemon's environment or write the " + what + " out"
 	for _, n := range names {
-		if n == "CREDENTIALS_DIRECTORY" {
+		switch n {
+		case "CREDENTIALS_DIRECTORY":
 			fix = "run under systemd with LoadCredential= or set " + it
+		case "POD_NAME":
+			fix = "in Kubernetes, set " + it + " from the downward API (env valueFrom fieldRef metadata.name), or write the " + what + " out"
 		}
 	}
 	return fmt.Errorf("%s %s not set; %s", strings.Join(refs, ", "), verb, fix)

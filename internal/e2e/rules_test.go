@@ -193,7 +193,7 @@ func TestRulesConventions(t *testing.T) {
 		"SpacetimeWatchDown", "SpacetimeWatchAbsent", "SpacetimeWatchNotificationsFailing",
 		"SpacetimeWatchConfigReloadFailed", "SpacetimeWatchStateErrors", "SpacetimeWatchOutboxBacklog",
 		"SpacetimeAvailabilityBudgetBurnFast", "SpacetimeAvailabilityBudgetBurnSlow",
-		"SpacetimeSmoothnessBudgetBurnFast", "SpacetimeSmoothnessBudgetBurnSlow",
+		"SpacetimeSmoothnessBudgetBurnFast", "SpacetimeSmoothnessBudgetBurnSlow", "SpacetimeCheckDegraded",
 	} {
 		if !seen[want] {
 			t.Errorf("alert %s missing from rules.yml", want)
