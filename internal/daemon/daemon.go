@@ -122,6 +122,8 @@ func Run(ctx context.Context, opts Options) error {
 		defer opts.Listener.Close()
 	}
 
+	// Summed before the load: a change in between reloads once more.
+	loadedSum, _ := checksum(opts.ConfigFile)
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return &ConfigError{Err: err}
@@ -206,7 +208,7 @@ func Run(ctx context.Context, opts Options) error {
 	rl := newReloader(opts.ConfigFile, mon, alerts, own, log)
 	if opts.AutoReload {
 		wg.Go(func() {
-			if err := rl.watch(ctx, opts.AutoReloadDebounce); err != nil {
+			if err := rl.watch(ctx, loadedSum, opts.AutoReloadDebounce); err != nil {
 				log.Error("config auto-reload stopped; SIGHUP and /-/reload still reload", zap.Error(err))
 			}
 		})

@@ -133,7 +133,9 @@ func (r *reloader) handler(enabled bool) http.HandlerFunc {
 // the directory it compares the file's checksum with the last one seen, so
 // a touch or an unrelated file reloads nothing and a burst of writes is one
 // reload. A content that failed to load is not retried until it changes.
-func (r *reloader) watch(ctx context.Context, debounce time.Duration) error {
+// loaded is the checksum of the file the daemon started with: a change
+// before the watch is set up is caught by a first comparison.
+func (r *reloader) watch(ctx context.Context, loaded [sha256.Size]byte, debounce time.Duration) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("--config.auto-reload: %w", err)
@@ -143,10 +145,9 @@ func (r *reloader) watch(ctx context.Context, debounce time.Duration) error {
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("--config.auto-reload: watch %s: %w", dir, err)
 	}
-	last, _ := checksum(r.path)
+	last := loaded
 	r.log.Info("watching the config file for changes", zap.String("config_file", r.path), zap.Duration("debounce", debounce))
-	timer := time.NewTimer(debounce)
-	timer.Stop()
+	timer := time.NewTimer(0) // the first comparison
 	defer timer.Stop()
 	for {
 		select {
