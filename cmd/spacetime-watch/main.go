@@ -71,6 +71,8 @@ Example:
 	runState := runCmd.Flag("state.dir", "Directory of the state database (deployments, check history, rule state). One daemon per directory.").Default("/var/lib/spacetime-watch").String()
 	runWeb := kingpinflag.AddFlags(runCmd, ":9850")
 	runVersion := runCmd.Flag("version", "Print the version and build information, and exit.").Bool()
+	runLifecycle := runCmd.Flag("web.enable-lifecycle", "Serve POST and PUT /-/reload, which reload the config as SIGHUP does (a write: from loopback, or authenticated by --web.config.file). Default: off (403).").Bool()
+	runAutoReload := runCmd.Flag("config.auto-reload", "Reload the config when the file's content changes (its directory is watched, so a Kubernetes ConfigMap update is seen). Default: off.").Bool()
 	runExternalHosts := runCmd.Flag("web.external-host", "A host name clients reach the daemon by (DNS, a proxy), which the API's writes may carry in their Host header; repeatable. Default: none (localhost, loopback addresses, the address connected to and the machine's hostname are always accepted).").PlaceHolder("HOST").Strings()
 
 	// verify: the one-shot post-deployment verification.
@@ -234,7 +236,7 @@ Example:
 			fmt.Fprintln(stdout, version.Print(app.Name))
 			return cli.ExitOK
 		}
-		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload}, stderr)
+		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload, EnableLifecycle: *runLifecycle, AutoReload: *runAutoReload}, stderr)
 	case verifyCmd.FullCommand():
 		return cli.Verify(ctx, vo, stdout, stderr)
 	case checkCmd.FullCommand():

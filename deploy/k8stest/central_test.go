@@ -54,7 +54,7 @@ func TestCentralContainer(t *testing.T) {
 	if len(pod.Containers) != 1 || len(pod.InitContainers) != 0 {
 		t.Errorf("pod has containers %d and init containers %d, want the daemon alone", len(pod.Containers), len(pod.InitContainers))
 	}
-	wantArgs := []string{"run", "--config.file=/etc/spacetime-watch/config.yaml", "--state.dir=/var/lib/spacetime-watch", "--web.listen-address=:9850", "--log.format=json"}
+	wantArgs := []string{"run", "--config.file=/etc/spacetime-watch/config.yaml", "--config.auto-reload", "--state.dir=/var/lib/spacetime-watch", "--web.listen-address=:9850", "--log.format=json"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args = %q, want %q", c.Args, wantArgs)
 	}

@@ -46,7 +46,7 @@ func TestSidecarIsNative(t *testing.T) {
 	if name, _, _ := strings.Cut(c.Image, ":"); name != "ghcr.io/spacetime-vr/spacetime-watch" {
 		t.Errorf("image = %q, want ghcr.io/spacetime-vr/spacetime-watch (users override it with images:)", c.Image)
 	}
-	wantArgs := []string{"run", "--config.file=/etc/spacetime-watch/config.yaml", "--state.dir=/var/lib/spacetime-watch", "--web.listen-address=:9850", "--log.format=json"}
+	wantArgs := []string{"run", "--config.file=/etc/spacetime-watch/config.yaml", "--config.auto-reload", "--state.dir=/var/lib/spacetime-watch", "--web.listen-address=:9850", "--log.format=json"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args = %q, want %q", c.Args, wantArgs)
 	}

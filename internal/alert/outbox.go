@@ -325,12 +325,17 @@ func (o *Outbox) startLocked(q *sinkQueue) {
 	})
 }
 
+// ReasonSinkRemoved is the dead-letter reason of the messages a removed
+// sink had not delivered (UpdateSinks).
+const ReasonSinkRemoved = "sink removed by reload"
+
 // UpdateSinks applies a reloaded configuration. A sink whose name stays
 // keeps its queue, its pacing and its Retry-After and gets the new
 // notifier and MinInterval for its next attempt; a new sink starts; a
 // removed sink's dispatcher stops after its attempt in flight, and its
-// undelivered messages stay in the store (logged) until a sink of that
-// name is configured again. On error nothing changes.
+// undelivered messages become its dead letters, with the reason
+// ReasonSinkRemoved (shown by DeadLetters and `outbox list`). They are not
+// a delivery failure: OnDeadLetter is not called. On error nothing changes.
 func (o *Outbox) UpdateSinks(sinks []Notifier, minInterval map[string]time.Duration) error {
 	if err := checkOutboxSinks(sinks); err != nil {
 		return err
@@ -369,19 +374,20 @@ func (o *Outbox) UpdateSinks(sinks []Notifier, minInterval map[string]time.Durat
 	}
 	o.mu.Unlock()
 
-	pending, err := o.store.OutboxPending()
-	if err != nil {
-		o.log.Warn("cannot count the messages of removed sinks", zap.Error(err))
-	}
 	for _, q := range removed {
 		if q.done != nil {
 			<-q.done
 		}
 		o.metrics.forgetSink(q.name)
-		if n := pending[q.name]; n > 0 {
-			o.log.Warn("sink removed from the configuration: its undelivered messages stay in the outbox until a sink of that name is configured again",
-				zap.String("sink", q.name), zap.Int("pending", n))
-		} else {
+		n, err := o.store.OutboxDeadLetterAll(q.name, ReasonSinkRemoved)
+		switch {
+		case err != nil:
+			o.log.Warn("sink removed from the configuration; its undelivered messages stay queued: cannot move them to the dead letters",
+				zap.String("sink", q.name), zap.Error(err))
+		case n > 0:
+			o.log.Warn("sink removed from the configuration: its undelivered messages are now its dead letters (spacetime-watch outbox list)",
+				zap.String("sink", q.name), zap.Int("dead_lettered", n), zap.String("reason", ReasonSinkRemoved))
+		default:
 			o.log.Info("sink removed from the configuration", zap.String("sink", q.name))
 		}
 	}
@@ -402,11 +408,22 @@ func (o *Outbox) Pending() (map[string]int, error) {
 	return pending, nil
 }
 
-// DeadLetters returns the dead letters of every configured sink, oldest
-// first. Payload is the JSON-encoded Message (see DecodeOutboxMessage).
+// DeadLetters returns the dead letters of every configured sink, and of
+// every removed sink that has some (ReasonSinkRemoved), oldest first.
+// Payload is the JSON-encoded Message (see DecodeOutboxMessage).
 func (o *Outbox) DeadLetters() (map[string][]store.DeadLetter, error) {
+	counts, err := o.store.DeadLetterCounts()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	names := o.sinkNames()
+	for name := range counts {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
 	out := map[string][]store.DeadLetter{}
-	for _, name := range o.sinkNames() {
+	for _, name := range names {
 		dl, err := o.store.DeadLetters(name)
 		if err != nil {
 			return nil, fmt.Errorf("outbox: %w", err)

@@ -496,14 +496,19 @@ func TestOutboxSendTest(t *testing.T) {
 	})
 }
 
-// TestOutboxUpdateSinks: a reload swaps a kept sink's notifier, stops a
-// removed sink while keeping its queue, and delivers that queue once the
-// sink is configured again.
+// TestOutboxUpdateSinks: a reload swaps a kept sink's notifier (its queue
+// kept), stops a removed sink and turns its undelivered messages into dead
+// letters with ReasonSinkRemoved, without OnDeadLetter (not a delivery
+// failure); a sink of that name configured again starts empty.
 func TestOutboxUpdateSinks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		oldA := newRecordingSink("a", nil)
 		down := newRecordingSink("b", func(context.Context, int, Message) (bool, error) { return transientErr("b", 503) })
-		ob := newTestOutbox(t, openOutboxStore(t), OutboxOptions{Sinks: []Notifier{oldA.notifier(), down.notifier()}})
+		var failures []string
+		ob := newTestOutbox(t, openOutboxStore(t), OutboxOptions{
+			Sinks:        []Notifier{oldA.notifier(), down.notifier()},
+			OnDeadLetter: func(sink, reason string) { failures = append(failures, sink+": "+reason) },
+		})
 		ob.start(t)
 		ob.enqueue(t, "m00")
 		synctest.Wait()
@@ -522,8 +527,18 @@ func TestOutboxUpdateSinks(t *testing.T) {
 			t.Errorf("old notifier of a got %v, want only m00", got)
 		}
 		attemptsB := len(down.attempts())
-		if p := ob.pending(t); p["b"] != 1 || p["a"] != 0 {
-			t.Errorf("Pending = %v, want b's message kept (b:1) and a:0", p)
+		if p := ob.pending(t); p["b"] != 0 || p["a"] != 0 {
+			t.Errorf("Pending = %v, want nothing queued (b's message dead-lettered)", p)
+		}
+		dl, err := ob.DeadLetters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dl["b"]) != 1 || dl["b"][0].Reason != ReasonSinkRemoved {
+			t.Errorf("dead letters of the removed sink b = %+v, want m00 with reason %q", dl["b"], ReasonSinkRemoved)
+		}
+		if len(failures) != 0 {
+			t.Errorf("OnDeadLetter called for a removed sink: %v", failures)
 		}
 		if n := ob.countLogs(zapcore.WarnLevel, "sink removed"); n != 1 {
 			t.Errorf("%d warnings about the removed sink, want 1", n)
@@ -533,9 +548,10 @@ func TestOutboxUpdateSinks(t *testing.T) {
 		if err := ob.UpdateSinks([]Notifier{newA.notifier(), upB.notifier()}, nil); err != nil {
 			t.Fatal(err)
 		}
+		ob.enqueue(t, "m02")
 		synctest.Wait()
-		if got := upB.delivered(); !slices.Equal(got, []string{"m00"}) {
-			t.Errorf("re-added sink b got %v, want its kept m00", got)
+		if got := upB.delivered(); !slices.Equal(got, []string{"m02"}) {
+			t.Errorf("re-added sink b got %v, want only m02 (m00 is a dead letter)", got)
 		}
 		if n := len(down.attempts()); n != attemptsB {
 			t.Errorf("the removed sink's notifier was called %d more times", n-attemptsB)

@@ -60,6 +60,10 @@ type RunOptions struct {
 	// ExternalHosts are the --web.external-host names.
 	ExternalHosts []string
 	Reload        <-chan struct{}
+	// EnableLifecycle is --web.enable-lifecycle: serve /-/reload.
+	EnableLifecycle bool
+	// AutoReload is --config.auto-reload: reload on a changed file.
+	AutoReload bool
 }
 
 // Run runs the daemon until ctx is done (SIGINT, SIGTERM).
@@ -70,7 +74,8 @@ func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
 		return ExitBadConfig
 	}
 	defer func() { _ = log.Sync() }()
-	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, ExternalHosts: o.ExternalHosts, Logger: log, Reload: o.Reload})
+	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, ExternalHosts: o.ExternalHosts, Logger: log, Reload: o.Reload,
+		EnableLifecycle: o.EnableLifecycle, AutoReload: o.AutoReload})
 	return exitFor(err, log)
 }
 

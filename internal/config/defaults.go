@@ -172,3 +172,9 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// DefaultAutoReloadDebounce is how long --config.auto-reload waits after
+// the last change in the config file's directory before it compares the
+// file's checksum: an editor's or a ConfigMap update's burst of writes and
+// renames is one reload.
+const DefaultAutoReloadDebounce = time.Second

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,15 +29,49 @@ import (
 
 // alerting is the notification pipeline: the alert manager (lifecycle,
 // grouping, grace, silences) feeding the durable outbox, which delivers to
-// the configured sinks.
+// the configured sinks. A reload builds a new sinkSet (buildSinks) and swaps
+// it in (swapSinks); the manager and the outbox stay.
 type alerting struct {
 	manager *alert.Manager
 	outbox  *alert.Outbox
-	// runners are sinks with their own loop (Alertmanager's keep-alive).
-	runners []interface{ Run(context.Context) error }
-	// sinkNames are the configured sinks, in config order.
-	sinkNames []string
-	log       *zap.Logger
+	opts    alertingOptions
+	log     *zap.Logger
+	// missing is spacetime_watch_sink_secret_unavailable.
+	missing *prometheus.GaugeVec
+
+	// mgrMu guards failing, which raise reads.
+	mgrMu   sync.Mutex
+	failing map[string]string // sink → last dead-letter or secret problem
+
+	// mu guards sinks and the runners' context; swapSinks holds it while
+	// it stops the old runners and starts the new ones.
+	mu     sync.Mutex
+	sinks  *sinkSet
+	runCtx context.Context // run's context, nil before run
+	wg     *sync.WaitGroup // run's wait group
+}
+
+// sinkSet is the sinks of one config, built and checked, started by
+// installSinks (at start) or swapSinks (a reload).
+type sinkSet struct {
+	notifiers   []alert.Notifier
+	minInterval map[string]time.Duration
+	// names are the sinks, in config order.
+	names []string
+	// runners are sinks with their own loop (Alertmanager's keep-alive),
+	// stopped by their cancel.
+	runners []*sinkRunner
+	// withSecrets are the sinks whose secrets are read at each attempt,
+	// with the problem of the read at build time (nil: read).
+	withSecrets []*secretSink
+	firstRead   map[*secretSink]error
+}
+
+// sinkRunner is a sink's loop and, once started, how to stop it.
+type sinkRunner struct {
+	run    interface{ Run(context.Context) error }
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // alertingOptions are what newAlerting needs besides the config.
@@ -65,71 +100,33 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
-	log := o.Logger.Named("alert")
-	a := &alerting{log: log}
-	var sinks []alert.Notifier
-	var withSecrets []*secretSink
-	minInterval := map[string]time.Duration{}
-	for _, sc := range cfg.Sinks {
-		n, runner, err := buildSink(sc, o, log)
-		if err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("alerting.sinks %s: %w", sc.Name, err)}
-		}
-		if ss, ok := n.(*secretSink); ok {
-			withSecrets = append(withSecrets, ss)
-		}
-		sinks = append(sinks, n)
-		a.sinkNames = append(a.sinkNames, sc.Name)
-		minInterval[sc.Name] = sc.MinInterval
-		if runner != nil {
-			a.runners = append(a.runners, runner)
-		}
-	}
-
-	// The manager raises NotificationsFailing when a sink dead-letters, and
-	// resolves it once every sink that failed has delivered again. It does
-	// not exist yet when the outbox is built, hence the indirection.
-	var mgr *alert.Manager
-	var mgrMu sync.Mutex
-	failing := map[string]string{} // sink → last dead-letter reason
-	raise := func() {
-		if mgr == nil {
-			return
-		}
-		if len(failing) == 0 {
-			mgr.RaiseInternal(alert.AlertNotificationsFailing, alert.SeverityCritical, "every sink delivers again", false)
-			return
-		}
-		var parts []string
-		for sink, reason := range failing {
-			parts = append(parts, sink+": "+secret.Clean(reason))
-		}
-		sort.Strings(parts)
-		mgr.RaiseInternal(alert.AlertNotificationsFailing, alert.SeverityCritical,
-			"notifications were given up (see spacetime-watch outbox list): "+strings.Join(parts, "; "), true)
+	a := &alerting{opts: o, log: o.Logger.Named("alert"), failing: map[string]string{}}
+	set, err := a.buildSinks(cfg)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
 	}
 	outbox, err := alert.NewOutbox(alert.OutboxOptions{
 		Store:          o.Store,
-		Sinks:          sinks,
-		MinInterval:    minInterval,
+		Sinks:          set.notifiers,
+		MinInterval:    set.minInterval,
 		BackoffInitial: cfg.Outbox.BackoffInitial,
 		BackoffMax:     cfg.Outbox.BackoffMax,
-		Logger:         log, // the outbox names itself
+		Logger:         a.log, // the outbox names itself
 		Registerer:     o.Registry,
 		Now:            o.Now,
 		Health:         o.Health,
 		OnDeadLetter: func(sink, reason string) {
-			mgrMu.Lock()
-			defer mgrMu.Unlock()
-			failing[sink] = reason
-			raise()
+			a.mgrMu.Lock()
+			defer a.mgrMu.Unlock()
+			a.failing[sink] = reason
+			a.raise()
 		},
 		OnDelivered: func(sink string, _ alert.Message) {
-			mgrMu.Lock()
-			defer mgrMu.Unlock()
-			if _, ok := failing[sink]; ok {
-				delete(failing, sink)
-				raise()
+			a.mgrMu.Lock()
+			defer a.mgrMu.Unlock()
+			if _, ok := a.failing[sink]; ok {
+				delete(a.failing, sink)
+				a.raise()
 			}
 		},
 	})
@@ -140,7 +137,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		Store:      o.Store,
 		Out:        outbox,
 		Settings:   alert.SettingsFrom(cfg),
-		Logger:     log,
+		Logger:     a.log,
 		Registerer: o.Registry,
 		Now:        o.Now,
 		Health:     o.Health,
@@ -155,24 +152,90 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	if err != nil {
 		return nil, &ConfigError{Err: fmt.Errorf("alerting: %w", err)}
 	}
-	mgrMu.Lock()
-	mgr = m
-	mgrMu.Unlock()
-	a.manager, a.outbox = m, outbox
+	a.mgrMu.Lock()
+	a.manager = m
+	a.mgrMu.Unlock()
+	a.outbox = outbox
 
-	// A sink whose secret cannot be read is failing from the start: it
-	// says so (metric, log, NotificationsFailing) without waiting for a
-	// message, and delivers again once the secret is there.
-	missing := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	a.missing = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "spacetime_watch_sink_secret_unavailable",
 		Help: "1 while the sink's secret cannot be read (source names the file or variable to fix), else 0; the sink retries, reading it again at each attempt.",
 	}, []string{"sink", "source"})
 	if o.Registry != nil {
-		if err := o.Registry.Register(missing); err != nil {
+		if err := o.Registry.Register(a.missing); err != nil {
 			return nil, fmt.Errorf("alerting: %w", err)
 		}
 	}
-	for _, ss := range withSecrets {
+	a.sinks = set
+	a.watchSecrets(set)
+	return a, nil
+}
+
+// raise raises NotificationsFailing while a sink dead-letters or cannot
+// read its secret, and resolves it once every such sink delivered again.
+// a.mgrMu is held.
+func (a *alerting) raise() {
+	if a.manager == nil {
+		return
+	}
+	if len(a.failing) == 0 {
+		a.manager.RaiseInternal(alert.AlertNotificationsFailing, alert.SeverityCritical, "every sink delivers again", false)
+		return
+	}
+	var parts []string
+	for sink, reason := range a.failing {
+		parts = append(parts, sink+": "+secret.Clean(reason))
+	}
+	sort.Strings(parts)
+	a.manager.RaiseInternal(alert.AlertNotificationsFailing, alert.SeverityCritical,
+		"notifications were given up (see spacetime-watch outbox list): "+strings.Join(parts, "; "), true)
+}
+
+// buildSinks builds every sink of cfg and reads their secrets once; it
+// starts nothing. It reports every sink that cannot be built. A secret that
+// cannot be read is not an error (the sink stays unhealthy until it can);
+// one that reads but makes no valid sink (not a URL) is.
+func (a *alerting) buildSinks(cfg config.Alerting) (*sinkSet, error) {
+	set := &sinkSet{minInterval: map[string]time.Duration{}, firstRead: map[*secretSink]error{}}
+	var errs []error
+	for _, sc := range cfg.Sinks {
+		n, runner, err := buildSink(sc, a.opts, a.log)
+		if err == nil {
+			if ss, ok := n.(*secretSink); ok {
+				_, err = ss.load()
+				var unavailable *secret.UnavailableError
+				if errors.As(err, &unavailable) {
+					set.withSecrets = append(set.withSecrets, ss)
+					set.firstRead[ss], err = err, nil
+				} else if err == nil {
+					set.withSecrets = append(set.withSecrets, ss)
+					set.firstRead[ss] = nil
+				}
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alerting.sinks %s: %w", sc.Name, err))
+			continue
+		}
+		set.notifiers = append(set.notifiers, n)
+		set.names = append(set.names, sc.Name)
+		set.minInterval[sc.Name] = sc.MinInterval
+		if runner != nil {
+			set.runners = append(set.runners, &sinkRunner{run: runner})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return set, nil
+}
+
+// watchSecrets has set's secret sinks report their health: the metric, a
+// log line at each change, and NotificationsFailing. A sink whose secret
+// cannot be read is failing from the start: it says so without waiting for
+// a message, and delivers again once the secret is there.
+func (a *alerting) watchSecrets(set *sinkSet) {
+	for _, ss := range set.withSecrets {
 		var last string // the problem reported last, to log changes only
 		ss.report = func(err error) {
 			var unavailable *secret.UnavailableError
@@ -182,38 +245,90 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 				if unavailable != nil && unavailable.Source.Describe() == src.Describe() {
 					down = 1
 				}
-				missing.WithLabelValues(ss.name, src.Describe()).Set(down)
+				a.missing.WithLabelValues(ss.name, src.Describe()).Set(down)
 			}
 			problem := ""
 			if err != nil {
 				problem = err.Error()
 			}
-			mgrMu.Lock()
-			defer mgrMu.Unlock()
+			a.mgrMu.Lock()
+			defer a.mgrMu.Unlock()
 			if problem == last {
 				return
 			}
 			last = problem
 			if problem == "" {
-				log.Info("sink healthy again: its secret was read", zap.String("sink", ss.name))
+				a.log.Info("sink healthy again: its secret was read", zap.String("sink", ss.name))
 				return // NotificationsFailing resolves at its next delivery
 			}
-			log.Error("sink unhealthy: its secret cannot be read; it retries, reading it again at each attempt",
+			a.log.Error("sink unhealthy: its secret cannot be read; it retries, reading it again at each attempt",
 				zap.String("sink", ss.name), zap.String("problem", problem))
-			failing[ss.name] = problem
-			raise()
+			a.failing[ss.name] = problem
+			a.raise()
 		}
-		if _, err := ss.load(); err != nil {
-			var unavailable *secret.UnavailableError
-			if !errors.As(err, &unavailable) {
-				return nil, &ConfigError{Err: fmt.Errorf("alerting.sinks %s: %w", ss.name, err)}
-			}
-			ss.report(err)
-		} else {
-			ss.report(nil)
+		ss.report(set.firstRead[ss])
+	}
+}
+
+// sinkNames returns the configured sinks, in config order.
+func (a *alerting) sinkNames() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.sinks.names)
+}
+
+// swapSinks puts a reloaded config's sinks in place of the running ones:
+// the outbox keeps the queue of a sink whose name stays and dead-letters a
+// removed sink's (not a delivery failure: a removed sink no longer counts
+// towards NotificationsFailing); the old sinks' loops stop and the new
+// ones start. set was built by buildSinks; swapSinks cannot fail for a
+// config that loaded.
+func (a *alerting) swapSinks(set *sinkSet) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.sinks
+	for _, ss := range old.withSecrets {
+		a.missing.DeletePartialMatch(prometheus.Labels{"sink": ss.name})
+	}
+	a.watchSecrets(set) // before the outbox may call the new sinks
+	if err := a.outbox.UpdateSinks(set.notifiers, set.minInterval); err != nil {
+		return err
+	}
+	for _, r := range old.runners {
+		if r.cancel != nil {
+			r.cancel()
+			<-r.done
 		}
 	}
-	return a, nil
+	a.mgrMu.Lock()
+	changed := false
+	for sink := range a.failing {
+		if !slices.Contains(set.names, sink) {
+			delete(a.failing, sink)
+			changed = true
+		}
+	}
+	if changed {
+		a.raise()
+	}
+	a.mgrMu.Unlock()
+	a.sinks = set
+	if a.runCtx != nil {
+		a.startRunners(set)
+	}
+	return nil
+}
+
+// startRunners starts set's sink loops under run's context; a.mu is held.
+func (a *alerting) startRunners(set *sinkSet) {
+	for _, r := range set.runners {
+		ctx, cancel := context.WithCancel(a.runCtx)
+		r.cancel, r.done = cancel, make(chan struct{})
+		a.wg.Go(func() {
+			defer close(r.done)
+			a.logStop("sink", r.run.Run(ctx))
+		})
+	}
 }
 
 // buildSink makes one sink's notifier, and its loop when it has one. A
@@ -289,13 +404,15 @@ func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifi
 	return nil, nil, fmt.Errorf("unknown sink type %q", sc.Type)
 }
 
-// run runs the manager, the outbox and the sinks' loops until ctx is done.
+// run runs the manager, the outbox and the sinks' loops until ctx is done;
+// the sinks' loops of later reloads join wg too.
 func (a *alerting) run(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { a.logStop("alert manager", a.manager.Run(ctx)) })
 	wg.Go(func() { a.logStop("outbox", a.outbox.Run(ctx)) })
-	for _, r := range a.runners {
-		wg.Go(func() { a.logStop("sink", r.Run(ctx)) })
-	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.runCtx, a.wg = ctx, wg
+	a.startRunners(a.sinks)
 }
 
 func (a *alerting) logStop(what string, err error) {

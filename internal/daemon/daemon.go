@@ -1,6 +1,6 @@
 // Package daemon runs spacetime-watch as a service: it opens the state,
 // loads the config, runs the monitor, serves /metrics and the daemon's API,
-// reloads on SIGHUP, and speaks systemd's notify protocol.
+// reloads on SIGHUP, POST /-/reload or a changed file, and speaks systemd's notify protocol.
 package daemon
 
 import (
@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
-	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
@@ -45,6 +45,16 @@ type Options struct {
 	Logger *zap.Logger
 	// Reload delivers SIGHUP: reload the config.
 	Reload <-chan struct{}
+	// EnableLifecycle serves POST and PUT /-/reload
+	// (--web.enable-lifecycle). Default false: 403.
+	EnableLifecycle bool
+	// AutoReload reloads the config when the file's content changes
+	// (--config.auto-reload). Default false.
+	AutoReload bool
+	// AutoReloadDebounce is how long auto-reload waits after the last
+	// change before it compares the file's checksum. Default
+	// config.DefaultAutoReloadDebounce (1s).
+	AutoReloadDebounce time.Duration
 	// Sink receives rule and check events besides the alerting pipeline. Optional.
 	Sink event.Sink
 	// Console is where console sinks write. Default os.Stdout.
@@ -112,6 +122,8 @@ func Run(ctx context.Context, opts Options) error {
 		defer opts.Listener.Close()
 	}
 
+	// Summed before the load: a change in between reloads once more.
+	loadedSum, _ := checksum(opts.ConfigFile)
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return &ConfigError{Err: err}
@@ -193,7 +205,16 @@ func Run(ctx context.Context, opts Options) error {
 	guardState.mon = mon
 	wg.Go(func() { guardState.run(ctx) })
 
-	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, hr, log)))
+	rl := newReloader(opts.ConfigFile, mon, alerts, own, log)
+	if opts.AutoReload {
+		wg.Go(func() {
+			if err := rl.watch(ctx, loadedSum, opts.AutoReloadDebounce); err != nil {
+				log.Error("config auto-reload stopped; SIGHUP and /-/reload still reload", zap.Error(err))
+			}
+		})
+	}
+
+	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, hr, log, rl.handler(opts.EnableLifecycle))))
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -232,7 +253,10 @@ loop:
 			break loop
 		case <-opts.Reload:
 			hl.Busy()
-			reload(opts.ConfigFile, mon, alerts, own, log)
+			_ = rl.reload() // logged
+		case result := <-rl.requests:
+			hl.Busy()
+			result <- rl.reload()
 		case <-watchdogTick:
 			// WATCHDOG=1 only while every loop reported within its
 			// deadline: a wedged loop must get the service restarted.
@@ -283,6 +307,9 @@ func withDefaults(opts Options) Options {
 	if opts.BackupInterval <= 0 {
 		opts.BackupInterval = time.Hour
 	}
+	if opts.AutoReloadDebounce <= 0 {
+		opts.AutoReloadDebounce = config.DefaultAutoReloadDebounce
+	}
 	if opts.Web == nil {
 		addrs := []string{":9850"}
 		none := ""
@@ -290,27 +317,6 @@ func withDefaults(opts Options) Options {
 		opts.Web = &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &none, WebSystemdSocket: &noSocket}
 	}
 	return opts
-}
-
-// reload builds the new config first and swaps it in only when valid: a
-// bad file leaves the old config running.
-func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics, log *zap.Logger) {
-	cfg, err := LoadConfig(path)
-	if err == nil {
-		err = mon.Apply(cfg)
-	}
-	if err == nil {
-		// Sinks are built at start; a reload retunes grouping and links.
-		err = alerts.manager.UpdateSettings(alert.SettingsFrom(cfg.Alerting))
-	}
-	if err != nil {
-		own.reloadOK(false)
-		log.Error("config reload failed; the previous config keeps running", zap.String("config_file", path), zap.Error(err))
-		return
-	}
-	own.reloadOK(true)
-	log.Info("config reloaded", zap.String("config_file", path), zap.Int("targets", len(cfg.Targets)))
-	logConfigWarnings(log, path, cfg)
 }
 
 // serve starts the web server on opts.Listener or on the configured

@@ -156,6 +156,10 @@ type daemonSetup struct {
 	webConfigFile string
 	// logger is the daemon's logger; default none.
 	logger *zap.Logger
+	// lifecycle is --web.enable-lifecycle.
+	lifecycle bool
+	// autoReload is --config.auto-reload, with a 50ms debounce.
+	autoReload bool
 }
 
 // startDaemon runs the daemon on configFile and waits for READY=1. The
@@ -195,6 +199,10 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			Notifier:   d.notifier,
 			Web:        webFlags,
 			Logger:     setup.logger,
+
+			EnableLifecycle:    setup.lifecycle,
+			AutoReload:         setup.autoReload,
+			AutoReloadDebounce: 50 * time.Millisecond,
 		})
 	}()
 	select {

@@ -62,14 +62,16 @@ type apiError struct {
 // maxRequestBody bounds API request bodies.
 const maxRequestBody = 64 << 10
 
-func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger) http.Handler {
-	api := &api{mon: mon, health: hr, alerting: alerts, reviews: revs, sinkNames: alerts.sinkNames, store: st, log: log.Named("api"), now: alerts.manager.Now}
+func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger, reload http.HandlerFunc) http.Handler {
+	api := &api{mon: mon, health: hr, alerting: alerts, reviews: revs, store: st, log: log.Named("api"), now: alerts.manager.Now}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
 	mux.HandleFunc("GET /-/healthy", api.healthy)
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "spacetime-watch is Ready.")
 	})
+	mux.HandleFunc("POST /-/reload", reload)
+	mux.HandleFunc("PUT /-/reload", reload)
 	mux.HandleFunc("GET /api/v1/status", api.status)
 	mux.HandleFunc("GET /api/v1/deployments", api.listDeployments)
 	mux.HandleFunc("POST /api/v1/deployments", api.startDeployment)
@@ -90,14 +92,13 @@ const landingPage = `<!doctype html><html><head><title>spacetime-watch</title></
 `
 
 type api struct {
-	mon       *monitor.Monitor
-	health    *health.Registry
-	alerting  *alerting
-	reviews   *reviews
-	sinkNames []string
-	store     *store.Store
-	log       *zap.Logger
-	now       func() time.Time // the clock of "from now" in requests
+	mon      *monitor.Monitor
+	health   *health.Registry
+	alerting *alerting
+	reviews  *reviews
+	store    *store.Store
+	log      *zap.Logger
+	now      func() time.Time // the clock of "from now" in requests
 }
 
 // healthy answers 200 while every loop of the daemon reported within its

@@ -229,7 +229,7 @@ func (a *api) notifyTest(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !decodeBody(w, r, a, &req, `{"sink": ... (optional)}`) {
 		return
 	}
-	sinks := a.sinkNames
+	sinks := a.alerting.sinkNames()
 	if req.Sink != "" {
 		if !slices.Contains(sinks, req.Sink) {
 			a.fail(w, http.StatusNotFound, fmt.Errorf("no sink named %q (configured: %s)", req.Sink, strings.Join(sinks, ", ")))

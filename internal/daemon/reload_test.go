@@ -20,11 +20,7 @@ import (
 // back to 1.
 func TestReload(t *testing.T) {
 	t.Parallel()
-	alpha := simtest.Start(t, sim.Options{})
-	beta := simtest.Start(t, sim.Options{})
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha}))
+	alpha, beta, dir, cfg := reloadSetup(t)
 	d := startDaemon(t, cfg, daemonSetup{})
 	isAlpha := map[string]string{"target": "alpha"}
 	waitValue(t, d.reg, 10*time.Second, "spacetime_up", isAlpha, 1)
@@ -97,4 +93,16 @@ func targetNames(st daemon.StatusResponse) string {
 		names = append(names, tg.Name)
 	}
 	return strings.Join(names, ",")
+}
+
+// reloadSetup starts two simulated instances and writes a config watching
+// the first, alpha, in a new dir; it returns both and the config's path.
+func reloadSetup(t *testing.T) (alpha, beta *sim.Sim, dir, cfg string) {
+	t.Helper()
+	alpha = simtest.Start(t, sim.Options{})
+	beta = simtest.Start(t, sim.Options{})
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "config.yaml")
+	testkit.WriteFile(t, cfg, configYAML(t, dir, simTarget{"alpha", alpha}))
+	return alpha, beta, dir, cfg
 }

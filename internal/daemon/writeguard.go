@@ -28,7 +28,8 @@ import (
 //     against Host; net/http's CrossOriginProtection): 403 otherwise;
 //   - a write with a body says Content-Type: application/json, a type a
 //     browser cannot send across sites without a CORS preflight, which the
-//     daemon never answers: 415 otherwise.
+//     daemon never answers: 415 otherwise (a DELETE, and a /-/reload
+//     without a body, need none).
 type writeGuard struct {
 	// authenticates reports whether the web config authenticates every
 	// caller; it is asked on each write, because exporter-toolkit re-reads
@@ -106,14 +107,20 @@ func (g *writeGuard) check(r *http.Request) (int, error) {
 	}
 	// DELETE carries no body, so it has no content type to require; it is
 	// not a method a page may send across sites without a CORS preflight
-	// either, and the peer, Host and Origin rules above still apply.
-	if r.Method != http.MethodDelete {
+	// either, and the peer, Host and Origin rules above still apply. The
+	// lifecycle endpoints (/-/reload) take no body either: `curl -X POST`
+	// sends none and no Content-Type, as for Prometheus; one with a body
+	// is held to the rule like any write.
+	if r.Method != http.MethodDelete && !(lifecycle(r) && r.ContentLength == 0) {
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 			return http.StatusUnsupportedMediaType, fmt.Errorf("write refused: Content-Type %q; send a JSON body with Content-Type: application/json", r.Header.Get("Content-Type"))
 		}
 	}
 	return 0, nil
 }
+
+// lifecycle reports whether r is for a lifecycle endpoint (/-/reload).
+func lifecycle(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/-/") }
 
 // ownHost reports whether r's Host names this daemon: localhost, a
 // loopback address, the address the client connected to, the machine's

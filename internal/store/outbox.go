@@ -100,12 +100,20 @@ func (s *Store) OutboxDeadLetter(sink string, seq uint64, reason string) error {
 		if ob == nil || !has(ob, key) {
 			return fmt.Errorf("outbox entry %s/%d: %w", sink, seq, ErrNotFound)
 		}
-		payload := cloneValue(ob.Get(key))
-		v, err := encodeDeadLetter(DeadLetter{At: s.now(), Reason: reason, Payload: payload})
-		if err != nil {
-			return err
-		}
-		db, err := createOwnerBucket(tx, bucketDeadLetters, sink)
+		return s.moveToDeadLetters(tx, sink, ob, [][]byte{key}, reason)
+	})
+}
+
+// moveToDeadLetters moves the entries keys of sink's outbox bucket ob to
+// its dead letters, with the reason, and trims the dead letters.
+func (s *Store) moveToDeadLetters(tx *bolt.Tx, sink string, ob *bolt.Bucket, keys [][]byte, reason string) error {
+	db, err := createOwnerBucket(tx, bucketDeadLetters, sink)
+	if err != nil {
+		return err
+	}
+	at := s.now()
+	for _, key := range keys {
+		v, err := encodeDeadLetter(DeadLetter{At: at, Reason: reason, Payload: cloneValue(ob.Get(key))})
 		if err != nil {
 			return err
 		}
@@ -115,8 +123,35 @@ func (s *Store) OutboxDeadLetter(sink string, seq uint64, reason string) error {
 		if _, err := logDelete(ob, key); err != nil {
 			return err
 		}
-		return logTrim(db, s.opts.DeadLetters, nil, nil)
+	}
+	return logTrim(db, s.opts.DeadLetters, nil, nil)
+}
+
+// OutboxDeadLetterAll moves every message of sink's outbox to its dead
+// letters, with the reason, in one transaction, and returns how many it
+// moved: a sink removed from the configuration gives up its queue at once,
+// visibly, rather than keep it waiting for a sink that may never return.
+func (s *Store) OutboxDeadLetterAll(sink, reason string) (int, error) {
+	var moved int
+	err := s.update("outbox dead-letter all of "+sink, func(tx *bolt.Tx) error {
+		ob := ownerBucket(tx, bucketOutbox, sink)
+		if ob == nil {
+			return nil
+		}
+		var keys [][]byte
+		if err := ob.ForEach(func(k, _ []byte) error {
+			keys = append(keys, cloneValue(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		moved = len(keys)
+		return s.moveToDeadLetters(tx, sink, ob, keys, reason)
 	})
+	return moved, err
 }
 
 // DeadLetters returns sink's dead letters, oldest first.
