@@ -15,21 +15,6 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-// tlsServer is a loopback https server presenting whatever certificate
-// cert holds at each handshake, so that a test can renew it.
-func tlsServer(t *testing.T, handler http.Handler, cert *atomic.Pointer[tls.Certificate]) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(handler)
-	// GetConfigForClient, not GetCertificate: a client dialling an IP
-	// sends no SNI, and the server would present httptest's own certificate.
-	srv.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		return &tls.Config{Certificates: []tls.Certificate{*cert.Load()}}, nil
-	}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // TestClient_PeerCert: the client keeps the earliest expiry of the verified
 // chain of its latest answer, the leaf's or the CA's, whichever comes
 // first, and sees a renewed certificate at the next request. Verification
@@ -40,7 +25,7 @@ func TestClient_PeerCert(t *testing.T) {
 	var cert atomic.Pointer[tls.Certificate]
 	leaf := ca.Issue(t, base.Add(-24*time.Hour), base.Add(10*24*time.Hour), "127.0.0.1")
 	cert.Store(&leaf)
-	srv := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testkit.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"http_api":"active"}`))
 	}), &cert)
 	c := newClient(t, srv.URL, func(o *spacetime.Options) {
@@ -88,7 +73,7 @@ func TestDial_WSSUsesTLSConfig(t *testing.T) {
 	leaf := ca.Issue(t, base.Add(-time.Hour), base.Add(30*24*time.Hour), "127.0.0.1")
 	cert.Store(&leaf)
 	up := websocket.Upgrader{}
-	srv := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testkit.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return

@@ -10,6 +10,9 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,4 +96,20 @@ func newKey(tb testing.TB) *ecdsa.PrivateKey {
 		tb.Fatal(err)
 	}
 	return key
+}
+
+// TLSServer starts a loopback https server for handler that presents the
+// certificate cert holds at each handshake, so that a test can renew it
+// between requests; it is closed when the test ends.
+func TLSServer(tb testing.TB, handler http.Handler, cert *atomic.Pointer[tls.Certificate]) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(handler)
+	// GetConfigForClient, not GetCertificate: a client dialling an IP
+	// sends no SNI, and the server would present httptest's own certificate.
+	srv.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return &tls.Config{Certificates: []tls.Certificate{*cert.Load()}}, nil
+	}}
+	srv.StartTLS()
+	tb.Cleanup(srv.Close)
+	return srv
 }
