@@ -64,14 +64,14 @@ func (r *targetRunner) applyCertLocked(pc spacetime.PeerCert, at time.Time) {
 		At: at, Since: at, Observed: certObserved(pc, at), Expected: "more than " + formatDays(s.certWarning) + " of validity left"}
 	if level == "" {
 		ev.State, ev.Severity, ev.Since = event.StateResolved, prev.Level, prev.Since
-		ev.Reason = fmt.Sprintf("the TLS certificate (%s) was renewed: it now expires %s", pc.Subject, certWhen(pc, at))
+		ev.Reason = fmt.Sprintf("the TLS certificate (%s) was renewed: it now %s", pc.Subject, certWhen(pc, at))
 		r.log.Info("TLS certificate renewed", zap.Object("event", ev))
 	} else {
 		ev.State, ev.Severity, ev.Hint = event.StateFiring, level, certExpiryHint
 		if prev.Level != "" {
 			ev.Since = prev.Since // escalated: the condition began at the warning
 		}
-		ev.Reason = fmt.Sprintf("the TLS certificate (%s) the API presents expires %s", pc.Subject, certWhen(pc, at))
+		ev.Reason = fmt.Sprintf("the TLS certificate (%s) the API presents %s", pc.Subject, certWhen(pc, at))
 		r.log.Warn("TLS certificate expiring", zap.Object("event", ev))
 	}
 	if r.sink != nil {
@@ -87,13 +87,14 @@ func certObserved(pc spacetime.PeerCert, at time.Time) string {
 	return "expired"
 }
 
-// certWhen is "on 2026-12-07 10:00 UTC, in 10d" (or "… UTC, 2d ago").
+// certWhen is "expires on 2026-12-07 10:00 UTC, in 10d", or "expired on
+// …, 2d ago".
 func certWhen(pc spacetime.PeerCert, at time.Time) string {
-	when := "on " + pc.NotAfter.UTC().Format("2006-01-02 15:04 UTC")
+	when := pc.NotAfter.UTC().Format("2006-01-02 15:04 UTC")
 	if left := pc.NotAfter.Sub(at); left > 0 {
-		return when + ", in " + formatDays(left)
+		return "expires on " + when + ", in " + formatDays(left)
 	}
-	return when + ", " + formatDays(at.Sub(pc.NotAfter)) + " ago (it has expired)"
+	return "expired on " + when + ", " + formatDays(at.Sub(pc.NotAfter)) + " ago"
 }
 
 // formatDays writes d in days and hours, rounded down to the hour: 13d,

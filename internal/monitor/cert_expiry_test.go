@@ -23,8 +23,8 @@ import (
 // TestCertExpiry_LoopbackTLS runs the daemon's rounds against a loopback
 // https instance whose certificate, signed by the private CA the target's
 // tls.ca_file names, is valid for 20 days from the test's base: nothing
-// while 20 days remain, a warning at 10 days, critical at 2, resolved once
-// the certificate is renewed. Every component runs on the injected clock,
+// while 20 days remain, a warning at 10 days, critical at 2 and once it
+// expired, resolved once the certificate is renewed. Every component runs on the injected clock,
 // certificate verification included, so the test is no time bomb.
 func TestCertExpiry_LoopbackTLS(t *testing.T) {
 	base := testkit.BaseTime(t)
@@ -87,7 +87,8 @@ func TestCertExpiry_LoopbackTLS(t *testing.T) {
 		{"10 days left", 10 * day, false, "firing warning"},
 		{"still 9 days", 11 * day, false, ""},
 		{"2 days left", 18 * day, false, "firing critical"},
-		{"renewed", 18*day + time.Hour, true, "resolved critical"},
+		{"expired a day ago", 21 * day, false, ""}, // still critical: the handshake fails, the expiry is still known
+		{"renewed", 21*day + time.Hour, true, "resolved critical"},
 	}
 	seen := 0
 	for _, s := range steps {

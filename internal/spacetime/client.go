@@ -331,6 +331,7 @@ func (c *Client) attempt(ctx context.Context, r apiCall, tok Secret) (*apiRespon
 	start := clock.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		c.noteExpiredCert(err)
 		err = classifyTransport(r.method, r.endpoint(), c.timeout, ctx, err)
 		c.record(r, 0, clock.Since(start), err)
 		return nil, err

@@ -3,6 +3,7 @@ package spacetime
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"time"
 )
 
@@ -18,7 +19,8 @@ type PeerCert struct {
 }
 
 // PeerCert returns the chain the instance presented on the latest request
-// that got an answer over TLS; false before any, or over plain http. Each
+// that got an answer over TLS, or the expired certificate a handshake
+// refused; false before any, or over plain http. Each
 // request opens its own connection, so a renewed certificate shows at the
 // next request.
 func (c *Client) PeerCert() (PeerCert, bool) {
@@ -43,6 +45,21 @@ func (c *Client) notePeerCert(cs *tls.ConnectionState) {
 	c.certMu.Lock()
 	c.cert = pc
 	c.certMu.Unlock()
+}
+
+// noteExpiredCert records the expiry of a certificate the handshake refused
+// because it expired (or is not valid yet), so that an expired certificate
+// is reported as one rather than left at its last good reading.
+func (c *Client) noteExpiredCert(err error) {
+	var invalid x509.CertificateInvalidError
+	if !errors.As(err, &invalid) || invalid.Reason != x509.Expired || invalid.Cert == nil {
+		return
+	}
+	if pc, ok := earliestExpiry([]*x509.Certificate{invalid.Cert}); ok {
+		c.certMu.Lock()
+		c.cert = pc
+		c.certMu.Unlock()
+	}
 }
 
 // earliestExpiry is the certificate of chain that expires first.

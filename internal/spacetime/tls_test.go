@@ -50,6 +50,16 @@ func TestClient_PeerCert(t *testing.T) {
 	cert.Store(&renewed)
 	expect(ca.Cert.NotAfter, "spacetime-watch test CA") // the CA now expires first
 
+	// An expired certificate fails the request, and is reported as such.
+	expired := ca.Issue(t, base.Add(-30*24*time.Hour), base.Add(-2*24*time.Hour), "127.0.0.1")
+	cert.Store(&expired)
+	if _, err := c.Status(ctxT(t)); err == nil {
+		t.Fatal("Status with an expired certificate succeeded")
+	}
+	if pc, ok := c.PeerCert(); !ok || !pc.NotAfter.Equal(base.Add(-2*24*time.Hour)) {
+		t.Errorf("PeerCert after an expired certificate = %+v, %v; want its NotAfter %s", pc, ok, base.Add(-2*24*time.Hour))
+	}
+
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"http_api":"active"}`))
 	}))

@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -109,6 +111,8 @@ func TLSServer(tb testing.TB, handler http.Handler, cert *atomic.Pointer[tls.Cer
 	srv.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		return &tls.Config{Certificates: []tls.Certificate{*cert.Load()}}, nil
 	}}
+	// A refused certificate is what such tests are about: not log noise.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	tb.Cleanup(srv.Close)
 	return srv
