@@ -153,6 +153,31 @@ type Settings struct {
 	Telemetry Telemetry `yaml:"telemetry"`
 	// Reviews are the post-deployment reviews. Default: at 1h, 4h and 24h.
 	Reviews Reviews `yaml:"reviews"`
+	// TLS is how an https api_url and wss telemetry_urls are verified, and
+	// when the certificate's expiry alerts. Default: see TLS.
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS configures the connections to an https api_url and wss
+// telemetry_urls, as Prometheus's tls_config does, and the
+// tls_cert_expiring condition. It is ignored for http and ws URLs.
+type TLS struct {
+	// CAFile is a PEM file of the CA certificates that sign the instance's
+	// certificate (an ingress with a private CA). Expanded like token_file.
+	// Default: none (the system roots).
+	CAFile string `yaml:"ca_file,omitempty,expand"`
+	// ServerName is the name the certificate must be valid for, when it is
+	// not the URL's host (an IP address, a tunnel). Default: the URL's host.
+	ServerName string `yaml:"server_name,omitempty"`
+	// InsecureSkipVerify accepts any certificate: the chain and the name
+	// go unchecked (the expiry is still watched). Default: false.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// ExpiryWarning is how long before the certificate's expiry
+	// tls_cert_expiring fires as a warning. Default: 336h (14 days).
+	ExpiryWarning time.Duration `yaml:"expiry_warning"`
+	// ExpiryCritical is how long before the expiry tls_cert_expiring
+	// becomes critical; below expiry_warning. Default: 72h (3 days).
+	ExpiryCritical time.Duration `yaml:"expiry_critical"`
 }
 
 // Expected holds the values a healthy instance reports.

@@ -85,6 +85,9 @@ func defaultSettings() Settings {
 			PerformancePollInterval: 30 * time.Second,
 		},
 		Reviews: Reviews{Offsets: []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}},
+		// blackbox_exporter users alert on probe_ssl_earliest_cert_expiry
+		// at 14 days as a rule; 3 days leaves a weekend to renew.
+		TLS: TLS{ExpiryWarning: 14 * 24 * time.Hour, ExpiryCritical: 3 * 24 * time.Hour},
 	}
 }
 

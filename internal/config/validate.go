@@ -1,8 +1,10 @@
 package config
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -116,6 +118,7 @@ func validateSettings(s *Settings) []relProblem {
 	validateMemory(&c, &s.Thresholds.Memory)
 	validateTelemetry(&c, &s.Telemetry)
 	validateReviews(&c, &s.Reviews)
+	validateTLS(&c, &s.TLS)
 	return c.ps
 }
 
@@ -279,6 +282,24 @@ func validateReviews(c *checker, r *Reviews) {
 			c.addf(rel, "must come after offsets[%d] (%s), got %s; list offsets in ascending order without repeats",
 				i-1, formatDuration(r.Offsets[i-1]), formatDuration(off))
 		}
+	}
+}
+
+func validateTLS(c *checker, t *TLS) {
+	if positive(c, ".tls.expiry_critical", t.ExpiryCritical, "72h") &&
+		positive(c, ".tls.expiry_warning", t.ExpiryWarning, "336h") && t.ExpiryCritical >= t.ExpiryWarning {
+		c.addf(".tls.expiry_critical", "must be below expiry_warning (%s), got %s; e.g. 72h",
+			formatDuration(t.ExpiryWarning), formatDuration(t.ExpiryCritical))
+	}
+	if t.CAFile == "" {
+		return
+	}
+	pem, err := os.ReadFile(t.CAFile)
+	switch {
+	case err != nil:
+		c.addf(".tls.ca_file", "cannot read it: %v; give the PEM file of the CA that signs the instance's certificate", err)
+	case !x509.NewCertPool().AppendCertsFromPEM(pem):
+		c.addf(".tls.ca_file", "%s holds no PEM certificate; give the CA's certificate (-----BEGIN CERTIFICATE-----)", t.CAFile)
 	}
 }
 

@@ -135,6 +135,7 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 		instanceUp: func(ctx context.Context) CheckResult {
 			return RunChecks(ctx, ct, ModeScheduled, []config.CheckName{config.CheckInstanceUp})[0]
 		},
+		peerCert: ct.Client.PeerCert,
 	}, m.opts.Metrics, m.opts.Store, m.opts.Sink, log, m.opts.Now)
 	runner.recorder = rec
 	t := &target{cfg: tc, runner: runner, recorder: rec}

@@ -126,7 +126,8 @@ func conditionSeverity(r CheckResult) (Severity, bool) {
 
 // ConditionNames lists every condition the monitor raises as an alert,
 // sorted: the threshold rules (RuleNames), one per check (check_health,
-// ...), and the token conditions. Silences are checked against it.
+// ...), the token conditions and tls_cert_expiring. Silences and inhibit
+// rules are checked against it.
 func ConditionNames() []string {
 	names := RuleNames()
 	for _, c := range config.AllChecks() {
@@ -135,6 +136,7 @@ func ConditionNames() []string {
 	for _, c := range tokenConditions {
 		names = append(names, c.name)
 	}
+	names = append(names, ConditionTLSCertExpiring)
 	slices.Sort(names)
 	return names
 }

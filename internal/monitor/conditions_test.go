@@ -9,7 +9,7 @@ import (
 
 // ConditionNames holds every name an event can carry, so that a silence
 // on any of them is accepted: each rule, each check's failure, and the
-// token conditions.
+// token conditions, and tls_cert_expiring.
 func TestConditionNames(t *testing.T) {
 	names := ConditionNames()
 	raised := RuleNames()
@@ -19,6 +19,7 @@ func TestConditionNames(t *testing.T) {
 	for _, c := range []string{ConditionTokenExpired, ConditionTokenRejected} {
 		raised = append(raised, checkEventRule(CheckResult{Check: config.CheckName(c), Status: CheckFail}))
 	}
+	raised = append(raised, ConditionTLSCertExpiring) // the name applyCertLocked raises
 	for _, n := range raised {
 		if !slices.Contains(names, n) {
 			t.Errorf("%s is raised but not in ConditionNames() %q", n, names)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -25,3 +26,11 @@ func NewChecksRunner(t *config.Target, st *store.Store, sink event.Sink, now fun
 
 // Apply records one round's results at at.
 func (c *ChecksRunner) Apply(results []CheckResult, at time.Time) { c.r.apply(results, at) }
+
+// ApplyCert records, at at, the certificate chain the API presented, as a
+// round does after its checks.
+func (c *ChecksRunner) ApplyCert(pc spacetime.PeerCert, at time.Time) {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	c.r.applyCertLocked(pc, at)
+}

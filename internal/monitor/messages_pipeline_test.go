@@ -12,6 +12,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -123,6 +124,7 @@ func (p *pipeline) stop() {
 func targetConfig(name string) *config.Target {
 	t := &config.Target{Name: name, TokenFile: "/etc/spacetime-watch/" + name + ".token"}
 	t.Checks.FailureThreshold, t.Checks.SuccessThreshold = 1, 1
+	t.TLS = config.Default().Defaults.TLS
 	return t
 }
 
@@ -304,6 +306,19 @@ func conditionEpisode(name string) episode {
 	}
 }
 
+// certEpisode serves a certificate 10 days from expiry (a warning), then
+// a renewed one.
+var certEpisode = episode{
+	fire: func(d *driver) {
+		d.runner.ApplyCert(spacetime.PeerCert{NotAfter: d.p.now().Add(10 * 24 * time.Hour), Subject: "vr.example.com"}, d.p.now())
+		synctest.Wait()
+	},
+	resolve: func(d *driver) {
+		d.runner.ApplyCert(spacetime.PeerCert{NotAfter: d.p.now().Add(90 * 24 * time.Hour), Subject: "vr.example.com"}, d.p.now())
+		synctest.Wait()
+	},
+}
+
 // episodes are one per alert the monitor raises (monitor.ConditionNames),
 // in that order; the test fails for a name it cannot drive.
 func episodes(t *testing.T) []episode {
@@ -316,6 +331,8 @@ func episodes(t *testing.T) []episode {
 			e = checkEpisode(config.CheckName(c))
 		} else if _, ok := conditionCauses[name]; ok {
 			e = conditionEpisode(name)
+		} else if name == monitor.ConditionTLSCertExpiring {
+			e = certEpisode
 		} else {
 			t.Errorf("no episode drives %s: add one (rule, check or condition)", name)
 			continue

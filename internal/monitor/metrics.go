@@ -55,6 +55,9 @@ type Metrics struct {
 	DeploymentStart *prometheus.GaugeVec
 	// TokenExpiry is the Unix expiry time of the API token (JWT exp), where known.
 	TokenExpiry *prometheus.GaugeVec
+	// TLSCertExpiry is the Unix time the earliest certificate of the chain
+	// an https API presents expires, once one was seen.
+	TLSCertExpiry *prometheus.GaugeVec
 }
 
 // Label names, fixed.
@@ -99,12 +102,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Restarts:               counter("spacetime_restarts_total", "Restarts of the instance detected by the monitor.", labelTarget),
 		DeploymentStart:        gauge("spacetime_deployment_start_timestamp_seconds", "Unix start time of the target's current deployment.", labelTarget),
 		TokenExpiry:            gauge("spacetime_token_expiry_timestamp_seconds", "Unix expiry time of the instance's API token (JWT exp), where known.", labelTarget),
+		TLSCertExpiry:          gauge("spacetime_tls_cert_expiry_timestamp_seconds", "Unix time the earliest-expiring certificate of the chain the https API presents expires (as blackbox_exporter's probe_ssl_earliest_cert_expiry).", labelTarget),
 	}
 	reg.MustRegister(
 		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,
 		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring, m.RuleState,
 		m.TelemetryConnected, m.TelemetryFrames, m.TelemetryFramesInvalid, m.TelemetryReconnects, m.TelemetryLastFrame,
-		m.Restarts, m.DeploymentStart, m.TokenExpiry,
+		m.Restarts, m.DeploymentStart, m.TokenExpiry, m.TLSCertExpiry,
 	)
 	return m
 }
@@ -129,7 +133,7 @@ func (m *Metrics) ForgetTarget(target string) {
 		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,
 		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring, m.RuleState,
 		m.TelemetryConnected, m.TelemetryFrames, m.TelemetryFramesInvalid, m.TelemetryReconnects, m.TelemetryLastFrame,
-		m.Restarts, m.DeploymentStart, m.TokenExpiry,
+		m.Restarts, m.DeploymentStart, m.TokenExpiry, m.TLSCertExpiry,
 	} {
 		v.DeletePartialMatch(match)
 	}

@@ -24,6 +24,9 @@ type runnerDeps struct {
 	// instanceUp runs check 1 alone: the probe of the API when the
 	// telemetry stream drops.
 	instanceUp func(ctx context.Context) CheckResult
+	// peerCert is the certificate chain the API presented last (https
+	// only); nil, or false, when there is none to watch.
+	peerCert func() (spacetime.PeerCert, bool)
 }
 
 // runnerSettings are the parts of a target's config the runner applies.
@@ -34,6 +37,9 @@ type runnerSettings struct {
 	autoDetect       bool
 	// tokenHint says how to fix a refused token, for the target's source.
 	tokenHint string
+	// certWarning and certCritical are how long before its certificate's
+	// expiry tls_cert_expiring is a warning, and critical.
+	certWarning, certCritical time.Duration
 	// configured is the deployment the config file declares, if any.
 	configured *store.Deployment
 }
@@ -45,6 +51,8 @@ func settingsFromConfig(t *config.Target) runnerSettings {
 		timeout:          t.Schedule.Timeout,
 		autoDetect:       t.Deployment.AutoDetect,
 		tokenHint:        tokenHint(t),
+		certWarning:      t.TLS.ExpiryWarning,
+		certCritical:     t.TLS.ExpiryCritical,
 	}
 	if !t.Deployment.StartedAt.IsZero() {
 		s.configured = &store.Deployment{Target: t.Name, Version: t.Deployment.Version, StartedAt: t.Deployment.StartedAt, Source: store.SourceConfig}
@@ -79,9 +87,11 @@ type targetRunner struct {
 
 	mu         sync.Mutex
 	hysteresis map[config.CheckName]*checkHysteresis
-	last       []CheckResult
-	lastRound  time.Time
-	tokenExp   time.Time
+	// cert is where the target's TLS certificate stands (tls_cert_expiring).
+	cert      certState
+	last      []CheckResult
+	lastRound time.Time
+	tokenExp  time.Time
 }
 
 func newTargetRunner(name string, settings runnerSettings, deps runnerDeps, m *Metrics, st *store.Store, sink event.Sink, log *zap.Logger, now func() time.Time) *targetRunner {
@@ -114,6 +124,7 @@ func (r *targetRunner) restoreHysteresis() {
 		r.log.Warn("cannot read check state; starting afresh", zap.Error(err))
 		return
 	}
+	r.restoreCert(states)
 	b, ok := states[hysteresisKey]
 	if !ok {
 		return
@@ -184,6 +195,11 @@ func (r *targetRunner) apply(results []CheckResult, at time.Time) {
 	}
 	for _, c := range tokenConditions {
 		r.stepLocked(conditionResult(c, results), at)
+	}
+	if r.deps.peerCert != nil {
+		if pc, ok := r.deps.peerCert(); ok {
+			r.applyCertLocked(pc, at)
+		}
 	}
 	r.metrics.VerifyChecksPassed.WithLabelValues(r.name).Set(float64(passed))
 	r.last, r.lastRound = results, at

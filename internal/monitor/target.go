@@ -2,9 +2,11 @@ package monitor
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
@@ -99,7 +101,8 @@ type TargetOptions struct {
 	Now func() time.Time
 	// Observe is handed to the client, for request metrics. Default: none.
 	Observe func(spacetime.Observation)
-	// TLSConfig configures TLS for an https api_url. Default: system roots.
+	// TLSConfig configures TLS for an https api_url and wss telemetry_urls.
+	// Default: the target's tls block (targetTLSConfig).
 	TLSConfig *tls.Config
 	// HTTPClient replaces the client's HTTP client (tests). Default: the
 	// client's own HTTP/1.1, no-keep-alive client.
@@ -123,13 +126,20 @@ func NewCheckTarget(t config.Target, opts TargetOptions) (*CheckTarget, error) {
 	if now == nil {
 		now = clock.Now
 	}
+	tlsConfig := opts.TLSConfig
+	if tlsConfig == nil {
+		var err error
+		if tlsConfig, err = targetTLSConfig(t.TLS, now); err != nil {
+			return nil, fmt.Errorf("target %q: tls: %w", t.Name, err)
+		}
+	}
 	apiToken := targetAPITokenSource(t)
 	client, err := spacetime.New(spacetime.Options{
 		BaseURL:          t.APIURL.String(),
 		Timeout:          t.Checks.RequestTimeout,
 		Token:            apiToken,
 		PerformanceToken: targetTokenSource(t.PerformanceTokenFile, t.PerformanceTokenEnv),
-		TLSConfig:        opts.TLSConfig,
+		TLSConfig:        tlsConfig,
 		HTTPClient:       opts.HTTPClient,
 		UserAgent:        opts.UserAgent,
 		Now:              now,
@@ -171,6 +181,7 @@ func NewCheckTarget(t config.Target, opts TargetOptions) (*CheckTarget, error) {
 	}
 	if len(t.TelemetryURLs) > 0 {
 		so := targetStreamOptions(t, apiToken, now)
+		so.TLSConfig = tlsConfig
 		if opts.Telemetry != nil {
 			ct.Telemetry = opts.Telemetry(so)
 		} else {
@@ -250,6 +261,29 @@ func targetStreamOptions(t config.Target, token spacetime.TokenSource, now func(
 		Token:          token,
 		Now:            now,
 	}
+}
+
+// targetTLSConfig is what the target's https api_url and wss
+// telemetry_urls are verified with: its tls block, on the daemon's clock
+// (a certificate's validity is judged at now, as every expiry is).
+func targetTLSConfig(t config.TLS, now func() time.Time) (*tls.Config, error) {
+	c := &tls.Config{
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, // the operator's explicit choice (tls.insecure_skip_verify)
+		MinVersion:         tls.VersionTLS12,
+		Time:               now,
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	return c, nil
 }
 
 // errCheckNoTelemetry is what checks 4 and 10 report for a target without a

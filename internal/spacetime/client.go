@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
@@ -48,6 +49,7 @@ type Options struct {
 	PerformanceToken TokenSource
 	// TLSConfig configures TLS for an https BaseURL (an ingress with a
 	// private CA); nil means the system roots. Ignored with HTTPClient.
+	// The chain each answer came with is kept for PeerCert.
 	TLSConfig *tls.Config
 	// HTTPClient replaces the default HTTP/1.1, no-keep-alive client (for
 	// tests). Its CheckRedirect is replaced by the client's own policy.
@@ -106,6 +108,9 @@ type Client struct {
 	maxBody   int64
 	now       func() time.Time
 	observe   func(Observation)
+
+	certMu sync.Mutex
+	cert   PeerCert // the latest TLS answer's chain (PeerCert)
 }
 
 // New validates opts and returns a Client.
@@ -326,10 +331,12 @@ func (c *Client) attempt(ctx context.Context, r apiCall, tok Secret) (*apiRespon
 	start := clock.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		c.noteExpiredCert(err)
 		err = classifyTransport(r.method, r.endpoint(), c.timeout, ctx, err)
 		c.record(r, 0, clock.Since(start), err)
 		return nil, err
 	}
+	c.notePeerCert(resp.TLS)
 	body, err := c.readBody(ctx, r, resp)
 	d := clock.Since(start)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,6 +97,9 @@ type StreamOptions struct {
 	Now func() time.Time
 	// Header is sent with the WebSocket handshake.
 	Header http.Header
+	// TLSConfig configures TLS for wss URLs (a private CA, a server name);
+	// nil means the system roots.
+	TLSConfig *tls.Config
 	// MaxInflatedBytes caps a gzip frame's decompressed size (default
 	// DefaultMaxInflatedBytes).
 	MaxInflatedBytes int
@@ -255,6 +259,7 @@ func Dial(ctx context.Context, opts StreamOptions) (*Stream, error) {
 		var stopClose func() bool
 		dialer := websocket.Dialer{ // no Proxy: the instance is local
 			HandshakeTimeout: opts.DialTimeout,
+			TLSClientConfig:  opts.TLSConfig.Clone(),
 			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				dial := opts.NetDial
 				if dial == nil {
