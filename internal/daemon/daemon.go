@@ -313,28 +313,18 @@ func reload(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics
 	logConfigWarnings(log, path, cfg)
 }
 
-// serve starts the web server on opts.Listener or on the configured
-// addresses, with the web config's TLS and basic auth.
+// serve starts the web server on opts.Listener or on the listeners of
+// opts.Web (see listen), with the web config's TLS and basic auth.
 func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-chan error, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	slog := logging.Slog(opts.Logger.Named("web"))
-	listeners := []net.Listener{}
+	var listeners []net.Listener
 	if opts.Listener != nil {
-		listeners = append(listeners, opts.Listener)
+		listeners = []net.Listener{opts.Listener}
 	} else {
-		for _, addr := range *opts.Web.WebListenAddresses {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				for _, l := range listeners {
-					l.Close()
-				}
-				le := &ListenError{Addr: addr, Err: err}
-				if _, malformed := errors.AsType[*net.AddrError](err); malformed {
-					return nil, nil, &ConfigError{Err: le} // a bad flag: no restart fixes it
-				}
-				return nil, nil, le
-			}
-			listeners = append(listeners, l)
+		var err error
+		if listeners, err = listen(opts.Web); err != nil {
+			return nil, nil, err
 		}
 	}
 	errc := make(chan error, 1)

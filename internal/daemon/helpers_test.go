@@ -244,16 +244,7 @@ func (d *runningDaemon) get(path string) (int, string) {
 }
 
 // tryGet fetches url; err is set when nothing answers.
-func tryGet(url string) (int, string, error) {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
+func tryGet(url string) (int, string, error) { return testkit.Get(url, 5*time.Second) }
 
 // httpDo sends body as JSON (none when "") and returns the status and body.
 func httpDo(t *testing.T, method, url, body string) (int, string) {
