@@ -62,7 +62,8 @@ func TestSocketUnitContract(t *testing.T) {
 // listening socket arrives as fd 3 with LISTEN_FDS and LISTEN_PID. The
 // daemon serves on it and says READY=1. Across a restart the socket stays
 // open: a request made while no daemon runs is answered by the next one
-// instead of refused. Without a passed socket the flag is a bad start
+// instead of refused. The daemon's STATUS= line reaches the notify socket.
+// Without a passed socket the flag is a bad start
 // (exit 3, not restarted) whose log names the socket unit.
 func TestSocketActivation(t *testing.T) {
 	bin := buildDaemon(t)
@@ -89,6 +90,8 @@ func TestSocketActivation(t *testing.T) {
 
 	d := h.startWith(t, bin, socket, argv)
 	d.waitNotify(t, "READY=1", 10*time.Second)
+	// systemctl status's "Status:" line, through the real notify socket.
+	d.waitNotify(t, "STATUS=watching 1 target; 0 alerts firing; outbox 0 pending", 10*time.Second)
 	if code, body, err := get(); err != nil || code != http.StatusOK {
 		t.Fatalf("GET %s on the activated socket: %d %q %v", url, code, body, err)
 	}

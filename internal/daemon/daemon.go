@@ -21,6 +21,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
@@ -62,6 +63,10 @@ type Options struct {
 	// BackupInterval is how often the state is copied to state.db.bak,
 	// the last good copy. Default 1h.
 	BackupInterval time.Duration
+	// StatusInterval is how often the daemon looks whether its STATUS=
+	// line for systemd changed (it sends it only then). Default
+	// config.DefaultStatusInterval (5s).
+	StatusInterval time.Duration
 	// Ready, when set, is called once the daemon serves, with its address.
 	Ready func(addr net.Addr)
 	// Now is the clock every decision reads: the store's retention, rule
@@ -200,11 +205,15 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	opts.Notifier.Notify("READY=1")
+	status := &statusReporter{notifier: opts.Notifier, mon: mon, alerts: alerts, log: log}
+	status.update()
+	statusTick := time.NewTicker(opts.StatusInterval)
+	defer statusTick.Stop()
 	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
 
 	var watchdogTick <-chan time.Time
-	// The loop wakes at least every wake: a watchdog tick or a backup.
-	wake := opts.BackupInterval
+	// The loop wakes at least every wake: a watchdog or status tick, or a backup.
+	wake := min(opts.BackupInterval, opts.StatusInterval)
 	if watchdog > 0 {
 		t := time.NewTicker(watchdog / 2)
 		defer t.Stop()
@@ -233,6 +242,10 @@ loop:
 		case <-opts.Reload:
 			hl.Busy()
 			reload(opts.ConfigFile, mon, alerts, own, log)
+			status.update()
+		case <-statusTick.C:
+			hl.Busy()
+			status.update()
 		case <-watchdogTick:
 			// WATCHDOG=1 only while every loop reported within its
 			// deadline: a wedged loop must get the service restarted.
@@ -279,6 +292,9 @@ func withDefaults(opts Options) Options {
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
+	}
+	if opts.StatusInterval <= 0 {
+		opts.StatusInterval = config.DefaultStatusInterval
 	}
 	if opts.BackupInterval <= 0 {
 		opts.BackupInterval = time.Hour

@@ -156,6 +156,9 @@ type daemonSetup struct {
 	webConfigFile string
 	// logger is the daemon's logger; default none.
 	logger *zap.Logger
+	// statusInterval is how often the daemon looks at its STATUS= line;
+	// default the daemon's.
+	statusInterval time.Duration
 }
 
 // startDaemon runs the daemon on configFile and waits for READY=1. The
@@ -195,6 +198,8 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			Notifier:   d.notifier,
 			Web:        webFlags,
 			Logger:     setup.logger,
+
+			StatusInterval: setup.statusInterval,
 		})
 	}()
 	select {
