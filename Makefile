@@ -54,7 +54,7 @@ build:
 package: build
 	rm -rf $(DIST)/deb && mkdir -p $(DIST)/deb
 	cp $(BIN)/spacetime-watch $(BIN)/spacetime-sim $(BIN)/completion/* deploy/deb/config.yaml deploy/deb/copyright deploy/deb/lintian-overrides \
-		deploy/deb/postinst deploy/deb/prerm deploy/deb/postrm deploy/systemd/spacetime-watch.default deploy/config.example.yaml $(DIST)/deb/
+		deploy/deb/postinst deploy/deb/prerm deploy/deb/postrm deploy/systemd/spacetime-watch.default deploy/systemd/spacetime-watch.socket deploy/config.example.yaml $(DIST)/deb/
 	sed 's|^ExecStart=/usr/local/bin/spacetime-watch |ExecStart=/usr/bin/spacetime-watch |' deploy/systemd/spacetime-watch.service >$(DIST)/deb/spacetime-watch.service
 	gzip -9n -c $(BIN)/man/spacetime-watch.1 >$(DIST)/deb/spacetime-watch.1.gz
 	gzip -9n -c $(BIN)/man/spacetime-sim.1 >$(DIST)/deb/spacetime-sim.1.gz

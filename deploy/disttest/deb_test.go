@@ -44,7 +44,7 @@ func TestDebPackage(t *testing.T) {
 	})
 	files := installedFiles(t)
 	for _, want := range []string{
-		"/usr/bin/spacetime-watch", "/usr/bin/spacetime-sim", installedUnit, installedConf, "/etc/default/spacetime-watch",
+		"/usr/bin/spacetime-watch", "/usr/bin/spacetime-sim", installedUnit, "/lib/systemd/system/spacetime-watch.socket", installedConf, "/etc/default/spacetime-watch",
 		"/usr/share/bash-completion/completions/spacetime-watch", "/usr/share/zsh/vendor-completions/_spacetime-watch",
 		"/usr/share/man/man1/spacetime-watch.1.gz", "/usr/share/doc/spacetime-watch/copyright", "/usr/share/doc/spacetime-watch/changelog.gz",
 	} {

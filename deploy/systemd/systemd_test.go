@@ -39,6 +39,8 @@ import (
 
 const (
 	unitName = "spacetime-watch.service"
+	// socketName is the optional socket-activation unit.
+	socketName = "spacetime-watch.socket"
 	// binPath is where the unit expects the binary; tests substitute a
 	// freshly built one.
 	binPath = "/usr/local/bin/spacetime-watch"
@@ -481,16 +483,30 @@ type process struct {
 
 func (h *host) start(t *testing.T, bin string) *process {
 	t.Helper()
+	return h.startWith(t, bin, nil, h.argv)
+}
+
+// startWith starts bin with argv (argv[0] replaced by bin). With socket
+// set it plays systemd's socket activation: the socket is the child's
+// fd 3, LISTEN_FDS=1, and LISTEN_PID is the child's pid, which only exists
+// once it runs, so a shell sets it and execs the daemon in its place.
+func (h *host) startWith(t *testing.T, bin string, socket *os.File, argv []string) *process {
+	t.Helper()
 	h.started++
 	sock := filepath.Join(h.root, fmt.Sprintf("notify-%d", h.started))
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv := slices.Clone(h.argv)
+	argv = slices.Clone(argv)
 	argv[0] = bin
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(slices.Clone(h.env), "NOTIFY_SOCKET="+sock)
+	if socket != nil {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`}, argv...)...)
+		cmd.Env = append(slices.Clone(h.env), "NOTIFY_SOCKET="+sock, "LISTEN_FDS=1", "LISTEN_FDNAMES="+socketName)
+		cmd.ExtraFiles = []*os.File{socket}
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,8 @@ const (
 	// ExitCannotRun: the daemon cannot run and a restart will not help
 	// until an operator acts: the state dir is not writable (permissions,
 	// a read-only file system, a file where the dir should be), or the
-	// listen address is refused for want of privilege. systemd's unit does
+	// listen address is refused for want of privilege, or it is a vsock
+	// address on a host without vsock. systemd's unit does
 	// not restart it (RestartPreventExitStatus). A listen address in use is
 	// not one of these: the holder may go away, so that stays ExitError.
 	ExitCannotRun = 5
@@ -97,6 +98,9 @@ func exitFor(err error, log *zap.Logger) int {
 		return ExitCannotRun
 	case errors.Is(err, syscall.EACCES) && errors.As(err, &listenErr):
 		log.Error("not allowed to listen on the address; not running (a restart will not help: pick a port above 1023 or grant CAP_NET_BIND_SERVICE)", zap.Error(err))
+		return ExitCannotRun
+	case errors.Is(err, syscall.EAFNOSUPPORT) && errors.As(err, &listenErr):
+		log.Error("this host cannot listen on the address's kind of socket; not running (a restart will not help: pick a TCP address, or run where vsock exists)", zap.Error(err))
 		return ExitCannotRun
 	default:
 		log.Error("spacetime-watch stopped", zap.Error(err))

@@ -30,6 +30,7 @@ func TestExitFor(t *testing.T) {
 		{"wrapped lock", fmt.Errorf("store: open: %w", &store.LockedError{Dir: "/d"}), ExitLocked},
 		{"state dir not writable", fmt.Errorf("store: %w", store.ErrNotWritable), ExitCannotRun},
 		{"listen refused for privilege", &daemon.ListenError{Addr: ":80", Err: &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EACCES)}}, ExitCannotRun},
+		{"vsock on a host without it", &daemon.ListenError{Addr: "vsock://:9850", Err: fmt.Errorf("listen vsock: %w", os.NewSyscallError("socket", syscall.EAFNOSUPPORT))}, ExitCannotRun},
 		{"listen address in use", &daemon.ListenError{Addr: ":9850", Err: &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}}, ExitError},
 		{"permission denied elsewhere", fmt.Errorf("monitor: %w", syscall.EACCES), ExitError},
 		{"anything else", errors.New("web server: closed"), ExitError},

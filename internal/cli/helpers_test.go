@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -56,16 +55,7 @@ func watchConfig(t *testing.T, dir string, s *sim.Sim, head, defaults string) (c
 }
 
 // get fetches url; err is set when the server cannot be reached.
-func get(url string) (int, string, error) {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
+func get(url string) (int, string, error) { return testkit.Get(url, 5*time.Second) }
 
 // mustGet fetches url and fails the test unless it answers 200.
 func mustGet(t *testing.T, url string) string {

@@ -160,6 +160,11 @@ func defaultSink(t SinkType) Sink {
 	return s
 }
 
+// DefaultStatusInterval is how often the daemon looks whether its one-line
+// status for systemd (STATUS=, the "Status:" of systemctl status) changed;
+// it sends the line only when it did.
+const DefaultStatusInterval = 5 * time.Second
+
 // clone returns a deep copy, so targets that start from the same defaults
 // share no slices.
 func (s Settings) clone() Settings {

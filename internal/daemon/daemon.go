@@ -72,6 +72,10 @@ type Options struct {
 	// BackupInterval is how often the state is copied to state.db.bak,
 	// the last good copy. Default 1h.
 	BackupInterval time.Duration
+	// StatusInterval is how often the daemon looks whether its STATUS=
+	// line for systemd changed (it sends it only then). Default
+	// config.DefaultStatusInterval (5s).
+	StatusInterval time.Duration
 	// Ready, when set, is called once the daemon serves, with its address.
 	Ready func(addr net.Addr)
 	// Now is the clock every decision reads: the store's retention, rule
@@ -221,11 +225,15 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	opts.Notifier.Notify("READY=1")
+	status := &statusReporter{notifier: opts.Notifier, mon: mon, alerts: alerts, log: log}
+	status.update()
+	statusTick := time.NewTicker(opts.StatusInterval)
+	defer statusTick.Stop()
 	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
 
 	var watchdogTick <-chan time.Time
-	// The loop wakes at least every wake: a watchdog tick or a backup.
-	wake := opts.BackupInterval
+	// The loop wakes at least every wake: a watchdog or status tick, or a backup.
+	wake := min(opts.BackupInterval, opts.StatusInterval)
 	if watchdog > 0 {
 		t := time.NewTicker(watchdog / 2)
 		defer t.Stop()
@@ -254,9 +262,14 @@ loop:
 		case <-opts.Reload:
 			hl.Busy()
 			_ = rl.reload() // logged
+			status.update()
 		case result := <-rl.requests:
 			hl.Busy()
 			result <- rl.reload()
+			status.update()
+		case <-statusTick.C:
+			hl.Busy()
+			status.update()
 		case <-watchdogTick:
 			// WATCHDOG=1 only while every loop reported within its
 			// deadline: a wedged loop must get the service restarted.
@@ -304,6 +317,9 @@ func withDefaults(opts Options) Options {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
 	}
+	if opts.StatusInterval <= 0 {
+		opts.StatusInterval = config.DefaultStatusInterval
+	}
 	if opts.BackupInterval <= 0 {
 		opts.BackupInterval = time.Hour
 	}
@@ -319,28 +335,18 @@ func withDefaults(opts Options) Options {
 	return opts
 }
 
-// serve starts the web server on opts.Listener or on the configured
-// addresses, with the web config's TLS and basic auth.
+// serve starts the web server on opts.Listener or on the listeners of
+// opts.Web (see listen), with the web config's TLS and basic auth.
 func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-chan error, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	slog := logging.Slog(opts.Logger.Named("web"))
-	listeners := []net.Listener{}
+	var listeners []net.Listener
 	if opts.Listener != nil {
-		listeners = append(listeners, opts.Listener)
+		listeners = []net.Listener{opts.Listener}
 	} else {
-		for _, addr := range *opts.Web.WebListenAddresses {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				for _, l := range listeners {
-					l.Close()
-				}
-				le := &ListenError{Addr: addr, Err: err}
-				if _, malformed := errors.AsType[*net.AddrError](err); malformed {
-					return nil, nil, &ConfigError{Err: le} // a bad flag: no restart fixes it
-				}
-				return nil, nil, le
-			}
-			listeners = append(listeners, l)
+		var err error
+		if listeners, err = listen(opts.Web); err != nil {
+			return nil, nil, err
 		}
 	}
 	errc := make(chan error, 1)

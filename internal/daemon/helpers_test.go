@@ -160,6 +160,9 @@ type daemonSetup struct {
 	lifecycle bool
 	// autoReload is --config.auto-reload, with a 50ms debounce.
 	autoReload bool
+	// statusInterval is how often the daemon looks at its STATUS= line;
+	// default the daemon's.
+	statusInterval time.Duration
 }
 
 // startDaemon runs the daemon on configFile and waits for READY=1. The
@@ -203,6 +206,7 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			EnableLifecycle:    setup.lifecycle,
 			AutoReload:         setup.autoReload,
 			AutoReloadDebounce: 50 * time.Millisecond,
+			StatusInterval:     setup.statusInterval,
 		})
 	}()
 	select {
@@ -252,16 +256,7 @@ func (d *runningDaemon) get(path string) (int, string) {
 }
 
 // tryGet fetches url; err is set when nothing answers.
-func tryGet(url string) (int, string, error) {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
+func tryGet(url string) (int, string, error) { return testkit.Get(url, 5*time.Second) }
 
 // httpDo sends body as JSON (none when "") and returns the status and body.
 func httpDo(t *testing.T, method, url, body string) (int, string) {
