@@ -27,6 +27,10 @@ type checkHysteresis struct {
 	// kind and cause are those of the failure that raised it.
 	kind  event.Kind
 	cause string
+	// fired is the firing event while the check fails, kept so that a
+	// restarted daemon can re-announce it (reannounceChecks); zero
+	// otherwise.
+	fired *event.Event
 }
 
 // step feeds one result and reports a transition: +1 the check started

@@ -213,6 +213,7 @@ func (m *Monitor) startLocked(t *target) error {
 		// The first round, right away, the interval's ticks and the API
 		// probe run beside the watcher.
 		var side sync.WaitGroup
+		t.runner.reannounceChecks(m.opts.Now())
 		side.Go(t.job.Run)
 		if isInterval {
 			side.Go(func() { tickRounds(ctx, every, func() { side.Go(t.job.Run) }) })

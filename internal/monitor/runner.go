@@ -116,6 +116,33 @@ type persistedHysteresis struct {
 	Severity Severity   `json:"severity,omitempty"`
 	Kind     event.Kind `json:"kind,omitempty"`
 	Cause    string     `json:"cause,omitempty"`
+	// Fired is the firing event while the check fails (absent in state
+	// written before it was kept: nothing is re-announced then).
+	Fired *event.Event `json:"fired,omitempty"`
+}
+
+// reannounceChecks hands the sink the firing event of each check restored
+// failing, at now: an alert manager killed before it wrote the original
+// down learns of it; one that did already tracks the alert. Rules restored
+// firing are re-announced by the watcher (RuleEngine.Restored).
+func (r *targetRunner) reannounceChecks(now time.Time) {
+	if r.sink == nil {
+		return
+	}
+	r.mu.Lock()
+	var evs []event.Event
+	for _, h := range r.hysteresis {
+		if h.failing && h.fired != nil {
+			ev := *h.fired
+			ev.At = now
+			evs = append(evs, ev)
+		}
+	}
+	r.mu.Unlock()
+	for _, ev := range evs {
+		r.log.Info("check restored failing; re-announced to the alert manager", zap.Object("event", ev))
+		r.sink.Handle(ev)
+	}
 }
 
 func (r *targetRunner) restoreHysteresis() {
@@ -135,14 +162,14 @@ func (r *targetRunner) restoreHysteresis() {
 		return
 	}
 	for c, p := range saved {
-		r.hysteresis[c] = &checkHysteresis{failures: p.Failures, passes: p.Passes, failing: p.Failing, since: p.Since, rule: p.Rule, severity: p.Severity, kind: p.Kind, cause: p.Cause}
+		r.hysteresis[c] = &checkHysteresis{failures: p.Failures, passes: p.Passes, failing: p.Failing, since: p.Since, rule: p.Rule, severity: p.Severity, kind: p.Kind, cause: p.Cause, fired: p.Fired}
 	}
 }
 
 func (r *targetRunner) saveHysteresisLocked() {
 	saved := make(map[config.CheckName]persistedHysteresis, len(r.hysteresis))
 	for c, h := range r.hysteresis {
-		saved[c] = persistedHysteresis{Failures: h.failures, Passes: h.passes, Failing: h.failing, Since: h.since, Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause}
+		saved[c] = persistedHysteresis{Failures: h.failures, Passes: h.passes, Failing: h.failing, Since: h.since, Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, Fired: h.fired}
 	}
 	b, err := json.Marshal(saved)
 	if err == nil {
@@ -251,7 +278,9 @@ func (r *targetRunner) stepLocked(res CheckResult, at time.Time) {
 	}
 	ev := h.event(res, transition, since, r.settings.failureThreshold, r.settings.successThreshold, r.settings.tokenHint)
 	ev.Target = r.name
+	h.fired = nil
 	if transition > 0 {
+		h.fired = &ev
 		r.log.Warn("check failing", zap.String("check", string(res.Check)), zap.Object("event", ev))
 	} else {
 		r.log.Info("check recovered", zap.String("check", string(res.Check)), zap.Object("event", ev))

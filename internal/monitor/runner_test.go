@@ -330,3 +330,42 @@ func TestRunnerApplyMetricsAndEvents(t *testing.T) {
 		t.Fatalf("lint: %v %v", problems, err)
 	}
 }
+
+// TestRunnerReannouncesRestoredFailingChecks: a check failing before a
+// restart is handed to the sink once more by the new runner, with the
+// original reason and start, so that an alert manager killed before it
+// wrote the first event down still learns of it.
+func TestRunnerReannouncesRestoredFailingChecks(t *testing.T) {
+	at := testkit.BaseTime(t)
+	st := openTestStore(t, func() time.Time { return at })
+	m := NewMetrics(prometheus.NewRegistry())
+	first := &eventRecorder{}
+	newRunner := func(rec *eventRecorder) *targetRunner {
+		return newTargetRunner("main", runnerSettings{failureThreshold: 1, successThreshold: 1}, runnerDeps{}, m, st, rec, zap.NewNop(), func() time.Time { return at })
+	}
+	r := newRunner(first)
+	r.apply([]CheckResult{result(config.CheckInstanceUp, CheckPass), result(config.CheckHealth, CheckFail)}, at)
+	if got := first.list(); len(got) != 1 || got[0] != "check_health firing" {
+		t.Fatalf("events = %v, want check_health firing", got)
+	}
+	began := first.events[0].Since
+
+	at = at.Add(time.Minute)
+	second := &eventRecorder{}
+	newRunner(second).reannounceChecks(at)
+	if got := second.list(); len(got) != 1 || got[0] != "check_health firing" {
+		t.Fatalf("events after the restart = %v, want check_health firing once more", got)
+	}
+	ev := second.events[0]
+	if ev.Target != "main" || !ev.Since.Equal(began) || !ev.At.Equal(at) || !strings.Contains(ev.Reason, "health fail") {
+		t.Errorf("re-announced %+v, want target main, since %v, at %v, the original reason", ev, began, at)
+	}
+
+	// Once it recovers, nothing is re-announced.
+	r.apply([]CheckResult{result(config.CheckInstanceUp, CheckPass), result(config.CheckHealth, CheckPass)}, at)
+	third := &eventRecorder{}
+	newRunner(third).reannounceChecks(at)
+	if got := third.list(); len(got) != 0 {
+		t.Errorf("events after recovery and restart = %v, want none", got)
+	}
+}
