@@ -1,5 +1,11 @@
-// Package archtest holds tests that keep the layering of STYLE.md honest:
-// the rooms of the house import only the rooms below them.
+// Package archtest holds tests that keep the project's layering honest: the
+// rooms of the house import only the rooms below them. config, store and
+// labels sit at the bottom and import none of the packages that use them;
+// spacetime (the client, which knows the instance's quirks) and sim (a second,
+// independent implementation of the wire format) never import each other, and
+// spacetime knows nothing of monitoring or alerts; review sits below monitor,
+// which feeds it; alert never imports monitor, because the daemon adapts
+// monitor's events for it. TestLayering lists each rule with its reason.
 package archtest
 
 import (

@@ -201,7 +201,7 @@ func apiTokenAccepted(r CheckResult, earlier []CheckResult) CheckResult {
 	return r
 }
 
-// performanceAuthReason explains a /performance 401 (spacetime-api.md §2.3.4).
+// performanceAuthReason explains a /performance 401 (docs/instance.md, "Performance token").
 func performanceAuthReason(e *spacetime.UnauthorizedError) string {
 	switch {
 	case e.PerformanceTokenConfigured:

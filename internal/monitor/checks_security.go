@@ -93,7 +93,7 @@ func checkAuth(ctx context.Context, t *CheckTarget) CheckResult {
 
 // retryRefusedToken handles a 401 to the token: it tells an expired token
 // (its exp has passed, or the instance refuses the very token its own
-// /status hands out: nothing renews it, spacetime-api.md §2.3) from a
+// /status hands out: nothing renews it, docs/instance.md, "Tokens") from a
 // wrong one, and otherwise refreshes the token and tries once more. A
 // non-empty reason means the token was refused for good.
 func retryRefusedToken(ctx context.Context, t *CheckTarget, path string) (*spacetime.RawResponse, string, error) {

@@ -51,7 +51,7 @@ const (
 	DefaultWatcherTickInterval      = time.Second
 	// DefaultWatcherRingSize keeps 15 minutes of samples at 10 FPS samples
 	// per second, the fastest rate documented (binary frames at 10 Hz,
-	// spacetime-api.md §3.5); at the usual 2 per second it keeps 75 minutes.
+	// docs/instance.md, "Intervals and keep-alive"); at the usual 2 per second it keeps 75 minutes.
 	DefaultWatcherRingSize = 9000
 )
 

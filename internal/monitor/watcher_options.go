@@ -24,7 +24,7 @@ type WatcherOptions struct {
 	Target string
 	// Stream configures the connection. Stream.URLs are tried in order at
 	// every dial (the instance moves to 8083, 8084 when 8081 is busy:
-	// spacetime-api.md §3.1). Stream.Now defaults to Now. Stream.OnInvalid,
+	// docs/instance.md, "Ports and availability"). Stream.Now defaults to Now. Stream.OnInvalid,
 	// if set, is called after the watcher has counted the invalid frame.
 	Stream spacetime.StreamOptions
 	// Rules are the target's thresholds, built from its config. Required.

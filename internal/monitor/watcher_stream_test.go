@@ -180,7 +180,7 @@ func TestWatcherReconnectsWithBackoff(t *testing.T) {
 }
 
 // TestWatcherPortFallback: the instance moved off its first port; the
-// watcher connects to the next URL (spacetime-api.md §3.1).
+// watcher connects to the next URL (docs/instance.md, "Ports and availability").
 func TestWatcherPortFallback(t *testing.T) {
 	t.Parallel()
 	s := startWatchSim(t, "")

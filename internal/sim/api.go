@@ -117,7 +117,7 @@ func (s *Sim) route(rt routes, c *call) {
 }
 
 // setHeaders sets the framing of the profile: godottpd sends text/html and
-// closes every connection (§2.1); the checklist contract is plain JSON.
+// closes every connection (docs/instance.md, "Transport"); the checklist contract is plain JSON.
 func (s *Sim) setHeaders(c *call, contentType string) {
 	h := c.w.Header()
 	if s.opts.Profile == ProfileGodot {
@@ -163,7 +163,7 @@ func (s *Sim) notFound(c *call) {
 	})
 }
 
-// unauthorized is the 401 body of every authenticated router (§2.3.3).
+// unauthorized is the 401 body of every authenticated router (docs/instance.md, "Error bodies").
 func (s *Sim) unauthorized(c *call) {
 	s.writeJSON(c, http.StatusUnauthorized, map[string]any{
 		"error":   "Unauthorized",

@@ -19,7 +19,7 @@ func godotRoutes() routes {
 // engine singletons, so the shipped server always reports them missing.
 var godotAutoloads = []string{"ResonanceEngine", "HttpApiServer", "SceneLoadMonitor", "SettingsManager", "TelemetryServer", "ServiceDiscovery"}
 
-// godotStatus is status_router.gd's answer (spacetime-api.md §2.5.1).
+// godotStatus is status_router.gd's answer (docs/instance.md, "Status endpoint").
 type godotStatus struct {
 	Status        string            `json:"status"`
 	HTTPAPI       string            `json:"http_api"`

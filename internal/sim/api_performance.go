@@ -9,7 +9,7 @@ import (
 
 const bytesPerMiB = 1 << 20
 
-// getPerformance answers GET /performance (performance_router.gd, §2.5.3):
+// getPerformance answers GET /performance (performance_router.gd, docs/instance.md, "Performance endpoint"):
 // engine, memory in bytes, cache and security statistics. The godot profile
 // guards it with its own 64-hex token, writes every number as a float and
 // every percentage as a string with two decimals; the checklist profile

@@ -53,7 +53,7 @@ func (s *Sim) checkSceneRequest(c *call) (sceneFile, bool) {
 		return sceneFile{}, false
 	}
 	// The shipped server loads the right environment's list but names
-	// "development" in the refusal (§2.3.3); the checklist list is production's.
+	// "development" in the refusal (docs/instance.md, "Error bodies"); the checklist list is production's.
 	env := "production"
 	if s.opts.Profile == ProfileGodot {
 		env = "development"

@@ -6,7 +6,7 @@ import (
 )
 
 // Per-minute limits of the rate-limit buckets. The godot profile follows
-// security_config.gd (spacetime-api.md §2.4.1); the checklist profile
+// security_config.gd (docs/instance.md, "Rate limiting"); the checklist profile
 // follows deploy/CHECKLIST.md, which adds /status and drops /scene/reload.
 var (
 	godotLimits = map[string]float64{
@@ -24,7 +24,7 @@ var (
 )
 
 // rateLimiter is a set of token buckets keyed by endpoint and shared by all
-// clients (the shipped server cannot tell clients apart, §2.4.1). Each
+// clients (the shipped server cannot tell clients apart: docs/instance.md, "Rate limiting"). Each
 // bucket starts full at limit tokens and refills continuously at limit/60
 // tokens per second.
 type rateLimiter struct {

@@ -20,7 +20,8 @@ type Profile string
 const (
 	// ProfileChecklist serves the contract deploy/CHECKLIST.md documents.
 	ProfileChecklist Profile = "checklist"
-	// ProfileGodot behaves like the shipped Godot server (spacetime-api.md §0.3, §2).
+	// ProfileGodot behaves like the shipped Godot server (docs/instance.md, "HTTP API" and
+	// "Quirks of the shipped server").
 	ProfileGodot Profile = "godot"
 )
 

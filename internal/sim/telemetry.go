@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// The telemetry WebSocket (spacetime-api.md §3): JSON text frames by
+// The telemetry WebSocket (docs/instance.md, "Telemetry stream"): JSON text frames by
 // default, binary 0x01 FPS packets or 0x02 gzip frames on request, the
 // optional auth_required/authenticate handshake of the "secure version", and
 // the faults that break the stream (silent, garbage).
@@ -29,7 +29,7 @@ const (
 	// telemetryWriteWait bounds every write, so a client that stops
 	// reading cannot wedge the writer (and with it closeAll).
 	telemetryWriteWait = 5 * time.Second
-	// defaultTelemetryAuthTimeout is the secure version's 10 s (§3.6).
+	// defaultTelemetryAuthTimeout is the secure version's 10 s (docs/instance.md, "Authentication handshake").
 	defaultTelemetryAuthTimeout = 10 * time.Second
 	// defaultTelemetryCloseGrace bounds the wait for the client's answer to
 	// our close frame before the socket is closed anyway.
@@ -86,7 +86,7 @@ func newTelemetryServer(s *Sim) *telemetryServer {
 }
 
 // ServeHTTP upgrades the request and starts the connection's goroutines. Any
-// path is accepted, like Godot's WebSocketPeer; clients use the root (§3.2).
+// path is accepted, like Godot's WebSocketPeer; clients use the root (docs/instance.md, "Telemetry stream").
 func (t *telemetryServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
 	closing := t.closing
@@ -270,7 +270,7 @@ func (c *telemetryConn) onPing(data string) error {
 }
 
 // telemetryCommand is a client message; older documents use "type" where
-// newer ones use "command" (§3.5), so both are read.
+// newer ones use "command" (docs/instance.md, "Intervals and keep-alive"), so both are read.
 type telemetryCommand struct {
 	Command string `json:"command"`
 	Type    string `json:"type"`
@@ -355,7 +355,7 @@ func (c *telemetryConn) writeLoop() {
 	c.stream(events)
 }
 
-// authenticate runs the secure version's handshake (§3.6) and reports
+// authenticate runs the secure version's handshake (docs/instance.md, "Authentication handshake") and reports
 // whether the stream may start.
 func (c *telemetryConn) authenticate() bool {
 	timeout := c.t.authTimeout
@@ -552,7 +552,7 @@ var telemetryGarbage = []struct {
 	{websocket.BinaryMessage, []byte{0x02, 0, 0, 0x10, 0, 0, 0, 0x10, 0, 'n', 'o', 't', ' ', 'g', 'z'}},
 }
 
-// telemetryFPSSample is the data of an fps event (§3.4).
+// telemetryFPSSample is the data of an fps event (docs/instance.md, "Events and timestamps").
 type telemetryFPSSample struct {
 	FPS           float64 `json:"fps"`
 	FrameTimeMS   float64 `json:"frame_time_ms"`
@@ -584,7 +584,7 @@ func sampleTelemetryFPS(f Faults) telemetryFPSSample {
 	}
 }
 
-// fpsPacket is the 17-byte 0x01 packet (§3.3, TELEMETRY_GUIDE layout): type,
+// fpsPacket is the 17-byte 0x01 packet (docs/instance.md, "Frames and encodings", TELEMETRY_GUIDE layout): type,
 // uint32 frame number, float32 fps, frame time and physics time, all
 // big-endian.
 func telemetryFPSPacket(frame uint32, s telemetryFPSSample) []byte {
@@ -597,7 +597,7 @@ func telemetryFPSPacket(frame uint32, s telemetryFPSSample) []byte {
 	return b
 }
 
-// gzipFrame wraps a JSON frame as a 0x02 packet (§3.3): type, uint32
+// gzipFrame wraps a JSON frame as a 0x02 packet (docs/instance.md, "Frames and encodings"): type, uint32
 // uncompressed length, uint32 compressed length (big-endian), gzip payload.
 func telemetryGzipFrame(payload []byte) []byte {
 	var buf bytes.Buffer
@@ -613,7 +613,7 @@ func telemetryGzipFrame(payload []byte) []byte {
 	return b
 }
 
-// telemetryTimestamp renders t in one of the three documented forms (§3.4):
+// telemetryTimestamp renders t in one of the three documented forms (docs/instance.md, "Events and timestamps"):
 // Unix seconds with millisecond fraction, Unix milliseconds, or RFC 3339.
 func telemetryTimestamp(t time.Time, unit string) any {
 	switch unit {
@@ -656,7 +656,7 @@ func telemetryForwarded(ev Event) telemetryMessage {
 	return m
 }
 
-// snapshotData answers get_snapshot (API_REFERENCE shape, §3.4).
+// snapshotData answers get_snapshot (API_REFERENCE shape, docs/instance.md, "Events and timestamps").
 func telemetrySnapshot(f Faults) map[string]any {
 	return map[string]any{
 		"fps":          sampleTelemetryFPS(f).FPS,
@@ -668,7 +668,7 @@ func telemetrySnapshot(f Faults) map[string]any {
 }
 
 // telemetryPose is one tracked device: position [x,y,z] in metres, rotation
-// as a quaternion [x,y,z,w] (the TELEMETRY_GUIDE form, §3.4).
+// as a quaternion [x,y,z,w] (the TELEMETRY_GUIDE form, docs/instance.md, "Events and timestamps").
 type telemetryPose struct {
 	Position [3]float64         `json:"position"`
 	Rotation [4]float64         `json:"rotation"`

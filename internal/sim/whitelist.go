@@ -57,7 +57,7 @@ func sceneName(p string) string {
 // the whitelist. It returns the 403 reason, or "" when the path may load.
 // With whitelistDisabled (a broken validator) only the format checks apply.
 // envInMessage is the environment the refusal names; the shipped server
-// always says "development" there (§2.3.3).
+// always says "development" there (docs/instance.md, "Error bodies").
 func checkScenePath(p string, whitelistDisabled bool, envInMessage string) string {
 	switch {
 	case len(p) > 256:

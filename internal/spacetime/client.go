@@ -20,7 +20,7 @@ import (
 
 // Defaults for Options.
 const (
-	// DefaultTimeout bounds each HTTP attempt (spacetime-api.md §2.1).
+	// DefaultTimeout bounds each HTTP attempt (docs/instance.md, "Transport").
 	DefaultTimeout = 5 * time.Second
 	// DefaultMaxBodyBytes bounds every response body read.
 	DefaultMaxBodyBytes = 1 << 20

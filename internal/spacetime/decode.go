@@ -67,7 +67,7 @@ const (
 	maxPlayerCount = 1e6
 	// maxUnixSeconds is 9999-12-31T23:59:59Z: beyond it RFC 3339 has no form.
 	maxUnixSeconds = 253402300799
-	// millisThreshold separates Unix seconds from Unix milliseconds (§3.4):
+	// millisThreshold separates Unix seconds from Unix milliseconds (docs/instance.md, "Events and timestamps"):
 	// 1e12 s is the year 33658, 1e12 ms is 2001.
 	millisThreshold = 1e12
 	// minBinaryValue: in a binary 0x01 packet read in the wrong byte order,
@@ -76,7 +76,7 @@ const (
 	minBinaryValue = 1e-6
 )
 
-// Binary frame types, byte 0 of a binary message (§3.3).
+// Binary frame types, byte 0 of a binary message (docs/instance.md, "Frames and encodings").
 const (
 	binaryFPS        = 0x01
 	binaryGzipJSON   = 0x02
@@ -205,7 +205,7 @@ func plausibleBinary(v, max float64) bool {
 }
 
 // decodeFPSPacket reads the 17-byte FPS packet. TELEMETRY_GUIDE says
-// big-endian, API_REFERENCE little-endian (§3.3), so both readings are
+// big-endian, API_REFERENCE little-endian (docs/instance.md, "Frames and encodings"), so both readings are
 // sanity-checked: the byte order that worked last time is preferred; a
 // reading that is plausible and has an increasing frame number wins; failing
 // that, a merely plausible one does (the frame counter restarts with the
@@ -364,7 +364,7 @@ func classifyEnvelope(env *wireEnvelope, f *Frame) error {
 	return nil
 }
 
-// eventKind maps the documented event names (§3.4).
+// eventKind maps the documented event names (docs/instance.md, "Events and timestamps").
 func eventKind(ev string) Kind {
 	switch ev {
 	case "fps", "performance_update":
@@ -391,7 +391,7 @@ func eventKind(ev string) Kind {
 	return KindUnknown
 }
 
-// typeKind maps envelope types other than "event" (§3.4).
+// typeKind maps envelope types other than "event" (docs/instance.md, "Events and timestamps").
 func typeKind(typ string, env *wireEnvelope) Kind {
 	switch typ {
 	case "alert":
@@ -705,7 +705,7 @@ func (w *wireName) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// wireStamp is the envelope's timestamp, normalised as it is read (§3.4):
+// wireStamp is the envelope's timestamp, normalised as it is read (docs/instance.md, "Events and timestamps"):
 // a number above 1e12 is Unix milliseconds, a smaller one Unix seconds
 // (fractions allowed), a string RFC 3339 (with or without fraction, or with
 // no zone, meaning UTC) or a number in quotes.

@@ -6,7 +6,8 @@
 // The HTTP half (client.go, api.go, types.go, errors.go, token.go, jwt.go)
 // speaks to both servers an instance may run: the contract the deployment
 // checklist documents, and the shipped Godot server (godottpd), whose
-// quirks it absorbs (docs: spacetime-api.md §0.3, §2):
+// quirks it absorbs (docs/instance.md, "HTTP API" and "Quirks of
+// the shipped server"):
 //
 //   - transport: plain HTTP/1.1, a fresh connection per request (the server
 //     closes every one), a timeout per request (default 5s), no OPTIONS or

@@ -30,7 +30,8 @@ var (
 
 	// ErrLegacyBridge means /status answered in the shape of the deprecated
 	// GodotBridge (debug_adapter, language_server, overall_ready) rather than
-	// HttpApiServer's: another server holds the API port (spacetime-api.md §2.9).
+	// HttpApiServer's: another server holds the API port (docs/instance.md,
+	// "Legacy bridge").
 	ErrLegacyBridge = errors.New("legacy GodotBridge answered instead of HttpApiServer")
 
 	// ErrTokenUnavailable means a token source could not produce a token
@@ -98,7 +99,7 @@ func (e *RateLimitedError) Error() string {
 }
 
 // performanceTokenHint is appended to a /performance 401 that was sent
-// without a dedicated token (spacetime-api.md §2.3.4).
+// without a dedicated token (docs/instance.md, "Performance token").
 const performanceTokenHint = "the /performance endpoint uses its own token (printed by the instance as `[SecurityOptimized] API token generated:`)"
 
 // UnauthorizedError is a 401 that survived one token refresh. Expired tells

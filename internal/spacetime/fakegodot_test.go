@@ -14,7 +14,7 @@ import (
 )
 
 // fakeGodot is a raw TCP server that reads a request the way godottpd does
-// (spacetime-api.md §2.1): ONE read, a request line that must match
+// (docs/instance.md, "Transport"): ONE read, a request line that must match
 // `METHOD SP path SP HTTP/1.1` exactly, headers only in the form
 // "Name: value", the body being whatever came with that read. It answers
 // with godottpd's framing (Server: GodotTPD, Content-Type: text/html,

@@ -2,7 +2,7 @@ package spacetime
 
 import "time"
 
-// Kind classifies a decoded telemetry frame (spacetime-api.md §3.4).
+// Kind classifies a decoded telemetry frame (docs/instance.md, "Events and timestamps").
 type Kind uint8
 
 // The kinds of telemetry frame. KindUnknown covers every well-formed frame
@@ -26,7 +26,7 @@ const (
 	// KindError is an error event, an envelope of type error or auth_failed,
 	// or an alert of level error/critical.
 	KindError
-	// KindAuthRequired is the secure server's request for a token (§3.6).
+	// KindAuthRequired is the secure server's request for a token (docs/instance.md, "Authentication handshake").
 	KindAuthRequired
 	// KindAuthenticated is the secure server's acceptance of the token.
 	KindAuthenticated
@@ -70,7 +70,7 @@ func (k Kind) String() string {
 // only keep-alives for StreamOptions.SilenceTimeout is silent.
 func (k Kind) IsData() bool { return k != KindPong && k != KindPing && k < KindCount }
 
-// Encoding says how a frame arrived on the wire (spacetime-api.md §3.3).
+// Encoding says how a frame arrived on the wire (docs/instance.md, "Frames and encodings").
 type Encoding uint8
 
 const (
@@ -101,7 +101,7 @@ func (e Encoding) String() string {
 }
 
 // TimeSource says where Frame.Time came from: the documents disagree on the
-// timestamp unit (§3.4), so the decoder records which reading it applied.
+// timestamp unit (docs/instance.md, "Events and timestamps"), so the decoder records which reading it applied.
 type TimeSource uint8
 
 const (
@@ -149,7 +149,7 @@ const (
 )
 
 // Pose is one tracked device of a vr_tracking frame. The documents disagree
-// on its shape (§3.4): positions come as [x,y,z] or {x,y,z}, rotations as a
+// on its shape (docs/instance.md, "Events and timestamps"): positions come as [x,y,z] or {x,y,z}, rotations as a
 // quaternion [x,y,z,w] or as Euler angles {x,y,z} in degrees. Present is
 // false when the device was absent from the frame.
 type Pose struct {
@@ -189,7 +189,7 @@ type Frame struct {
 	// FrameNumber is the binary 0x01 frame counter.
 	FrameNumber uint32
 	// LittleEndian is true when a binary 0x01 packet only made sense read
-	// little-endian (the API_REFERENCE layout, §3.3).
+	// little-endian (the API_REFERENCE layout, docs/instance.md, "Frames and encodings").
 	LittleEndian bool
 	// FPS is frames per second, 0–1000.
 	FPS float64
@@ -215,7 +215,7 @@ type Frame struct {
 	Headset, LeftController, RightController Pose
 
 	// SignatureRequired is an authenticated frame's signature_required: later
-	// client commands must carry an HMAC signature (§3.6).
+	// client commands must carry an HMAC signature (docs/instance.md, "Authentication handshake").
 	SignatureRequired bool
 	// HMACSecret is an authenticated frame's hmac_secret, the signing key.
 	HMACSecret Secret

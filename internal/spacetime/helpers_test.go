@@ -52,7 +52,7 @@ func withToken(src spacetime.TokenSource) func(*spacetime.Options) {
 }
 
 // quirkSegment is jwt.gd's base64url: standard padding, then only ONE
-// trailing "=" removed (spacetime-api.md §2.3.1).
+// trailing "=" removed (docs/instance.md, "Tokens").
 func quirkSegment(b []byte) string {
 	return strings.TrimSuffix(base64.URLEncoding.EncodeToString(b), "=")
 }

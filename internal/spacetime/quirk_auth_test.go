@@ -14,8 +14,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
-// Quirks of authentication and rate limiting (spacetime-api.md §0.3 items
-// 2, 3, 4, 7 and §2.3, §2.4), each with one named test.
+// Quirks of authentication and rate limiting (docs/instance.md, "Quirks of the
+// shipped server" items 2, 3, 4, 7, "Tokens" and "Rate limiting"), each with one named test.
 
 // countObserved counts attempts per endpoint through Options.Observe.
 type countObserved struct{ status, scene, performance atomic.Int32 }

@@ -13,8 +13,9 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
-// Quirks of the shipped server's bodies (spacetime-api.md §0.3 items 6, 8
-// and §2.1, §2.5, §2.9), each with one named test.
+// Quirks of the shipped server's bodies (docs/instance.md, "Quirks of the
+// shipped server" items 6, 8, "Transport", "Status endpoint", "Performance
+// endpoint" and "Legacy bridge"), each with one named test.
 
 func TestQuirk_TextHTMLJSONDecoded(t *testing.T) {
 	// Every router answers Content-Type: text/html, JSON or not: decode

@@ -13,8 +13,8 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
-// Quirks of the shipped server's transport (spacetime-api.md §0.3 items 1,
-// 6, 9 and §2.1), each with one named test.
+// Quirks of the shipped server's transport (docs/instance.md, "Quirks of
+// the shipped server" items 1, 6, 9, and "Transport"), each with one named test.
 
 // allCalls exercises every call of the client once.
 func allCalls(t *testing.T, c *spacetime.Client) {

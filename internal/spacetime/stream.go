@@ -61,7 +61,7 @@ var (
 type StreamOptions struct {
 	// URLs are tried in order until one connects, e.g. ws://127.0.0.1:8081/
 	// then the ports the instance falls back to when 8081 is busy (8083,
-	// 8084: spacetime-api.md §3.1). Required.
+	// 8084: docs/instance.md, "Ports and availability"). Required.
 	URLs []string
 	// DialTimeout bounds each URL's TCP connect and WebSocket handshake
 	// (default 5s).
@@ -71,7 +71,7 @@ type StreamOptions struct {
 	ReadLimit int64
 	// PongWait is how long the connection may stay completely quiet (no
 	// frame, ping or pong) before it counts as dead (default 60s, the
-	// server's own idle limit, §3.5).
+	// server's own idle limit, docs/instance.md, "Intervals and keep-alive").
 	PongWait time.Duration
 	// PingPeriod is how often a WebSocket ping and the application-level
 	// {"command":"ping"} are sent (default 25s, or PongWait*9/10 if shorter).
@@ -86,7 +86,7 @@ type StreamOptions struct {
 	// WriteTimeout bounds each write: pings, commands, authenticate
 	// (default 5s).
 	WriteTimeout time.Duration
-	// Token answers the secure server's auth_required (§3.6); it is called
+	// Token answers the secure server's auth_required (docs/instance.md, "Authentication handshake"); it is called
 	// only then, never sent unasked. When the server refuses the token
 	// (close 1008) the stream ends with ErrAuthRejected and the source is
 	// invalidated. A StatusToken must be bound to a Client first (pass the
@@ -487,7 +487,7 @@ func (s *Stream) readError(err error) error {
 	return fmt.Errorf("telemetry %s: read: %w", s.url, err)
 }
 
-// authenticate answers auth_required (spacetime-api.md §3.6).
+// authenticate answers auth_required (docs/instance.md, "Authentication handshake").
 func (s *Stream) authenticate(ctx context.Context) error {
 	if s.opts.Token == nil {
 		return fmt.Errorf("telemetry %s: server sent auth_required: %w (configure the telemetry token)", s.url, ErrNoAuthToken)
@@ -530,7 +530,7 @@ func (s *Stream) RequestSnapshot() error { return s.sendCommand("get_snapshot") 
 
 // sendCommand writes {"command":name}, signed when the server asked for it:
 // the HMAC-SHA256, keyed by hmac_secret, of the message without its
-// signature, keys sorted, no spaces (§3.6).
+// signature, keys sorted, no spaces (docs/instance.md, "Authentication handshake").
 func (s *Stream) sendCommand(name string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()

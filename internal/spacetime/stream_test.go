@@ -468,7 +468,7 @@ func TestStreamAuthFailures(t *testing.T) {
 	})
 }
 
-// TestStreamSignsCommands checks §3.6's signing: HMAC-SHA256 with the
+// TestStreamSignsCommands checks docs/instance.md, "Authentication handshake"'s signing: HMAC-SHA256 with the
 // hmac_secret over the sorted, spaceless JSON without the signature.
 func TestStreamSignsCommands(t *testing.T) {
 	got := make(chan string, 8)

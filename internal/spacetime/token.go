@@ -33,7 +33,7 @@ type binder interface{ bind(*Client) }
 
 // instanceIssued is implemented by sources whose tokens the instance itself
 // hands out (StatusToken): when the instance refuses such a token and hands
-// out the same one again, it has expired (spacetime-api.md §2.3.2), even if
+// out the same one again, it has expired (docs/instance.md, "Tokens"), even if
 // the daemon's clock does not say so yet.
 type instanceIssued interface{ issuedByInstance(Secret) bool }
 

@@ -46,7 +46,8 @@ type Status struct {
 	// HTTPAPI is "active" when HttpApiServer answers.
 	HTTPAPI string `json:"http_api"`
 	// Environment is hard-coded to "development" on the shipped server,
-	// whatever GODOT_ENV says (spacetime-api.md §0.3 item 8).
+	// whatever GODOT_ENV says (docs/instance.md, "Quirks of the
+	// shipped server" item 8).
 	Environment string `json:"environment"`
 	// APIVersion is the API version ("1.0.0").
 	APIVersion string `json:"api_version"`
@@ -82,7 +83,7 @@ type Status struct {
 	Meta Meta `json:"-"`
 }
 
-// Active reports the liveness rule of spacetime-api.md §10.1: http_api is "active".
+// Active reports the liveness rule (docs/instance.md, "Liveness"): http_api is "active".
 func (s *Status) Active() bool { return s.HTTPAPI == "active" }
 
 // LegacyBridgeError is ErrLegacyBridge with what the bridge said.
