@@ -87,7 +87,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts sim.Options, code
 		Terminate(func(c int) { code = c })
 	app.HelpFlag.Short('h')
 
-	profile := app.Flag("profile", "Which server to behave like: checklist (the contract deploy/CHECKLIST.md documents) or godot (the shipped Godot server and its quirks).").
+	profile := app.Flag("profile", "Which server to behave like: checklist (the contract the deployment checklist describes) or godot (the shipped Godot server and its quirks).").
 		Default(string(sim.ProfileChecklist)).Enum(string(sim.ProfileChecklist), string(sim.ProfileGodot))
 	app.Flag("api.listen-address", "Address of the HTTP API (port 0 picks a free port).").
 		Default(sim.DefaultAPIAddress).StringVar(&opts.APIAddress)

@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// CheckName names one of the ten post-deployment checks (deploy/RUNBOOK.md §3,
-// corrected to the real endpoints). The names are stable: they appear in the
+// CheckName names one of the ten post-deployment checks of the deployment
+// checklist, against the endpoints the instance really serves
+// (docs/instance.md, "HTTP API"). The names are stable: they appear in the
 // config file (known_gaps), in metrics labels and in alerts.
 type CheckName string
 

@@ -11,7 +11,7 @@ import (
 const DefaultTargetName = "local"
 
 // Every default lives in this file. The values reproduce the deployment
-// checklist (deploy/CHECKLIST.md, "Post-Deployment Monitoring"): checks every
+// checklist (docs/instance.md, "Checklist thresholds"): checks every
 // 5 minutes, FPS stable at 85–95, memory under 400 MB, reviews at hours 1, 4
 // and 24. The alerting defaults are Alertmanager's (group_wait 30s,
 // group_interval 5m, repeat_interval 4h). The doc comments on the fields

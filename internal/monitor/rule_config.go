@@ -15,7 +15,7 @@ import (
 // resolves with the reason "rule disabled by configuration").
 type RuleConfig struct {
 	// FPSMin: fps_low (warning) fires when smoothed FPS stays below it for
-	// FPSFor. Default 85 (deploy/CHECKLIST.md: stable at 85–95).
+	// FPSFor. Default 85 (docs/instance.md, "Checklist thresholds": stable at 85–95).
 	FPSMin float64
 	// FPSCriticalMin: fps_critical fires when smoothed FPS stays below it
 	// for FPSFor. Default 45. Must be below FPSMin.

@@ -5,7 +5,8 @@ import (
 	"net/http"
 )
 
-// checklistRoutes is the contract deploy/CHECKLIST.md documents.
+// checklistRoutes is the contract the deployment checklist describes
+// (docs/instance.md, "HTTP API").
 func checklistRoutes() routes {
 	return routes{
 		"/health":        {http.MethodGet: getHealth},

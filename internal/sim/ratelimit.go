@@ -7,7 +7,7 @@ import (
 
 // Per-minute limits of the rate-limit buckets. The godot profile follows
 // security_config.gd (docs/instance.md, "Rate limiting"); the checklist profile
-// follows deploy/CHECKLIST.md, which adds /status and drops /scene/reload.
+// follows the deployment checklist, which adds /status and drops /scene/reload.
 var (
 	godotLimits = map[string]float64{
 		"/scene":         30, // shared by GET, POST and PUT

@@ -18,7 +18,8 @@ import (
 type Profile string
 
 const (
-	// ProfileChecklist serves the contract deploy/CHECKLIST.md documents.
+	// ProfileChecklist serves the contract the deployment checklist
+	// describes (docs/instance.md, "HTTP API").
 	ProfileChecklist Profile = "checklist"
 	// ProfileGodot behaves like the shipped Godot server (docs/instance.md, "HTTP API" and
 	// "Quirks of the shipped server").
