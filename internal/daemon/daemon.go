@@ -22,6 +22,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
@@ -274,6 +275,7 @@ loop:
 			// WATCHDOG=1 only while every loop reported within its
 			// deadline: a wedged loop must get the service restarted.
 			hl.Busy()
+			failpoint.Wedge(fpWedgeDaemon)
 			stuck := health.Report(hr.Stuck(), hr.Now())
 			if stuck == "" {
 				opts.Notifier.Notify("WATCHDOG=1")
@@ -409,3 +411,8 @@ func (f fanout) Handle(ev event.Event) {
 		}
 	}
 }
+
+// fpWedgeDaemon wedges the daemon's own loop (the liveness tests): the one
+// that sends WATCHDOG=1, so the watchdog stops with it, while /-/healthy,
+// served elsewhere, names it.
+var fpWedgeDaemon = failpoint.Declare("wedge-daemon")

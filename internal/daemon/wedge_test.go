@@ -43,6 +43,7 @@ func TestWedgedLoopStopsTheWatchdog(t *testing.T) {
 		{"wedge-alert-manager", "alert-manager", true},
 		{"wedge-outbox", "outbox/oncall", true},
 		{"wedge-reviews", "reviews", true},
+		{"wedge-daemon", "daemon", true},
 	} {
 		t.Run(c.loop, func(t *testing.T) {
 			slack := slackfake.New()
