@@ -159,8 +159,8 @@ func (d *Decoder) decodeBinary(data []byte, f *Frame) error {
 		}
 		return d.decodeJSON(payload, f)
 	case binaryPing, binaryPong:
-		// Only HEALTH_DASHBOARD.md mentions these, without a layout: the type
-		// byte is all that is read.
+		// Documented without a layout (docs/instance.md, "Frames and
+		// encodings"): the type byte is all that is read.
 		f.Encoding = EncodingBinaryHeartbeat
 		f.Kind, f.Event = KindPong, "pong"
 		if data[0] == binaryPing {
