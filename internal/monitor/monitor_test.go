@@ -97,6 +97,35 @@ func fakeBuild(fakes map[string]*fakeTarget, fail map[string]error) func(config.
 	}
 }
 
+// runMonitor runs m until the returned stop, which waits for Run's end.
+func runMonitor(t *testing.T, m *Monitor) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkCadence: fake ran n rounds, every apart (no drift, no overlap).
+func checkCadence(t *testing.T, fake *fakeTarget, n int, every time.Duration) {
+	t.Helper()
+	starts := fake.startTimes()
+	if len(starts) != n {
+		t.Fatalf("%d rounds, want %d", len(starts), n)
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap != every {
+			t.Fatalf("round %d started %v after the previous one, want %v (drift or overlap)", i, gap, every)
+		}
+	}
+}
+
 // TestScheduler24Hours runs the real cron scheduler for a simulated day
 // against a fake target: 288 rounds five minutes apart (the first at
 // start), never two at once, and the expected transitions for an instance
@@ -116,25 +145,10 @@ func TestScheduler24Hours(t *testing.T) {
 		if err := m.Apply(testConfig(t, "main")); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- m.Run(ctx) }()
-
+		stop := runMonitor(t, m)
 		time.Sleep(24*time.Hour - time.Second)
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-
-		starts := fake.startTimes()
-		if len(starts) != 288 {
-			t.Fatalf("%d rounds in 24 h, want 288", len(starts))
-		}
-		for i := 1; i < len(starts); i++ {
-			if gap := starts[i].Sub(starts[i-1]); gap != 5*time.Minute {
-				t.Fatalf("round %d started %v after the previous one, want 5m (drift or overlap)", i, gap)
-			}
-		}
+		stop()
+		checkCadence(t, fake, 288, 5*time.Minute)
 		if max := fake.maxFlight.Load(); max != 1 {
 			t.Fatalf("%d rounds in flight at once, want 1", max)
 		}

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -34,10 +33,7 @@ func TestIntervalsIgnoreWallClockSteps(t *testing.T) {
 		if err := m.Apply(testConfig(t, "main")); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- m.Run(ctx) }()
-
+		stop := runMonitor(t, m)
 		time.Sleep(time.Hour + 2*time.Minute)
 		step.Store(int64(-time.Hour))
 		time.Sleep(2 * time.Hour)
@@ -46,20 +42,8 @@ func TestIntervalsIgnoreWallClockSteps(t *testing.T) {
 		if n := len(m.cron.Entries()); n != 0 {
 			t.Errorf("%d cron entries for an interval schedule, want 0 (cron runs on wall-clock time)", n)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-
-		starts := fake.startTimes()
-		if len(starts) != 72 {
-			t.Fatalf("%d rounds in 6 h across two clock steps, want 72", len(starts))
-		}
-		for i := 1; i < len(starts); i++ {
-			if gap := starts[i].Sub(starts[i-1]); gap != 5*time.Minute {
-				t.Fatalf("round %d started %v after the previous one, want 5m", i, gap)
-			}
-		}
+		stop()
+		checkCadence(t, fake, 72, 5*time.Minute)
 		want := []string{"check_instance_up firing", "check_instance_up resolved"}
 		if got := rec.list(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 			t.Fatalf("events = %v, want %v", got, want)
