@@ -254,13 +254,20 @@ func TestSidecarDaemonStarts(t *testing.T) {
 			t.Errorf("probe GET %s = %d %q, want 200 while the instance is broken", p.HTTPGet.Path, code, body)
 		}
 	}
+	// The target is the pod: its metrics, and so its alerts, carry the name.
+	// spacetime_up appears when the first check round ends, which may be
+	// after the first contact with the instance: wait for it.
+	wantUp := `spacetime_up{target="` + testPodName + `"}`
 	code, body := get("/metrics")
+	for deadline := time.Now().Add(20 * time.Second); code == http.StatusOK && !strings.Contains(body, wantUp) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		code, body = get("/metrics")
+	}
 	if code != http.StatusOK || !strings.Contains(body, "spacetime_watch_build_info") {
 		t.Errorf("GET /metrics = %d, want 200 with spacetime_watch_build_info", code)
 	}
-	// The target is the pod: its metrics, and so its alerts, carry the name.
-	if want := `spacetime_up{target="` + testPodName + `"}`; !strings.Contains(body, want) {
-		t.Errorf("GET /metrics has no %s: the target is not named after the pod", want)
+	if !strings.Contains(body, wantUp) {
+		t.Errorf("GET /metrics has no %s within 20 s: the target is not named after the pod", wantUp)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
