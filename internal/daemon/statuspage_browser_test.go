@@ -62,8 +62,9 @@ func (b *browserProblems) list() []string {
 // watching the simulator: the fleet page loads clean with the check grid
 // and an FPS sparkline; an FPS drop shows the target degraded within the
 // refresh (the page updates itself), recovery shows it ok; the target
-// page renders a review; hostile text in a deployment's version and a
-// silence's comment shows as text and opens no dialog; neither page
+// page renders a review; hostile text in a deployment's version, a
+// silence's comment and the instance's scene shows as text and opens no
+// dialog; neither page
 // scrolls sideways at 390 px or at 200% zoom.
 func TestStatusPageInBrowser(t *testing.T) {
 	exe := chromium(t)
@@ -162,13 +163,23 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 
 	run("open the target page", chromedp.Navigate(d.url+"/targets/main"), chromedp.WaitVisible("section.review li", chromedp.ByQuery))
-	eval(fmt.Sprintf(`document.body.innerText.split(%q).length - 1`, hostileText), new(float64))
 	var count float64
 	eval(fmt.Sprintf(`document.body.innerText.split(%q).length - 1`, hostileText), &count)
 	if count < 2 {
 		t.Errorf("the target page shows the hostile text %v times; want the version and the silence comment", count)
 	}
 	shot("target")
+
+	// The instance's own text: a scene path the check quotes.
+	if err := s.PatchFaults([]byte(fmt.Sprintf(`{"scene": %q}`, "res://"+hostileText))); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, "the hostile scene on the target page", func() (bool, string) {
+		run("reload the target page", chromedp.Navigate(d.url+"/targets/main"), chromedp.WaitVisible("main", chromedp.ByQuery))
+		var n float64
+		eval(fmt.Sprintf(`document.body.innerText.split(%q).length - 1`, "res://"+hostileText), &n)
+		return n > 0, fmt.Sprintf("shown %v times", n)
+	})
 
 	for _, vp := range []struct {
 		name          string
