@@ -104,7 +104,7 @@ func BuildTarget(ctx context.Context, src Source, name string, now time.Time, re
 			}
 		}
 	}
-	t.CheckNames, t.Rounds = rounds(src, name, now)
+	t.Strip, t.CheckNames, t.Rounds = history(src, name, now)
 	for _, a := range all {
 		if a.Target == name {
 			t.Timeline = append(t.Timeline, alertCell(a))
@@ -287,29 +287,73 @@ func series(src Source, target string, now time.Time, span time.Duration) (fps, 
 	return fps, mem, nil
 }
 
-// rounds groups the last 24 h of check results into rounds (results
-// recorded at the same instant), with the check names in the order first seen.
-func rounds(src Source, target string, now time.Time) ([]string, []Round) {
-	recs, err := src.CheckHistory(target, now.Add(-24*time.Hour))
+// StripBuckets is how many slices of time the 24-hour check strip has:
+// 5 minutes each, the default check interval.
+const StripBuckets = 288
+
+// maxRounds bounds the rounds listed in full on a target's page.
+const maxRounds = 30
+
+// history reads the last 24 h of check results: the strip (each check's
+// worst result per slice of time, and its counts) and the latest rounds
+// (results recorded at the same instant), newest first.
+func history(src Source, target string, now time.Time) (strip []StripRow, names []string, latest []Round) {
+	from := now.Add(-24 * time.Hour)
+	recs, err := src.CheckHistory(target, from)
 	if err != nil || len(recs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var names []string
 	idx := map[string]int{}
 	for _, r := range recs {
 		if _, ok := idx[r.Check]; !ok {
 			idx[r.Check] = len(names)
 			names = append(names, r.Check)
+			strip = append(strip, StripRow{Check: r.Check, Cells: make([]string, StripBuckets)})
 		}
 	}
-	var out []Round
+	slice := 24 * time.Hour / StripBuckets
 	for _, r := range recs {
-		if n := len(out); n == 0 || !out[n-1].At.Equal(r.At) {
-			out = append(out, Round{At: r.At, Results: make([]string, len(names))})
+		row, word := &strip[idx[r.Check]], resultWord(r)
+		switch word {
+		case store.ResultPass:
+			row.Pass++
+		case store.ResultFail:
+			row.Fail++
+			if r.At.After(row.LastFail) {
+				row.LastFail = r.At
+			}
+		default:
+			row.Skipped++
 		}
-		out[len(out)-1].Results[idx[r.Check]] = resultWord(r)
+		if b := int(r.At.Sub(from) / slice); b >= 0 && b < StripBuckets && worseResult(word, row.Cells[b]) {
+			row.Cells[b] = word
+		}
 	}
-	return names, out
+	for i := len(recs) - 1; i >= 0 && len(latest) <= maxRounds; i-- {
+		r := recs[i]
+		if n := len(latest); n == 0 || !latest[n-1].At.Equal(r.At) {
+			latest = append(latest, Round{At: r.At, Results: make([]string, len(names))})
+		}
+		latest[len(latest)-1].Results[idx[r.Check]] = resultWord(r)
+	}
+	return strip, names, latest[:min(len(latest), maxRounds)]
+}
+
+// worseResult reports whether result a outranks b in a strip's slice:
+// fail, then pass, then skipped, then none.
+func worseResult(a, b string) bool {
+	rank := func(s string) int {
+		switch s {
+		case store.ResultFail:
+			return 3
+		case store.ResultPass:
+			return 2
+		case "":
+			return 0
+		}
+		return 1
+	}
+	return rank(a) > rank(b)
 }
 
 func resultWord(r store.CheckRecord) string {

@@ -180,7 +180,11 @@ type Target struct {
 	FPSBandLow, FPSBandHigh, MemoryLimit float64
 	// Projection is the memory growth rule's projection, when it fires.
 	Projection string
-	// Rounds are the last 24 h of check rounds, oldest first.
+	// Strip is the last 24 h of check rounds, one row per check, in
+	// StripBuckets slices of time (each its worst result).
+	Strip []StripRow
+	// Rounds are the latest check rounds (at most maxRounds), newest
+	// first, with the check names of their columns.
 	Rounds      []Round
 	CheckNames  []string
 	Timeline    []AlertCell
@@ -188,6 +192,18 @@ type Target struct {
 	Silences    []SilenceCell
 	Pending     map[string]int
 	DeadLetters []DeadLetter
+}
+
+// StripRow is one check's results over the last 24 h.
+type StripRow struct {
+	Check string
+	// Cells are "pass", "fail", "skipped" or "" (no round), oldest first,
+	// one per 24 h / StripBuckets.
+	Cells []string
+	// Pass, Fail and Skipped count the rounds; LastFail is the latest
+	// failure's time (zero: none).
+	Pass, Fail, Skipped int
+	LastFail            time.Time
 }
 
 // Round is one check round: a result per check name (in CheckNames

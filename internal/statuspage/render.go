@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -22,6 +21,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"seconds":     func(d time.Duration) int { return int(math.Max(1, d.Seconds())) },
 	"stamp":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"clock":       func(t time.Time) string { return t.UTC().Format("01-02 15:04") },
+	"time":        func(t time.Time) string { return t.UTC().Format("01-02 15:04:05") },
 	"num":         num,
 	"age":         age,
 	"spark":       sparkline,
@@ -38,7 +38,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"figures": func(caption, label string, s Series, low bool) figures {
 		return figures{Caption: caption, Label: label, Series: s, Low: low}
 	},
-	"revRounds": func(r []Round) []Round { r = slices.Clone(r); slices.Reverse(r); return r },
+	"strip": strip,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // figures is a chart's text alternative: its points as a table.

@@ -39,18 +39,27 @@ func (c chart) y(v float64) float64 {
 func (c chart) path(pts []Point, value func(Point) float64) string {
 	var b strings.Builder
 	var prev time.Time
+	lone := false // the last point began a segment: draw it as a dash if none follows
 	for _, p := range pts {
 		v := value(p)
 		if math.IsNaN(v) {
 			prev = time.Time{}
 			continue
 		}
-		cmd := "L"
 		if prev.IsZero() || p.At.Sub(prev) > 2*time.Minute {
-			cmd = "M"
+			if lone {
+				b.WriteString("h1 ")
+			}
+			fmt.Fprintf(&b, "M%.1f %.1f ", c.x(p.At), c.y(v))
+			lone = true
+		} else {
+			fmt.Fprintf(&b, "L%.1f %.1f ", c.x(p.At), c.y(v))
+			lone = false
 		}
-		fmt.Fprintf(&b, "%s%.1f %.1f ", cmd, c.x(p.At), c.y(v))
 		prev = p.At
+	}
+	if lone {
+		b.WriteString("h1")
 	}
 	return strings.TrimSpace(b.String())
 }
@@ -123,4 +132,19 @@ func memoryChart(s Series, limit float64) template.HTML {
 // axes writes the value range at the left edge.
 func axes(b *strings.Builder, c chart) {
 	fmt.Fprintf(b, `<text class="axis" x="2" y="12">%.0f</text><text class="axis" x="2" y="156">%.0f</text>`, c.hi, c.lo)
+}
+
+// strip draws a check's 24 hours: one cell per slice of time, classed by
+// its worst result (the counts beside it say the same in words).
+func strip(cells []string) template.HTML {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="strip" viewBox="0 0 %d 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">`, len(cells))
+	for i, c := range cells {
+		switch c {
+		case "pass", "fail", "skipped":
+			fmt.Fprintf(&b, `<rect class="%s" x="%d" y="0" width="1" height="10"/>`, c, i)
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
 }
