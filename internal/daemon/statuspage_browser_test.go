@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -116,9 +117,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 	}
 	eval := func(js string, out any) { run(js, chromedp.Evaluate(js, out)) }
-	waitFor := func(what, js string) {
+	waitWithin := func(timeout time.Duration, what, js string) {
 		t.Helper()
-		testkit.Eventually(t, 30*time.Second, what, func() (bool, string) {
+		testkit.Eventually(t, timeout, what, func() (bool, string) {
 			var state string
 			eval(`(document.querySelector("tr.row .state")||{}).textContent||""`, &state)
 			var ok bool
@@ -126,6 +127,33 @@ func TestStatusPageInBrowser(t *testing.T) {
 			return ok, "state " + state
 		})
 	}
+	waitFor := func(what, js string) { t.Helper(); waitWithin(30*time.Second, what, js) }
+	// fpsLow waits until the daemon's API reports fps_low in state.
+	fpsLow := func(state string) {
+		t.Helper()
+		testkit.Eventually(t, 30*time.Second, "fps_low "+state+" in /api/v1/status", func() (bool, string) {
+			var st struct {
+				Targets []struct {
+					Telemetry struct {
+						Rules []struct{ Rule, State string }
+					}
+				}
+			}
+			_, body := d.get("/api/v1/status")
+			if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Targets) == 0 {
+				return false, body
+			}
+			for _, r := range st.Targets[0].Telemetry.Rules {
+				if r.Rule == "fps_low" {
+					return r.State == state, r.State
+				}
+			}
+			return false, "no fps_low rule"
+		})
+	}
+	// The page refreshes every second: it shows what the API says within
+	// that, plus a fetch.
+	const withinRefresh = 3 * time.Second
 	shot := func(name string) []byte {
 		var png []byte
 		run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
@@ -144,7 +172,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if err := s.PatchFaults([]byte(`{"fps": 60}`)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("main degraded after the FPS drop, without a reload", `document.querySelector("tr.row .state").textContent.includes("degraded")`)
+	fpsLow("firing")
+	waitWithin(withinRefresh, "main degraded within the refresh, without a reload", `document.querySelector("tr.row .state").textContent.includes("degraded")`)
 	png := shot("fleet-degraded")
 	if os.Getenv(screenshotEnv) == "1" {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "status-page.png"), png, 0o644); err != nil {
@@ -154,7 +183,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if err := s.PatchFaults([]byte(`{"fps": 90}`)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("main ok again after recovery", `!document.querySelector("tr.row .state").textContent.includes("degraded")`)
+	fpsLow("inactive")
+	waitWithin(withinRefresh, "main ok again within the refresh after recovery", `!document.querySelector("tr.row .state").textContent.includes("degraded")`)
 
 	var shown bool
 	eval(fmt.Sprintf(`document.body.innerText.includes(%q)`, hostileText), &shown)
