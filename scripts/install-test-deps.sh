@@ -10,7 +10,8 @@
 # (slim images lack it); lintian, which checks the .deb that make package
 # builds, man (man-db) to render its man page, podman, which builds the
 # container image, and ca-certificates, whose bundle the image carries
-# (deploy/disttest). Runs apt only
+# (deploy/disttest); chromium, which the status page's browser test
+# drives headless (internal/daemon). Runs apt only
 # when something is missing; needs root (CI is root).
 set -euo pipefail
 
@@ -32,6 +33,7 @@ command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v man >/dev/null 2>&1 || need+=(man-db)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

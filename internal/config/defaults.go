@@ -186,3 +186,11 @@ func mustURL(s string) *url.URL {
 // file's checksum: an editor's or a ConfigMap update's burst of writes and
 // renames is one reload.
 const DefaultAutoReloadDebounce = time.Second
+
+// DefaultStatusPageRefresh is how often the status page at / refreshes
+// itself (its script in place, or a meta refresh without JavaScript).
+const DefaultStatusPageRefresh = 10 * time.Second
+
+// DefaultStatusPageSize is how many targets one page of the status page's
+// fleet view lists, worst first.
+const DefaultStatusPageSize = 50

@@ -56,6 +56,9 @@ type Options struct {
 	// change before it compares the file's checksum. Default
 	// config.DefaultAutoReloadDebounce (1s).
 	AutoReloadDebounce time.Duration
+	// StatusPageRefresh is how often the status page at / refreshes
+	// itself. Default config.DefaultStatusPageRefresh (10s).
+	StatusPageRefresh time.Duration
 	// Sink receives rule and check events besides the alerting pipeline. Optional.
 	Sink event.Sink
 	// Console is where console sinks write. Default os.Stdout.
@@ -219,7 +222,7 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}
 
-	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, hr, log, rl.handler(opts.EnableLifecycle))))
+	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, hr, log, rl.handler(opts.EnableLifecycle), opts.StatusPageRefresh)))
 	if err != nil {
 		cancel()
 		wg.Wait()

@@ -163,6 +163,9 @@ type daemonSetup struct {
 	// statusInterval is how often the daemon looks at its STATUS= line;
 	// default the daemon's.
 	statusInterval time.Duration
+	// statusPageRefresh is how often the status page refreshes itself;
+	// default the daemon's.
+	statusPageRefresh time.Duration
 }
 
 // startDaemon runs the daemon on configFile and waits for READY=1. The
@@ -207,6 +210,7 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			AutoReload:         setup.autoReload,
 			AutoReloadDebounce: 50 * time.Millisecond,
 			StatusInterval:     setup.statusInterval,
+			StatusPageRefresh:  setup.statusPageRefresh,
 		})
 	}()
 	select {

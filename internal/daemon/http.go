@@ -17,6 +17,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/secret"
+	"github.com/spacetime-vr/spacetime-watch/internal/statuspage"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -62,7 +63,7 @@ type apiError struct {
 // maxRequestBody bounds API request bodies.
 const maxRequestBody = 64 << 10
 
-func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger, reload http.HandlerFunc) http.Handler {
+func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger, reload http.HandlerFunc, refresh time.Duration) http.Handler {
 	api := &api{mon: mon, health: hr, alerting: alerts, reviews: revs, store: st, log: log.Named("api"), now: alerts.manager.Now}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
@@ -77,19 +78,14 @@ func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store
 	mux.HandleFunc("POST /api/v1/deployments", api.startDeployment)
 	registerAlertRoutes(mux, api)
 	mux.HandleFunc("GET /api/v1/reviews", api.review)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, landingPage)
+	statuspage.Register(mux, statuspage.Options{
+		Source:  pageSource{mon: mon, alerting: alerts, reviews: revs, store: st},
+		Now:     alerts.manager.Now,
+		Refresh: refresh,
+		Logger:  log.Named("statuspage"),
 	})
 	return mux
 }
-
-const landingPage = `<!doctype html><html><head><title>spacetime-watch</title></head><body>
-<h1>spacetime-watch</h1><p>Watches SpaceTime VR deployments.</p><ul>
-<li><a href="/metrics">/metrics</a></li><li><a href="/api/v1/status">/api/v1/status</a></li>
-<li><a href="/api/v1/deployments">/api/v1/deployments</a></li><li><a href="/api/v1/alerts">/api/v1/alerts</a></li>
-<li>/api/v1/reviews?target=NAME&amp;review=latest</li><li><a href="/api/v1/silences">/api/v1/silences</a></li><li><a href="/api/v1/outbox">/api/v1/outbox</a></li><li><a href="/-/healthy">/-/healthy</a></li></ul></body></html>
-`
 
 type api struct {
 	mon      *monitor.Monitor

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -188,18 +187,12 @@ func (a *api) outboxList(w http.ResponseWriter, _ *http.Request) {
 		a.fail(w, http.StatusInternalServerError, err)
 		return
 	}
-	dead, err := a.alerting.outbox.DeadLetters()
+	dead, err := deadLetters(a.alerting.outbox)
 	if err != nil {
 		a.fail(w, http.StatusInternalServerError, err)
 		return
 	}
-	out := OutboxResponse{Pending: pending, DeadLetters: []DeadLetter{}}
-	for sink, list := range dead {
-		for _, d := range list {
-			out.DeadLetters = append(out.DeadLetters, DeadLetter{Sink: sink, Seq: d.Seq, At: d.At, Reason: d.Reason, Summary: summarize(d)})
-		}
-	}
-	sort.Slice(out.DeadLetters, func(i, j int) bool { return out.DeadLetters[i].At.After(out.DeadLetters[j].At) })
+	out := OutboxResponse{Pending: pending, DeadLetters: dead}
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -64,8 +64,8 @@ func mixedCase(s string) string {
 // that dead-letters, which raises NotificationsFailing through a second
 // sink (the fake Slack). The secret URL and its last path segment, in any
 // form, appear in none of: the logs, /metrics, the API's answers, the
-// state dir's bytes, `outbox list`, `notify test` and the other sink's
-// messages.
+// status page (whose outbox lists the dead letters), the state dir's
+// bytes, `outbox list`, `notify test` and the other sink's messages.
 func TestWebhookSecretNeverEchoed(t *testing.T) {
 	var requests atomic.Int64
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +130,7 @@ func TestWebhookSecretNeverEchoed(t *testing.T) {
 		t.Errorf("outbox list: exit %d, no dead letter of oncall:\n%s%s", code, out.String(), errOut.String())
 	}
 	seen["outbox list"] = out.String() + errOut.String()
-	for _, path := range []string{"/metrics", "/api/v1/alerts", "/api/v1/outbox", "/api/v1/status"} {
+	for _, path := range []string{"/metrics", "/api/v1/alerts", "/api/v1/outbox", "/api/v1/status", "/", "/targets/main"} {
 		_, body := d.get(path)
 		seen[path] = body
 	}

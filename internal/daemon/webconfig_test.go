@@ -31,7 +31,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	}()
 	url := d.url
 
-	for _, path := range []string{"/metrics", "/api/v1/status", "/api/v1/deployments"} {
+	for _, path := range []string{"/metrics", "/api/v1/status", "/api/v1/deployments", "/", "/targets/main", "/static/refresh.js"} {
 		if code, _ := httpDo(t, http.MethodGet, url+path, ""); code != http.StatusUnauthorized {
 			t.Errorf("anonymous GET %s: %d, want 401", path, code)
 		}
