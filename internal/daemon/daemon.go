@@ -21,6 +21,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/discovery"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
@@ -56,6 +57,10 @@ type Options struct {
 	// change before it compares the file's checksum. Default
 	// config.DefaultAutoReloadDebounce (1s).
 	AutoReloadDebounce time.Duration
+	// TargetFilesDebounce is how long the target files' watcher waits
+	// after the last change in their folders before it reads them.
+	// Default config.DefaultTargetFilesDebounce (1s).
+	TargetFilesDebounce time.Duration
 	// Sink receives rule and check events besides the alerting pipeline. Optional.
 	Sink event.Sink
 	// Console is where console sinks write. Default os.Stdout.
@@ -191,7 +196,9 @@ func Run(ctx context.Context, opts Options) error {
 		Now:            opts.Now,
 		Health:         hr,
 	})
-	if err := mon.Apply(cfg); err != nil {
+	files := discovery.New(discovery.Options{Registry: reg, Logger: log})
+	running, _ := files.Targets(cfg) // a bad target file is logged and counted there
+	if err := mon.Apply(running); err != nil {
 		return &ConfigError{Err: err}
 	}
 	own.reloadOK(true)
@@ -210,7 +217,12 @@ func Run(ctx context.Context, opts Options) error {
 	guardState.mon = mon
 	wg.Go(func() { guardState.run(ctx) })
 
-	rl := newReloader(opts.ConfigFile, mon, alerts, own, log)
+	rl := newReloader(opts.ConfigFile, cfg, mon, alerts, files, own, log, opts.Now)
+	wg.Go(func() {
+		if err := files.Watch(ctx, opts.TargetFilesDebounce, config.DefaultTargetFilesRefresh, rl.requestTargets); err != nil {
+			log.Error("target files watch stopped; SIGHUP and /-/reload still read them", zap.Error(err))
+		}
+	})
 	if opts.AutoReload {
 		wg.Go(func() {
 			if err := rl.watch(ctx, loadedSum, opts.AutoReloadDebounce); err != nil {
@@ -230,7 +242,7 @@ func Run(ctx context.Context, opts Options) error {
 	status.update()
 	statusTick := time.NewTicker(opts.StatusInterval)
 	defer statusTick.Stop()
-	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
+	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(running.Targets)), zap.String("state_dir", opts.StateDir))
 
 	var watchdogTick <-chan time.Time
 	// The loop wakes at least every wake: a watchdog or status tick, or a backup.
@@ -267,6 +279,10 @@ loop:
 		case result := <-rl.requests:
 			hl.Busy()
 			result <- rl.reload()
+			status.update()
+		case result := <-rl.targetRequests:
+			hl.Busy()
+			result <- rl.applyTargets()
 			status.update()
 		case <-statusTick.C:
 			hl.Busy()
@@ -327,6 +343,9 @@ func withDefaults(opts Options) Options {
 	}
 	if opts.AutoReloadDebounce <= 0 {
 		opts.AutoReloadDebounce = config.DefaultAutoReloadDebounce
+	}
+	if opts.TargetFilesDebounce <= 0 {
+		opts.TargetFilesDebounce = config.DefaultTargetFilesDebounce
 	}
 	if opts.Web == nil {
 		addrs := []string{":9850"}

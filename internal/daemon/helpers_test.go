@@ -203,10 +203,11 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			Web:        webFlags,
 			Logger:     setup.logger,
 
-			EnableLifecycle:    setup.lifecycle,
-			AutoReload:         setup.autoReload,
-			AutoReloadDebounce: 50 * time.Millisecond,
-			StatusInterval:     setup.statusInterval,
+			EnableLifecycle:     setup.lifecycle,
+			AutoReload:          setup.autoReload,
+			AutoReloadDebounce:  50 * time.Millisecond,
+			TargetFilesDebounce: 50 * time.Millisecond,
+			StatusInterval:      setup.statusInterval,
 		})
 	}()
 	select {
