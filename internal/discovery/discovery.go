@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,6 +145,31 @@ func (f *Files) Targets(cfg *config.Config) (*config.Config, error) {
 	f.discovered.Set(float64(len(out.Targets) - len(cfg.Targets)))
 	f.readOK.Set(boolGauge(len(errs) == 0))
 	return &out, errors.Join(errs...)
+}
+
+// Found is one target a target file lists.
+type Found struct {
+	// Name is the target's name.
+	Name string
+	// APIURL is its api_url, credentials redacted.
+	APIURL string
+	// Place is where it is written: "path:line".
+	Place string
+}
+
+// Found lists the targets the target files gave at the last Targets, in
+// the order Targets added them.
+func (f *Files) Found() []Found {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Found
+	for _, path := range slices.Sorted(maps.Keys(f.good)) {
+		tf := f.good[path]
+		for i, t := range tf.Targets {
+			out = append(out, Found{Name: t.Name, APIURL: t.APIURL.Redacted(), Place: tf.Place(i)})
+		}
+	}
+	return out
 }
 
 // logProblem logs each problem of a file that cannot be used, with what
