@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
+	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
@@ -116,6 +118,36 @@ func TestTargetFiles(t *testing.T) {
 	if code, _ := d.get("/metrics"); code != http.StatusOK {
 		t.Errorf("/metrics: %d", code)
 	}
+}
+
+// TestTargetFilesFromSimFleet: the target file spacetime-sim's fleet
+// writes is one the daemon reads: every instance watched, with the
+// fleet's token (check 6, auth, passes only with it).
+func TestTargetFilesFromSimFleet(t *testing.T) {
+	t.Parallel()
+	fleet, err := sim.StartFleet(t.Context(), sim.FleetOptions{Instances: 3, ControlAddress: "127.0.0.1:0",
+		Instance: sim.Options{FPSInterval: simtest.FastFPSInterval}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fleet.Close() })
+	cfg, targets := targetFilesConfig(t, fastDefaults)
+	if err := fleet.WriteTargetFile(filepath.Join(targets, "sims.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg, daemonSetup{})
+	testkit.Eventually(t, 10*time.Second, "every instance's auth check passing", func() (bool, string) {
+		st := d.status()
+		passing := 0
+		for _, tg := range st.Targets {
+			for _, c := range tg.Checks {
+				if c.Check == config.CheckAuth && c.Status == monitor.CheckPass {
+					passing++
+				}
+			}
+		}
+		return targetNames(st) == "sim-0001,sim-0002,sim-0003" && passing == 3, fmt.Sprintf("%s, %d passing", targetNames(st), passing)
+	})
 }
 
 // TestTargetFilesFleet: 1,000 targets added at once in a file are all
