@@ -304,6 +304,12 @@ loop:
 			if err := st.Backup(); err != nil {
 				log.Warn("cannot write the state backup", zap.Error(err))
 			}
+			// Removed targets' history no longer trims itself: retention here.
+			if gone, err := st.PruneTargets(mon.TargetNames()); err != nil {
+				log.Warn("cannot prune the history of removed targets", zap.Error(err))
+			} else if len(gone) > 0 {
+				log.Info("history of removed targets dropped after retention", zap.Strings("targets", gone))
+			}
 		}
 	}
 
