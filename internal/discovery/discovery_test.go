@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -117,16 +118,32 @@ func TestTargets(t *testing.T) {
 	})
 }
 
-// TestTargetsRedactsURLs: an api_url with credentials is refused by the
-// config's rules; neither the error nor the clash message repeats them.
-func TestTargetsRedactsURLs(t *testing.T) {
+// TestTargetsNeverEchoSecrets: a password in an api_url and a webhook URL
+// pasted where a token file belongs are refused, and neither the error
+// nor the log (debug level, every problem) repeats them.
+func TestTargetsNeverEchoSecrets(t *testing.T) {
 	dir := t.TempDir()
-	f := New(Options{Registry: prometheus.NewRegistry()})
-	const secret = "s3cr3t-pass"
-	testkit.WriteFileIn(t, dir, "a.yaml", "- name: a\n  api_url: http://user:"+secret+"@10.0.0.1:8080\n  telemetry_urls: []\n")
-	_, err := f.Targets(fileCfg(t, dir))
-	if err == nil || strings.Contains(err.Error(), secret) {
-		t.Errorf("err = %v: want a problem that does not repeat the password", err)
+	var logs testkit.Buffer
+	log, err := logging.New(&logs, "debug", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(Options{Registry: prometheus.NewRegistry(), Logger: log})
+	const password, webhook = "s3cr3t-pass", "https://hooks.slack.com/services/T0/B0/s3cr3twebhook"
+	testkit.WriteFileIn(t, dir, "a.yaml", "- name: a\n  api_url: http://user:"+password+"@10.0.0.1:8080\n  telemetry_urls: []\n"+
+		"- name: b\n  api_url: http://10.0.0.2:8080\n  token_file: "+webhook+"\n")
+	_, err = f.Targets(fileCfg(t, dir))
+	if err == nil || !strings.Contains(err.Error(), "[1].token_file: holds a secret value") {
+		t.Fatalf("err = %v, want the pasted secret refused", err)
+	}
+	leaks := testkit.SecretForms(password, webhook)
+	for what, text := range map[string]string{"the error": err.Error(), "the log": logs.String()} {
+		if leaks(text) {
+			t.Errorf("%s repeats a secret:\n%s", what, text)
+		}
+	}
+	if !strings.Contains(logs.String(), "target file problem") {
+		t.Errorf("the log does not report the problems:\n%s", logs.String())
 	}
 }
 
