@@ -304,12 +304,7 @@ loop:
 			if err := st.Backup(); err != nil {
 				log.Warn("cannot write the state backup", zap.Error(err))
 			}
-			// Removed targets' history no longer trims itself: retention here.
-			if gone, err := st.PruneTargets(mon.TargetNames()); err != nil {
-				log.Warn("cannot prune the history of removed targets", zap.Error(err))
-			} else if len(gone) > 0 {
-				log.Info("history of removed targets dropped after retention", zap.Strings("targets", gone))
-			}
+			dropRemovedTargets(st, mon.TargetNames(), log)
 		}
 	}
 
@@ -423,6 +418,23 @@ func (m *ownMetrics) reloadOK(ok bool) {
 		return
 	}
 	m.reloadSuccess.Set(0)
+}
+
+// dropRemovedTargets deletes from the state the targets no longer watched
+// whose history is past retention: a removed target's history no longer
+// trims itself.
+func dropRemovedTargets(st *store.Store, watched []string, log *zap.Logger) {
+	stale, err := st.StaleTargets(watched)
+	if err != nil {
+		log.Warn("cannot list the removed targets' history", zap.Error(err))
+	}
+	for _, name := range stale {
+		if err := st.DeleteTarget(name); err != nil {
+			log.Warn("cannot drop a removed target's history", zap.String("target", name), zap.Error(err))
+			continue
+		}
+		log.Info("removed target's history dropped after retention", zap.String("target", name))
+	}
 }
 
 // fanout passes each event to every non-nil sink.

@@ -7,17 +7,17 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// PruneTargets applies retention to the stored history (check records and
-// rollups) of every target not in configured: targets removed from the
-// config or a target file, whose history no longer trims itself, since
-// that happens as a target records. Their records older than
-// Options.CheckRetention and Options.RollupRetention are deleted, and a
-// target left with no records is forgotten from those buckets. It returns
-// the targets forgotten, sorted. Deployments and rule state stay: a target
-// that comes back finds them.
-func (s *Store) PruneTargets(configured []string) ([]string, error) {
+// StaleTargets returns the targets the store holds anything of (deployments,
+// check history, rule state, rollups) that are not in configured and whose
+// newest check record and rollup are past retention
+// (Options.CheckRetention, Options.RollupRetention), or absent: targets
+// removed from the config or a target file, whose history no longer trims
+// itself (that happens as a target records). The daemon deletes them with
+// DeleteTarget; until then a target that comes back finds all it had.
+// Sorted.
+func (s *Store) StaleTargets(configured []string) ([]string, error) {
 	now := s.now()
-	logs := []struct {
+	newest := []struct {
 		bucket []byte
 		cutoff time.Time
 		at     func([]byte) (time.Time, error)
@@ -25,39 +25,40 @@ func (s *Store) PruneTargets(configured []string) ([]string, error) {
 		{bucketChecks, now.Add(-s.opts.CheckRetention), keyTime},
 		{bucketRollups, now.Add(-s.opts.RollupRetention), keyInstant},
 	}
-	var forgotten []string
-	err := s.update("prune removed targets", func(tx *bolt.Tx) error {
-		forgotten = forgotten[:0]
-		for _, l := range logs {
-			p := tx.Bucket(l.bucket)
-			var stale [][]byte
-			if err := p.ForEachBucket(func(owner []byte) error {
+	var stale []string
+	err := s.view("list stale targets", func(tx *bolt.Tx) error {
+		owners := map[string]bool{}
+		for _, parent := range [][]byte{bucketDeployments, bucketChecks, bucketRuleState, bucketRollups} {
+			if err := tx.Bucket(parent).ForEachBucket(func(owner []byte) error {
 				if !slices.Contains(configured, string(owner)) {
-					stale = append(stale, slices.Clone(owner))
+					owners[string(owner)] = true
 				}
 				return nil
 			}); err != nil {
 				return err
 			}
-			for _, owner := range stale {
-				b := p.Bucket(owner)
-				if err := logTrim(b, 0, func(k, _ []byte) (bool, error) {
-					at, err := l.at(k)
-					return at.Before(l.cutoff), err
-				}, nil); err != nil {
-					return err
-				}
-				if k, _ := b.Cursor().First(); k != nil {
+		}
+	next:
+		for owner := range owners {
+			for _, l := range newest {
+				b := ownerBucket(tx, l.bucket, owner)
+				if b == nil {
 					continue
 				}
-				if err := p.DeleteBucket(owner); err != nil {
-					return err
+				if k, _ := b.Cursor().Last(); k != nil {
+					at, err := l.at(k)
+					if err != nil {
+						return err
+					}
+					if !at.Before(l.cutoff) {
+						continue next // recent history: kept until retention
+					}
 				}
-				forgotten = append(forgotten, string(owner))
 			}
+			stale = append(stale, owner)
 		}
 		return nil
 	})
-	slices.Sort(forgotten)
-	return slices.Compact(forgotten), err
+	slices.Sort(stale)
+	return stale, err
 }

@@ -8,10 +8,10 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-// TestPruneTargets: a removed target's history stays until retention, then
-// goes, and the target is forgotten; a configured target's is untouched
-// (its own records trim it).
-func TestPruneTargets(t *testing.T) {
+// TestStaleTargets: a removed target is stale once its newest history is
+// past retention, and DeleteTarget then drops it; a configured target
+// never is, whatever its age.
+func TestStaleTargets(t *testing.T) {
 	clk := testkit.NewClock(t)
 	s := openT(t, t.TempDir(), Options{Now: clk.Now})
 	t0 := clk.Now()
@@ -19,31 +19,23 @@ func TestPruneTargets(t *testing.T) {
 		mustDo(t, s.RecordCheck(target, CheckRecord{Check: "c", At: t0, Observed: target}))
 		mustDo(t, s.PutRollups(target, RollupRecord{At: t0, Value: []byte("{}")}))
 	}
-	history := func(target string) (checks, rollups int) {
-		c, err := s.CheckHistory(target, time.Time{})
-		mustDo(t, err)
-		r, err := s.Rollups(target, time.Time{}, t0.Add(time.Hour))
-		mustDo(t, err)
-		return len(c), len(r)
-	}
-
 	clk.Advance(47 * time.Hour)
-	gone, err := s.PruneTargets([]string{"kept"})
+	stale, err := s.StaleTargets([]string{"kept"})
 	mustDo(t, err)
-	if c, r := history("removed"); len(gone) != 0 || c != 1 || r != 1 {
-		t.Errorf("within retention: forgotten %v, removed keeps %d checks, %d rollups; want nothing forgotten, 1 and 1", gone, c, r)
+	if len(stale) != 0 {
+		t.Errorf("within retention: stale %v, want none (removed keeps its history until retention)", stale)
 	}
-
 	clk.Advance(2 * time.Hour) // past 48 h
-	gone, err = s.PruneTargets([]string{"kept"})
+	stale, err = s.StaleTargets([]string{"kept"})
 	mustDo(t, err)
-	if strings.Join(gone, ",") != "removed" {
-		t.Errorf("forgotten %v, want [removed]", gone)
+	if strings.Join(stale, ",") != "removed" {
+		t.Fatalf("stale %v, want [removed]", stale)
 	}
-	if c, r := history("removed"); c != 0 || r != 0 {
-		t.Errorf("removed keeps %d checks, %d rollups after retention, want none", c, r)
+	mustDo(t, s.DeleteTarget("removed"))
+	if stale, err = s.StaleTargets([]string{"kept"}); err != nil || len(stale) != 0 {
+		t.Errorf("after DeleteTarget: stale %v, %v; want none", stale, err)
 	}
-	if c, r := history("kept"); c != 1 || r != 1 {
-		t.Errorf("kept has %d checks, %d rollups, want its own untouched", c, r)
+	if c, err := s.CheckHistory("kept", time.Time{}); err != nil || len(c) != 1 {
+		t.Errorf("kept has %d checks (%v), want its own untouched", len(c), err)
 	}
 }
