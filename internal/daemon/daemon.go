@@ -201,6 +201,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := mon.Apply(running); err != nil {
 		return &ConfigError{Err: err}
 	}
+	own.targets.Set(float64(len(running.Targets)))
 	own.reloadOK(true)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -386,6 +387,7 @@ func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-c
 
 // ownMetrics are the daemon's metrics about itself.
 type ownMetrics struct {
+	targets         prometheus.Gauge
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 	stateLoadErrors prometheus.Counter
@@ -393,6 +395,10 @@ type ownMetrics struct {
 
 func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 	m := &ownMetrics{
+		targets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spacetime_watch_targets",
+			Help: "Targets the daemon watches now: the config file's and the target files'.",
+		}),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "spacetime_watch_config_last_reload_successful",
 			Help: "1 if the last config load or reload succeeded, 0 if it failed (the previous config keeps running).",
@@ -406,7 +412,7 @@ func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 			Help: "Times the state database was found damaged, at start or while running, and recovered.",
 		}),
 	}
-	reg.MustRegister(m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
+	reg.MustRegister(m.targets, m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -108,6 +108,7 @@ func (r *reloader) applyMonitor(cfg *config.Config) error {
 	if err := r.mon.Apply(cfg); err != nil {
 		return err
 	}
+	r.own.targets.Set(float64(len(cfg.Targets)))
 	for _, name := range before {
 		if _, kept := cfg.Target(name); !kept {
 			r.resolveAlerts(name)

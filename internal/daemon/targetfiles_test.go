@@ -112,8 +112,12 @@ func TestTargetFiles(t *testing.T) {
 		// Resolved and notified, or never notified and forgotten.
 		return !ok || a.State == alert.StateResolved && a.Reason == daemon.TargetRemovedReason, fmt.Sprintf("%+v", a)
 	})
-	if n, _ := value(gather(t, d.reg), "spacetime_watch_target_files_last_read_successful", nil); n != 1 {
+	s := gather(t, d.reg)
+	if n, _ := value(s, "spacetime_watch_target_files_last_read_successful", nil); n != 1 {
 		t.Errorf("last_read_successful = %v after a good file, want 1", n)
+	}
+	if n, _ := value(s, "spacetime_watch_targets", nil); n != 1 {
+		t.Errorf("spacetime_watch_targets = %v after beta left, want 1", n)
 	}
 	if code, _ := d.get("/metrics"); code != http.StatusOK {
 		t.Errorf("/metrics: %d", code)
@@ -136,22 +140,24 @@ func TestTargetFilesFromSimFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, cfg, daemonSetup{})
-	testkit.Eventually(t, 10*time.Second, "every instance's auth check passing", func() (bool, string) {
+	// Each one's auth check passed in some round (a loaded machine may
+	// time one round out; a wrong token never passes).
+	passed := map[string]bool{}
+	testkit.Eventually(t, 15*time.Second, "every instance's auth check passing", func() (bool, string) {
 		st := d.status()
-		passing := 0
 		for _, tg := range st.Targets {
 			for _, c := range tg.Checks {
 				if c.Check == config.CheckAuth && c.Status == monitor.CheckPass {
-					passing++
+					passed[tg.Name] = true
 				}
 			}
 		}
-		return targetNames(st) == "sim-0001,sim-0002,sim-0003" && passing == 3, fmt.Sprintf("%s, %d passing", targetNames(st), passing)
+		return targetNames(st) == "sim-0001,sim-0002,sim-0003" && len(passed) == 3, fmt.Sprintf("%s, passed: %v", targetNames(st), passed)
 	})
 }
 
 // TestTargetFilesFleet: 1,000 targets added at once in a file are all
-// known within 10 s. They point at loopback addresses where nothing
+// known (watched: spacetime_watch_targets) within 10 s. They point at loopback addresses where nothing
 // listens; their dials and first rounds are spread (30 s, 5 m), so the
 // test stays light. It does not run in parallel with the package's other
 // tests: its burst of work would starve their 300 ms request timeouts.
@@ -166,18 +172,11 @@ func TestTargetFilesFleet(t *testing.T) {
 	}
 	start := time.Now()
 	testkit.WriteFileIn(t, targets, "fleet.yaml", b.String())
+	// Read from the registry: /api/v1/status of 1,000 targets is a few MB
+	// that the secret redactor scans, slow under -race.
 	testkit.Eventually(t, 10*time.Second, "1,000 targets known", func() (bool, string) {
-		// The status waits while the targets are being applied: a slow
-		// answer is "not yet", not a failure.
-		code, body, err := tryGet(d.url + "/api/v1/status")
-		if err != nil || code != http.StatusOK {
-			return false, fmt.Sprint(code, err)
-		}
-		var st daemon.StatusResponse
-		if err := json.Unmarshal([]byte(body), &st); err != nil {
-			return false, err.Error()
-		}
-		return len(st.Targets) == n, fmt.Sprintf("%d targets", len(st.Targets))
+		v, _ := value(gather(t, d.reg), "spacetime_watch_targets", nil)
+		return v == n, fmt.Sprintf("spacetime_watch_targets %v", v)
 	})
 	t.Logf("1,000 targets known %v after the file was written", time.Since(start))
 }
