@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -142,6 +144,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"bad duration", []string{"--token-ttl=forever"}, `--token-ttl: want a positive duration such as 30s or 1h, got "forever"`},
 		{"zero interval", []string{"--telemetry.fps-interval=0s"}, `--telemetry.fps-interval`},
 		{"unknown flag", []string{"--bogus"}, "bogus"},
+		{"no instances", []string{"--instances=0"}, "--instances: want 1 to 10000, got 0"},
+		{"a fleet on one API address", []string{"--instances=2"}, "--api.listen-address is refused with a fleet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,5 +175,67 @@ func TestRunHelp(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("--help lacks %s:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// TestRunFleet: --instances 3 --target-file prints one JSON line per
+// instance, writes the target file, and serves one control API that sets
+// a fault on every instance at once.
+func TestRunFleet(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	targetFile := filepath.Join(t.TempDir(), "fleet.yaml")
+	outR, outW := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, []string{"--control.listen-address=127.0.0.1:0", "--instances=3", "--target-file=" + targetFile}, outW, &stderr)
+		outW.Close()
+		done <- code
+	}()
+	lines := bufio.NewReader(outR)
+	var infos []map[string]string
+	for range 3 {
+		line, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("want 3 info lines: %v", err)
+		}
+		var info map[string]string
+		if err := json.Unmarshal([]byte(line), &info); err != nil {
+			t.Fatalf("info line %q is not JSON: %v", line, err)
+		}
+		infos = append(infos, info)
+	}
+	if infos[0]["name"] != "sim-0001" || infos[2]["name"] != "sim-0003" || infos[0]["control"] != infos[2]["control"] || infos[0]["api"] == infos[1]["api"] {
+		t.Errorf("info lines = %v: want sim-0001..3, own API addresses, one control address", infos)
+	}
+	// The target file is written after the lines: wait for it.
+	testkit.Eventually(t, 5*time.Second, "the target file", func() (bool, string) {
+		b, _ := os.ReadFile(targetFile)
+		return strings.Count(string(b), "- name: sim-") == 3, string(b)
+	})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+infos[0]["control"]+"/faults?instance=all", strings.NewReader(`{"api_down": true}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /faults?instance=all: %d", resp.StatusCode)
+	}
+	for _, info := range infos {
+		if _, err := http.Get("http://" + info["api"] + "/status"); err == nil {
+			t.Errorf("%s: API still answers after api_down for all", info["name"])
+		}
+	}
+	cancel()
+	go io.Copy(io.Discard, outR) //nolint:errcheck // drain until run closes the pipe
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d, stderr %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancellation")
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -207,5 +208,30 @@ func TestCheckConfigAgreesWithRun(t *testing.T) {
 				t.Errorf("run logs a warning check-config does not print\n%s", log)
 			}
 		})
+	}
+}
+
+// TestCheckConfigTargetFiles: check-config lists the targets the target
+// files give, each with its place, and refuses a bad file (exit 3, its
+// path, line and field), which the daemon would run without.
+func TestCheckConfigTargetFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testkit.WriteFileIn(t, dir, "config.yaml", "targets:\n  - name: main\n    api_url: http://10.0.0.1:8080\n    telemetry_urls: []\ntarget_files: [fleet/*.yaml]\n")
+	fleet := filepath.Join(dir, "fleet")
+	if err := os.Mkdir(fleet, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := testkit.WriteFileIn(t, fleet, "a.yaml", "- name: vr-1\n  api_url: http://10.0.1.1:8080\n  telemetry_urls: []\n- name: vr-2\n  api_url: http://10.0.1.2:8080\n  telemetry_urls: []\n")
+	r := invoke(t.Context(), "check-config", "--config.file", cfg)
+	for _, want := range []string{file + ":1: target vr-1 at http://10.0.1.1:8080", file + ":4: target vr-2 at", "OK, 3 target(s)"} {
+		if r.code != 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("want exit 0 and %q in stderr; got %s", want, r)
+		}
+	}
+	testkit.WriteFileIn(t, fleet, "a.yaml", "- name: vr-1\n  api_url: http://10.0.1.1:8080\n  telemetry_urls: []\n  colour: red\n")
+	r = invoke(t.Context(), "check-config", "--config.file", cfg)
+	if want := "target file " + file + ": line 4: [0].colour: unknown field"; r.code != 3 || !strings.Contains(r.stderr, want) {
+		t.Errorf("want exit 3 and %q; got %s", want, r)
 	}
 }

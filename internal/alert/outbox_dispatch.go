@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/secret"
@@ -153,7 +154,7 @@ func (d *dispatcher) deliver(ctx context.Context, e store.OutboxEntry) bool {
 func (d *dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
 	d.hl.For(wait)
 	defer d.hl.Busy()
-	return outboxSleep(ctx, wait)
+	return clock.Sleep(ctx, wait)
 }
 
 // attempt makes one delivery. Its context outlives ctx by at most

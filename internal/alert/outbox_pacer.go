@@ -70,7 +70,7 @@ func (p *sinkPacer) acquire(ctx context.Context, hl *health.Loop) (Notifier, err
 		}
 		// Loop: a reload may have changed the interval meanwhile.
 		hl.For(wait)
-		if !outboxSleep(ctx, wait) {
+		if !clock.Sleep(ctx, wait) {
 			<-p.turn
 			return nil, ctx.Err()
 		}
@@ -99,21 +99,6 @@ func (p *sinkPacer) holdUntil(wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.notBefore = clock.Deadline(wait)
-}
-
-// outboxSleep waits d; it reports false when ctx ended first.
-func outboxSleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // backoff is the wait after a message's failures-th failed attempt:

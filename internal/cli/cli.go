@@ -12,10 +12,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
+	"github.com/spacetime-vr/spacetime-watch/internal/discovery"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
@@ -129,9 +132,33 @@ func CheckConfig(path string, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
 	}
-	fmt.Fprintf(stderr, "%s: OK, %d target(s)%s\n", path, len(cfg.Targets), warningCount(len(warnings)))
+	fileTargets, ok := listTargetFiles(cfg, stderr)
+	if !ok {
+		return ExitBadConfig
+	}
+	fmt.Fprintf(stderr, "%s: OK, %d target(s)%s\n", path, len(cfg.Targets)+fileTargets, warningCount(len(warnings)))
 	_, _ = stdout.Write(out)
 	return ExitOK
+}
+
+// listTargetFiles reads cfg's target files as the daemon would and prints
+// each target they list ("path:line: target NAME at URL"), or their
+// problems; it returns how many targets they list and false for a file
+// the daemon would not use.
+func listTargetFiles(cfg *config.Config, stderr io.Writer) (int, bool) {
+	if len(cfg.TargetFiles) == 0 {
+		return 0, true
+	}
+	files := discovery.New(discovery.Options{Registry: prometheus.NewRegistry()})
+	if _, err := files.Targets(cfg); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 0, false
+	}
+	found := files.Found()
+	for _, f := range found {
+		fmt.Fprintf(stderr, "%s: target %s at %s\n", f.Place, f.Name, f.APIURL)
+	}
+	return len(found), true
 }
 
 // warningCount is check-config's ", 2 warning(s)" after OK; "" for none.

@@ -16,8 +16,18 @@ type Config struct {
 	// overrides. Default: the deployment checklist's values (see Settings).
 	Defaults Settings `yaml:"defaults"`
 	// Targets are the SpaceTime VR instances to watch, in file order.
-	// Default: one target named "local" on 127.0.0.1's standard ports.
+	// Default: one target named "local" on 127.0.0.1's standard ports, or
+	// none when target_files is set.
 	Targets []Target `yaml:"targets"`
+	// TargetFiles are glob patterns (filepath.Match syntax, such as
+	// /etc/spacetime-watch/targets/*.yaml) of files that list more
+	// targets, as Prometheus's file_sd_configs do: each file is a YAML or
+	// JSON list of targets with the keys of targets, starting from
+	// defaults. The daemon watches them and applies a change without a
+	// reload; a bad file keeps the targets it last listed. ${VAR} is
+	// expanded and a relative pattern is taken from the config file's
+	// folder, as for token_file. Default: none.
+	TargetFiles []string `yaml:"target_files,omitempty,expand"`
 	// Alerting is how alert events become notifications, for all targets.
 	// Default: Alertmanager's grouping and timing, and no sinks (alert
 	// events are only logged).

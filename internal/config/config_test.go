@@ -452,7 +452,7 @@ func TestLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := Load(path, Known{})
-		want := "config file " + path + ": line 1: bogus: unknown field; known fields: defaults, targets, alerting"
+		want := "config file " + path + ": line 1: bogus: unknown field; known fields: defaults, targets, target_files, alerting"
 		if err == nil || err.Error() != want {
 			t.Errorf("got  %v\nwant %s", err, want)
 		}

@@ -313,7 +313,7 @@ func (d *decoder) decodeValue(n *yaml.Node, path string, v reflect.Value) {
 	case reflect.Struct:
 		d.decodeStruct(n, path, v, nil)
 	case reflect.Slice:
-		d.decodeSlice(n, path, v)
+		d.decodeSlice(n, path, v, d.decodeValue)
 	case reflect.String:
 		if s, ok := d.scalar(n, path, "a string"); ok {
 			v.SetString(s)
@@ -337,16 +337,16 @@ func (d *decoder) decodeValue(n *yaml.Node, path string, v reflect.Value) {
 	}
 }
 
-// decodeSlice replaces v with the elements of sequence n: lists in the file
-// replace inherited lists, they never append to them.
-func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value) {
+// decodeSlice replaces v with the elements of sequence n, each decoded by
+// elem: lists in the file replace inherited lists, they never append to them.
+func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value, elem func(*yaml.Node, string, reflect.Value)) {
 	if n.Kind != yaml.SequenceNode {
 		d.addf(n, path, "must be a list (write [] for an empty one), not %s", describeNode(n))
 		return
 	}
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, e := range n.Content {
-		d.decodeValue(e, fmt.Sprintf("%s[%d]", path, i), out.Index(i))
+		elem(e, fmt.Sprintf("%s[%d]", path, i), out.Index(i))
 	}
 	v.Set(out)
 }
@@ -367,6 +367,10 @@ func (d *decoder) decodePath(n *yaml.Node, path string, v reflect.Value) {
 	if n = d.visit(n, path); n == nil {
 		return
 	}
+	if v.Kind() == reflect.Slice { // target_files: a list of paths
+		d.decodeSlice(n, path, v, d.decodePath)
+		return
+	}
 	s, ok := d.scalar(n, path, "a file path")
 	if !ok {
 		return
@@ -374,6 +378,7 @@ func (d *decoder) decodePath(n *yaml.Node, path string, v reflect.Value) {
 	if looksLikeSecret(s) {
 		// Never echo it: the value is the secret itself.
 		key := path[strings.LastIndexByte(path, '.')+1:]
+		key, _, _ = strings.Cut(key, "[")
 		d.addf(n, path, "holds a secret value, not a file path; write the secret into a file and give the file's path here, or use %s",
 			strings.TrimSuffix(key, "_file")+"_env")
 		return

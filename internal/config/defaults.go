@@ -194,3 +194,26 @@ const DefaultStatusPageRefresh = 10 * time.Second
 // DefaultStatusPageSize is how many targets one page of the status page's
 // fleet view lists, worst first.
 const DefaultStatusPageSize = 50
+
+// DefaultTargetFilesDebounce is how long the daemon waits after the last
+// change in a target_files folder before it reads the files again: a burst
+// of writes is one apply.
+const DefaultTargetFilesDebounce = time.Second
+
+// DefaultTargetFilesRefresh is how often the daemon reads the target files
+// again even without a change event (as Prometheus's file_sd
+// refresh_interval), for file systems that send none.
+const DefaultTargetFilesRefresh = 5 * time.Minute
+
+// SpreadStartsAbove is how many targets may start at once (the daemon's
+// start, a reload, a target file's change) before their starts are
+// spread: above it, each target's first check round waits a share of its
+// interval and its first telemetry dial a share of MaxDialSpread (or of the
+// interval when shorter), both taken from a hash of its name, so that a
+// fleet added at once does not dial and check in one burst. At or below
+// it, targets start at once.
+const SpreadStartsAbove = 10
+
+// MaxDialSpread bounds how far apart the first telemetry dials of targets
+// started at once are spread (see SpreadStartsAbove).
+const MaxDialSpread = 30 * time.Second

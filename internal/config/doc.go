@@ -23,7 +23,9 @@
 //	      type: slack_webhook
 //	      webhook_url_file: ${CREDENTIALS_DIRECTORY}/slack-webhook
 //
-// An empty file, or one without targets, watches one target named "local" on
+// target_files names more files of targets (LoadTargetFile reads one;
+// internal/discovery watches them). An empty file, or one without targets
+// or target_files, watches one target named "local" on
 // 127.0.0.1:8080 and ws://127.0.0.1:8081/; a target listed under targets must
 // name its api_url. A value that is valid but not used as written (a sink
 // timeout above the outbox's 10s attempt limit) is a Warning in

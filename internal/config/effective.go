@@ -66,7 +66,7 @@ func encodeValue(v reflect.Value, expand bool) (*yaml.Node, error) {
 			seq.Style = yaml.FlowStyle // offsets: [1h, 4h, 24h], group_by: [target], source_matchers: [alert=x]
 		}
 		for i := range v.Len() {
-			n, err := encodeValue(v.Index(i), false)
+			n, err := encodeValue(v.Index(i), expand)
 			if err != nil {
 				return nil, err
 			}

@@ -40,15 +40,24 @@ type ParseOptions struct {
 // another error when the file cannot be read. On SIGHUP the daemon calls
 // Load and swaps the result in only when err is nil.
 func Load(path string, known Known) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, dir, err := readSource(path, SourceConfigFile)
 	if err != nil {
-		return nil, fmt.Errorf("read config file: %w", err)
-	}
-	dir, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return nil, err
 	}
 	return Parse(data, ParseOptions{Getenv: os.Getenv, BaseDir: dir, Filename: path, Known: known})
+}
+
+// readSource reads the file at path and returns its content and its folder,
+// absolute (where relative *_file paths are taken from); what names the
+// file in errors.
+func readSource(path, what string) (data []byte, dir string, err error) {
+	if data, err = os.ReadFile(path); err != nil {
+		return nil, "", fmt.Errorf("read %s: %w", what, err)
+	}
+	if dir, err = filepath.Abs(filepath.Dir(path)); err != nil {
+		return nil, "", fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return data, dir, nil
 }
 
 // Parse parses a config file's content: strictly (unknown keys, wrong types
@@ -193,24 +202,34 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 			})
 		}
 	}
-	cfg.Targets = d.decodeTargets(targets, cfg.Defaults)
+	// With target_files, the targets come from there: no implicit local one.
+	var implicit []Target
+	if len(cfg.TargetFiles) == 0 {
+		implicit = []Target{newTarget(DefaultTargetName, cfg.Defaults)}
+	}
+	cfg.Targets = d.decodeTargets(targets, "targets", cfg.Defaults, implicit)
 	return cfg
 }
 
-func (d *decoder) decodeTargets(n *yaml.Node, defaults Settings) []Target {
-	const path = "targets"
+// decodeTargets decodes the list of targets n at path, each starting from
+// defaults; implicit stands in for a missing or empty list.
+func (d *decoder) decodeTargets(n *yaml.Node, path string, defaults Settings, implicit []Target) []Target {
 	if n != nil {
 		n = d.visit(n, path)
 	}
 	if n == nil {
-		return []Target{newTarget(DefaultTargetName, defaults)}
+		return implicit
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.addf(n, path, "must be a list of targets (write [] for the default local target), not %s", describeNode(n))
-		return []Target{newTarget(DefaultTargetName, defaults)}
+		fix := "write [] for none"
+		if len(implicit) > 0 {
+			fix = "write [] for the default local target"
+		}
+		d.addf(n, path, "must be a list of targets (%s), not %s", fix, describeNode(n))
+		return implicit
 	}
 	if len(n.Content) == 0 {
-		return []Target{newTarget(DefaultTargetName, defaults)}
+		return implicit
 	}
 	out := make([]Target, len(n.Content))
 	for i, e := range n.Content {

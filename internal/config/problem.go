@@ -60,9 +60,18 @@ func (w Warning) String() string { return Problem(w).String() }
 type ValidationError struct {
 	// File is the file's path as given to Load, or ParseOptions.Filename.
 	File string
+	// Source says what File is, for the message: SourceConfigFile (the
+	// default, when empty) or SourceTargetFile.
+	Source string
 	// Problems are sorted by position in the file; never empty.
 	Problems []Problem
 }
+
+// What a ValidationError's File is.
+const (
+	SourceConfigFile = "config file"
+	SourceTargetFile = "target file"
+)
 
 // maxListed bounds the problems Error lists; a file that broken needs
 // fixing from the top anyway.
@@ -72,8 +81,11 @@ const maxListed = 100
 // several, up to maxListed of them.
 func (e *ValidationError) Error() string {
 	prefix := "config"
+	if e.Source == SourceTargetFile {
+		prefix = "target file"
+	}
 	if e.File != "" {
-		prefix = "config file " + e.File
+		prefix = cmp.Or(e.Source, SourceConfigFile) + " " + e.File
 	}
 	if len(e.Problems) == 1 {
 		return prefix + ": " + e.Problems[0].String()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -54,46 +55,11 @@ func validate(cfg *Config, getenv func(string) string, known Known) []finding {
 		inDefaults[p] = true
 		out = append(out, finding{Problem: Problem{Path: "defaults" + p.rel, Message: p.msg}, warn: p.warn})
 	}
-	names := map[string]int{}
-	apiURLs := map[string]int{}
-	wsURLs := map[string]int{}
-	for i := range cfg.Targets {
-		t := &cfg.Targets[i]
-		prefix := fmt.Sprintf("targets[%d]", i)
-		for _, p := range validateSettings(&t.Settings) {
-			out = append(out, finding{Problem{Path: prefix + p.rel, Message: p.msg}, inDefaults[p], p.warn})
-		}
-		var c checker
-		validateTarget(&c, t, getenv)
-
-		// One target per instance: two targets on one API would double
-		// every alert, and the telemetry server caps connections.
-		if j, dup := names[t.Name]; dup && t.Name != "" {
-			c.addf(".name", "%q is already used by targets[%d]; names must be unique", t.Name, j)
-		} else {
-			names[t.Name] = i
-		}
-		if t.APIURL != nil {
-			key := urlKey(t.APIURL)
-			if j, dup := apiURLs[key]; dup {
-				c.addf(".api_url", "%s is already watched by targets[%d] (%s); one target per instance", t.APIURL.Redacted(), j, cfg.Targets[j].Name)
-			} else {
-				apiURLs[key] = i
-			}
-		}
-		for k, u := range t.TelemetryURLs {
-			if u == nil {
-				continue
-			}
-			key := urlKey(u)
-			if j, dup := wsURLs[key]; dup && j != i {
-				c.addf(fmt.Sprintf(".telemetry_urls[%d]", k), "%s is already used by targets[%d] (%s); one target per instance", u.Redacted(), j, cfg.Targets[j].Name)
-			} else {
-				wsURLs[key] = i
-			}
-		}
-		for _, p := range c.ps {
-			out = append(out, finding{Problem: Problem{Path: prefix + p.rel, Message: p.msg}, warn: p.warn})
+	out = append(out, validateTargets(cfg.Targets, "targets", inDefaults, getenv)...)
+	for i, pattern := range cfg.TargetFiles {
+		if _, err := filepath.Match(pattern, ""); err != nil {
+			out = append(out, finding{Problem: Problem{Path: fmt.Sprintf("target_files[%d]", i),
+				Message: fmt.Sprintf("%q is not a valid glob pattern (%v); use *, ? and [a-z] as filepath.Match does", pattern, err)}})
 		}
 	}
 	var c checker
@@ -104,7 +70,61 @@ func validate(cfg *Config, getenv func(string) string, known Known) []finding {
 	return out
 }
 
-func urlKey(u *url.URL) string {
+// validateTargets checks the targets listed at path ("targets", or "" in a
+// target file): each one's settings and its own fields, and that no two
+// share a name, an api_url or a telemetry URL. inDefaults are the defaults
+// section's problems, which a target that inherits them does not repeat.
+func validateTargets(targets []Target, path string, inDefaults map[relProblem]bool, getenv func(string) string) []finding {
+	var out []finding
+	names := map[string]int{}
+	apiURLs := map[string]int{}
+	wsURLs := map[string]int{}
+	for i := range targets {
+		t := &targets[i]
+		prefix := fmt.Sprintf("%s[%d]", path, i)
+		for _, p := range validateSettings(&t.Settings) {
+			out = append(out, finding{Problem{Path: prefix + p.rel, Message: p.msg}, inDefaults[p], p.warn})
+		}
+		var c checker
+		validateTarget(&c, t, getenv)
+
+		// One target per instance: two targets on one API would double
+		// every alert, and the telemetry server caps connections.
+		if j, dup := names[t.Name]; dup && t.Name != "" {
+			c.addf(".name", "%q is already used by %s[%d]; names must be unique", t.Name, path, j)
+		} else {
+			names[t.Name] = i
+		}
+		if t.APIURL != nil {
+			key := InstanceKey(t.APIURL)
+			if j, dup := apiURLs[key]; dup {
+				c.addf(".api_url", "%s is already watched by %s[%d] (%s); one target per instance", t.APIURL.Redacted(), path, j, targets[j].Name)
+			} else {
+				apiURLs[key] = i
+			}
+		}
+		for k, u := range t.TelemetryURLs {
+			if u == nil {
+				continue
+			}
+			key := InstanceKey(u)
+			if j, dup := wsURLs[key]; dup && j != i {
+				c.addf(fmt.Sprintf(".telemetry_urls[%d]", k), "%s is already used by %s[%d] (%s); one target per instance", u.Redacted(), path, j, targets[j].Name)
+			} else {
+				wsURLs[key] = i
+			}
+		}
+		for _, p := range c.ps {
+			out = append(out, finding{Problem: Problem{Path: prefix + p.rel, Message: p.msg}, warn: p.warn})
+		}
+	}
+	return out
+}
+
+// InstanceKey is what makes two URLs the same endpoint: scheme, host and
+// port case-folded, path without its trailing slash. Two targets with the
+// same api_url key watch one instance.
+func InstanceKey(u *url.URL) string {
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.Path, "/")
 }
 
@@ -326,7 +346,7 @@ func validateTarget(c *checker, t *Target, getenv func(string) string) {
 		rel := fmt.Sprintf(".telemetry_urls[%d]", i)
 		checkURL(c, rel, u, []string{"ws", "wss"}, "ws://127.0.0.1:8081/")
 		for j := range i {
-			if u != nil && t.TelemetryURLs[j] != nil && urlKey(u) == urlKey(t.TelemetryURLs[j]) {
+			if u != nil && t.TelemetryURLs[j] != nil && InstanceKey(u) == InstanceKey(t.TelemetryURLs[j]) {
 				c.addf(rel, "repeats telemetry_urls[%d]; list each URL once", j)
 				break
 			}

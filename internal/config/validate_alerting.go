@@ -189,7 +189,7 @@ func validateAlertmanager(c *checker, rel string, s *Sink) {
 		checkURLSecrets(c, r, u, []string{"http", "https"}, "http://127.0.0.1:9093",
 			"Alertmanager basic auth is not supported; put a local proxy in front", "the v2 API path is appended to the URL")
 		for j := range i {
-			if u != nil && s.URLs[j] != nil && urlKey(u) == urlKey(s.URLs[j]) {
+			if u != nil && s.URLs[j] != nil && InstanceKey(u) == InstanceKey(s.URLs[j]) {
 				c.addf(r, "repeats urls[%d]; list each Alertmanager once", j)
 				break
 			}

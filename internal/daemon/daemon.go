@@ -21,6 +21,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/discovery"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
@@ -59,6 +60,10 @@ type Options struct {
 	// StatusPageRefresh is how often the status page at / refreshes
 	// itself. Default config.DefaultStatusPageRefresh (10s).
 	StatusPageRefresh time.Duration
+	// TargetFilesDebounce is how long the target files' watcher waits
+	// after the last change in their folders before it reads them.
+	// Default config.DefaultTargetFilesDebounce (1s).
+	TargetFilesDebounce time.Duration
 	// Sink receives rule and check events besides the alerting pipeline. Optional.
 	Sink event.Sink
 	// Console is where console sinks write. Default os.Stdout.
@@ -194,9 +199,12 @@ func Run(ctx context.Context, opts Options) error {
 		Now:            opts.Now,
 		Health:         hr,
 	})
-	if err := mon.Apply(cfg); err != nil {
+	files := discovery.New(discovery.Options{Registry: reg, Logger: log})
+	running, _ := files.Targets(cfg) // a bad target file is logged and counted there
+	if err := mon.Apply(running); err != nil {
 		return &ConfigError{Err: err}
 	}
+	own.targets.Set(float64(len(running.Targets)))
 	own.reloadOK(true)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -213,7 +221,12 @@ func Run(ctx context.Context, opts Options) error {
 	guardState.mon = mon
 	wg.Go(func() { guardState.run(ctx) })
 
-	rl := newReloader(opts.ConfigFile, mon, alerts, own, log)
+	rl := newReloader(opts.ConfigFile, cfg, mon, alerts, files, own, log, opts.Now)
+	wg.Go(func() {
+		if err := files.Watch(ctx, opts.TargetFilesDebounce, config.DefaultTargetFilesRefresh, rl.requestTargets); err != nil {
+			log.Error("target files watch stopped; SIGHUP and /-/reload still read them", zap.Error(err))
+		}
+	})
 	if opts.AutoReload {
 		wg.Go(func() {
 			if err := rl.watch(ctx, loadedSum, opts.AutoReloadDebounce); err != nil {
@@ -233,7 +246,7 @@ func Run(ctx context.Context, opts Options) error {
 	status.update()
 	statusTick := time.NewTicker(opts.StatusInterval)
 	defer statusTick.Stop()
-	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(cfg.Targets)), zap.String("state_dir", opts.StateDir))
+	log.Info("spacetime-watch started", zap.String("version", version.Version()), zap.Int("targets", len(running.Targets)), zap.String("state_dir", opts.StateDir))
 
 	var watchdogTick <-chan time.Time
 	// The loop wakes at least every wake: a watchdog or status tick, or a backup.
@@ -271,6 +284,10 @@ loop:
 			hl.Busy()
 			result <- rl.reload()
 			status.update()
+		case result := <-rl.targetRequests:
+			hl.Busy()
+			result <- rl.applyTargets()
+			status.update()
 		case <-statusTick.C:
 			hl.Busy()
 			status.update()
@@ -291,6 +308,7 @@ loop:
 			if err := st.Backup(); err != nil {
 				log.Warn("cannot write the state backup", zap.Error(err))
 			}
+			dropRemovedTargets(st, mon.TargetNames(), log)
 		}
 	}
 
@@ -331,6 +349,9 @@ func withDefaults(opts Options) Options {
 	if opts.AutoReloadDebounce <= 0 {
 		opts.AutoReloadDebounce = config.DefaultAutoReloadDebounce
 	}
+	if opts.TargetFilesDebounce <= 0 {
+		opts.TargetFilesDebounce = config.DefaultTargetFilesDebounce
+	}
 	if opts.Web == nil {
 		addrs := []string{":9850"}
 		none := ""
@@ -369,6 +390,7 @@ func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-c
 
 // ownMetrics are the daemon's metrics about itself.
 type ownMetrics struct {
+	targets         prometheus.Gauge
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 	stateLoadErrors prometheus.Counter
@@ -376,6 +398,10 @@ type ownMetrics struct {
 
 func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 	m := &ownMetrics{
+		targets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spacetime_watch_targets",
+			Help: "Targets the daemon watches now: the config file's and the target files'.",
+		}),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "spacetime_watch_config_last_reload_successful",
 			Help: "1 if the last config load or reload succeeded, 0 if it failed (the previous config keeps running).",
@@ -389,7 +415,7 @@ func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 			Help: "Times the state database was found damaged, at start or while running, and recovered.",
 		}),
 	}
-	reg.MustRegister(m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
+	reg.MustRegister(m.targets, m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -401,6 +427,23 @@ func (m *ownMetrics) reloadOK(ok bool) {
 		return
 	}
 	m.reloadSuccess.Set(0)
+}
+
+// dropRemovedTargets deletes from the state the targets no longer watched
+// whose history is past retention: a removed target's history no longer
+// trims itself.
+func dropRemovedTargets(st *store.Store, watched []string, log *zap.Logger) {
+	stale, err := st.StaleTargets(watched)
+	if err != nil {
+		log.Warn("cannot list the removed targets' history", zap.Error(err))
+	}
+	for _, name := range stale {
+		if err := st.DeleteTarget(name); err != nil {
+			log.Warn("cannot drop a removed target's history", zap.String("target", name), zap.Error(err))
+			continue
+		}
+		log.Info("removed target's history dropped after retention", zap.String("target", name))
+	}
 }
 
 // fanout passes each event to every non-nil sink.

@@ -206,11 +206,12 @@ func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDae
 			Web:        webFlags,
 			Logger:     setup.logger,
 
-			EnableLifecycle:    setup.lifecycle,
-			AutoReload:         setup.autoReload,
-			AutoReloadDebounce: 50 * time.Millisecond,
-			StatusInterval:     setup.statusInterval,
-			StatusPageRefresh:  setup.statusPageRefresh,
+			EnableLifecycle:     setup.lifecycle,
+			AutoReload:          setup.autoReload,
+			AutoReloadDebounce:  50 * time.Millisecond,
+			TargetFilesDebounce: 50 * time.Millisecond,
+			StatusInterval:      setup.statusInterval,
+			StatusPageRefresh:   setup.statusPageRefresh,
 		})
 	}()
 	select {

@@ -15,32 +15,45 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/discovery"
+	"github.com/spacetime-vr/spacetime-watch/internal/event"
+	"github.com/spacetime-vr/spacetime-watch/internal/fswatch"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 )
 
 // reloader is the daemon's one reload path. SIGHUP, POST /-/reload and the
-// config file watcher all end in reload, run by the daemon's loop, so two
-// reloads never overlap.
+// config file watcher all end in reload, and the target files' watcher in
+// applyTargets, run by the daemon's loop, so two applies never overlap.
 type reloader struct {
 	path   string
 	mon    *monitor.Monitor
 	alerts *alerting
 	own    *ownMetrics
+	files  *discovery.Files
 	log    *zap.Logger
+	now    func() time.Time
+	// cfg is the config file's config that runs now, without the target
+	// files' targets: applyTargets adds the files' to it.
+	cfg *config.Config
 	// requests carries a reload asked for by HTTP or the watcher, with
 	// where to send its result; the daemon's loop serves it.
 	requests chan chan error
+	// targetRequests carries an apply of the target files' targets.
+	targetRequests chan chan error
 }
 
-func newReloader(path string, mon *monitor.Monitor, alerts *alerting, own *ownMetrics, log *zap.Logger) *reloader {
-	return &reloader{path: path, mon: mon, alerts: alerts, own: own, log: log, requests: make(chan chan error)}
+func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, alerts *alerting, files *discovery.Files, own *ownMetrics, log *zap.Logger, now func() time.Time) *reloader {
+	return &reloader{path: path, cfg: cfg, mon: mon, alerts: alerts, files: files, own: own, log: log, now: now,
+		requests: make(chan chan error), targetRequests: make(chan chan error)}
 }
 
 // reload loads the config file and applies it, all or nothing: the file is
 // validated, the alerting settings checked and every sink built before
-// anything is swapped; the monitor applies its targets atomically. On
-// failure the old config keeps running, every problem is logged and
-// spacetime_watch_config_last_reload_successful is 0.
+// anything is swapped; the monitor applies its targets (the config's and
+// the target files') atomically. On failure the old config keeps running,
+// every problem is logged and
+// spacetime_watch_config_last_reload_successful is 0. A bad target file
+// does not fail the reload: it keeps its previous targets (see discovery).
 func (r *reloader) reload() error {
 	cfg, err := LoadConfig(r.path)
 	var set *sinkSet
@@ -49,8 +62,10 @@ func (r *reloader) reload() error {
 		set0, serr := r.alerts.buildSinks(cfg.Alerting)
 		err, set = errors.Join(err, serr), set0
 	}
+	var running *config.Config
 	if err == nil {
-		err = r.mon.Apply(cfg)
+		running, _ = r.files.Targets(cfg) // a bad file is logged and counted there
+		err = r.applyMonitor(running)
 	}
 	if err == nil {
 		// Validated above: neither can fail now.
@@ -64,10 +79,58 @@ func (r *reloader) reload() error {
 		r.log.Error("config reload failed; the previous config keeps running", zap.String("config_file", r.path), zap.Error(err))
 		return err
 	}
+	r.cfg = cfg
 	r.own.reloadOK(true)
-	r.log.Info("config reloaded", zap.String("config_file", r.path), zap.Int("targets", len(cfg.Targets)), zap.Strings("sinks", set.names))
+	r.log.Info("config reloaded", zap.String("config_file", r.path), zap.Int("targets", len(running.Targets)), zap.Strings("sinks", set.names))
 	logConfigWarnings(r.log, r.path, cfg)
 	return nil
+}
+
+// applyTargets reads the target files again and applies the running
+// config's targets with theirs; the config file is not read again, nor
+// any secret. The error is the monitor's (a target it cannot build): a
+// bad file is not an error here.
+func (r *reloader) applyTargets() error {
+	running, _ := r.files.Targets(r.cfg)
+	if err := r.applyMonitor(running); err != nil {
+		r.log.Error("target files' targets not applied; the previous targets keep running", zap.Error(err))
+		return err
+	}
+	r.log.Info("target files applied", zap.Int("targets", len(running.Targets)))
+	return nil
+}
+
+// applyMonitor makes cfg's targets the monitor's, and resolves the alerts
+// of every target that left (reason "target removed"): nothing will ever
+// resolve them otherwise. Their stored history stays until retention.
+func (r *reloader) applyMonitor(cfg *config.Config) error {
+	before := r.mon.TargetNames()
+	if err := r.mon.Apply(cfg); err != nil {
+		return err
+	}
+	r.own.targets.Set(float64(len(cfg.Targets)))
+	for _, name := range before {
+		if _, kept := cfg.Target(name); !kept {
+			r.resolveAlerts(name)
+		}
+	}
+	return nil
+}
+
+// TargetRemovedReason is the reason of the alerts resolved because their
+// target left the config or its target file.
+const TargetRemovedReason = "target removed"
+
+// resolveAlerts resolves every alert of target that is not resolved yet.
+func (r *reloader) resolveAlerts(target string) {
+	now := r.now()
+	for _, a := range r.alerts.manager.Alerts() {
+		if a.Target != target || a.State == alert.StateResolved {
+			continue
+		}
+		r.alerts.manager.Handle(event.Event{Target: a.Target, Name: a.Name, Kind: a.Kind, Severity: a.Severity,
+			State: event.StateResolved, At: now, Since: a.StartsAt, Reason: TargetRemovedReason})
+	}
 }
 
 // problems lists err's problems one by one: the config's validation
@@ -92,10 +155,18 @@ func problems(err error) []string {
 
 // request has the daemon's loop reload and returns its result, or ctx's
 // error when ctx ends first.
-func (r *reloader) request(ctx context.Context) error {
+func (r *reloader) request(ctx context.Context) error { return ask(ctx, r.requests) }
+
+// requestTargets has the daemon's loop apply the target files (the target
+// files' watcher).
+func (r *reloader) requestTargets(ctx context.Context) error { return ask(ctx, r.targetRequests) }
+
+// ask sends a request to the daemon's loop and waits for its result, or
+// for ctx to end.
+func ask(ctx context.Context, requests chan<- chan error) error {
 	result := make(chan error, 1)
 	select {
-	case r.requests <- result:
+	case requests <- result:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -147,40 +218,23 @@ func (r *reloader) watch(ctx context.Context, loaded [sha256.Size]byte, debounce
 	}
 	last := loaded
 	r.log.Info("watching the config file for changes", zap.String("config_file", r.path), zap.Duration("debounce", debounce))
-	timer := time.NewTimer(0) // the first comparison
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.Events:
-			if !ok {
-				return nil
-			}
-			r.log.Debug("config directory changed", zap.String("event", ev.String()))
-			timer.Reset(debounce)
-		case err, ok := <-w.Errors:
-			if !ok {
-				return nil
-			}
-			r.log.Warn("config file watch: an event may be lost", zap.Error(err))
-			timer.Reset(debounce)
-		case <-timer.C:
+	fswatch.Run(ctx, w, fswatch.Options{
+		Debounce: debounce, Logger: r.log,
+		Look: func() bool {
 			sum, err := checksum(r.path)
 			if err != nil {
 				r.log.Warn("config file changed but cannot be read; the current config keeps running", zap.String("config_file", r.path), zap.Error(err))
-				continue
+				return true
 			}
 			if sum == last {
-				continue
+				return true
 			}
 			last = sum
 			r.log.Info("config file content changed: reloading", zap.String("config_file", r.path))
-			if err := r.request(ctx); err != nil && ctx.Err() != nil {
-				return nil
-			}
-		}
-	}
+			return r.request(ctx) == nil || ctx.Err() == nil
+		},
+	})
+	return nil
 }
 
 // checksum is the SHA-256 of the file at path, through symlinks.

@@ -179,7 +179,7 @@ func (m *Monitor) Apply(cfg *config.Config) error {
 		}
 		t.runner.ensureConfiguredDeployment()
 		if m.runCtx != nil {
-			if err := m.startLocked(t); err != nil {
+			if err := m.startLocked(t, len(built)); err != nil {
 				return err
 			}
 		}
@@ -190,8 +190,10 @@ func (m *Monitor) Apply(cfg *config.Config) error {
 
 // startLocked starts a target's watcher, its API probe, its cron entry and
 // a first round right away, so that results appear without waiting for the
-// first tick.
-func (m *Monitor) startLocked(t *target) error {
+// first tick. When it is one of more than config.SpreadStartsAbove targets
+// started at once (batch), its first round and first dial wait their
+// startOffsets instead, and its ticks follow its first round.
+func (m *Monitor) startLocked(t *target, batch int) error {
 	ctx, cancel := context.WithCancel(m.runCtx)
 	t.job = cron.NewChain(cron.SkipIfStillRunning(cronLogger{m.log.Named("cron")})).Then(cron.FuncJob(func() {
 		t.runner.round(ctx)
@@ -214,14 +216,20 @@ func (m *Monitor) startLocked(t *target) error {
 		// probe run beside the watcher.
 		var side sync.WaitGroup
 		t.runner.reannounceChecks(m.opts.Now())
-		side.Go(t.job.Run)
-		if isInterval {
-			side.Go(func() { tickRounds(ctx, every, func() { side.Go(t.job.Run) }) })
-		}
+		roundWait, dialWait := startOffsets(t.cfg.Name, t.cfg.Schedule, batch)
+		side.Go(func() {
+			if !clock.Sleep(ctx, roundWait) {
+				return
+			}
+			if isInterval {
+				side.Go(func() { tickRounds(ctx, every, func() { side.Go(t.job.Run) }) })
+			}
+			t.job.Run()
+		})
 		if t.probe != nil {
 			side.Go(func() { t.probe.run(ctx, t.runner, t.job.Run) })
 		}
-		if t.watcher != nil {
+		if t.watcher != nil && clock.Sleep(ctx, dialWait) {
 			if err := t.watcher.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 				m.log.Warn("telemetry watcher stopped", zap.String("target", t.cfg.Name), zap.Error(err))
 			}
@@ -261,7 +269,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := m.startLocked(m.targets[name]); err != nil {
+		if err := m.startLocked(m.targets[name], len(names)); err != nil {
 			m.mu.Unlock()
 			return err
 		}

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -50,4 +51,24 @@ func tickRounds(ctx context.Context, period time.Duration, start func()) {
 			start()
 		}
 	}
+}
+
+// startOffsets are how long after its start a target's first check round
+// and its first telemetry dial wait, when it starts among n targets at
+// once: nothing for a few (config.SpreadStartsAbove), otherwise a share of
+// the interval (config.MaxDialSpread for a cron schedule) for the round
+// and of min(config.MaxDialSpread, interval) for the dial, both from a
+// hash of the target's name so that a name always gets the same offsets.
+func startOffsets(name string, s config.Schedule, n int) (round, dial time.Duration) {
+	if n <= config.SpreadStartsAbove {
+		return 0, 0
+	}
+	every, ok := scheduleInterval(s)
+	if !ok {
+		every = config.MaxDialSpread
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	sum := h.Sum64()
+	return time.Duration(sum % uint64(every)), time.Duration(sum % uint64(min(every, config.MaxDialSpread)))
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // maxBodyBytes is the request body limit of the shipped server (413 above it).
@@ -72,7 +73,7 @@ func (s *Sim) apiHandler() http.Handler {
 			}
 		}()
 		f := s.faults.Get()
-		if !sleepCtx(r.Context(), time.Duration(f.APILatencyMS*float64(time.Millisecond))) {
+		if !clock.Sleep(r.Context(), time.Duration(f.APILatencyMS*float64(time.Millisecond))) {
 			return // the client left (or the sim is closing): nobody to answer
 		}
 		c := &call{w: rec, r: r, inst: inst, faults: f, now: s.now()}
@@ -267,21 +268,6 @@ func (s *Sim) readSceneBody(c *call) (string, error) {
 		return "", errBadBody
 	}
 	return p, nil
-}
-
-// sleepCtx waits d, or less if ctx ends first; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // gdFloat is a number as Godot's JSON.stringify writes a float: always with

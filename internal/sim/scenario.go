@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // Scenario is a timeline of fault changes, restarts and telemetry events,
@@ -236,7 +238,7 @@ func kindName(n *yaml.Node) string {
 // time: scenarios drive drills and demos, not unit tests of the clock.
 func (s *Sim) runScenario(ctx context.Context, sc Scenario, start time.Time) {
 	for _, step := range sc {
-		if !sleepCtx(ctx, time.Until(start.Add(step.At))) {
+		if !clock.Sleep(ctx, time.Until(start.Add(step.At))) {
 			return
 		}
 		s.applyStep(step)

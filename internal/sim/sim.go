@@ -34,7 +34,10 @@ type Options struct {
 	APIAddress string
 	// TelemetryAddress is the telemetry WebSocket listen address (default 127.0.0.1:8081).
 	TelemetryAddress string
-	// ControlAddress is the fault-control API listen address (default 127.0.0.1:8089).
+	// ControlAddress is the fault-control API listen address (default
+	// 127.0.0.1:8089), or NoControl for an instance whose faults are set
+	// only through Go (a Fleet's members: the fleet serves one control API
+	// for all).
 	ControlAddress string
 	// Token is the bearer token (checklist profile only; default: generated).
 	Token string
@@ -66,13 +69,20 @@ type Options struct {
 	Scenario Scenario
 }
 
+// NoControl as Options.ControlAddress: the instance listens for no
+// fault-control API of its own.
+const NoControl = "none"
+
 // Info is what a client needs to reach the instance: the addresses actually
 // bound and the credentials. Its JSON form is the line spacetime-sim prints
 // at start.
 type Info struct {
-	API              string `json:"api"`
-	Telemetry        string `json:"telemetry"`
-	Control          string `json:"control"`
+	API       string `json:"api"`
+	Telemetry string `json:"telemetry"`
+	Control   string `json:"control"`
+	// Name is the instance's name in a Fleet (its target name); empty for
+	// a lone instance.
+	Name             string `json:"name,omitempty"`
 	Token            string `json:"token"`
 	PerformanceToken string `json:"performance_token,omitempty"`
 }
@@ -137,7 +147,7 @@ type Sim struct {
 	api               *switchableServer // the HTTP API; down while faults.APIDown
 	telemetry         *telemetryServer  // the WebSocket handler and its connections
 	telemetryListener *switchableServer // serves telemetry; down while faults.TelemetryDown
-	control           *switchableServer // the fault-control API; never goes down
+	control           *switchableServer // the fault-control API; never goes down; nil with NoControl
 
 	stop func()         // cancels the sim's goroutines
 	wg   sync.WaitGroup // every goroutine the sim starts

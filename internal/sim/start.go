@@ -128,10 +128,12 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		cancel()
 		return nil, err
 	}
-	if s.control, err = listenSwitchable(ctx, runCtx, "control", opts.ControlAddress, s.controlHandler(), s.log); err != nil {
-		return fail(err)
+	if opts.ControlAddress != NoControl {
+		if s.control, err = listenSwitchable(ctx, runCtx, "control", opts.ControlAddress, s.controlHandler(), s.log); err != nil {
+			return fail(err)
+		}
+		servers = append(servers, s.control)
 	}
-	servers = append(servers, s.control)
 	if s.api, err = listenSwitchable(ctx, runCtx, "api", opts.APIAddress, s.apiHandler(), s.log); err != nil {
 		return fail(err)
 	}
@@ -154,7 +156,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		s.wg.Go(func() { s.runScenario(runCtx, opts.Scenario, start) })
 	}
 	s.log.Info("started", zap.String("profile", string(opts.Profile)),
-		zap.String("api", s.api.Addr()), zap.String("telemetry", s.telemetryListener.Addr()), zap.String("control", s.control.Addr()))
+		zap.String("api", s.api.Addr()), zap.String("telemetry", s.telemetryListener.Addr()), zap.String("control", s.Info().Control))
 	return s, nil
 }
 
@@ -175,8 +177,10 @@ func (s *Sim) Info() Info {
 	info := Info{
 		API:       s.api.Addr(),
 		Telemetry: s.telemetryListener.Addr(),
-		Control:   s.control.Addr(),
 		Token:     s.currentToken(),
+	}
+	if s.control != nil {
+		info.Control = s.control.Addr()
 	}
 	if s.opts.Profile == ProfileGodot {
 		info.PerformanceToken = s.opts.PerformanceToken
