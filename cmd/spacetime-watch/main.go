@@ -73,6 +73,9 @@ Example:
 	runVersion := runCmd.Flag("version", "Print the version and build information, and exit.").Bool()
 	runLifecycle := runCmd.Flag("web.enable-lifecycle", "Serve POST and PUT /-/reload, which reload the config as SIGHUP does (a write: from loopback, or authenticated by --web.config.file). Default: off (403).").Bool()
 	runAutoReload := runCmd.Flag("config.auto-reload", "Reload the config when the file's content changes (its directory is watched, so a Kubernetes ConfigMap update is seen). Default: off.").Bool()
+	runShard := runCmd.Flag("shard", "Watch only shard K of N of the targets (K counted from 0): rendezvous hashing of the target names splits the fleet across N daemons, each started with its own K; changing N moves about 1/N of the targets. Default: every target.").PlaceHolder("K/N").String()
+	runShardFromHost := runCmd.Flag("shard.from-hostname", "Take K from the ordinal the hostname ends with (a StatefulSet pod: spacetime-watch-2 is shard 2), of --shard.count shards.").Bool()
+	runShardCount := runCmd.Flag("shard.count", "N, the number of shards, with --shard.from-hostname.").PlaceHolder("N").Int()
 	runExternalHosts := runCmd.Flag("web.external-host", "A host name clients reach the daemon by (DNS, a proxy), which the API's writes may carry in their Host header; repeatable. Default: none (localhost, loopback addresses, the address connected to and the machine's hostname are always accepted).").PlaceHolder("HOST").Strings()
 
 	// verify: the one-shot post-deployment verification.
@@ -236,7 +239,8 @@ Example:
 			fmt.Fprintln(stdout, version.Print(app.Name))
 			return cli.ExitOK
 		}
-		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload, EnableLifecycle: *runLifecycle, AutoReload: *runAutoReload}, stderr)
+		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload, EnableLifecycle: *runLifecycle, AutoReload: *runAutoReload,
+			Shard: *runShard, ShardFromHostname: *runShardFromHost, ShardCount: *runShardCount}, stderr)
 	case verifyCmd.FullCommand():
 		return cli.Verify(ctx, vo, stdout, stderr)
 	case checkCmd.FullCommand():

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/discovery"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
+	"github.com/spacetime-vr/spacetime-watch/internal/shard"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -68,6 +70,35 @@ type RunOptions struct {
 	EnableLifecycle bool
 	// AutoReload is --config.auto-reload: reload on a changed file.
 	AutoReload bool
+	// Shard is --shard=K/N: watch only shard K of N of the targets.
+	Shard string
+	// ShardFromHostname is --shard.from-hostname: K is the ordinal the
+	// hostname ends with (a StatefulSet pod), N is ShardCount.
+	ShardFromHostname bool
+	// ShardCount is --shard.count, N with ShardFromHostname.
+	ShardCount int
+}
+
+// shardSpec resolves the shard flags, refusing combinations that conflict.
+func (o RunOptions) shardSpec(hostname func() (string, error)) (shard.Spec, error) {
+	switch {
+	case o.ShardFromHostname && o.Shard != "":
+		return shard.Spec{}, errors.New("--shard and --shard.from-hostname conflict: give K/N with --shard, or N with --shard.count and K from the hostname")
+	case o.ShardFromHostname:
+		host, err := hostname()
+		if err != nil {
+			return shard.Spec{}, fmt.Errorf("--shard.from-hostname: %w", err)
+		}
+		return shard.FromHostname(host, o.ShardCount)
+	case o.ShardCount != 0:
+		return shard.Spec{}, errors.New("--shard.count goes with --shard.from-hostname; with --shard, write K/N")
+	default:
+		s, err := shard.Parse(o.Shard)
+		if err != nil {
+			return shard.Spec{}, fmt.Errorf("--%w", err)
+		}
+		return s, nil
+	}
 }
 
 // Run runs the daemon until ctx is done (SIGINT, SIGTERM).
@@ -78,8 +109,16 @@ func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
 		return ExitBadConfig
 	}
 	defer func() { _ = log.Sync() }()
+	sh, err := o.shardSpec(os.Hostname)
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitBadConfig
+	}
+	if sh.Sharded() {
+		log.Info("watching one shard of the targets", zap.String("shard", sh.String()))
+	}
 	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, ExternalHosts: o.ExternalHosts, Logger: log, Reload: o.Reload,
-		EnableLifecycle: o.EnableLifecycle, AutoReload: o.AutoReload})
+		EnableLifecycle: o.EnableLifecycle, AutoReload: o.AutoReload, Shard: sh})
 	return exitFor(err, log)
 }
 

@@ -87,6 +87,9 @@ type alertingOptions struct {
 	Now func() time.Time
 	// Health registers the manager's and the dispatchers' loops (nil: none).
 	Health *health.Registry
+	// OwnLabels go on the daemon's own alerts in Alertmanager (a sharded
+	// daemon's shard and replica; see ownAlertLabels). Default none.
+	OwnLabels map[string]string
 }
 
 // newAlerting builds the sinks, the outbox and the manager. A sink's
@@ -367,6 +370,7 @@ func buildSink(sc config.Sink, o alertingOptions, log *zap.Logger) (alert.Notifi
 			// alert to Alertmanager (reliability scenario 20).
 			KV:              storeKV{st: o.Store, prefix: "sink/" + sc.Name + "/"},
 			HeartbeatLabels: map[string]string{"instance": host},
+			OwnLabels:       o.OwnLabels,
 			Logger:          log.Named(sc.Name),
 		})
 		if err != nil {

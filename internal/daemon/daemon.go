@@ -27,6 +27,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+	"github.com/spacetime-vr/spacetime-watch/internal/shard"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"github.com/spacetime-vr/spacetime-watch/internal/version"
 )
@@ -64,6 +65,12 @@ type Options struct {
 	// after the last change in their folders before it reads them.
 	// Default config.DefaultTargetFilesDebounce (1s).
 	TargetFilesDebounce time.Duration
+	// Shard, when it splits the fleet (--shard=K/N, or
+	// --shard.from-hostname), keeps the targets that rendezvous hashing
+	// assigns to shard K, of the config's and the target files'; the
+	// daemon's own alerts then carry shard and replica (the hostname)
+	// labels. Default: the zero Spec, every target.
+	Shard shard.Spec
 	// Sink receives rule and check events besides the alerting pipeline. Optional.
 	Sink event.Sink
 	// Console is where console sinks write. Default os.Stdout.
@@ -173,7 +180,7 @@ func Run(ctx context.Context, opts Options) error {
 	// ask it. A busy step may take half the watchdog interval.
 	watchdog := opts.Notifier.WatchdogInterval()
 	hr := health.New(opts.Now, health.BudgetFor(watchdog))
-	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now, Health: hr})
+	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now, Health: hr, OwnLabels: ownAlertLabels(opts.Shard)})
 	if err != nil {
 		return err
 	}
@@ -201,10 +208,11 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	files := discovery.New(discovery.Options{Registry: reg, Logger: log})
 	running, _ := files.Targets(cfg) // a bad target file is logged and counted there
-	if err := mon.Apply(running); err != nil {
+	mine := shardTargets(running, opts.Shard)
+	if err := mon.Apply(mine); err != nil {
 		return &ConfigError{Err: err}
 	}
-	own.targets.Set(float64(len(running.Targets)))
+	own.watching(opts.Shard, len(running.Targets), len(mine.Targets))
 	own.reloadOK(true)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -221,7 +229,7 @@ func Run(ctx context.Context, opts Options) error {
 	guardState.mon = mon
 	wg.Go(func() { guardState.run(ctx) })
 
-	rl := newReloader(opts.ConfigFile, cfg, mon, alerts, files, own, log, opts.Now)
+	rl := newReloader(opts.ConfigFile, cfg, mon, alerts, files, opts.Shard, own, log, opts.Now)
 	wg.Go(func() {
 		if err := files.Watch(ctx, opts.TargetFilesDebounce, config.DefaultTargetFilesRefresh, rl.requestTargets); err != nil {
 			log.Error("target files watch stopped; SIGHUP and /-/reload still read them", zap.Error(err))
@@ -390,7 +398,9 @@ func serve(ctx context.Context, opts Options, h http.Handler) (*http.Server, <-c
 
 // ownMetrics are the daemon's metrics about itself.
 type ownMetrics struct {
-	targets         prometheus.Gauge
+	targets         *prometheus.GaugeVec
+	fleetTargets    prometheus.Gauge
+	shards          prometheus.Gauge
 	reloadSuccess   prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 	stateLoadErrors prometheus.Counter
@@ -398,9 +408,17 @@ type ownMetrics struct {
 
 func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 	m := &ownMetrics{
-		targets: prometheus.NewGauge(prometheus.GaugeOpts{
+		targets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "spacetime_watch_targets",
-			Help: "Targets the daemon watches now: the config file's and the target files'.",
+			Help: "Targets the daemon watches now: those of the config file's and the target files' that its shard owns (all of them unless --shard), by shard (K of --shard=K/N; 0 unless sharded).",
+		}, []string{"shard"}),
+		fleetTargets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spacetime_watch_fleet_targets",
+			Help: "Targets the config file and the target files name, before sharding: the shards' spacetime_watch_targets add up to it.",
+		}),
+		shards: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spacetime_watch_shards",
+			Help: "How many shards the fleet is split into (N of --shard=K/N; 1 unless sharded).",
 		}),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "spacetime_watch_config_last_reload_successful",
@@ -415,9 +433,17 @@ func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 			Help: "Times the state database was found damaged, at start or while running, and recovered.",
 		}),
 	}
-	reg.MustRegister(m.targets, m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
+	reg.MustRegister(m.targets, m.fleetTargets, m.shards, m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watching records the targets applied: fleet is every target named,
+// mine those this shard watches.
+func (m *ownMetrics) watching(s shard.Spec, fleet, mine int) {
+	m.shards.Set(float64(max(s.Count, 1)))
+	m.fleetTargets.Set(float64(fleet))
+	m.targets.WithLabelValues(s.Label()).Set(float64(mine))
 }
 
 func (m *ownMetrics) reloadOK(ok bool) {

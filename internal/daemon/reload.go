@@ -19,6 +19,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/fswatch"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+	"github.com/spacetime-vr/spacetime-watch/internal/shard"
 )
 
 // reloader is the daemon's one reload path. SIGHUP, POST /-/reload and the
@@ -30,8 +31,10 @@ type reloader struct {
 	alerts *alerting
 	own    *ownMetrics
 	files  *discovery.Files
-	log    *zap.Logger
-	now    func() time.Time
+	// shard keeps the targets this replica owns (--shard).
+	shard shard.Spec
+	log   *zap.Logger
+	now   func() time.Time
 	// cfg is the config file's config that runs now, without the target
 	// files' targets: applyTargets adds the files' to it.
 	cfg *config.Config
@@ -42,8 +45,8 @@ type reloader struct {
 	targetRequests chan chan error
 }
 
-func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, alerts *alerting, files *discovery.Files, own *ownMetrics, log *zap.Logger, now func() time.Time) *reloader {
-	return &reloader{path: path, cfg: cfg, mon: mon, alerts: alerts, files: files, own: own, log: log, now: now,
+func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, alerts *alerting, files *discovery.Files, sh shard.Spec, own *ownMetrics, log *zap.Logger, now func() time.Time) *reloader {
+	return &reloader{path: path, cfg: cfg, mon: mon, alerts: alerts, files: files, shard: sh, own: own, log: log, now: now,
 		requests: make(chan chan error), targetRequests: make(chan chan error)}
 }
 
@@ -100,15 +103,18 @@ func (r *reloader) applyTargets() error {
 	return nil
 }
 
-// applyMonitor makes cfg's targets the monitor's, and resolves the alerts
+// applyMonitor makes the monitor's targets those of cfg's that this shard
+// owns (all of them unless sharded), and resolves the alerts
 // of every target that left (reason "target removed"): nothing will ever
 // resolve them otherwise. Their stored history stays until retention.
 func (r *reloader) applyMonitor(cfg *config.Config) error {
 	before := r.mon.TargetNames()
+	fleet := len(cfg.Targets)
+	cfg = shardTargets(cfg, r.shard)
 	if err := r.mon.Apply(cfg); err != nil {
 		return err
 	}
-	r.own.targets.Set(float64(len(cfg.Targets)))
+	r.own.watching(r.shard, fleet, len(cfg.Targets))
 	for _, name := range before {
 		if _, kept := cfg.Target(name); !kept {
 			r.resolveAlerts(name)

@@ -89,7 +89,7 @@ func TestDashboardAgainstPrometheus(t *testing.T) {
 	metricsURL := m[1]
 	t.Logf("demo serves %s", metricsURL)
 
-	prom := startPrometheus(t, promBin, dir, "127.0.0.1:"+m[2], filepath.Join(root, "deploy", "prometheus", "rules.yml"))
+	prom := startPrometheus(t, promBin, dir, filepath.Join(root, "deploy", "prometheus", "rules.yml"), "127.0.0.1:"+m[2])
 	promStarted := time.Now()
 	prom.waitData(t, `spacetime_up{target="demo"}`, 20*time.Second)
 	t.Logf("Prometheus has the demo's data %s after the demo started", time.Since(demoStarted).Round(time.Second))

@@ -95,11 +95,15 @@ type promServer struct {
 }
 
 // startPrometheus runs Prometheus on a free loopback port, scraping the
-// demo at target every second with job spacetime-watch and evaluating
-// ruleFile every second, and waits until it is ready.
-func startPrometheus(t *testing.T, bin, dir, target, ruleFile string) *promServer {
+// daemons at targets (host:port) every second with job spacetime-watch and
+// evaluating ruleFile every second, and waits until it is ready.
+func startPrometheus(t *testing.T, bin, dir, ruleFile string, targets ...string) *promServer {
 	t.Helper()
 	config := filepath.Join(dir, "prom.yml")
+	quoted := make([]string, len(targets))
+	for i, tg := range targets {
+		quoted[i] = strconv.Quote(tg)
+	}
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -108,8 +112,8 @@ rule_files:
 scrape_configs:
   - job_name: spacetime-watch
     static_configs:
-      - targets: [%q]
-`, ruleFile, target)
+      - targets: [%s]
+`, ruleFile, strings.Join(quoted, ", "))
 	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +218,8 @@ func (p *promServer) get(t *testing.T, path string, params url.Values, data any)
 func (p *promServer) api(path string, params url.Values, data any) error {
 	var resp *http.Response
 	var err error
-	if strings.Contains(path, "/label/") {
-		// The label values endpoint answers GET only.
+	if strings.Contains(path, "/label/") || strings.HasSuffix(path, "/alerts") {
+		// The label values and alerts endpoints answer GET only.
 		resp, err = p.client.Get(p.base + path + "?" + params.Encode())
 	} else {
 		resp, err = p.client.PostForm(p.base+path, params)

@@ -107,6 +107,13 @@ type Options struct {
 	// identical labels, stay one alert to Alertmanager: two daemons of an
 	// HA pair notify it once). Same rules as ExternalLabels. Default none.
 	HeartbeatLabels map[string]string
+	// OwnLabels are added to the daemon's own alerts (target
+	// alert.InternalTarget: NotificationsFailing, StateRecovered, …) and
+	// to the heartbeat, over the external labels: a sharded daemon's
+	// {shard, replica}, so that the alerts about one replica stay apart
+	// while the targets' alerts of an HA pair stay one. Same rules as
+	// ExternalLabels. Default none.
+	OwnLabels map[string]string
 	// GeneratorURL is the generatorURL of alerts that carry no dashboard
 	// URL (e.g. the daemon's /api/v1/alerts). Default none.
 	GeneratorURL string
@@ -128,6 +135,7 @@ type Notifier struct {
 	endpoints []endpoint
 	labels    map[string]string // external labels
 	hbLabels  map[string]string // the heartbeat's own labels
+	ownLabels map[string]string // the daemon's own alerts' and the heartbeat's
 	generator string
 	log       *zap.Logger
 	started   time.Time // the heartbeat's startsAt
@@ -191,6 +199,9 @@ func New(opts Options) (*Notifier, error) {
 		return nil, err
 	}
 	if n.hbLabels, err = checkLabels(prefix, "heartbeat label", opts.HeartbeatLabels); err != nil {
+		return nil, err
+	}
+	if n.ownLabels, err = checkLabels(prefix, "own label", opts.OwnLabels); err != nil {
 		return nil, err
 	}
 	if opts.GeneratorURL != "" {

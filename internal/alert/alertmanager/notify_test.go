@@ -348,3 +348,44 @@ func TestSummarize(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnLabels: a sharded daemon's {shard, replica} go on its own alerts
+// and its heartbeat, never on a target's alert, whose copies from the two
+// replicas of an HA pair must stay one alert to Alertmanager.
+func TestOwnLabels(t *testing.T) {
+	am := newFakeAM(t, nil)
+	own := map[string]string{"shard": "2", "replica": "spacetime-watch-2"}
+	n, err := New(Options{Name: "am", URLs: []string{am.URL}, Heartbeat: true, Now: fixedClock(t0), OwnLabels: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal := firingAlert()
+	internal.Fingerprint, internal.Target, internal.Name = "fp-own", alert.InternalTarget, alert.AlertNotificationsFailing
+	if retry, err := n.Notify(t.Context(), alertsMessage(firingAlert(), internal)); retry || err != nil {
+		t.Fatalf("Notify = %v, %v; want delivered", retry, err)
+	}
+	n.resend(t.Context())
+	var sent []postableAlert
+	for _, r := range am.requests() {
+		sent = append(sent, r.alerts(t)...)
+	}
+	seen := map[string]bool{}
+	for _, a := range sent {
+		name := a.Labels["alertname"]
+		wantOwn := name != "fps_low"
+		for k, v := range own {
+			if got, ok := a.Labels[k]; wantOwn != ok || (ok && got != v) {
+				t.Errorf("%s: label %s = %q (present %v), want present %v", name, k, got, ok, wantOwn)
+			}
+		}
+		seen[name] = true
+	}
+	for _, name := range []string{"fps_low", alert.AlertNotificationsFailing, "SpacetimeWatchHeartbeat"} {
+		if !seen[name] {
+			t.Errorf("no %s among the alerts sent: %v", name, sent)
+		}
+	}
+	if _, err := New(Options{Name: "am", URLs: []string{"http://a:1"}, OwnLabels: map[string]string{"bad-name": "x"}}); err == nil || !strings.Contains(err.Error(), `own label "bad-name"`) {
+		t.Errorf("a bad own label: %v, want refused naming it", err)
+	}
+}

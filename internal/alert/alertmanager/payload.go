@@ -24,6 +24,9 @@ type postableAlert struct {
 // ended, which lies in the past, so Alertmanager resolves it at once.
 func (n *Notifier) fromAlert(a alert.Alert, now time.Time) postableAlert {
 	labels := n.baseLabels()
+	if a.Target == alert.InternalTarget {
+		maps.Copy(labels, n.ownLabels)
+	}
 	maps.Copy(labels, Labels(a))
 	ann := Annotations(a)
 
@@ -64,6 +67,7 @@ func (n *Notifier) fromAlert(a alert.Alert, now time.Time) postableAlert {
 // resolves it within 4 × ResendInterval.
 func (n *Notifier) heartbeat(now time.Time) postableAlert {
 	labels := n.baseLabels()
+	maps.Copy(labels, n.ownLabels)
 	maps.Copy(labels, n.hbLabels)
 	labels["alertname"] = HeartbeatAlertName
 	labels["severity"] = "none"
