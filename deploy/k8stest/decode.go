@@ -44,6 +44,7 @@ var Kinds = map[schema.GroupVersionKind]func() metav1.Object{
 	corev1.SchemeGroupVersion.WithKind("Service"):               func() metav1.Object { return &corev1.Service{} },
 	corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"): func() metav1.Object { return &corev1.PersistentVolumeClaim{} },
 	appsv1.SchemeGroupVersion.WithKind("Deployment"):            func() metav1.Object { return &appsv1.Deployment{} },
+	appsv1.SchemeGroupVersion.WithKind("StatefulSet"):           func() metav1.Object { return &appsv1.StatefulSet{} },
 	networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"):   func() metav1.Object { return &networkingv1.NetworkPolicy{} },
 	monitoringv1.SchemeGroupVersion.WithKind("PodMonitor"):      func() metav1.Object { return &monitoringv1.PodMonitor{} },
 	monitoringv1.SchemeGroupVersion.WithKind("ServiceMonitor"):  func() metav1.Object { return &monitoringv1.ServiceMonitor{} },

@@ -33,6 +33,7 @@ const (
 var overlays = map[string]func() ([]Object, error){
 	"example": sync.OnceValues(func() ([]Object, error) { return renderOverlay("example") }),
 	"central": sync.OnceValues(func() ([]Object, error) { return renderOverlay("central") }),
+	"sharded": sync.OnceValues(func() ([]Object, error) { return renderOverlay("sharded") }),
 }
 
 func renderOverlay(name string) ([]Object, error) {
@@ -255,6 +256,15 @@ func TestOverlaysDecodeStrictly(t *testing.T) {
 			"PrometheusRule/spacetime-watch/spacetime-watch",
 			"Service/spacetime-watch/spacetime-watch",
 			"ServiceMonitor/spacetime-watch/spacetime-watch",
+		}},
+		{"sharded", []string{
+			"ConfigMap/spacetime-watch/spacetime-watch-config",
+			"Namespace/spacetime-watch",
+			"NetworkPolicy/spacetime-watch/spacetime-watch",
+			"PrometheusRule/spacetime-watch/spacetime-watch",
+			"Service/spacetime-watch/spacetime-watch",
+			"ServiceMonitor/spacetime-watch/spacetime-watch",
+			"StatefulSet/spacetime-watch/spacetime-watch",
 		}},
 	}
 	for _, tt := range tests {
