@@ -314,10 +314,12 @@ func TestWatcherReadLimit(t *testing.T) {
 	case err := <-readErrs:
 		// The client closes with most of the 10-MB frame unread, so its
 		// kernel answers with a reset; on a loaded machine the reset can
-		// overtake the close frame. A reset is the only other ending
-		// allowed: any other close code or error is a defect.
-		if code := closeCode(err); code != websocket.CloseMessageTooBig && !errors.Is(err, syscall.ECONNRESET) {
-			t.Errorf("server saw %v (close code %d), want close code 1009", err, code)
+		// overtake the close frame. gorilla writes its 1009 under a 1 s
+		// deadline; when a loaded machine misses it, the stream's own
+		// close (1000) is the first to arrive. Those are the only other
+		// endings allowed: any other close code or error is a defect.
+		if code := closeCode(err); code != websocket.CloseMessageTooBig && code != websocket.CloseNormalClosure && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("server saw %v (close code %d), want close code 1009 (or 1000, or a reset)", err, code)
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the first connection's handler did not finish")
