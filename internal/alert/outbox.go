@@ -150,6 +150,10 @@ type Outbox struct {
 	runCtx context.Context       // Run's context while it runs
 	ran    bool
 	wg     sync.WaitGroup // the dispatchers
+
+	// held is what the dispatchers read and have not settled, which the
+	// store keeps when it replaces a damaged database.
+	held heldOutbox
 }
 
 // NewOutbox checks opts and registers the metrics. It starts nothing.
@@ -300,6 +304,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 		return errors.New("outbox: Run called twice")
 	}
 	o.ran, o.runCtx = true, ctx
+	o.store.KeepHeld(o.held.snapshot)
 	for _, name := range o.names {
 		o.startLocked(o.queues[name])
 	}
@@ -310,6 +315,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	o.runCtx = nil
 	o.mu.Unlock()
 	o.wg.Wait()
+	o.store.KeepHeld(nil)
 	return nil
 }
 
