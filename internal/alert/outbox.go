@@ -266,10 +266,12 @@ func (o *Outbox) EnqueueWith(m Message, meta ...store.MetaValue) error {
 	if len(o.names) == 0 {
 		o.log.Debug("no sink configured: message not queued", zap.String("message_id", m.ID))
 	}
-	if _, err := o.store.OutboxAppendAll(o.names, payload, meta...); err != nil {
+	seqs, err := o.store.OutboxAppendAll(o.names, payload, meta...)
+	if err != nil {
 		return fmt.Errorf("outbox: enqueue message %s: %w", m.ID, err)
 	}
 	for _, name := range o.names {
+		o.held.hold(name, []store.OutboxEntry{{Seq: seqs[name], Payload: payload}})
 		o.queues[name].wakeUp()
 	}
 	return nil

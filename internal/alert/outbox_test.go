@@ -136,11 +136,12 @@ func TestOutboxRetryAfterSurvivesRestart(t *testing.T) {
 }
 
 // TestOutboxKeepsHeldMessagesThroughDamage: the state is damaged while
-// the dispatcher retries two messages it read, and the damage leaves
-// nothing readable. The store's fresh state must still queue them (the
-// dispatcher holds them), so that a stop before the sink recovers does not
-// lose them: the next run delivers both, once. Found by make chaos, where
-// a SIGKILL after such a damage lost a resolution.
+// the dispatcher retries two messages it read, with a third queued behind
+// them, and the damage leaves nothing readable. The store's fresh state
+// must still queue all three (the outbox holds them), so that a stop
+// before the sink recovers does not lose them: the next run delivers each
+// once. Found by make chaos, where a SIGKILL after such a damage lost a
+// resolution.
 func TestOutboxKeepsHeldMessagesThroughDamage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		recovery := time.Now().Add(5 * time.Minute)
@@ -151,21 +152,22 @@ func TestOutboxKeepsHeldMessagesThroughDamage(t *testing.T) {
 		first.enqueue(t, "m00", "m01")
 		stop := first.start(t)
 		time.Sleep(time.Minute)
+		first.enqueue(t, "m02")
 		testkit.CorruptFrom(t, filepath.Join(s.Dir(), "state.db"), 8192)
 		if _, err := first.Pending(); !errors.Is(err, store.ErrDamaged) {
 			t.Fatalf("Pending on the damaged state = %v, want ErrDamaged", err)
 		}
 		stop()
-		if p := first.pending(t); p["slack"] != 2 {
-			t.Fatalf("pending after the damage = %v, want both held messages kept", p)
+		if p := first.pending(t); p["slack"] != 3 {
+			t.Fatalf("pending after the damage = %v, want the three held messages kept", p)
 		}
 
 		second := newTestOutbox(t, s, opts)
 		second.start(t)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
-		if got := slack.delivered(); !slices.Equal(got, []string{"m00", "m01"}) {
-			t.Errorf("delivered %v, want m00 and m01 once each", got)
+		if got := slack.delivered(); !slices.Equal(got, []string{"m00", "m01", "m02"}) {
+			t.Errorf("delivered %v, want m00, m01 and m02 once each, in order", got)
 		}
 	})
 }
