@@ -32,6 +32,9 @@ const (
 	goroutineSlack, fdSlack = 15, 10
 	// rssBound is the most resident memory any scrape may show.
 	rssBound = 150 << 20
+	// reviewDeliverySlack is how long a review due before the state was
+	// lost may take to go out (the review service's tick, the outbox).
+	reviewDeliverySlack = 15 * time.Second
 	// settleMax bounds the wait, after the faults, for the outbox to drain.
 	settleMax = 2 * time.Minute
 )
@@ -513,6 +516,9 @@ func (r *runner) reconcile() {
 	for _, row := range rows {
 		fmt.Fprintf(w, "  %-38s %s\n", row[0], row[1])
 	}
+	for _, d := range v.Duplicated {
+		fmt.Fprintf(w, "chaos: duplicate: %s\n", d)
+	}
 	for _, p := range r.problems {
 		fmt.Fprintf(w, "chaos: PROBLEM: %s\n", p)
 	}
@@ -539,8 +545,11 @@ func (r *runner) saveLedger() {
 }
 
 // reviewsDue lists the reviews due by the end of the run, less a minute:
-// per target, one deployment from its sim's first start, and after the
-// state was lost a second one dated from the sim's start at that time.
+// per target, those of the deployment the daemon saw first, dated from
+// its sim's first start, that fell due before the state was lost (with a
+// margin for their delivery); and after the loss, every one of the
+// deployment the daemon opens then, dated from the sim's start at that
+// time (the lost one's reviews are forgotten with it).
 func (r *runner) reviewsDue() []ReviewDue {
 	offsets := []struct {
 		name string
@@ -549,14 +558,16 @@ func (r *runner) reviewsDue() []ReviewDue {
 	last := clock.Now().Add(-time.Minute)
 	var due []ReviewDue
 	for _, s := range r.sims {
-		starts := []time.Time{s.starts[0]}
+		type dep struct{ start, by time.Time }
+		deps := []dep{{s.starts[0], last}}
 		if !r.corrupt.from.IsZero() {
-			starts = append(starts, s.startedBy(r.corrupt.from))
+			deps[0].by = minTime(last, r.corrupt.from.Add(-reviewDeliverySlack))
+			deps = append(deps, dep{s.startedBy(r.corrupt.from), last})
 		}
 		for _, off := range offsets {
 			n := 0
-			for _, st := range starts {
-				if !st.Add(off.d).After(last) {
+			for _, d := range deps {
+				if !d.start.Add(off.d).After(d.by) {
 					n++
 				}
 			}

@@ -71,6 +71,9 @@ type Verdict struct {
 	Duplicates int
 	// Problems says what is wrong, one line each; empty is a pass.
 	Problems []string
+	// Duplicated says which transitions and reviews came twice, one line
+	// each (allowed, and worth a look).
+	Duplicated []string
 }
 
 // transition is what the notices of one alert in one episode amount to.
@@ -170,6 +173,7 @@ func Reconcile(l Ledger) Verdict {
 		}{{stateFiring, tr.firing}, {stateResolved, tr.resolved}} {
 			if c.n > 1 {
 				v.Duplicates += c.n - 1
+				v.Duplicated = append(v.Duplicated, fmt.Sprintf("%s notified %s %d times", where(k), c.state, c.n))
 			}
 			if c.n > 2 {
 				v.Problems = append(v.Problems, fmt.Sprintf("duplicates: %s notified %s %d times, at most twice allowed", where(k), c.state, c.n))
@@ -212,6 +216,9 @@ func reconcileReviews(l Ledger, v *Verdict) {
 	for _, k := range keys {
 		at := got[k]
 		v.Duplicates += len(at) - 1
+		if len(at) > 1 {
+			v.Duplicated = append(v.Duplicated, fmt.Sprintf("review %s of %s (deployment %s) delivered %d times", k.review, k.target, k.deployment, len(at)))
+		}
 		if len(at) > 2 {
 			v.Problems = append(v.Problems, fmt.Sprintf("duplicates: review %s of %s (deployment %s) delivered %d times, at most twice allowed", k.review, k.target, k.deployment, len(at)))
 		}
