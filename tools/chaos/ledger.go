@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -80,6 +81,7 @@ type Verdict struct {
 type transition struct {
 	firing, resolved int
 	first, last      string // first and last state seen
+	order            string // F and R in the order received
 }
 
 // Reconcile checks the ledger: every must-fire episode notified firing at
@@ -143,6 +145,7 @@ func Reconcile(l Ledger) Verdict {
 			order = append(order, k)
 		}
 		tr.last = n.State
+		tr.order += strings.ToUpper(n.State[:1])
 		if n.State == stateFiring {
 			tr.firing++
 		} else {
@@ -173,7 +176,7 @@ func Reconcile(l Ledger) Verdict {
 		}{{stateFiring, tr.firing}, {stateResolved, tr.resolved}} {
 			if c.n > 1 {
 				v.Duplicates += c.n - 1
-				v.Duplicated = append(v.Duplicated, fmt.Sprintf("%s notified %s %d times", where(k), c.state, c.n))
+				v.Duplicated = append(v.Duplicated, fmt.Sprintf("%s notified %s %d times (in order: %s)", where(k), c.state, c.n, tr.order))
 			}
 			if c.n > 2 {
 				v.Problems = append(v.Problems, fmt.Sprintf("duplicates: %s notified %s %d times, at most twice allowed", where(k), c.state, c.n))
