@@ -509,12 +509,13 @@ func (r *runner) reconcile() {
 		{"reviews delivered", fmt.Sprint(len(reviews))},
 		{"lost", fmt.Sprint(v.Lost)},
 		{"duplicates", fmt.Sprint(v.Duplicates)},
+		{"flaps (resolved, then firing again in one fault)", fmt.Sprint(v.Flaps)},
 		{"goroutines first/last", fmt.Sprintf("%v/%v", r.baseGoroutines, r.lastGoroutines)},
 		{"open fds first/last", fmt.Sprintf("%v/%v", r.baseFDs, r.lastFDs)},
 		{"max RSS", fmt.Sprintf("%.0f MiB (bound %d MiB)", r.maxRSS/(1<<20), rssBound>>20)},
 	}
 	for _, row := range rows {
-		fmt.Fprintf(w, "  %-38s %s\n", row[0], row[1])
+		fmt.Fprintf(w, "  %-50s %s\n", row[0], row[1])
 	}
 	for _, d := range v.Duplicated {
 		fmt.Fprintf(w, "chaos: duplicate: %s\n", d)

@@ -70,6 +70,9 @@ type Verdict struct {
 	Lost int
 	// Duplicates counts notices received more than once for one transition.
 	Duplicates int
+	// Flaps counts alerts resolved and then firing again within one fault:
+	// a resolution while the fault held (not a failure; worth a look).
+	Flaps int
 	// Problems says what is wrong, one line each; empty is a pass.
 	Problems []string
 	// Duplicated says which transitions and reviews came twice, one line
@@ -181,6 +184,9 @@ func Reconcile(l Ledger) Verdict {
 			if c.n > 2 {
 				v.Problems = append(v.Problems, fmt.Sprintf("duplicates: %s notified %s %d times, at most twice allowed", where(k), c.state, c.n))
 			}
+		}
+		if strings.Contains(tr.order, "RF") {
+			v.Flaps++
 		}
 		if tr.firing > 0 && tr.last != stateResolved && !slices.Contains(l.NoResolve, k.alert) {
 			v.Lost++

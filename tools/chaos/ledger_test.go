@@ -28,10 +28,10 @@ func TestReconcile(t *testing.T) {
 		return Notice{Target: "sim-0", Alert: alert, State: state, At: at(s)}
 	}
 	for _, tc := range []struct {
-		name       string
-		ledger     Ledger
-		lost, dups int
-		problem    string // a substring of the one problem; "" for none
+		name              string
+		ledger            Ledger
+		lost, dups, flaps int
+		problem           string // a substring of the one problem; "" for none
 	}{{
 		name:   "firing and resolved",
 		ledger: Ledger{Episodes: []Episode{fps}, Notices: []Notice{n(6, "fps_low", stateFiring), n(35, "fps_low", stateResolved)}},
@@ -71,6 +71,13 @@ func TestReconcile(t *testing.T) {
 		dups:    2,
 		problem: "notified firing 3 times",
 	}, {
+		name: "resolved and firing again within one fault is a flap",
+		ledger: Ledger{Episodes: []Episode{fps}, Notices: []Notice{
+			n(6, "fps_low", stateFiring), n(12, "fps_low", stateResolved),
+			n(18, "fps_low", stateFiring), n(35, "fps_low", stateResolved)}},
+		dups:  2,
+		flaps: 1,
+	}, {
 		name: "firing again in the next fault is no duplicate",
 		ledger: Ledger{Episodes: []Episode{fps, {Target: "sim-0", Alert: "fps_low", Start: at(60), End: at(90), MustFire: true}},
 			Notices: []Notice{n(6, "fps_low", stateFiring), n(35, "fps_low", stateResolved), n(66, "fps_low", stateFiring), n(95, "fps_low", stateResolved)}},
@@ -79,7 +86,13 @@ func TestReconcile(t *testing.T) {
 		ledger: Ledger{NoResolve: []string{"StateRecovered"},
 			Notices: []Notice{{Target: "spacetime-watch", Alert: "StateRecovered", State: stateFiring, At: at(1)}}},
 	}} {
-		t.Run(tc.name, func(t *testing.T) { checkVerdict(t, Reconcile(tc.ledger), tc.lost, tc.dups, tc.problem) })
+		t.Run(tc.name, func(t *testing.T) {
+			v := Reconcile(tc.ledger)
+			checkVerdict(t, v, tc.lost, tc.dups, tc.problem)
+			if v.Flaps != tc.flaps {
+				t.Errorf("flaps %d, want %d", v.Flaps, tc.flaps)
+			}
+		})
 	}
 }
 
