@@ -31,7 +31,7 @@ LDFLAGS    := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revis
               -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
               -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build package image test test-unit test-dist test-clock test-deploy fuzz systemd-exposure crash-figures bench lint fmt-check vet demo deps clean
+.PHONY: all build package image test test-unit test-dist test-clock test-deploy fuzz systemd-exposure crash-figures chaos bench lint fmt-check vet demo deps clean
 
 all: lint test build
 
@@ -119,6 +119,11 @@ systemd-exposure:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/spacetime/
+
+## chaos: the daemon under random faults for about 10 minutes (sims broken and restarted, fake Slack 429/5xx/timeouts, a real Alertmanager, SIGKILLs, good and bad SIGHUPs, the state corrupted once); prints its seed and figures, exits 1 on any loss (CHAOS_SEED replays a run, CHAOS_DURATION=2m shortens it; not part of make test)
+chaos: build
+	./scripts/install-test-deps.sh
+	nice -n 10 $(GO) run ./tools/chaos --daemon=$(BIN)/spacetime-watch
 
 ## bench: benchmarks and the daemon's 60 s footprint, figures written to $(BENCHOUT) (the README quotes this file)
 bench:

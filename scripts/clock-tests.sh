@@ -6,7 +6,7 @@
 # make test-clock reruns exactly those with the base date moved.
 set -eu
 pattern='testkit\.(BaseTime|NewClock|NewClockAt)\b'
-for dir in $(grep -rlE --include='*_test.go' "$pattern" cmd internal | xargs -n1 dirname | sort -u); do
+for dir in $(grep -rlE --include='*_test.go' "$pattern" cmd internal tools | xargs -n1 dirname | sort -u); do
 	awk '
 		/^func / {
 			name = $2

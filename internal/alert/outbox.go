@@ -150,6 +150,10 @@ type Outbox struct {
 	runCtx context.Context       // Run's context while it runs
 	ran    bool
 	wg     sync.WaitGroup // the dispatchers
+
+	// held is what the dispatchers read and have not settled, which the
+	// store keeps when it replaces a damaged database.
+	held heldOutbox
 }
 
 // NewOutbox checks opts and registers the metrics. It starts nothing.
@@ -262,10 +266,12 @@ func (o *Outbox) EnqueueWith(m Message, meta ...store.MetaValue) error {
 	if len(o.names) == 0 {
 		o.log.Debug("no sink configured: message not queued", zap.String("message_id", m.ID))
 	}
-	if _, err := o.store.OutboxAppendAll(o.names, payload, meta...); err != nil {
+	seqs, err := o.store.OutboxAppendAll(o.names, payload, meta...)
+	if err != nil {
 		return fmt.Errorf("outbox: enqueue message %s: %w", m.ID, err)
 	}
 	for _, name := range o.names {
+		o.held.hold(name, []store.OutboxEntry{{Seq: seqs[name], Payload: payload}})
 		o.queues[name].wakeUp()
 	}
 	return nil
@@ -300,6 +306,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 		return errors.New("outbox: Run called twice")
 	}
 	o.ran, o.runCtx = true, ctx
+	o.store.KeepHeld(o.held.snapshot)
 	for _, name := range o.names {
 		o.startLocked(o.queues[name])
 	}
@@ -310,6 +317,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	o.runCtx = nil
 	o.mu.Unlock()
 	o.wg.Wait()
+	o.store.KeepHeld(nil)
 	return nil
 }
 

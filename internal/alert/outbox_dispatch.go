@@ -78,6 +78,7 @@ type dispatcher struct {
 func (o *Outbox) dispatch(ctx context.Context, q *sinkQueue) {
 	d := &dispatcher{o: o, q: q, log: o.log.With(zap.String("sink", q.name)), hl: o.opts.Health.Register("outbox/" + q.name)}
 	defer d.hl.Unregister()
+	defer o.held.drop(q.name)
 	for failures := 0; ctx.Err() == nil; {
 		d.hl.Busy()
 		batch, err := o.store.OutboxPeek(q.name, peekBatch)
@@ -90,6 +91,7 @@ func (o *Outbox) dispatch(ctx context.Context, q *sinkQueue) {
 			continue
 		}
 		failures = 0
+		o.held.hold(q.name, batch)
 		if len(batch) == 0 {
 			d.hl.Idle()
 			select {
@@ -130,6 +132,9 @@ func (d *dispatcher) deliver(ctx context.Context, e store.OutboxEntry) bool {
 		d.q.pace.release(retryAfter)
 		switch {
 		case err == nil:
+			// Confirmed: from here a restart may send it again, as
+			// after-confirm allows, but damage must not bring it back.
+			d.o.held.settle(d.q.name, e.Seq)
 			return d.delivered(ctx, e.Seq, m, failures)
 		case ctx.Err() != nil && isContextError(err):
 			d.log.Debug("attempt cut short by shutdown; the message stays queued",
@@ -219,6 +224,7 @@ func (d *dispatcher) delivered(ctx context.Context, seq uint64, m Message, failu
 // deadLetter moves a message the sink refused for good to its dead letters.
 // The reason is kept, shown and passed on: it goes through the redactor.
 func (d *dispatcher) deadLetter(ctx context.Context, seq uint64, m Message, reason string) bool {
+	d.o.held.settle(d.q.name, seq)
 	reason = secret.Clean(reason)
 	for tries := 1; ; tries++ {
 		err := d.o.store.OutboxDeadLetter(d.q.name, seq, reason)

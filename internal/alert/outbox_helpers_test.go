@@ -182,6 +182,16 @@ func callGaps(calls []sinkCall) []time.Duration {
 	return out
 }
 
+// sinkDownUntil is a sink that answers 503 until recovery, then confirms.
+func sinkDownUntil(name string, recovery time.Time) *recordingSink {
+	return newRecordingSink(name, func(context.Context, int, Message) (bool, error) {
+		if time.Now().Before(recovery) {
+			return transientErr(name, 503)
+		}
+		return false, nil
+	})
+}
+
 // transientErr and permanentErr are the errors the fake sinks answer with.
 func transientErr(sink string, code int) (bool, error) {
 	return true, &DeliveryError{Sink: sink, Code: code, Reason: "service_unavailable"}

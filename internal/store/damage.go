@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -15,7 +17,8 @@ import (
 // transaction runs under guard, and a panic, a fault or bbolt's own
 // verdict on a page (checksum, invalid database) makes the store:
 //
-//  1. read the messages still queued in the outbox, as far as it can;
+//  1. read the messages still queued in the outbox, as far as it can, and
+//     take those its owner holds in memory (KeepHeld);
 //  2. set state.db aside as state.db.corrupt-<unix>, as Open does;
 //  3. continue on a fresh state.db holding those messages, under the same
 //     lock, so that callers keep working and none holds a stale database;
@@ -38,6 +41,21 @@ func (s *Store) OnRecovered(fn func(OpenReport)) {
 		return
 	}
 	s.onRecovered.Store(&fn)
+}
+
+// KeepHeld sets fn to report the outbox entries the owner has read and
+// holds in memory, not yet delivered or dead-lettered, per sink. When the
+// store replaces a damaged database while running, it writes them into the
+// fresh one, under their seq numbers, beside the messages it could still
+// read from the damaged file: a message the damage made unreadable, but
+// that a dispatcher still holds, then survives the next restart. fn runs
+// with the store locked: it must not call the store. Nil removes it.
+func (s *Store) KeepHeld(fn func() map[string][]OutboxEntry) {
+	if fn == nil {
+		s.held.Store(nil)
+		return
+	}
+	s.held.Store(&fn)
 }
 
 // run runs fn in a transaction of the current database, begun by txn
@@ -126,6 +144,9 @@ func (s *Store) damaged(db *bolt.DB, reason string) (*OpenReport, error) {
 // mapping stays until the process exits, once per damage found.
 func (s *Store) replace(reason string) (OpenReport, error) {
 	kept, lastSeq := salvageOutbox(s.db)
+	if fn := s.held.Load(); fn != nil {
+		kept = withHeld(kept, (*fn)())
+	}
 	if s.aside == "" { // not yet set aside by an attempt that failed later
 		aside, err := moveAside(s.dir, s.path, s.now())
 		if err != nil {
@@ -203,6 +224,24 @@ func salvageOutbox(db *bolt.DB) (kept map[string][]OutboxEntry, lastSeq uint64) 
 		})
 	}
 	return kept, lastSeq
+}
+
+// withHeld adds to the salvaged messages those the owner holds that the
+// salvage could not read, each sink's in seq order.
+func withHeld(kept, held map[string][]OutboxEntry) map[string][]OutboxEntry {
+	for sink, entries := range held {
+		have := map[uint64]bool{}
+		for _, e := range kept[sink] {
+			have[e.Seq] = true
+		}
+		for _, e := range entries {
+			if !have[e.Seq] {
+				kept[sink] = append(kept[sink], e)
+			}
+		}
+		slices.SortFunc(kept[sink], func(a, b OutboxEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	return kept
 }
 
 // restoreOutbox writes the salvaged messages into a fresh outbox under

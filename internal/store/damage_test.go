@@ -180,6 +180,42 @@ func TestDamageWhileRunningKeepsTheReadableOutbox(t *testing.T) {
 	}
 }
 
+// TestDamageWhileRunningKeepsHeldMessages: the damage makes every queued
+// message unreadable, but the owner holds some in memory (a dispatcher's
+// batch, which it goes on delivering): those are in the fresh outbox under
+// their seq numbers, so that they survive a restart and the seq counter
+// moves past them. Found by make chaos: a SIGKILL after such a damage
+// lost the resolution a dispatcher was retrying.
+func TestDamageWhileRunningKeepsHeldMessages(t *testing.T) {
+	s, r := openWatched(t) // the fixture queued {"text":"kept"} for slack
+	for i := range 3 {
+		_, err := s.OutboxAppend("slack", fmt.Appendf(nil, "m%d", i))
+		mustDo(t, err)
+	}
+	held, err := s.OutboxPeek("slack", 3) // a dispatcher's batch: all but m2
+	mustDo(t, err)
+	s.KeepHeld(func() map[string][]OutboxEntry { return map[string][]OutboxEntry{"slack": held} })
+	testkit.CorruptFrom(t, filepath.Join(s.Dir(), "state.db"), 8192)
+
+	if _, err := s.OutboxPending(); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("OutboxPending on a damaged file = %v, want ErrDamaged", err)
+	}
+	checkRecoveredOnce(t, s, r)
+	if got := payloads(t, s, "slack", 0); got != `{"text":"kept"} m0 m1` {
+		t.Errorf("slack's outbox after the recovery = %q, want the held messages in order", got)
+	}
+	last := held[len(held)-1].Seq
+	mustDo(t, s.OutboxAck("slack", last))
+	if got := payloads(t, s, "slack", 0); got != `{"text":"kept"} m0` {
+		t.Errorf("after acking seq %d: slack's outbox = %q, want m1 gone under its own seq", last, got)
+	}
+	seq, err := s.OutboxAppend("slack", []byte("m3"))
+	mustDo(t, err)
+	if seq <= last {
+		t.Errorf("a message queued after the recovery got seq %d, not past the held %d", seq, last)
+	}
+}
+
 // TestDamageWhileRunningUnderConcurrentCalls damages the file while
 // writers and readers run: no call panics, every failure matches
 // ErrDamaged, the damage is handled once, OnRecovered may write to the

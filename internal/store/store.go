@@ -102,6 +102,8 @@ type Store struct {
 
 	// onRecovered is told of damage found at run time (OnRecovered).
 	onRecovered atomic.Pointer[func(OpenReport)]
+	// held reports the outbox entries the owner holds in memory (KeepHeld).
+	held atomic.Pointer[func() map[string][]OutboxEntry]
 
 	// backupMu serialises Backup (the calls share a temp file) and Close
 	// (no backup may touch the dir once the lock is released).
