@@ -39,7 +39,9 @@ func TestSlowSimKeepsTheSchedule(t *testing.T) {
 		requestTimeout, roundTimeout, interval time.Duration
 	}{
 		{"10s request timeout", 400, 10 * time.Second, 60 * time.Second, 5 * time.Minute},
-		{"answers past the round deadline", 200, 50 * time.Second, 60 * time.Second, 75 * time.Second},
+		// Scaled less: the round ends 15 s (scaled) before the next tick,
+		// and a loaded machine must not miss that tick.
+		{"answers past the round deadline", 100, 50 * time.Second, 60 * time.Second, 75 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
