@@ -32,6 +32,9 @@ const screenshotEnv = "SPACETIME_WATCH_UPDATE_SCREENSHOT"
 // of it ran, a dialog would open.
 const hostileText = `<script>alert(1)</script>"'><img src=x onerror=alert(2)>`
 
+// mainState selects the state cell of target main's row on the fleet page.
+const mainState = `'tr.row[data-target="main"] .state'`
+
 // chromium finds Debian's chromium (or Ubuntu's chromium-browser).
 func chromium(t *testing.T) string {
 	if path, err := exec.LookPath("chromium-browser"); err == nil {
@@ -70,17 +73,12 @@ func (b *browserProblems) list() []string {
 func TestStatusPageInBrowser(t *testing.T) {
 	exe := chromium(t)
 	s := simtest.Start(t, sim.Options{Profile: sim.ProfileChecklist, FPSInterval: 50 * time.Millisecond})
+	// Two more instances, so that the fleet page (and its screenshot) shows
+	// the degraded one first among others that are fine.
+	others := []simTarget{{"eu-west-2", simtest.Start(t, sim.Options{Profile: sim.ProfileChecklist})}, {"us-east-1", simtest.Start(t, sim.Options{Profile: sim.ProfileChecklist})}}
 	dir := t.TempDir()
-	cfg := strings.Replace(configYAML(t, dir, simTarget{"main", s}), "defaults:\n", "defaults:\n"+fastRules, 1)
+	cfg := strings.Replace(configYAML(t, dir, append([]simTarget{{"main", s}}, others...)...), "defaults:\n", "defaults:\n"+fastRules, 1)
 	d := startDaemon(t, testkit.WriteFileIn(t, dir, "config.yaml", cfg), daemonSetup{statusPageRefresh: time.Second})
-
-	// Hostile text where users put it: a deployment's version, a silence's comment.
-	if code, body := httpDo(t, http.MethodPost, d.url+"/api/v1/deployments", fmt.Sprintf(`{"target":"main","version":%q}`, hostileText)); code != http.StatusCreated {
-		t.Fatalf("POST deployment: %d %s", code, body)
-	}
-	if code, body := httpDo(t, http.MethodPost, d.url+"/api/v1/silences", fmt.Sprintf(`{"matchers":["target=main","alert=check_whitelist"],"duration":"1h","comment":%q}`, hostileText)); code != http.StatusCreated && code != http.StatusOK {
-		t.Fatalf("POST silence: %d %s", code, body)
-	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -121,7 +119,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Helper()
 		testkit.Eventually(t, timeout, what, func() (bool, string) {
 			var state string
-			eval(`(document.querySelector("tr.row .state")||{}).textContent||""`, &state)
+			eval(`(document.querySelector(`+mainState+`)||{}).textContent||""`, &state)
 			var ok bool
 			eval(js, &ok)
 			return ok, "state " + state
@@ -134,21 +132,24 @@ func TestStatusPageInBrowser(t *testing.T) {
 		testkit.Eventually(t, 30*time.Second, "fps_low "+state+" in /api/v1/status", func() (bool, string) {
 			var st struct {
 				Targets []struct {
+					Name      string
 					Telemetry struct {
 						Rules []struct{ Rule, State string }
 					}
 				}
 			}
 			_, body := d.get("/api/v1/status")
-			if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Targets) == 0 {
+			if err := json.Unmarshal([]byte(body), &st); err != nil {
 				return false, body
 			}
-			for _, r := range st.Targets[0].Telemetry.Rules {
-				if r.Rule == "fps_low" {
-					return r.State == state, r.State
+			for _, tg := range st.Targets {
+				for _, r := range tg.Telemetry.Rules {
+					if tg.Name == "main" && r.Rule == "fps_low" {
+						return r.State == state, r.State
+					}
 				}
 			}
-			return false, "no fps_low rule"
+			return false, "no fps_low rule for main"
 		})
 	}
 	// The page refreshes every second: it shows what the API says within
@@ -167,13 +168,13 @@ func TestStatusPageInBrowser(t *testing.T) {
 	run("open the fleet page", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible("table.fleet", chromedp.ByQuery))
 	waitFor("the check grid and an FPS sparkline with data",
 		`document.querySelectorAll("tr.row .grid li.cell").length >= 8 && !!document.querySelector("tr.row svg.spark path.line")`)
-	waitFor("main ok or inhibited (a silenced check)", `/\b(ok|inhibited)\b/.test(document.querySelector("tr.row .state").textContent)`)
+	waitFor("main ok", `/\bok\b/.test(document.querySelector(`+mainState+`).textContent)`)
 
 	if err := s.PatchFaults([]byte(`{"fps": 60}`)); err != nil {
 		t.Fatal(err)
 	}
 	fpsLow("firing")
-	waitWithin(withinRefresh, "main degraded within the refresh, without a reload", `document.querySelector("tr.row .state").textContent.includes("degraded")`)
+	waitWithin(withinRefresh, "main degraded within the refresh, without a reload", `document.querySelector(`+mainState+`).textContent.includes("degraded")`)
 	png := shot("fleet-degraded")
 	if os.Getenv(screenshotEnv) == "1" {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "status-page.png"), png, 0o644); err != nil {
@@ -184,7 +185,16 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	fpsLow("inactive")
-	waitWithin(withinRefresh, "main ok again within the refresh after recovery", `!document.querySelector("tr.row .state").textContent.includes("degraded")`)
+	waitWithin(withinRefresh, "main ok again within the refresh after recovery", `!document.querySelector(`+mainState+`).textContent.includes("degraded")`)
+
+	// Hostile text where users put it: a deployment's version, a silence's comment.
+	if code, body := httpDo(t, http.MethodPost, d.url+"/api/v1/deployments", fmt.Sprintf(`{"target":"main","version":%q}`, hostileText)); code != http.StatusCreated {
+		t.Fatalf("POST deployment: %d %s", code, body)
+	}
+	if code, body := httpDo(t, http.MethodPost, d.url+"/api/v1/silences", fmt.Sprintf(`{"matchers":["target=main","alert=check_whitelist"],"duration":"1h","comment":%q}`, hostileText)); code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("POST silence: %d %s", code, body)
+	}
+	waitWithin(withinRefresh, "the hostile version on the fleet page", fmt.Sprintf(`document.body.innerText.includes(%q)`, hostileText))
 
 	var shown bool
 	eval(fmt.Sprintf(`document.body.innerText.includes(%q)`, hostileText), &shown)

@@ -237,7 +237,7 @@ func alertCell(a alert.Alert) AlertCell {
 	case a.Inhibited:
 		c.Mark, c.InhibitedBy = "inhibited", a.InhibitedBy
 	case a.Held:
-		c.Mark = "held"
+		c.Mark = "held by the deployment grace"
 	}
 	return c
 }

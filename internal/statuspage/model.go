@@ -158,7 +158,8 @@ type CheckCell struct {
 type AlertCell struct {
 	Name, Severity, State, Summary, Reason string
 	StartsAt, EndsAt                       time.Time
-	// Mark is "silenced", "inhibited" (by InhibitedBy), "held" or "".
+	// Mark is "silenced", "inhibited" (by InhibitedBy), "held by the
+	// deployment grace" or "".
 	Mark, InhibitedBy string
 }
 
