@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -84,18 +85,25 @@ Examples:
   spacetime-watch verify --api-url=http://127.0.0.1:8080 --telemetry-url=ws://127.0.0.1:8081/ --token-file=/run/credentials/spacetime-watch.service/api-token
   spacetime-watch verify --config.file=/etc/spacetime-watch/config.yaml --target=main --output=json`)
 	var vo cli.VerifyOptions
-	verifyCmd.Flag("config.file", "Take the target from this config file (with --target) instead of the flags below. Default: none (the flags below describe the target).").StringVar(&vo.ConfigFile)
+	// targetFlag marks a flag that describes the target, so that verify
+	// can refuse it next to --config.file rather than ignore it.
+	targetFlagSet := map[string]*bool{}
+	targetFlag := func(name, help string) *kingpin.FlagClause {
+		targetFlagSet[name] = new(bool)
+		return verifyCmd.Flag(name, help).IsSetByUser(targetFlagSet[name])
+	}
+	verifyCmd.Flag("config.file", "Take the target from this config file (with --target) instead of the flags below, which are then refused. Default: none (the flags below describe the target).").StringVar(&vo.ConfigFile)
 	verifyCmd.Flag("target", "Target name in --config.file (default: the only target).").StringVar(&vo.Target)
-	verifyCmd.Flag("api-url", "Base URL of the instance's HTTP API.").Default("http://127.0.0.1:8080").StringVar(&vo.APIURL)
-	verifyCmd.Flag("telemetry-url", "Telemetry WebSocket URL; repeat for the fallback ports tried in order.").Default("ws://127.0.0.1:8081/").StringsVar(&vo.TelemetryURLs)
-	verifyCmd.Flag("token-file", "File holding the API bearer token (re-read when it changes). Default: none; without --token-file or --token-env the token comes from GET /status (jwt_token), as the stock server hands it out.").StringVar(&vo.TokenFile)
-	verifyCmd.Flag("token-env", "Environment variable holding the API bearer token. Default: none (see --token-file).").StringVar(&vo.TokenEnv)
-	verifyCmd.Flag("performance-token-file", "File holding the /performance token (the stock server's 64-hex token). Default: none; /performance gets the API token.").StringVar(&vo.PerformanceTokenFile)
-	verifyCmd.Flag("performance-token-env", "Environment variable holding the /performance token. Default: none (see --performance-token-file).").StringVar(&vo.PerformanceTokenEnv)
-	verifyCmd.Flag("expected-environment", "Environment /status must report.").Default("production").StringVar(&vo.ExpectedEnvironment)
-	verifyCmd.Flag("expected-scene", "Scene that must be loaded.").Default("res://vr_main.tscn").StringVar(&vo.ExpectedScene)
-	verifyCmd.Flag("known-gap", "Check the build cannot pass, as name=reason (repeatable); still reported as failed, with the reason. Default: none.").StringsVar(&vo.KnownGaps)
-	verifyCmd.Flag("threshold-window", "How long check 10 watches FPS and memory.").Default("15s").DurationVar(&vo.ThresholdWindow)
+	targetFlag("api-url", "Base URL of the instance's HTTP API.").Default("http://127.0.0.1:8080").StringVar(&vo.APIURL)
+	targetFlag("telemetry-url", "Telemetry WebSocket URL; repeat for the fallback ports tried in order.").Default("ws://127.0.0.1:8081/").StringsVar(&vo.TelemetryURLs)
+	targetFlag("token-file", "File holding the API bearer token (re-read when it changes). Default: none; without --token-file or --token-env the token comes from GET /status (jwt_token), as the stock server hands it out.").StringVar(&vo.TokenFile)
+	targetFlag("token-env", "Environment variable holding the API bearer token. Default: none (see --token-file).").StringVar(&vo.TokenEnv)
+	targetFlag("performance-token-file", "File holding the /performance token (the stock server's 64-hex token). Default: none; /performance gets the API token.").StringVar(&vo.PerformanceTokenFile)
+	targetFlag("performance-token-env", "Environment variable holding the /performance token. Default: none (see --performance-token-file).").StringVar(&vo.PerformanceTokenEnv)
+	targetFlag("expected-environment", "Environment /status must report.").Default("production").StringVar(&vo.ExpectedEnvironment)
+	targetFlag("expected-scene", "Scene that must be loaded.").Default("res://vr_main.tscn").StringVar(&vo.ExpectedScene)
+	targetFlag("known-gap", "Check the build cannot pass, as name=reason (repeatable); still reported as failed, with the reason. Default: none.").StringsVar(&vo.KnownGaps)
+	targetFlag("threshold-window", "How long check 10 watches FPS and memory.").Default("15s").DurationVar(&vo.ThresholdWindow)
 	verifyCmd.Flag("no-intrusive", "Skip check 7 (rate_limit), which spends the instance's shared rate-limit bucket.").BoolVar(&vo.NoIntrusive)
 	verifyCmd.Flag("output", "Output format: table or json.").Default("table").EnumVar(&vo.Output, "table", "json")
 
@@ -238,6 +246,13 @@ Example:
 		}
 		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload, EnableLifecycle: *runLifecycle, AutoReload: *runAutoReload}, stderr)
 	case verifyCmd.FullCommand():
+		for name, set := range targetFlagSet {
+			if *set {
+				vo.TargetFlags = append(vo.TargetFlags, "--"+name)
+			}
+		}
+		slices.Sort(vo.TargetFlags)
+		vo.Terminal = cli.DetectTerminal(stdout, stderr)
 		return cli.Verify(ctx, vo, stdout, stderr)
 	case checkCmd.FullCommand():
 		return cli.CheckConfig(*checkConfig, stdout, stderr)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
@@ -42,7 +43,7 @@ func failedChecks(r Report) []config.CheckName {
 func reportText(t *testing.T, r Report) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := r.WriteTable(&b); err != nil {
+	if err := r.WriteTable(&b, 80); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -317,15 +318,41 @@ func TestReportTableGolden(t *testing.T) {
 }
 
 // TestReportTableOneLinePerCheck: values with tabs and line breaks (an
-// error body) stay in their cell.
+// error body) do not break the layout: the reason stays one line under
+// its row, the breaks turned into spaces.
 func TestReportTableOneLinePerCheck(t *testing.T) {
 	rs := []CheckResult{{Check: config.CheckHealth, Status: CheckFail, Observed: "HTTP 500", Expected: "200",
 		Reason: "GET /health: HTTP 500: <html>\n\t<body>oops</body>\r\n</html>"}}
 	text := reportText(t, Report{Target: "x", Results: rs, Summary: Summarize(rs)})
 	lines := strings.Split(strings.TrimSpace(text), "\n")
-	// Header line, blank line, column titles, one row, blank line, verdict.
-	if len(lines) != 6 || !strings.Contains(lines[3], "<body>oops</body>") {
-		t.Errorf("the row spread over several lines:\n%s", text)
+	// Header line, blank line, column titles, the row, its reason, what
+	// was expected, blank line, verdict.
+	if len(lines) != 8 || !strings.HasPrefix(lines[3], "2  health") || lines[4] != "   GET /health: HTTP 500: <html> <body>oops</body> </html>" {
+		t.Errorf("the row spread over more lines than its reason:\n%s", text)
+	}
+}
+
+// TestReportTableFitsWidth: at any width from 50 columns up (the verdict
+// line's longest), no line of
+// the table is wider, and every word of every reason is still there.
+func TestReportTableFitsWidth(t *testing.T) {
+	r := fixedReport()
+	for _, width := range []int{50, 57, 80, 132} {
+		var b bytes.Buffer
+		if err := r.WriteTable(&b, width); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if n := utf8.RuneCountInString(line); n > width {
+				t.Errorf("width %d: a line of %d columns: %q", width, n, line)
+			}
+		}
+		text := strings.Join(strings.Fields(b.String()), " ")
+		for _, c := range r.Results {
+			if !strings.Contains(text, strings.Join(strings.Fields(c.Reason), " ")) {
+				t.Errorf("width %d: the reason of %s is not all there: %q", width, c.Check, c.Reason)
+			}
+		}
 	}
 }
 
