@@ -120,6 +120,10 @@ Example:
 Example:
   spacetime-watch deployment start --daemon.url=http://127.0.0.1:9850 --target=main --version=1.2.4`)
 	var do cli.DaemonOptions
+	// outputFlag is every list command's --output.
+	outputFlag := func(c *kingpin.CmdClause) *string {
+		return c.Flag("output", "Output format: table or json (the daemon's API objects, for scripts).").Default("table").Enum("table", "json")
+	}
 	daemonFlags := func(c *kingpin.CmdClause) {
 		c.Flag("daemon.url", "URL of the running daemon.").Default("http://127.0.0.1:9850").StringVar(&do.URL)
 		c.Flag("daemon.auth-file", "File with the basic-auth credentials the daemon's web config requires, as username:password. Default: none (no basic auth).").StringVar(&do.AuthFile)
@@ -137,6 +141,7 @@ Example:
 Example:
   spacetime-watch deployment list --target=main`)
 	listTarget := deployList.Flag("target", "Only this target's deployments. Default: every target's.").String()
+	listOutput := outputFlag(deployList)
 
 	// silence add|list|expire, outbox list, notify test: through the daemon's API.
 	silenceCmd := app.Command("silence", `Silence alerts for a while, through the running daemon's API: a silenced alert is
@@ -170,6 +175,7 @@ Expired ones (kept for a day) are shown only with --all.
 Example:
   spacetime-watch silence list --all`)
 	silenceAll := silenceList.Flag("all", "Show expired silences too. Default: pending and active only.").Bool()
+	silenceOutput := outputFlag(silenceList)
 	silenceExpire := silenceCmd.Command("expire", `End a silence now.
 
 Example:
@@ -183,6 +189,7 @@ sink refused for good, with the reason).
 
 Example:
   spacetime-watch outbox list`)
+	outboxOutput := outputFlag(outboxList)
 
 	notifyCmd := app.Command("notify", "Exercise the notification sinks, through the running daemon's API.")
 	daemonFlags(notifyCmd)
@@ -266,7 +273,7 @@ Example:
 		}
 		return cli.DeploymentStart(ctx, do, *startTarget, *startVersion, at, stdout, stderr)
 	case deployList.FullCommand():
-		return cli.DeploymentList(ctx, do, *listTarget, stdout, stderr)
+		return cli.DeploymentList(ctx, do, *listTarget, *listOutput, stdout, stderr)
 	case silenceAdd.FullCommand():
 		if *silenceStartsAt != "" {
 			if so.StartsAt, err = time.Parse(time.RFC3339, *silenceStartsAt); err != nil {
@@ -276,11 +283,11 @@ Example:
 		}
 		return cli.SilenceAdd(ctx, do, so, stdout, stderr)
 	case silenceList.FullCommand():
-		return cli.SilenceList(ctx, do, *silenceAll, stdout, stderr)
+		return cli.SilenceList(ctx, do, *silenceAll, *silenceOutput, stdout, stderr)
 	case silenceExpire.FullCommand():
 		return cli.SilenceExpire(ctx, do, *silenceID, stdout, stderr)
 	case outboxList.FullCommand():
-		return cli.OutboxList(ctx, do, stdout, stderr)
+		return cli.OutboxList(ctx, do, *outboxOutput, stdout, stderr)
 	case notifyTest.FullCommand():
 		return cli.NotifyTest(ctx, do, *notifySink, stdout, stderr)
 	case reviewCmd.FullCommand():
