@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/textwrap"
 )
 
 // WriteTable writes the report for a terminal width columns wide: a header
@@ -41,7 +43,7 @@ func (r Report) WriteTable(w io.Writer, width int) error {
 		for i, cell := range cells {
 			l.WriteString(cell + strings.Repeat(" ", cols[i]-utf8.RuneCountInString(cell)))
 		}
-		for i, part := range wrap(observed, width-observedAt) {
+		for i, part := range textwrap.Lines(observed, width-observedAt) {
 			if i > 0 {
 				l.WriteString("\n" + strings.Repeat(" ", observedAt))
 			}
@@ -50,7 +52,7 @@ func (r Report) WriteTable(w io.Writer, width int) error {
 		b.WriteString(strings.TrimRight(l.String(), " ") + "\n")
 	}
 	under := func(text string) {
-		for _, part := range wrap(text, width-reasonAt) {
+		for _, part := range textwrap.Lines(text, width-reasonAt) {
 			b.WriteString(strings.Repeat(" ", reasonAt) + part + "\n")
 		}
 	}
@@ -65,30 +67,6 @@ func (r Report) WriteTable(w io.Writer, width int) error {
 	b.WriteString("\n" + r.Summary.Line() + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// wrap breaks text into lines of at most width characters at spaces; a
-// word longer than width is cut. Empty text is one empty line.
-func wrap(text string, width int) []string {
-	width = max(width, 1)
-	var lines []string
-	var cur []rune
-	for _, word := range strings.Fields(text) {
-		w := []rune(word)
-		if len(cur) > 0 && len(cur)+1+len(w) <= width {
-			cur = append(append(cur, ' '), w...)
-			continue
-		}
-		if len(cur) > 0 {
-			lines = append(lines, string(cur))
-		}
-		for len(w) > width {
-			lines = append(lines, string(w[:width]))
-			w = w[width:]
-		}
-		cur = w
-	}
-	return append(lines, string(cur))
 }
 
 // tableResult is the RESULT column: upper case, so that a failure stands out.
