@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/cli"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/version"
 )
 
@@ -59,7 +61,8 @@ spacetime-watch --version prints the version and build information.`)
 	// application-wide --version would clash with `deployment start
 	// --version` (kingpin refuses a long flag twice in one command path).
 
-	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+	var logLevelSet bool
+	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").IsSetByUser(&logLevelSet).Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "Output format of log messages: json or console.").Default("json").Enum("json", "console")
 	logOpts := func() cli.LogOptions { return cli.LogOptions{Level: *logLevel, Format: *logFormat} }
 
@@ -218,14 +221,18 @@ Examples:
 	reviewCmd.Flag("output", "Output format: text, markdown or json.").Default("text").EnumVar(&ro.Output, "text", "markdown", "json")
 
 	// demo
-	demoCmd := app.Command("demo", `Run the daemon against an embedded simulated SpaceTime VR instance, with a
-scripted fault story (FPS drops to ~60, then recovers), console output instead of Slack,
-127.0.0.1:0 listeners and a temporary state dir. Prints the /metrics URL; never prints tokens.
+	demoCmd := app.Command("demo", `Run the daemon against an embedded simulated SpaceTime VR instance, both on a
+clock that runs --scale times as fast as yours, and tell the story of a deployment's first
+four hours: an FPS drop, a memory leak, an expired token and an API outage, each alert as
+the console sink shows it, the hour-1 and hour-4 reviews, and a summary. It prints the status
+page and /metrics URLs first; the logs go to a file it names (unless --log.level is given:
+then to stderr). 127.0.0.1:0 listeners, a temporary state dir; never prints tokens.
 
 Example:
-  spacetime-watch demo --duration=90s`)
+  spacetime-watch demo`)
 	var demo cli.DemoOptions
-	demoCmd.Flag("duration", "Stop by itself after this long (0 = until interrupted).").Default("0s").DurationVar(&demo.Duration)
+	demoCmd.Flag("duration", "Stop by itself after this long (real time). Default: 0, the whole story (about 4 minutes at --scale=60).").Default("0s").DurationVar(&demo.Duration)
+	demoCmd.Flag("scale", "How many times as fast as the wall clock the story runs: 60 is an hour a minute.").Default(strconv.Itoa(config.DefaultDemoScale)).Float64Var(&demo.Scale)
 
 	versionCmd := app.Command("version", `Print the version and build information, and exit (as --version).
 
@@ -296,7 +303,8 @@ Example:
 		}
 		return cli.Review(ctx, do, ro, stdout, stderr)
 	case demoCmd.FullCommand():
-		demo.Log = logOpts()
+		demo.Log, demo.LogToStderr = logOpts(), logLevelSet
+		demo.Terminal = cli.DetectTerminal(stdout, stderr)
 		return cli.Demo(ctx, demo, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintln(stdout, version.Print(app.Name))

@@ -186,3 +186,8 @@ func mustURL(s string) *url.URL {
 // file's checksum: an editor's or a ConfigMap update's burst of writes and
 // renames is one reload.
 const DefaultAutoReloadDebounce = time.Second
+
+// DefaultDemoScale is how many times as fast as the wall clock the demo's
+// story runs (spacetime-watch demo --scale): an hour of a deployment's
+// life in a minute, so that the hour-4 review comes within 5 minutes.
+const DefaultDemoScale = 60

@@ -30,7 +30,7 @@ type reviews struct {
 	log *zap.Logger
 }
 
-func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger, now func() time.Time, hr *health.Registry) (*reviews, error) {
+func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger, now func() time.Time, wait func(time.Duration) time.Duration, hr *health.Registry) (*reviews, error) {
 	log = log.Named("review")
 	svc, err := review.NewService(review.ServiceOptions{
 		Store:      st,
@@ -41,6 +41,7 @@ func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTi
 		Logger:     log,
 		Registerer: reg,
 		Now:        now,
+		Wait:       wait,
 		Health:     hr,
 	})
 	if err != nil {
