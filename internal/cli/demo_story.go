@@ -35,8 +35,8 @@ type storyStep struct {
 var demoStory = []storyStep{
 	{10 * time.Minute, "Injecting an FPS drop to ~60: a heavy scene loads and the GPU cannot keep 90. fps_low fires once FPS stays below 85 for 1m.", `{"fps": 60}`, false},
 	{30 * time.Minute, "FPS back to 90: the heavy scene is unloaded. fps_low resolves.", `{"fps": 90}`, false},
-	{75 * time.Minute, "Injecting a memory leak of 3 MB/min from 300 MB: textures loaded and never freed. memory_growth fires with the time left until the 400 MB ceiling.", `{"memory_growth_mb_per_min": 3}`, false},
-	{100 * time.Minute, "The leak is fixed: memory back to 300 MB and flat. memory_growth resolves.", `{"memory_mb": 300, "memory_growth_mb_per_min": 0}`, false},
+	{75 * time.Minute, "Injecting a memory leak of 5 MB/min from 300 MB: textures loaded and never freed. memory_growth fires with the time left until the 400 MB ceiling.", `{"memory_growth_mb_per_min": 5}`, false},
+	{90 * time.Minute, "The leak is fixed: memory back to 300 MB and flat. memory_growth resolves.", `{"memory_mb": 300, "memory_growth_mb_per_min": 0}`, false},
 	{demoTokenTTL, "The instance's API token expires: the stock server signs one JWT per process (valid 2h here) and never renews it. One alert, token_expired: the checks it explains are inhibited.", "", false},
 	{140 * time.Minute, "Restarting the instance (same version): the new process signs a new token, which the daemon reads from GET /status. token_expired resolves.", "", true},
 	{160 * time.Minute, "Taking the API down (connection refused; telemetry still flows). One alert, check_instance_up: the checks it explains are inhibited.", `{"api_down": true}`, false},
