@@ -84,9 +84,10 @@ type Options struct {
 	// clock.Now; tests inject their own.
 	Now func() time.Time
 	// Wait, when set, is the pace of a scaled Now (clock.Scaled.Wait, the
-	// demo's): how long the wall clock takes for a span of Now's time, at
-	// which the check schedule and the review feed tick. The health
-	// registry then reads the wall clock, its deadlines being real waits.
+	// demo's): how long the wall clock takes for a span of Now's time. The
+	// loops that time their work on Now sleep by it: the check schedule,
+	// the review feed and ticks, the alert manager. The health registry
+	// then reads the wall clock, its deadlines being real waits.
 	// Default: none (Now is the wall clock's pace, clock.Wait).
 	Wait func(time.Duration) time.Duration
 	// ExternalHosts are more host names a write request's Host header may

@@ -14,7 +14,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// ReviewTiming tunes how fast reviews follow the clock; the demo shortens
+// ReviewTiming tunes how fast reviews follow the clock; tests shorten
 // both. Zero values take the review service's defaults (a minute).
 type ReviewTiming struct {
 	// Interval is how often due reviews are looked for.
