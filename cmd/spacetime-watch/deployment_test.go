@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,6 +65,18 @@ func TestDeploymentCommands(t *testing.T) {
 		if f := strings.Fields(lines[1]); len(f) != 5 || f[0] != id || f[1] != "main" || f[2] != "1.2.4" || f[4] != "api" {
 			t.Errorf("%v: first row %q, want %s main 1.2.4 ... api", args, lines[1], id)
 		}
+	}
+
+	// --output json: the API's deployments, newest first, for scripts.
+	r = invoke(ctx, "deployment", "--daemon.url", url, "list", "--output=json")
+	var ds []struct{ ID, Target, Version, Source string }
+	if err := json.Unmarshal([]byte(r.stdout), &ds); r.code != 0 || err != nil || len(ds) < 2 || ds[0].ID != id || ds[0].Version != "1.2.4" || ds[0].Source != "api" {
+		t.Errorf("deployment list --output=json: %v, %+v\n%s", err, ds, r)
+	}
+	// outbox list --output json: {} and [] when nothing waits, never null.
+	r = invoke(ctx, "outbox", "--daemon.url", url, "list", "--output=json")
+	if r.code != 0 || strings.Join(strings.Fields(r.stdout), "") != `{"pending":{},"dead_letters":[]}` {
+		t.Errorf("outbox list --output=json with no sinks:\n%s", r)
 	}
 
 	cases := []struct {

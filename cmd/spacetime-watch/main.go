@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/cli"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/version"
 )
 
@@ -58,7 +61,8 @@ spacetime-watch --version prints the version and build information.`)
 	// application-wide --version would clash with `deployment start
 	// --version` (kingpin refuses a long flag twice in one command path).
 
-	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+	var logLevelSet bool
+	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").IsSetByUser(&logLevelSet).Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "Output format of log messages: json or console.").Default("json").Enum("json", "console")
 	logOpts := func() cli.LogOptions { return cli.LogOptions{Level: *logLevel, Format: *logFormat} }
 
@@ -87,18 +91,25 @@ Examples:
   spacetime-watch verify --api-url=http://127.0.0.1:8080 --telemetry-url=ws://127.0.0.1:8081/ --token-file=/run/credentials/spacetime-watch.service/api-token
   spacetime-watch verify --config.file=/etc/spacetime-watch/config.yaml --target=main --output=json`)
 	var vo cli.VerifyOptions
-	verifyCmd.Flag("config.file", "Take the target from this config file (with --target) instead of the flags below. Default: none (the flags below describe the target).").StringVar(&vo.ConfigFile)
+	// targetFlag marks a flag that describes the target, so that verify
+	// can refuse it next to --config.file rather than ignore it.
+	targetFlagSet := map[string]*bool{}
+	targetFlag := func(name, help string) *kingpin.FlagClause {
+		targetFlagSet[name] = new(bool)
+		return verifyCmd.Flag(name, help).IsSetByUser(targetFlagSet[name])
+	}
+	verifyCmd.Flag("config.file", "Take the target from this config file (with --target) instead of the flags below, which are then refused. Default: none (the flags below describe the target).").StringVar(&vo.ConfigFile)
 	verifyCmd.Flag("target", "Target name in --config.file (default: the only target).").StringVar(&vo.Target)
-	verifyCmd.Flag("api-url", "Base URL of the instance's HTTP API.").Default("http://127.0.0.1:8080").StringVar(&vo.APIURL)
-	verifyCmd.Flag("telemetry-url", "Telemetry WebSocket URL; repeat for the fallback ports tried in order.").Default("ws://127.0.0.1:8081/").StringsVar(&vo.TelemetryURLs)
-	verifyCmd.Flag("token-file", "File holding the API bearer token (re-read when it changes). Default: none; without --token-file or --token-env the token comes from GET /status (jwt_token), as the stock server hands it out.").StringVar(&vo.TokenFile)
-	verifyCmd.Flag("token-env", "Environment variable holding the API bearer token. Default: none (see --token-file).").StringVar(&vo.TokenEnv)
-	verifyCmd.Flag("performance-token-file", "File holding the /performance token (the stock server's 64-hex token). Default: none; /performance gets the API token.").StringVar(&vo.PerformanceTokenFile)
-	verifyCmd.Flag("performance-token-env", "Environment variable holding the /performance token. Default: none (see --performance-token-file).").StringVar(&vo.PerformanceTokenEnv)
-	verifyCmd.Flag("expected-environment", "Environment /status must report.").Default("production").StringVar(&vo.ExpectedEnvironment)
-	verifyCmd.Flag("expected-scene", "Scene that must be loaded.").Default("res://vr_main.tscn").StringVar(&vo.ExpectedScene)
-	verifyCmd.Flag("known-gap", "Check the build cannot pass, as name=reason (repeatable); still reported as failed, with the reason. Default: none.").StringsVar(&vo.KnownGaps)
-	verifyCmd.Flag("threshold-window", "How long check 10 watches FPS and memory.").Default("15s").DurationVar(&vo.ThresholdWindow)
+	targetFlag("api-url", "Base URL of the instance's HTTP API.").Default("http://127.0.0.1:8080").StringVar(&vo.APIURL)
+	targetFlag("telemetry-url", "Telemetry WebSocket URL; repeat for the fallback ports tried in order.").Default("ws://127.0.0.1:8081/").StringsVar(&vo.TelemetryURLs)
+	targetFlag("token-file", "File holding the API bearer token (re-read when it changes). Default: none; without --token-file or --token-env the token comes from GET /status (jwt_token), as the stock server hands it out.").StringVar(&vo.TokenFile)
+	targetFlag("token-env", "Environment variable holding the API bearer token. Default: none (see --token-file).").StringVar(&vo.TokenEnv)
+	targetFlag("performance-token-file", "File holding the /performance token (the stock server's 64-hex token). Default: none; /performance gets the API token.").StringVar(&vo.PerformanceTokenFile)
+	targetFlag("performance-token-env", "Environment variable holding the /performance token. Default: none (see --performance-token-file).").StringVar(&vo.PerformanceTokenEnv)
+	targetFlag("expected-environment", "Environment /status must report.").Default("production").StringVar(&vo.ExpectedEnvironment)
+	targetFlag("expected-scene", "Scene that must be loaded.").Default("res://vr_main.tscn").StringVar(&vo.ExpectedScene)
+	targetFlag("known-gap", "Check the build cannot pass, as name=reason (repeatable); still reported as failed, with the reason. Default: none.").StringsVar(&vo.KnownGaps)
+	targetFlag("threshold-window", "How long check 10 watches FPS and memory.").Default("15s").DurationVar(&vo.ThresholdWindow)
 	verifyCmd.Flag("no-intrusive", "Skip check 7 (rate_limit), which spends the instance's shared rate-limit bucket.").BoolVar(&vo.NoIntrusive)
 	verifyCmd.Flag("output", "Output format: table or json.").Default("table").EnumVar(&vo.Output, "table", "json")
 
@@ -115,6 +126,10 @@ Example:
 Example:
   spacetime-watch deployment start --daemon.url=http://127.0.0.1:9850 --target=main --version=1.2.4`)
 	var do cli.DaemonOptions
+	// outputFlag is every list command's --output.
+	outputFlag := func(c *kingpin.CmdClause) *string {
+		return c.Flag("output", "Output format: table or json (the daemon's API objects, for scripts).").Default("table").Enum("table", "json")
+	}
 	daemonFlags := func(c *kingpin.CmdClause) {
 		c.Flag("daemon.url", "URL of the running daemon.").Default("http://127.0.0.1:9850").StringVar(&do.URL)
 		c.Flag("daemon.auth-file", "File with the basic-auth credentials the daemon's web config requires, as username:password. Default: none (no basic auth).").StringVar(&do.AuthFile)
@@ -132,6 +147,7 @@ Example:
 Example:
   spacetime-watch deployment list --target=main`)
 	listTarget := deployList.Flag("target", "Only this target's deployments. Default: every target's.").String()
+	listOutput := outputFlag(deployList)
 
 	// silence add|list|expire, outbox list, notify test: through the daemon's API.
 	silenceCmd := app.Command("silence", `Silence alerts for a while, through the running daemon's API: a silenced alert is
@@ -165,6 +181,7 @@ Expired ones (kept for a day) are shown only with --all.
 Example:
   spacetime-watch silence list --all`)
 	silenceAll := silenceList.Flag("all", "Show expired silences too. Default: pending and active only.").Bool()
+	silenceOutput := outputFlag(silenceList)
 	silenceExpire := silenceCmd.Command("expire", `End a silence now.
 
 Example:
@@ -178,6 +195,7 @@ sink refused for good, with the reason).
 
 Example:
   spacetime-watch outbox list`)
+	outboxOutput := outputFlag(outboxList)
 
 	notifyCmd := app.Command("notify", "Exercise the notification sinks, through the running daemon's API.")
 	daemonFlags(notifyCmd)
@@ -206,14 +224,18 @@ Examples:
 	reviewCmd.Flag("output", "Output format: text, markdown or json.").Default("text").EnumVar(&ro.Output, "text", "markdown", "json")
 
 	// demo
-	demoCmd := app.Command("demo", `Run the daemon against an embedded simulated SpaceTime VR instance, with a
-scripted fault story (FPS drops to ~60, then recovers), console output instead of Slack,
-127.0.0.1:0 listeners and a temporary state dir. Prints the /metrics URL; never prints tokens.
+	demoCmd := app.Command("demo", `Run the daemon against an embedded simulated SpaceTime VR instance, both on a
+clock that runs --scale times as fast as yours, and tell the story of a deployment's first
+four hours: an FPS drop, a memory leak, an expired token and an API outage, each alert as
+the console sink shows it, the hour-1 and hour-4 reviews, and a summary. It prints the status
+page and /metrics URLs first; the logs go to a file it names (unless --log.level is given:
+then to stderr). 127.0.0.1:0 listeners, a temporary state dir; never prints tokens.
 
 Example:
-  spacetime-watch demo --duration=90s`)
+  spacetime-watch demo`)
 	var demo cli.DemoOptions
-	demoCmd.Flag("duration", "Stop by itself after this long (0 = until interrupted).").Default("0s").DurationVar(&demo.Duration)
+	demoCmd.Flag("duration", "Stop by itself after this long (real time). Default: 0, the whole story (about 4 minutes at --scale=60).").Default("0s").DurationVar(&demo.Duration)
+	demoCmd.Flag("scale", "How many times as fast as the wall clock the story runs: 60 is an hour a minute.").Default(strconv.Itoa(config.DefaultDemoScale)).Float64Var(&demo.Scale)
 
 	versionCmd := app.Command("version", `Print the version and build information, and exit (as --version).
 
@@ -242,6 +264,13 @@ Example:
 		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload, EnableLifecycle: *runLifecycle, AutoReload: *runAutoReload,
 			Shard: *runShard, ShardFromHostname: *runShardFromHost, ShardCount: *runShardCount}, stderr)
 	case verifyCmd.FullCommand():
+		for name, set := range targetFlagSet {
+			if *set {
+				vo.TargetFlags = append(vo.TargetFlags, "--"+name)
+			}
+		}
+		slices.Sort(vo.TargetFlags)
+		vo.Terminal = cli.DetectTerminal(stdout, stderr)
 		return cli.Verify(ctx, vo, stdout, stderr)
 	case checkCmd.FullCommand():
 		return cli.CheckConfig(*checkConfig, stdout, stderr)
@@ -255,7 +284,7 @@ Example:
 		}
 		return cli.DeploymentStart(ctx, do, *startTarget, *startVersion, at, stdout, stderr)
 	case deployList.FullCommand():
-		return cli.DeploymentList(ctx, do, *listTarget, stdout, stderr)
+		return cli.DeploymentList(ctx, do, *listTarget, *listOutput, stdout, stderr)
 	case silenceAdd.FullCommand():
 		if *silenceStartsAt != "" {
 			if so.StartsAt, err = time.Parse(time.RFC3339, *silenceStartsAt); err != nil {
@@ -265,11 +294,11 @@ Example:
 		}
 		return cli.SilenceAdd(ctx, do, so, stdout, stderr)
 	case silenceList.FullCommand():
-		return cli.SilenceList(ctx, do, *silenceAll, stdout, stderr)
+		return cli.SilenceList(ctx, do, *silenceAll, *silenceOutput, stdout, stderr)
 	case silenceExpire.FullCommand():
 		return cli.SilenceExpire(ctx, do, *silenceID, stdout, stderr)
 	case outboxList.FullCommand():
-		return cli.OutboxList(ctx, do, stdout, stderr)
+		return cli.OutboxList(ctx, do, *outboxOutput, stdout, stderr)
 	case notifyTest.FullCommand():
 		return cli.NotifyTest(ctx, do, *notifySink, stdout, stderr)
 	case reviewCmd.FullCommand():
@@ -278,7 +307,8 @@ Example:
 		}
 		return cli.Review(ctx, do, ro, stdout, stderr)
 	case demoCmd.FullCommand():
-		demo.Log = logOpts()
+		demo.Log, demo.LogToStderr = logOpts(), logLevelSet
+		demo.Terminal = cli.DetectTerminal(stdout, stderr)
 		return cli.Demo(ctx, demo, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintln(stdout, version.Print(app.Name))

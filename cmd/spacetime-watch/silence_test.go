@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"regexp"
 	"strings"
@@ -100,9 +101,16 @@ func TestSilenceCommands(t *testing.T) {
 	if got := rows(); !maps.Equal(got, want) || !strings.Contains(r.stderr, "1 expired silence(s) not shown (--all shows them)") {
 		t.Errorf("list after expiry = %v, want %v\n%s", got, want, r)
 	}
+	// --output json lists the same silences as the table, as the API has them.
+	if got := jsonRows(t, silence("list", "--output=json")); !maps.Equal(got, want) {
+		t.Errorf("list --output=json = %v, want %v", got, want)
+	}
 	want[fps] = "expired"
 	if got := rows("--all"); !maps.Equal(got, want) {
 		t.Errorf("list --all = %v, want %v", got, want)
+	}
+	if got := jsonRows(t, silence("list", "--all", "--output=json")); !maps.Equal(got, want) {
+		t.Errorf("list --all --output=json = %v, want %v", got, want)
 	}
 
 	for _, tc := range []struct{ ref, want string }{
@@ -113,4 +121,18 @@ func TestSilenceCommands(t *testing.T) {
 			t.Errorf("expire %s: want exit 1 and %q\n%s", tc.ref, tc.want, r)
 		}
 	}
+}
+
+// jsonRows reads `silence list --output=json` as ID to state.
+func jsonRows(t *testing.T, r result) map[string]string {
+	t.Helper()
+	var list []struct{ ID, State string }
+	if err := json.Unmarshal([]byte(r.stdout), &list); r.code != 0 || err != nil {
+		t.Fatalf("list --output=json: %v\n%s", err, r)
+	}
+	out := map[string]string{}
+	for _, s := range list {
+		out[s.ID] = s.State
+	}
+	return out
 }

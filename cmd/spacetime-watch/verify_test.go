@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
@@ -71,13 +72,27 @@ func TestVerifyChecklist(t *testing.T) {
 	if !failedRow(6, "auth").MatchString(r.stdout) {
 		t.Errorf("the table does not name check 6 auth as failed\n%s", r)
 	}
-	if !strings.Contains(r.stdout, "without a token") {
+	if !strings.Contains(unwrapped(r.stdout), "without a token: authentication is not enforced") {
 		t.Errorf("the auth failure does not say why (answered without a token)\n%s", r)
 	}
 	if n := strings.Count(r.stdout, " FAIL "); n != 1 {
 		t.Errorf("%d FAIL rows, want 1\n%s", n, r)
 	}
+	// Not a terminal: the table fits 80 columns and stderr stays quiet
+	// (no progress lines repeating the table into a log).
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if n := utf8.RuneCountInString(line); n > 80 {
+			t.Errorf("a line of %d columns, want at most 80: %q", n, line)
+		}
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr is not a terminal, yet verify wrote to it:\n%s", r.stderr)
+	}
 }
+
+// unwrapped is text with its line breaks and indentation undone, so that
+// a test finds a phrase the table wrapped.
+func unwrapped(text string) string { return strings.Join(strings.Fields(text), " ") }
 
 // verifyJSON is the part of `verify --output json` the test reads.
 type verifyJSON struct {
@@ -171,7 +186,7 @@ func TestVerifyGodot(t *testing.T) {
 		if !failedRow(c.n, c.name).MatchString(r.stdout) {
 			t.Errorf("check %d %s is not failed\n%s", c.n, c.name, r)
 		}
-		if !strings.Contains(r.stdout, c.want) {
+		if !strings.Contains(unwrapped(r.stdout), c.want) {
 			t.Errorf("check %s: the cause %q is not given\n%s", c.name, c.want, r)
 		}
 	}
@@ -198,6 +213,10 @@ func TestVerifyCannotRun(t *testing.T) {
 		{"bad config", []string{"verify", "--config.file=testdata/acceptance.yaml"}, []string{"targets[0].colour"}},
 		{"bad api url", []string{"verify", "--api-url=ftp://example"}, []string{"api_url"}},
 		{"unknown known gap", []string{"verify", "--known-gap=speed=too slow"}, []string{"speed"}},
+		{"--config.file with --api-url", []string{"verify", "--config.file=testdata/good.yaml", "--target=x", "--api-url=http://x:1"},
+			[]string{"--config.file and --api-url conflict", "drop --api-url, or drop --config.file"}},
+		{"--config.file with two target flags", []string{"verify", "--config.file=testdata/good.yaml", "--token-env=T", "--threshold-window=1s"},
+			[]string{"--config.file and --threshold-window, --token-env conflict"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,6 +62,10 @@ type ManagerOptions struct {
 	// Now is the wall clock. Default clock.Now. Timers run on the runtime
 	// clock, which testing/synctest fakes.
 	Now func() time.Time
+	// Wait is how long the wall clock takes for a span of Now's clock to
+	// pass: Run sleeps Wait(until the next step) so that group_wait and
+	// friends keep pace with a scaled Now (the demo's). Default clock.Wait.
+	Wait func(time.Duration) time.Duration
 	// Logger logs notifications and failures. Default: no logs.
 	Logger *zap.Logger
 	// Registerer gets the manager's metrics. Default: a private registry.
@@ -82,10 +86,11 @@ type ManagerOptions struct {
 // goroutine; the alert state itself is owned by Run's goroutine, which
 // applies events in the order they were handled.
 type Manager struct {
-	log *zap.Logger
-	now func() time.Time
-	out Enqueuer
-	st  *store.Store
+	log  *zap.Logger
+	now  func() time.Time
+	wait func(time.Duration) time.Duration // Now's pace: the real sleep for a span of it
+	out  Enqueuer
+	st   *store.Store
 	// atomicOut is out when it is the outbox on st: the state is then
 	// written with each message it queues (see enqueue).
 	atomicOut *Outbox
@@ -143,6 +148,7 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 	m := &Manager{
 		log:      opts.Logger,
 		now:      opts.Now,
+		wait:     opts.Wait,
 		out:      opts.Out,
 		st:       opts.Store,
 		depOf:    opts.Deployment,
@@ -161,6 +167,9 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 	}
 	if m.now == nil {
 		m.now = clock.Now
+	}
+	if m.wait == nil {
+		m.wait = clock.Wait
 	}
 	if m.depOf == nil {
 		m.depOf = func(string) *Deployment { return nil }

@@ -39,8 +39,9 @@ func (m *Manager) Run(ctx context.Context) error {
 			timer.Stop()
 			hl.Idle()
 		} else {
-			timer.Reset(next.Sub(now))
-			hl.Until(next)
+			sleep := m.wait(next.Sub(now))
+			timer.Reset(sleep)
+			hl.For(sleep)
 		}
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,8 +48,8 @@ func SilenceAdd(ctx context.Context, o DaemonOptions, s SilenceOptions, stdout, 
 }
 
 // SilenceList prints the silences with their state, expired ones only
-// when all is set.
-func SilenceList(ctx context.Context, o DaemonOptions, all bool, stdout, stderr io.Writer) int {
+// when all is set; output is "table" or "json" (the API's silences).
+func SilenceList(ctx context.Context, o DaemonOptions, all bool, output string, stdout, stderr io.Writer) int {
 	c, code := daemonClient(o, stderr)
 	if c == nil {
 		return code
@@ -57,17 +59,23 @@ func SilenceList(ctx context.Context, o DaemonOptions, all bool, stdout, stderr 
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
 	}
-	tw := newTable(stdout)
-	tw.row("ID", "STATE", "MATCHERS", "STARTS", "ENDS", "BY", "COMMENT")
-	hidden := 0
+	shown := []alert.Silence{}
 	for _, s := range list {
-		if s.State == alert.SilenceExpired && !all {
-			hidden++
-			continue
+		if s.State != alert.SilenceExpired || all {
+			shown = append(shown, s)
 		}
-		tw.row(s.ID, string(s.State), s.Matchers.String(), s.StartsAt.Format(time.RFC3339), s.EndsAt.Format(time.RFC3339), s.CreatedBy, s.Comment)
 	}
-	code = tw.flush()
+	hidden := len(list) - len(shown)
+	if output == "json" {
+		code = writeJSON(stdout, stderr, shown)
+	} else {
+		tw := newTable(stdout)
+		tw.row("ID", "STATE", "MATCHERS", "STARTS", "ENDS", "BY", "COMMENT")
+		for _, s := range shown {
+			tw.row(s.ID, string(s.State), s.Matchers.String(), s.StartsAt.Format(time.RFC3339), s.EndsAt.Format(time.RFC3339), s.CreatedBy, s.Comment)
+		}
+		code = tw.flush()
+	}
 	if hidden > 0 {
 		fmt.Fprintf(stderr, "%d expired silence(s) not shown (--all shows them)\n", hidden)
 	}
@@ -89,8 +97,9 @@ func SilenceExpire(ctx context.Context, o DaemonOptions, id string, stdout, stde
 	return ExitOK
 }
 
-// OutboxList prints the notifications waiting per sink and the dead letters.
-func OutboxList(ctx context.Context, o DaemonOptions, stdout, stderr io.Writer) int {
+// OutboxList prints the notifications waiting per sink and the dead
+// letters; output is "table" or "json" (the API's answer).
+func OutboxList(ctx context.Context, o DaemonOptions, output string, stdout, stderr io.Writer) int {
 	c, code := daemonClient(o, stderr)
 	if c == nil {
 		return code
@@ -100,10 +109,20 @@ func OutboxList(ctx context.Context, o DaemonOptions, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
 	}
+	if output == "json" {
+		// Empty is {} and [], never null, for a script's sake.
+		if ob.Pending == nil {
+			ob.Pending = map[string]int{}
+		}
+		if ob.DeadLetters == nil {
+			ob.DeadLetters = []daemon.DeadLetter{}
+		}
+		return writeJSON(stdout, stderr, ob)
+	}
 	tw := newTable(stdout)
 	tw.row("SINK", "PENDING")
-	for sink, n := range ob.Pending {
-		tw.row(sink, strconv.Itoa(n))
+	for _, sink := range slices.Sorted(maps.Keys(ob.Pending)) {
+		tw.row(sink, strconv.Itoa(ob.Pending[sink]))
 	}
 	tw.flush()
 	fmt.Fprintf(stdout, "\n%d dead letter(s)\n", len(ob.DeadLetters))
@@ -150,6 +169,17 @@ func NotifyTest(ctx context.Context, o DaemonOptions, sink string, stdout, stder
 	return ExitOK
 }
 
+// writeJSON prints v as indented JSON: what --output json prints.
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintln(stdout, string(b))
+	return ExitOK
+}
+
 func daemonClient(o DaemonOptions, stderr io.Writer) (*daemon.Client, int) {
 	c, err := daemon.NewClient(o.URL, o.AuthFile)
 	if err != nil {
@@ -193,12 +223,7 @@ func Review(ctx context.Context, o DaemonOptions, r ReviewOptions, stdout, stder
 	case "markdown":
 		fmt.Fprint(stdout, resp.Markdown)
 	case "json":
-		b, err := json.MarshalIndent(resp.Review, "", "  ")
-		if err != nil {
-			fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
-			return ExitError
-		}
-		fmt.Fprintln(stdout, string(b))
+		return writeJSON(stdout, stderr, resp.Review)
 	default:
 		fmt.Fprintln(stdout, resp.Text)
 	}

@@ -230,8 +230,9 @@ func DeploymentStart(ctx context.Context, o DaemonOptions, target, version strin
 	return ExitOK
 }
 
-// DeploymentList prints deployments, newest first.
-func DeploymentList(ctx context.Context, o DaemonOptions, target string, stdout, stderr io.Writer) int {
+// DeploymentList prints deployments, newest first; output is "table" or
+// "json" (the API's deployments).
+func DeploymentList(ctx context.Context, o DaemonOptions, target, output string, stdout, stderr io.Writer) int {
 	c, err := daemon.NewClient(o.URL, o.AuthFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
@@ -241,6 +242,12 @@ func DeploymentList(ctx context.Context, o DaemonOptions, target string, stdout,
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
+	}
+	if output == "json" {
+		if ds == nil {
+			ds = []daemon.Deployment{}
+		}
+		return writeJSON(stdout, stderr, ds)
 	}
 	tw := newTable(stdout)
 	tw.row("ID", "TARGET", "VERSION", "STARTED", "SOURCE")

@@ -7,107 +7,132 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 )
 
 // DemoOptions are the `demo` command's flags.
 type DemoOptions struct {
+	// Log is --log.level and --log.format. The logs go to a file whose
+	// path the demo prints, unless LogToStderr.
 	Log LogOptions
-	// Duration stops the demo by itself; 0 runs until interrupted.
+	// LogToStderr is set when --log.level was given: the logs then go to
+	// stderr, at that level, beside the narration.
+	LogToStderr bool
+	// Duration stops the demo early; 0 runs the whole story (demoEnd).
 	Duration time.Duration
-	// Story is the fault timeline; default demoStory.
-	Story string
-	// Ready, when set, is called with the metrics URL (tests).
-	Ready func(metricsURL string)
+	// Scale is how many times as fast as the wall clock the story runs.
+	// Default config.DefaultDemoScale.
+	Scale float64
+	// Terminal is where the narration is shown: it is wrapped to its width.
+	Terminal Terminal
+	// TempDir is where the demo's temporary dir (the state, the config, the
+	// instance's token) and its log file go. Default os.TempDir().
+	TempDir string
+	// Ready, when set, is called with the daemon's base URL once it
+	// serves (tests).
+	Ready func(baseURL string)
 }
 
-// demoStory is the scripted fault story: FPS drops to ~60 at 20 s and
-// recovers at 50 s, so that a rule fires and resolves within 90 s.
-const demoStory = `
-- at: 20s
-  set: {fps: 60}
-- at: 50s
-  set: {fps: 90}
-`
-
-// demoConfig watches the embedded instance with the checklist's thresholds,
-// on a faster clock: checks every 15 s, rules that hold for 10 s.
-const demoConfig = `# spacetime-watch demo: the checklist's thresholds on a faster clock.
+// demoConfig watches the embedded instance with the checklist's defaults.
+// The daemon and the simulated instance run on one scaled clock, so that
+// every duration here is the deployment's time (an hour passes in a
+// minute at the default scale) except the I/O timeouts, which stay real.
+const demoConfig = `# spacetime-watch demo: the checklist's defaults on a scaled clock.
 alerting:
-  # A demo deployment has just started: no grace for warnings, and groups
-  # flushed quickly so that alerts show as they happen.
-  group_wait: 1s
-  group_interval: 5s
+  # A demo deployment has just started: no grace for warnings.
   grace_period: 0s
   sinks:
     - name: console
       type: console
+  inhibit_rules:
+    # The FPS and memory rules already say what check 10 (thresholds) would.
+    - source_matchers: ['alert=~"fps_.*|memory_.*"']
+      target_matchers: ['alert="check_thresholds"']
 defaults:
-  # The hour-1/4/24 reviews, compressed: the first one shows at 2:00.
-  reviews: {offsets: [2m, 4m, 24m]}
-  schedule: {interval: 15s, timeout: 14s}
-  checks: {request_timeout: 3s, telemetry_timeout: 5s}
+  checks: {threshold_window: 2m}
+  # A leak shows within minutes of story time.
   thresholds:
-    fps: {for: 10s}
-    memory: {for: 10s}
+    memory: {growth_mb_per_min: 2, growth_window: 10m}
+  telemetry: {down_for: 30m}
 targets:
+  # The stock Godot server: its API token (a JWT) comes from GET /status,
+  # /performance takes a token of its own, there is no /health, and it
+  # reports the development environment.
   - name: demo
     api_url: http://%s
     telemetry_urls: [ws://%s/]
-    token_file: %s
+    performance_token_file: %s
+    expected: {environment: development}
+    known_gaps:
+      - {check: health, reason: the stock Godot server does not serve /health}
 `
 
-// Demo runs the daemon against an embedded simulated instance and narrates
-// what happens on stdout.
+// Demo runs the daemon against an embedded simulated instance, both on one
+// scaled clock, plays the story (demoStory) on the instance, and narrates
+// it on stdout: where things are, each fault and why, each alert and
+// review as the console sink renders them, and a summary.
 func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
-	if o.Duration < 0 {
-		fmt.Fprintln(stderr, "spacetime-watch: --duration must not be negative")
+	if o.Scale == 0 {
+		o.Scale = config.DefaultDemoScale
+	}
+	switch {
+	case o.Duration < 0:
+		fmt.Fprintln(stderr, "spacetime-watch: --duration must not be negative (0 runs the whole story)")
+		return ExitBadConfig
+	case o.Scale < 1:
+		fmt.Fprintf(stderr, "spacetime-watch: --scale %g: want 1 (real time) or more (%d: an hour a minute)\n", o.Scale, config.DefaultDemoScale)
 		return ExitBadConfig
 	}
-	if o.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Duration)
-		defer cancel()
+	var logFile *os.File
+	logTo := stderr
+	if !o.LogToStderr {
+		f, err := os.CreateTemp(o.TempDir, "spacetime-watch-demo-*.log")
+		if err != nil {
+			fmt.Fprintf(stderr, "spacetime-watch: cannot create the demo's log file: %v (--log.level=info logs to stderr instead)\n", err)
+			return ExitError
+		}
+		defer f.Close()
+		logFile, logTo = f, f
 	}
-	log, err := o.Log.logger(stderr)
+	log, err := o.Log.logger(logTo)
 	if err != nil {
+		if logFile != nil {
+			_ = os.Remove(logFile.Name())
+		}
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitBadConfig
 	}
 	defer func() { _ = log.Sync() }()
 
-	story := o.Story
-	if story == "" {
-		story = demoStory
-	}
-	scenario, err := sim.ParseScenario("demo story", []byte(story))
-	if err != nil {
-		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
-		return ExitBadConfig
-	}
-	dir, err := os.MkdirTemp("", "spacetime-watch-demo-")
+	dir, err := os.MkdirTemp(o.TempDir, "spacetime-watch-demo-")
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
 	}
 	defer os.RemoveAll(dir)
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	story := clock.NewScaled(clock.Now(), o.Scale, nil)
 	inst, err := sim.Start(ctx, sim.Options{
-		Profile:          sim.ProfileChecklist,
+		Profile:          sim.ProfileGodot,
+		TokenTTL:         demoTokenTTL,
 		APIAddress:       "127.0.0.1:0",
 		TelemetryAddress: "127.0.0.1:0",
 		ControlAddress:   "127.0.0.1:0",
-		Scenario:         scenario,
-		Logger:           log.Named("sim"),
+		Now:              story.Now,
+		// Frames close enough in story time for the rules to count them
+		// as continuous (config.RuleMaxGap), at any scale.
+		FPSInterval: min(sim.DefaultFPSInterval, story.Wait(config.RuleMaxGap)/3),
+		Logger:      log.Named("sim"),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: cannot start the simulated instance: %v\n", err)
@@ -116,9 +141,9 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 	defer inst.Close()
 	info := inst.Info()
 
-	tokenFile := filepath.Join(dir, "api-token")
+	tokenFile := filepath.Join(dir, "performance-token")
 	configFile := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(tokenFile, []byte(info.Token+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(info.PerformanceToken+"\n"), 0o600); err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
 	}
@@ -131,133 +156,41 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError
 	}
+	base := "http://" + listener.Addr().String()
 
-	start := clock.Now()
-	out := &narrator{w: stdout, start: start}
-	out.printf("spacetime-watch demo: watching a simulated SpaceTime VR instance (API %s, telemetry ws://%s/).", info.API, info.Telemetry)
-	out.printf("Story: FPS drops to ~60 at 0:20 and recovers at 0:50; the fps_low rule (FPS below 85 for 10s) fires and resolves.")
-	out.printf("Reviews are compressed to minutes: the hour-1 review (named minute-2 here) shows at 2:00, the hour-4 one (minute-4) at 4:00.")
-	reg := prometheus.NewRegistry()
+	out := newNarrator(stdout, story, o.Terminal.width())
+	out.intro(o.Scale, base, logFile, info)
+	end := demoEnd
+	if o.Duration > 0 {
+		end = min(end, time.Duration(float64(o.Duration)*o.Scale))
+	}
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var finished bool
 	err = daemon.Run(ctx, daemon.Options{
 		ConfigFile: configFile,
 		StateDir:   filepath.Join(dir, "state"),
 		Listener:   listener,
 		Logger:     log,
-		Registry:   reg,
+		Registry:   prometheus.NewRegistry(),
 		Console:    out, // the console sink: where a deployment would post to Slack
-		// Compressed reviews on a fast clock: minutes close at once.
-		Reviews: daemon.ReviewTiming{Interval: 10 * time.Second, Settle: -1},
-		Ready: func(addr net.Addr) {
-			url := fmt.Sprintf("http://%s/metrics", addr)
-			out.printf("Metrics: %s  (status: http://%s/api/v1/status)", url, addr)
+		Now:        story.Now,
+		Wait:       story.Wait,
+		Ready: func(net.Addr) {
 			if o.Ready != nil {
-				o.Ready(url)
+				o.Ready(base)
 			}
-			wg.Go(func() { out.narrate(ctx, reg) })
+			wg.Go(func() {
+				finished = playStory(ctx, demoStory, end, story, inst, out) && end == demoEnd
+				cancel() // the story is over: stop the daemon
+			})
 		},
 	})
 	cancel()
+	wg.Wait()
 	if code := exitFor(err, log); code != ExitOK {
+		fmt.Fprintf(stderr, "spacetime-watch demo: the daemon stopped: %v\n", err)
 		return code
 	}
-	out.printf("demo finished.")
+	out.summary(finished, logFile)
 	return ExitOK
-}
-
-// narrator prints the demo's story: rule events as they happen and a
-// status line every 5 seconds.
-type narrator struct {
-	mu    sync.Mutex
-	w     io.Writer
-	start time.Time
-}
-
-func (n *narrator) printf(format string, args ...any) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	el := clock.Since(n.start).Truncate(time.Second)
-	fmt.Fprintf(n.w, "[%d:%02d] %s\n", int(el.Minutes()), int(el.Seconds())%60, fmt.Sprintf(format, args...))
-}
-
-// Write prints what the console sink renders, each line stamped.
-func (n *narrator) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		n.printf("%s", line)
-	}
-	return len(p), nil
-}
-
-func (n *narrator) narrate(ctx context.Context, reg prometheus.Gatherer) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n.printf("%s", statusLine(reg))
-		}
-	}
-}
-
-// statusLine summarises the demo target's metrics in one line.
-func statusLine(reg prometheus.Gatherer) string {
-	mfs, err := reg.Gather()
-	if err != nil {
-		return "metrics unavailable: " + err.Error()
-	}
-	vals := map[string]float64{}
-	var passed, failed int
-	var memUnwatched bool
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			switch mf.GetName() {
-			case "spacetime_check_success":
-				if m.GetGauge().GetValue() == 1 {
-					passed++
-				} else {
-					failed++
-				}
-			case "spacetime_rule_state":
-				if hasLabel(m, "rule", "memory_high") && hasLabel(m, "state", "unknown") {
-					memUnwatched = m.GetGauge().GetValue() == 1
-				}
-			default:
-				if g := m.GetGauge(); g != nil {
-					vals[mf.GetName()] = g.GetValue()
-				}
-			}
-		}
-	}
-	fps := "FPS -"
-	if v, ok := vals["spacetime_fps"]; ok {
-		fps = fmt.Sprintf("FPS %.1f", v)
-	}
-	mem := "memory -"
-	if v, ok := vals["spacetime_memory_bytes"]; ok {
-		mem = fmt.Sprintf("memory %.0f MB", v/(1<<20))
-	} else if v, ok := vals["spacetime_static_memory_bytes"]; ok {
-		mem = fmt.Sprintf("memory %.0f MB (from /performance)", v/(1<<20))
-	} else if memUnwatched {
-		mem = "memory unwatched"
-	}
-	tel := "telemetry down"
-	if vals["spacetime_telemetry_connected"] == 1 {
-		tel = "telemetry connected"
-	}
-	return fmt.Sprintf("%s  %s  %s  checks %d passing, %d failing", fps, mem, tel, passed, failed)
-}
-
-// hasLabel reports whether m carries the label name=value.
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue() == value
-		}
-	}
-	return false
 }

@@ -99,8 +99,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if code := cli.DeploymentStart(context.Background(), daemonOpts, "main", "1.2.5", time.Time{}, &out, &errOut); code != 0 {
 		t.Fatalf("deployment start: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
-	if code := cli.DeploymentList(context.Background(), daemonOpts, "", &out, &errOut); code != 0 {
-		t.Fatalf("deployment list: exit %d\n%s%s", code, out.String(), errOut.String())
+	for _, output := range []string{"table", "json"} {
+		if code := cli.DeploymentList(context.Background(), daemonOpts, "", output, &out, &errOut); code != 0 {
+			t.Fatalf("deployment list --output %s: exit %d\n%s%s", output, code, out.String(), errOut.String())
+		}
 	}
 	keep("deployment commands", out.String()+errOut.String())
 	scrape("after the deployment")

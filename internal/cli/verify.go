@@ -34,11 +34,23 @@ type VerifyOptions struct {
 	NoIntrusive     bool
 	// Output is "table" or "json".
 	Output string
+	// TargetFlags are the flags above that describe the target (--api-url,
+	// --token-file, ...) which the command line set; with ConfigFile they
+	// are refused, since the file describes the target.
+	TargetFlags []string
+	// Terminal is where the output is shown: the table fits its width,
+	// and progress lines go to stderr only when it is a terminal.
+	Terminal Terminal
 }
 
 // Verify runs the ten post-deployment checks once and prints the verdict.
 // Exit status: 0 successful, 1 partial, 2 failed, 3 could not run.
 func Verify(ctx context.Context, o VerifyOptions, stdout, stderr io.Writer) int {
+	if o.ConfigFile != "" && len(o.TargetFlags) > 0 {
+		fmt.Fprintf(stderr, "spacetime-watch verify: --config.file and %s conflict: the config file describes the target; drop %s, or drop --config.file to describe the target with flags\n",
+			strings.Join(o.TargetFlags, ", "), strings.Join(o.TargetFlags, ", "))
+		return ExitBadConfig
+	}
 	tc, err := verifyTarget(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch verify: %v\n", err)
@@ -52,10 +64,12 @@ func Verify(ctx context.Context, o VerifyOptions, stdout, stderr io.Writer) int 
 	defer ct.Close()
 
 	opts := monitor.VerifyOptions{NoIntrusive: o.NoIntrusive}
-	if o.Output != "json" {
-		fmt.Fprintf(stderr, "Verifying %s (%s); check 10 watches telemetry for %s.\n", tc.Name, tc.APIURL, tc.Checks.ThresholdWindow)
+	if o.Output != "json" && o.Terminal.Progress {
+		// For the person waiting (check 10 takes its window): one short
+		// line per check, the table on stdout says the rest.
+		fmt.Fprintf(stderr, "Verifying %s; check 10 watches telemetry for %s.\n", tc.Name, tc.Checks.ThresholdWindow)
 		opts.Progress = func(r monitor.CheckResult) {
-			fmt.Fprintf(stderr, "  %-2d %-12s %-7s %s\n", r.Check.Number(), r.Check, r.Status, r.Reason)
+			fmt.Fprintf(stderr, "  %-2d %-12s %s\n", r.Check.Number(), r.Check, strings.ToUpper(string(r.Status)))
 		}
 	}
 	report := monitor.RunVerify(ctx, ct, opts)
@@ -70,7 +84,7 @@ func Verify(ctx context.Context, o VerifyOptions, stdout, stderr io.Writer) int 
 			return ExitError
 		}
 		_, _ = stdout.Write(append(b, '\n'))
-	} else if err := report.WriteTable(stdout); err != nil {
+	} else if err := report.WriteTable(stdout, o.Terminal.width()); err != nil {
 		return ExitError
 	}
 	return report.ExitCode()

@@ -41,3 +41,43 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// Wait is the real clock's pace: d of its time takes d of the wall clock.
+// Components whose periodic work must keep pace with an injected Now (the
+// check schedule, the review feed) take a Wait func, default this one.
+func Wait(d time.Duration) time.Duration { return d }
+
+// Scaled is a clock that runs Factor times as fast as the wall clock, from
+// an origin: the demo's, on which an hour of a deployment's life passes in
+// a minute. Its Now is injected wherever a component takes a clock, its
+// Wait wherever one takes a pace, so that the daemon and the simulator
+// share one story time. Safe for concurrent use.
+type Scaled struct {
+	origin time.Time
+	start  time.Time
+	factor float64
+	real   func() time.Time
+}
+
+// NewScaled returns a clock that reads origin now and then runs factor
+// times as fast as real (nil: the wall clock). factor must be positive.
+// Readings carry origin's monotonic reading, if it has one.
+func NewScaled(origin time.Time, factor float64, real func() time.Time) *Scaled {
+	if real == nil {
+		real = Now
+	}
+	return &Scaled{origin: origin, start: real(), factor: factor, real: real}
+}
+
+// Now is the scaled reading: origin plus factor times the real time elapsed.
+func (s *Scaled) Now() time.Time {
+	return s.origin.Add(time.Duration(float64(s.real().Sub(s.start)) * s.factor))
+}
+
+// Wait is how long the wall clock takes for d of this clock to pass.
+func (s *Scaled) Wait(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.factor)
+}
+
+// Factor is how many times as fast as the wall clock it runs.
+func (s *Scaled) Factor() float64 { return s.factor }

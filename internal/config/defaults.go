@@ -217,3 +217,8 @@ const SpreadStartsAbove = 10
 // MaxDialSpread bounds how far apart the first telemetry dials of targets
 // started at once are spread (see SpreadStartsAbove).
 const MaxDialSpread = 30 * time.Second
+
+// DefaultDemoScale is how many times as fast as the wall clock the demo's
+// story runs (spacetime-watch demo --scale): an hour of a deployment's
+// life in a minute, so that the hour-4 review comes within 5 minutes.
+const DefaultDemoScale = 60

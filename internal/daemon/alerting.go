@@ -83,8 +83,9 @@ type alertingOptions struct {
 	Console io.Writer
 	// Getenv resolves *_env secrets (default os.Getenv).
 	Getenv func(string) string
-	// Now is the daemon's clock.
-	Now func() time.Time
+	// Now is the daemon's clock, Wait its pace (nil: the wall clock's).
+	Now  func() time.Time
+	Wait func(time.Duration) time.Duration
 	// Health registers the manager's and the dispatchers' loops (nil: none).
 	Health *health.Registry
 	// OwnLabels go on the daemon's own alerts in Alertmanager (a sharded
@@ -143,6 +144,7 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 		Logger:     a.log,
 		Registerer: o.Registry,
 		Now:        o.Now,
+		Wait:       o.Wait,
 		Health:     o.Health,
 		Deployment: func(target string) *alert.Deployment {
 			d, ok, err := o.Store.CurrentDeployment(target)

@@ -98,6 +98,13 @@ type Options struct {
 	// and alert timers, silences, grace, schedules and reviews. Default
 	// clock.Now; tests inject their own.
 	Now func() time.Time
+	// Wait, when set, is the pace of a scaled Now (clock.Scaled.Wait, the
+	// demo's): how long the wall clock takes for a span of Now's time. The
+	// loops that time their work on Now sleep by it: the check schedule,
+	// the review feed and ticks, the alert manager. The health registry
+	// then reads the wall clock, its deadlines being real waits.
+	// Default: none (Now is the wall clock's pace, clock.Wait).
+	Wait func(time.Duration) time.Duration
 	// ExternalHosts are more host names a write request's Host header may
 	// carry (--web.external-host), besides localhost, loopback addresses,
 	// the address the client connected to and the machine's hostname: the
@@ -179,8 +186,12 @@ func Run(ctx context.Context, opts Options) error {
 	// Every long-running loop reports to hr; the watchdog and /-/healthy
 	// ask it. A busy step may take half the watchdog interval.
 	watchdog := opts.Notifier.WatchdogInterval()
-	hr := health.New(opts.Now, health.BudgetFor(watchdog))
-	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now, Health: hr, OwnLabels: ownAlertLabels(opts.Shard)})
+	healthNow := opts.Now
+	if opts.Wait != nil {
+		healthNow = clock.Now // a scaled Now: the loops' deadlines are real waits
+	}
+	hr := health.New(healthNow, health.BudgetFor(watchdog))
+	alerts, err := newAlerting(cfg.Alerting, alertingOptions{Store: st, Registry: reg, Logger: log, Console: opts.Console, Now: opts.Now, Wait: opts.Wait, Health: hr, OwnLabels: ownAlertLabels(opts.Shard)})
 	if err != nil {
 		return err
 	}
@@ -190,7 +201,7 @@ func Run(ctx context.Context, opts Options) error {
 	st.OnRecovered(guardState.recovered)
 	guardState.recovered(st.Report())
 
-	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now, hr)
+	revs, err := newReviews(st, opts.StateDir, alerts.outbox, opts.Reviews, reg, log, opts.Now, opts.Wait, hr)
 	if err != nil {
 		return err
 	}
@@ -204,6 +215,7 @@ func Run(ctx context.Context, opts Options) error {
 		Reviews:        revs,
 		RecorderSettle: opts.Reviews.Settle,
 		Now:            opts.Now,
+		Wait:           opts.Wait,
 		Health:         hr,
 	})
 	files := discovery.New(discovery.Options{Registry: reg, Logger: log})

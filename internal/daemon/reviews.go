@@ -14,7 +14,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// ReviewTiming tunes how fast reviews follow the clock; the demo shortens
+// ReviewTiming tunes how fast reviews follow the clock; tests shorten
 // both. Zero values take the review service's defaults (a minute).
 type ReviewTiming struct {
 	// Interval is how often due reviews are looked for.
@@ -30,7 +30,7 @@ type reviews struct {
 	log *zap.Logger
 }
 
-func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger, now func() time.Time, hr *health.Registry) (*reviews, error) {
+func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTiming, reg prometheus.Registerer, log *zap.Logger, now func() time.Time, wait func(time.Duration) time.Duration, hr *health.Registry) (*reviews, error) {
 	log = log.Named("review")
 	svc, err := review.NewService(review.ServiceOptions{
 		Store:      st,
@@ -41,6 +41,7 @@ func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTi
 		Logger:     log,
 		Registerer: reg,
 		Now:        now,
+		Wait:       wait,
 		Health:     hr,
 	})
 	if err != nil {

@@ -125,11 +125,13 @@ func TestWebhookSecretNeverEchoed(t *testing.T) {
 	testkit.Eventually(t, 30*time.Second, "NotificationsFailing at the team sink", func() (bool, string) {
 		return slackMentions(team, alert.AlertNotificationsFailing) > 0, fmt.Sprintf("%d messages", len(team.Messages()))
 	})
-	var out, errOut testkit.Buffer
-	if code := cli.OutboxList(ctx, cliOpts, &out, &errOut); code != cli.ExitOK || !strings.Contains(out.String(), "oncall") {
-		t.Errorf("outbox list: exit %d, no dead letter of oncall:\n%s%s", code, out.String(), errOut.String())
+	for _, output := range []string{"table", "json"} {
+		var out, errOut testkit.Buffer
+		if code := cli.OutboxList(ctx, cliOpts, output, &out, &errOut); code != cli.ExitOK || !strings.Contains(out.String(), "oncall") {
+			t.Errorf("outbox list --output %s: exit %d, no dead letter of oncall:\n%s%s", output, code, out.String(), errOut.String())
+		}
+		seen["outbox list --output "+output] = out.String() + errOut.String()
 	}
-	seen["outbox list"] = out.String() + errOut.String()
 	for _, path := range []string{"/metrics", "/api/v1/alerts", "/api/v1/outbox", "/api/v1/status", "/", "/targets/main"} {
 		_, body := d.get(path)
 		seen[path] = body

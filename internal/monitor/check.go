@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
@@ -101,7 +102,9 @@ func runChecks(ctx context.Context, t *CheckTarget, mode CheckMode, only []confi
 		if !slices.Contains(only, def.name) {
 			continue
 		}
-		start := t.now()
+		// A check's duration is a latency: the wall clock's, whatever
+		// clock the decisions read (the demo's runs 60 times as fast).
+		start := clock.Now()
 		var r CheckResult
 		gap, isGap := t.KnownGaps[def.name]
 		switch {
@@ -134,7 +137,7 @@ func runChecks(ctx context.Context, t *CheckTarget, mode CheckMode, only []confi
 		if isGap && mode == ModeVerify {
 			r = checkApplyKnownGap(r, gap)
 		}
-		r.Duration = t.now().Sub(start)
+		r.Duration = clock.Since(start)
 		results = append(results, r)
 		if progress != nil {
 			progress(r)

@@ -33,6 +33,11 @@ type Options struct {
 	Logger *zap.Logger
 	// Now is the clock. Default clock.Now.
 	Now func() time.Time
+	// Wait is how long the wall clock takes for a span of Now's clock to
+	// pass: the check schedule's interval and the review feed tick at
+	// Wait(their period), so that they keep pace with a scaled Now (the
+	// demo's). Default clock.Wait (Now is the wall clock).
+	Wait func(time.Duration) time.Duration
 	// Reviews, when set, is told of every target added (with its review
 	// recorder, which the monitor feeds) and removed, so that the review
 	// service follows the config. Calls come from Apply.
@@ -109,6 +114,9 @@ func New(opts Options) *Monitor {
 	}
 	if opts.Now == nil {
 		opts.Now = clock.Now
+	}
+	if opts.Wait == nil {
+		opts.Wait = clock.Wait
 	}
 	if opts.build == nil {
 		opts.build = buildTarget
@@ -218,11 +226,11 @@ func (m *Monitor) startLocked(t *target, batch int) error {
 		t.runner.reannounceChecks(m.opts.Now())
 		roundWait, dialWait := startOffsets(t.cfg.Name, t.cfg.Schedule, batch)
 		side.Go(func() {
-			if !clock.Sleep(ctx, roundWait) {
+			if !clock.Sleep(ctx, m.opts.Wait(roundWait)) {
 				return
 			}
 			if isInterval {
-				side.Go(func() { tickRounds(ctx, every, func() { side.Go(t.job.Run) }) })
+				side.Go(func() { tickRounds(ctx, m.opts.Wait(every), func() { side.Go(t.job.Run) }) })
 			}
 			t.job.Run()
 		})
@@ -279,12 +287,13 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 	hl := m.opts.Health.Register("monitor")
 	defer hl.Unregister()
-	feed := time.NewTicker(ReviewFeedInterval)
+	feedEvery := m.opts.Wait(ReviewFeedInterval)
+	feed := time.NewTicker(feedEvery)
 	defer feed.Stop()
 	for {
 		hl.Busy()
 		failpoint.Wedge(fpWedgeMonitor)
-		hl.For(ReviewFeedInterval)
+		hl.For(feedEvery)
 		select {
 		case <-feed.C:
 			// fedUntil belongs to this loop; the lock only guards the map.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // TestIntervalsIgnoreWallClockSteps is reliability scenario 13 for the
@@ -48,6 +50,28 @@ func TestIntervalsIgnoreWallClockSteps(t *testing.T) {
 		if got := rec.list(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 			t.Fatalf("events = %v, want %v", got, want)
 		}
+	})
+}
+
+// TestIntervalsKeepPaceWithAScaledClock: on a clock 60 times as fast as
+// the wall clock (the demo's), the 5m interval ticks at its Wait, every 5
+// real seconds: 12 rounds in a real minute, an hour of that clock.
+func TestIntervalsKeepPaceWithAScaledClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		story := clock.NewScaled(time.Now(), 60, time.Now)
+		fake := &fakeTarget{roundTime: 40 * time.Millisecond, down: func(time.Time) bool { return false }}
+		m := New(Options{
+			Store: openTestStore(t, story.Now), Metrics: NewMetrics(prometheus.NewRegistry()), Sink: &eventRecorder{},
+			Now: story.Now, Wait: story.Wait,
+			build: fakeBuild(map[string]*fakeTarget{"main": fake}, nil),
+		})
+		if err := m.Apply(testConfig(t, "main")); err != nil {
+			t.Fatal(err)
+		}
+		stop := runMonitor(t, m)
+		time.Sleep(time.Minute - time.Second)
+		stop()
+		checkCadence(t, fake, 12, 5*time.Second)
 	})
 }
 

@@ -54,6 +54,10 @@ type ServiceOptions struct {
 	// Default clock.Now. Ticks run on the runtime clock, which
 	// testing/synctest fakes.
 	Now func() time.Time
+	// Wait is how long the wall clock takes for a span of Now's clock to
+	// pass: Run sleeps Wait(until the next tick), so that the ticks keep
+	// pace with a scaled Now (the demo's). Default clock.Wait.
+	Wait func(time.Duration) time.Duration
 	// Interval is how often the minutes are persisted and due reviews
 	// looked for. Default 1m, the minutes' length.
 	Interval time.Duration
@@ -112,6 +116,7 @@ type Service struct {
 	dir       string
 	out       Deliverer
 	now       func() time.Time
+	wait      func(time.Duration) time.Duration
 	log       *zap.Logger
 	health    *health.Registry
 	metrics   *metrics
@@ -150,6 +155,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		dir:       opts.Dir,
 		out:       opts.Deliverer,
 		now:       opts.Now,
+		wait:      opts.Wait,
 		log:       opts.Logger,
 		health:    opts.Health,
 		offsets:   slices.Clone(opts.Offsets),
@@ -166,6 +172,9 @@ func NewService(opts ServiceOptions) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = clock.Now
+	}
+	if s.wait == nil {
+		s.wait = clock.Wait
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -290,7 +299,7 @@ func (s *Service) Run(ctx context.Context) error {
 		now := s.now()
 		ready := s.tick(ctx, now)
 		now = s.now()
-		sleep := sleepFor(now, nextTick(now, s.interval, s.tickDelay, ready), s.interval)
+		sleep := s.wait(sleepFor(now, nextTick(now, s.interval, s.tickDelay, ready), s.interval))
 		hl.For(sleep)
 		timer.Reset(sleep)
 	}
