@@ -40,7 +40,7 @@ func TestDeploymentCommands(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	r := invoke(ctx, "deployment", "--daemon.url", url, "start", "--target=main", "--version=1.2.4", "--started-at=2026-11-27T10:00:00Z")
+	r := invoke(ctx, "deployment", "--daemon.url", url, "start", "--target=main", "--version=1.2.4", "--started-at=2026-11-27T10:00:00Z", "--note=OPS-42 lobby fix")
 	if r.code != 0 {
 		t.Fatalf("deployment start: %s", r)
 	}
@@ -69,8 +69,8 @@ func TestDeploymentCommands(t *testing.T) {
 
 	// --output json: the API's deployments, newest first, for scripts.
 	r = invoke(ctx, "deployment", "--daemon.url", url, "list", "--output=json")
-	var ds []struct{ ID, Target, Version, Source string }
-	if err := json.Unmarshal([]byte(r.stdout), &ds); r.code != 0 || err != nil || len(ds) < 2 || ds[0].ID != id || ds[0].Version != "1.2.4" || ds[0].Source != "api" {
+	var ds []struct{ ID, Target, Version, Source, Note string }
+	if err := json.Unmarshal([]byte(r.stdout), &ds); r.code != 0 || err != nil || len(ds) < 2 || ds[0].ID != id || ds[0].Version != "1.2.4" || ds[0].Source != "api" || ds[0].Note != "OPS-42 lobby fix" {
 		t.Errorf("deployment list --output=json: %v, %+v\n%s", err, ds, r)
 	}
 	// outbox list --output json: {} and [] when nothing waits, never null.

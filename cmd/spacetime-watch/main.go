@@ -142,6 +142,7 @@ Example:
 	startTarget := deployStart.Flag("target", "Target name, as in the config. Required.").Required().String()
 	startVersion := deployStart.Flag("version", "Version being deployed. Required.").Required().String()
 	startAt := deployStart.Flag("started-at", "Start time, RFC 3339 (default: now).").String()
+	startNote := deployStart.Flag("note", "A line about the deployment (a ticket, what changed), shown with it on the status page. Default: none.").String()
 	deployList := deployCmd.Command("list", `List deployments, newest first.
 
 Example:
@@ -282,7 +283,7 @@ Example:
 				return cli.ExitBadConfig
 			}
 		}
-		return cli.DeploymentStart(ctx, do, *startTarget, *startVersion, at, stdout, stderr)
+		return cli.DeploymentStart(ctx, do, *startTarget, *startVersion, *startNote, at, stdout, stderr)
 	case deployList.FullCommand():
 		return cli.DeploymentList(ctx, do, *listTarget, *listOutput, stdout, stderr)
 	case silenceAdd.FullCommand():

@@ -215,13 +215,13 @@ type DaemonOptions struct {
 }
 
 // DeploymentStart declares a deployment through the daemon's API.
-func DeploymentStart(ctx context.Context, o DaemonOptions, target, version string, at time.Time, stdout, stderr io.Writer) int {
+func DeploymentStart(ctx context.Context, o DaemonOptions, target, version, note string, at time.Time, stdout, stderr io.Writer) int {
 	c, err := daemon.NewClient(o.URL, o.AuthFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitBadConfig
 	}
-	d, err := c.StartDeployment(ctx, daemon.StartDeploymentRequest{Target: target, Version: version, StartedAt: at})
+	d, err := c.StartDeployment(ctx, daemon.StartDeploymentRequest{Target: target, Version: version, StartedAt: at, Note: note})
 	if err != nil {
 		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
 		return ExitError

@@ -51,7 +51,7 @@ func TestReviewLatest(t *testing.T) {
 	deploy := func(version string, at time.Time) {
 		t.Helper()
 		var stdout, stderr syncBuffer
-		if code := cli.DeploymentStart(ctx, do, "main", version, at, &stdout, &stderr); code != cli.ExitOK {
+		if code := cli.DeploymentStart(ctx, do, "main", version, "", at, &stdout, &stderr); code != cli.ExitOK {
 			t.Fatalf("deployment start: exit %d\n%s%s", code, stdout.String(), stderr.String())
 		}
 	}

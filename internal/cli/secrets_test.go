@@ -96,7 +96,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// An operator's deployment, through the commands.
 	var out, errOut syncBuffer
 	daemonOpts := cli.DaemonOptions{URL: base}
-	if code := cli.DeploymentStart(context.Background(), daemonOpts, "main", "1.2.5", time.Time{}, &out, &errOut); code != 0 {
+	if code := cli.DeploymentStart(context.Background(), daemonOpts, "main", "1.2.5", "", time.Time{}, &out, &errOut); code != 0 {
 		t.Fatalf("deployment start: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 	for _, output := range []string{"table", "json"} {

@@ -98,6 +98,15 @@ func TestDeploymentByAPI(t *testing.T) {
 	if raw.Version != "1.2.5" || raw.StartedAt.Before(before) {
 		t.Errorf("POST without started_at: %+v, want version 1.2.5 started now", raw)
 	}
+
+	// A note goes with the deployment, in the answer and in the list.
+	noted, err := c.StartDeployment(context.Background(), daemon.StartDeploymentRequest{Target: "main", Version: "1.2.6", Note: "hotfix: lobby freeze (OPS-42)"})
+	if err != nil || noted.Note != "hotfix: lobby freeze (OPS-42)" {
+		t.Fatalf("StartDeployment with a note = %+v, %v", noted, err)
+	}
+	if ds := deploymentsOf(t, c); len(ds) == 0 || ds[0].ID != noted.ID || ds[0].Note != noted.Note {
+		t.Errorf("deployments %+v; want the noted one first, with its note", ds)
+	}
 }
 
 // TestDeploymentAPIErrors: a bad body is a 400 naming the field, an
@@ -119,6 +128,7 @@ func TestDeploymentAPIErrors(t *testing.T) {
 		{"not JSON", `target=main`, 400, []string{"JSON"}},
 		{"bad time", `{"target":"main","version":"1","started_at":"yesterday"}`, 400, []string{"started_at"}},
 		{"unknown target", `{"target":"staging","version":"1"}`, 404, []string{"staging", "main"}},
+		{"note too long", `{"target":"main","version":"1","note":"` + strings.Repeat("x", daemon.MaxNoteLength+1) + `"}`, 400, []string{"note", "at most 1024"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

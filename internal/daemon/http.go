@@ -29,10 +29,11 @@ type Deployment struct {
 	StartedAt         time.Time `json:"started_at"`
 	Source            string    `json:"source"`
 	InstanceStartedAt time.Time `json:"instance_started_at,omitzero"`
+	Note              string    `json:"note,omitempty"`
 }
 
 func deploymentFromStore(d store.Deployment) Deployment {
-	return Deployment{ID: d.ID, Target: d.Target, Version: d.Version, StartedAt: d.StartedAt, Source: d.Source, InstanceStartedAt: d.InstanceStartedAt}
+	return Deployment{ID: d.ID, Target: d.Target, Version: d.Version, StartedAt: d.StartedAt, Source: d.Source, InstanceStartedAt: d.InstanceStartedAt, Note: d.Note}
 }
 
 // StartDeploymentRequest is the body of POST /api/v1/deployments.
@@ -43,7 +44,14 @@ type StartDeploymentRequest struct {
 	Version string `json:"version"`
 	// StartedAt is when the deployment started. Default: now.
 	StartedAt time.Time `json:"started_at,omitzero"`
+	// Note is free text about the deployment (a ticket, what changed),
+	// shown with it on the status page. Optional; at most MaxNoteLength
+	// bytes.
+	Note string `json:"note,omitempty"`
 }
+
+// MaxNoteLength bounds a deployment's note: a line or two, not a file.
+const MaxNoteLength = 1024
 
 // DeploymentsResponse is the body of GET /api/v1/deployments.
 type DeploymentsResponse struct {
@@ -142,7 +150,11 @@ func (a *api) startDeployment(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, fmt.Errorf("missing %s", strings.Join(missing, " and ")))
 		return
 	}
-	d, err := a.mon.StartDeployment(req.Target, req.Version, req.StartedAt)
+	if len(req.Note) > MaxNoteLength {
+		a.fail(w, http.StatusBadRequest, fmt.Errorf("note: %d bytes, at most %d: keep it to a line or two and link to the rest", len(req.Note), MaxNoteLength))
+		return
+	}
+	d, err := a.mon.StartDeployment(req.Target, req.Version, req.Note, req.StartedAt)
 	switch {
 	case errors.Is(err, monitor.ErrUnknownTarget):
 		a.fail(w, http.StatusNotFound, err)

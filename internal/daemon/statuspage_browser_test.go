@@ -66,7 +66,7 @@ func (b *browserProblems) list() []string {
 // watching the simulator: the fleet page loads clean with the check grid
 // and an FPS sparkline; an FPS drop shows the target degraded within the
 // refresh (the page updates itself), recovery shows it ok; the target
-// page renders a review; hostile text in a deployment's version, a
+// page renders a review; hostile text in a deployment's version and note, a
 // silence's comment and the instance's scene shows as text and opens no
 // dialog; neither page
 // scrolls sideways at 390 px or at 200% zoom.
@@ -188,7 +188,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	waitWithin(withinRefresh, "main ok again within the refresh after recovery", `!document.querySelector(`+mainState+`).textContent.includes("degraded")`)
 
 	// Hostile text where users put it: a deployment's version, a silence's comment.
-	if code, body := httpDo(t, http.MethodPost, d.url+"/api/v1/deployments", fmt.Sprintf(`{"target":"main","version":%q}`, hostileText)); code != http.StatusCreated {
+	if code, body := httpDo(t, http.MethodPost, d.url+"/api/v1/deployments", fmt.Sprintf(`{"target":"main","version":%q,"note":%q}`, hostileText, hostileText)); code != http.StatusCreated {
 		t.Fatalf("POST deployment: %d %s", code, body)
 	}
 	if code, body := httpDo(t, http.MethodPost, d.url+"/api/v1/silences", fmt.Sprintf(`{"matchers":["target=main","alert=check_whitelist"],"duration":"1h","comment":%q}`, hostileText)); code != http.StatusCreated && code != http.StatusOK {
@@ -205,8 +205,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	run("open the target page", chromedp.Navigate(d.url+"/targets/main"), chromedp.WaitVisible("section.review li", chromedp.ByQuery))
 	var count float64
 	eval(fmt.Sprintf(`document.body.innerText.split(%q).length - 1`, hostileText), &count)
-	if count < 2 {
-		t.Errorf("the target page shows the hostile text %v times; want the version and the silence comment", count)
+	if count < 3 {
+		t.Errorf("the target page shows the hostile text %v times; want the version, the deployment's note and the silence comment", count)
 	}
 	shot("target")
 

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -97,6 +98,7 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 				BackoffInitial: tc.Telemetry.BackoffInitial,
 				BackoffMax:     tc.Telemetry.BackoffMax,
 				PollMemory:     pollMemory,
+				TickInterval:   watcherTick(m.opts.Wait),
 				OnStream: func(s StreamState) {
 					if probe != nil {
 						probe.streamChanged(s)
@@ -156,4 +158,15 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 		ct.Close()
 	}
 	return t, nil
+}
+
+// minWatcherTick bounds how often a watcher ticks on a fast clock.
+const minWatcherTick = 10 * time.Millisecond
+
+// watcherTick is how often a watcher judges its rules and starts a due
+// /performance poll, in wall time: a second of the monitor's clock, so
+// that on a scaled clock (the demo's) memory is polled as often in story
+// time as on the wall clock; at least minWatcherTick.
+func watcherTick(wait func(time.Duration) time.Duration) time.Duration {
+	return max(wait(DefaultWatcherTickInterval), minWatcherTick)
 }

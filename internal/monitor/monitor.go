@@ -340,15 +340,15 @@ func (m *Monitor) kick(name string) {
 }
 
 // StartDeployment records a deployment that an operator or a CI job
-// declares (POST /api/v1/deployments).
-func (m *Monitor) StartDeployment(targetName, version string, at time.Time) (store.Deployment, error) {
+// declares (POST /api/v1/deployments), with their note.
+func (m *Monitor) StartDeployment(targetName, version, note string, at time.Time) (store.Deployment, error) {
 	m.mu.Lock()
 	t, ok := m.targets[targetName]
 	m.mu.Unlock()
 	if !ok {
 		return store.Deployment{}, fmt.Errorf("%w: %q (configured: %s)", ErrUnknownTarget, targetName, m.targetNames())
 	}
-	return t.runner.startDeployment(store.Deployment{Target: targetName, Version: version, StartedAt: at, Source: store.SourceAPI})
+	return t.runner.startDeployment(store.Deployment{Target: targetName, Version: version, StartedAt: at, Source: store.SourceAPI, Note: note})
 }
 
 // ErrUnknownTarget is returned for a target name that is not configured.

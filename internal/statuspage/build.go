@@ -117,6 +117,7 @@ func BuildTarget(ctx context.Context, src Source, name string, now time.Time, re
 				break
 			}
 			dv := DeploymentView{DeploymentCell: deploymentCell(d.ID, d.Version, d.Source, d.StartedAt, now)}
+			dv.Note = d.Note
 			revs, computed, err := src.Reviews(ctx, name, d.ID)
 			if err == nil {
 				dv.Computed = computed

@@ -166,8 +166,10 @@ type AlertCell struct {
 // DeploymentCell is a deployment.
 type DeploymentCell struct {
 	ID, Version, Source string
-	StartedAt           time.Time
-	Age                 time.Duration
+	// Note is what the person or job that declared it said.
+	Note      string
+	StartedAt time.Time
+	Age       time.Duration
 }
 
 // Target is one target's page.

@@ -147,7 +147,7 @@ func hostileSource(now time.Time) *fakeSource {
 	}
 	src.silences = []alert.Silence{{ID: hostile, Matchers: labels.Matchers{m}, Comment: hostile, CreatedBy: hostile, EndsAt: now.Add(time.Hour)}}
 	src.checks[hostile] = []store.CheckRecord{{Check: hostile, At: now, Result: hostile, Reason: hostile}}
-	src.deps[hostile] = []store.Deployment{{ID: hostile, Target: hostile, Version: hostile, StartedAt: now, Source: hostile}}
+	src.deps[hostile] = []store.Deployment{{ID: hostile, Target: hostile, Version: hostile, StartedAt: now, Source: hostile, Note: hostile}}
 	src.reviews = []review.Review{{Target: hostile, DeploymentID: hostile, Version: hostile, Name: hostile, Verdict: review.Warn,
 		Items: []review.Item{{Name: hostile, Title: hostile, Verdict: review.Warn, Figure: hostile, Note: hostile}}}}
 	src.dead = []DeadLetter{{Sink: hostile, Reason: hostile, Summary: hostile, At: now}}
@@ -191,8 +191,8 @@ func TestHostileTextIsShownAsText(t *testing.T) {
 			t.Errorf("%s page shows the hostile text escaped %d times; want it in every field", name, n)
 		}
 	}
-	if n := strings.Count(target.String(), "&lt;script&gt;alert(1)&lt;/script&gt;"); n < 15 {
-		t.Errorf("target page shows the hostile text %d times; want every field (name, version, check, alert, silence, deployment, review, dead letter)", n)
+	if n := strings.Count(target.String(), "&lt;script&gt;alert(1)&lt;/script&gt;"); n < 16 {
+		t.Errorf("target page shows the hostile text %d times; want every field (name, version, check, alert, silence, deployment and its note, review, dead letter)", n)
 	}
 }
 

@@ -37,6 +37,9 @@ type Deployment struct {
 	Source string
 	// InstanceStartedAt is when the instance process started, when known.
 	InstanceStartedAt time.Time
+	// Note is what whoever declared the deployment said about it (a
+	// change ticket, "hotfix for the lobby"); free text, may be empty.
+	Note string
 }
 
 // StartDeployment records d as its target's current deployment and returns

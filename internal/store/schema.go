@@ -164,12 +164,13 @@ type deploymentRecord struct {
 	Source            string    `json:"source"`
 	StartedAt         time.Time `json:"started_at"`
 	InstanceStartedAt time.Time `json:"instance_started_at,omitzero"`
+	Note              string    `json:"note,omitempty"`
 }
 
 func encodeDeployment(d Deployment) ([]byte, error) {
 	return json.Marshal(deploymentRecord{
 		V: recordVersion, ID: d.ID, Target: d.Target, Version: d.Version, Source: d.Source,
-		StartedAt: d.StartedAt, InstanceStartedAt: d.InstanceStartedAt,
+		StartedAt: d.StartedAt, InstanceStartedAt: d.InstanceStartedAt, Note: d.Note,
 	})
 }
 
@@ -180,7 +181,7 @@ func decodeDeployment(b []byte) (Deployment, error) {
 	}
 	return Deployment{
 		ID: r.ID, Target: r.Target, Version: r.Version, Source: r.Source,
-		StartedAt: r.StartedAt, InstanceStartedAt: r.InstanceStartedAt,
+		StartedAt: r.StartedAt, InstanceStartedAt: r.InstanceStartedAt, Note: r.Note,
 	}, nil
 }
 
