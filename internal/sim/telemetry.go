@@ -112,6 +112,7 @@ func (t *telemetryServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		auth:       make(chan bool, 1),
 		replies:    make(chan telemetryMessage, 16),
 		started:    time.Now(),
+		stats:      t.s.stats.client(r.UserAgent()),
 	}
 	if !t.start(c) {
 		// closeAll began during the upgrade.
@@ -212,7 +213,8 @@ type telemetryConn struct {
 	auth     chan bool             // the reader's verdict on the first message, buffered 1
 	replies  chan telemetryMessage // answers to client commands, sent by the writer
 
-	started time.Time // moves the simulated tracking poses
+	started time.Time       // moves the simulated tracking poses
+	stats   *clientCounters // the client's, by User-Agent
 
 	// Writer-only state.
 	frameNo uint32 // last 0x01 packet's frame number
@@ -522,7 +524,11 @@ func (c *telemetryConn) writeFrame(f Faults, kind int, b []byte) error {
 		}
 	}
 	c.frames++
-	return c.write(kind, b)
+	if err := c.write(kind, b); err != nil {
+		return err
+	}
+	c.stats.frames.Add(1)
+	return nil
 }
 
 func (c *telemetryConn) write(kind int, b []byte) error {
