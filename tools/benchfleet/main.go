@@ -44,6 +44,7 @@ type harness struct {
 	window       time.Duration
 	settle       time.Duration
 	scrapes      int
+	scrapeBudget time.Duration
 	httpInterval time.Duration
 	httpWindow   time.Duration
 	apis         []string // the current fleet's /status URLs, in order
@@ -60,6 +61,7 @@ func main() {
 	app.Flag("window", "CPU window of the telemetry phase.").Default("30s").DurationVar(&h.window)
 	app.Flag("settle", "Wait after every stream is connected, before the window.").Default("3s").DurationVar(&h.settle)
 	app.Flag("scrapes", "Timed /metrics scrapes per N.").Default("50").IntVar(&h.scrapes)
+	app.Flag("scrape-budget", "At most this long for the timed scrapes of one N (fewer scrapes if they are slow).").Default("60s").DurationVar(&h.scrapeBudget)
 	app.Flag("http.interval", "The daemon's check interval and the blackbox probes' per target, in the HTTP phase.").Default("10s").DurationVar(&h.httpInterval)
 	app.Flag("http.window", "CPU window of the HTTP phase.").Default("30s").DurationVar(&h.httpWindow)
 	jsonOut := app.Flag("json", "Where to write the figures.").Default("bench/fleet.json").String()
@@ -119,7 +121,7 @@ func (h *harness) run(ctx context.Context, ns []int, jsonOut, mdOut string, keep
 		Machine: h.machine(),
 		Settings: Settings{
 			FramesPerSecond: framesPerSecond, FPSInterval: fpsInterval.String(), TrackingInterval: trackingInterval.String(),
-			Window: h.window.String(), Scrapes: h.scrapes, HTTPInterval: h.httpInterval.String(), HTTPWindow: h.httpWindow.String(),
+			Window: h.window.String(), Scrapes: h.scrapes, ScrapeBudget: h.scrapeBudget.String(), HTTPInterval: h.httpInterval.String(), HTTPWindow: h.httpWindow.String(),
 		},
 	}
 	if rep.LoadStart, err = readLoadavg(); err != nil {
@@ -191,7 +193,7 @@ func (h *harness) measure(ctx context.Context, n int, dir string, row *Row) erro
 // clean makes every figure one JSON can carry (no data reads 0), to
 // three decimals.
 func (r *Row) clean() {
-	for _, v := range []*float64{&r.DaemonCPU, &r.ReaderCPU, &r.CPURatio, &r.SimCPU, &r.StreamRate, &r.PeakRSS, &r.RSSPerTarget,
+	for _, v := range []*float64{&r.DaemonCPU, &r.ReaderCPU, &r.CPURatio, &r.SimCPU, &r.StreamRate, &r.DaemonStreamRate, &r.ReaderStreamRate, &r.PeakRSS, &r.RSSPerTarget,
 		&r.ScrapeP50, &r.ScrapeP99, &r.SeriesPerTarget, &r.FrameLagP99, &r.HTTP.DaemonCPUPerRequest, &r.HTTP.BlackboxCPUPerRequest, &r.HTTP.DaemonCPUSeconds, &r.HTTP.BlackboxCPUSeconds} {
 		*v = math.Round(finite(*v)*1000) / 1000
 	}

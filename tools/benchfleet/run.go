@@ -256,19 +256,25 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	row.ReaderCPU = (cpu1[1] - cpu0[1]).Seconds() / elapsed * 100
 	row.SimCPU = (cpu1[2] - cpu0[2]).Seconds() / elapsed * 100
 	row.CPURatio = row.DaemonCPU / row.ReaderCPU
-	sent := float64(s1.frames("", false) - s0.frames("", false))
-	row.StreamRate = sent / elapsed / float64(2*n) // two clients per instance
-	row.Sustained = row.StreamRate >= sustainedShare*framesPerSecond
+	perStream := func(reader bool) float64 {
+		return float64(s1.frames(readerUserAgent, reader)-s0.frames(readerUserAgent, reader)) / elapsed / float64(n)
+	}
+	row.DaemonStreamRate, row.ReaderStreamRate = perStream(false), perStream(true)
+	row.StreamRate = (row.DaemonStreamRate + row.ReaderStreamRate) / 2
+	row.Sustained = min(row.DaemonStreamRate, row.ReaderStreamRate) >= sustainedShare*framesPerSecond
 	lag, err := bucketDelta(lag0, lag1)
 	if err != nil {
 		return err
 	}
 	row.FrameLagP99 = quantile(0.99, lag) * 1000
 
-	// /metrics, timed: one scrape after another.
+	// /metrics, timed: one scrape after another, h.scrapes of them or
+	// as many as h.scrapeBudget holds (at least one), so that a slow
+	// /metrics cannot stretch the run past its 10 minutes.
 	var took []float64
 	var last exposition
-	for range h.scrapes {
+	budget := clock.Deadline(h.scrapeBudget)
+	for len(took) < h.scrapes && (len(took) == 0 || clock.Now().Before(budget)) {
 		e, d, err := d.scrape(ctx)
 		if err != nil {
 			return err
@@ -276,6 +282,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 		took = append(took, d.Seconds()*1000)
 		last = e
 	}
+	row.Scrapes = len(took)
 	row.ScrapeP50, row.ScrapeP99 = percentile(took, 50), percentile(took, 99)
 	row.Series = last.Series()
 	row.SeriesPerTarget = float64(row.Series) / float64(n)
