@@ -17,8 +17,10 @@ type Stats struct {
 
 // ClientStats counts what one client got.
 type ClientStats struct {
-	// FramesSent counts valid telemetry frames written to its connections
-	// (the malformed frames of telemetry_garbage excluded; pings too).
+	// FramesSent counts valid telemetry frames written to its connections,
+	// counted as the write begins (the malformed frames of
+	// telemetry_garbage excluded; pings too). A write that fails ends its
+	// connection: that frame is counted and never arrives.
 	FramesSent uint64 `json:"frames_sent"`
 	// APIRequests counts its HTTP API requests, answered or not.
 	APIRequests uint64 `json:"api_requests"`

@@ -11,8 +11,9 @@ import (
 
 // TestFleetStats: GET /stats counts, per client (User-Agent), the frames
 // each instance wrote and the API requests it served, and the fleet's
-// control API sums them over the instances. Once the stream is silenced,
-// a client that reads until it has what the instance says it sent has
+// control API sums them over the instances. A frame is counted as its
+// write begins, so the client never holds more than the count; once the
+// stream is silenced, a client that reads until it has the count has
 // exactly that: no frame is counted that was not written.
 func TestFleetStats(t *testing.T) {
 	f := startTestFleet(t, 2, Options{TrackingInterval: 10 * time.Millisecond})
@@ -37,6 +38,10 @@ func TestFleetStats(t *testing.T) {
 			t.Fatalf("%s: read: %v", infos[i].Name, err)
 		}
 		received[i]++
+		s, _ := f.Sim(infos[i].Name)
+		if sent := s.Stats().Clients[ua].FramesSent; received[i] > sent {
+			t.Fatalf("%s: client holds %d frames, the count says %d sent", infos[i].Name, received[i], sent)
+		}
 	}
 	for i := range conns {
 		for range 5 {

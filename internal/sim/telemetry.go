@@ -524,11 +524,11 @@ func (c *telemetryConn) writeFrame(f Faults, kind int, b []byte) error {
 		}
 	}
 	c.frames++
-	if err := c.write(kind, b); err != nil {
-		return err
-	}
+	// Counted before the write, so that a client never holds a frame the
+	// count lacks; a write that fails ends the connection, and its frame
+	// counts as sent and lost.
 	c.stats.frames.Add(1)
-	return nil
+	return c.write(kind, b)
 }
 
 func (c *telemetryConn) write(kind int, b []byte) error {
