@@ -171,6 +171,16 @@ func (h *harness) run(ctx context.Context, ns []int, jsonOut, mdOut string, keep
 		return err
 	}
 	fmt.Print(rep.Table())
+	var failed []string
+	for _, r := range rep.Rows {
+		if r.Error != "" {
+			failed = append(failed, fmt.Sprint(r.Targets))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("N = %s did not complete (the figures measured are written to %s and %s; --keep keeps the logs)",
+			strings.Join(failed, ", "), jsonOut, mdOut)
+	}
 	return nil
 }
 
