@@ -178,7 +178,7 @@ func (h *harness) run(ctx context.Context, ns []int, jsonOut, mdOut string, keep
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("N = %s did not complete (the figures measured are written to %s and %s; --keep keeps the logs)",
+		return fmt.Errorf("fleet sizes %s did not complete (the figures measured are written to %s and %s; --keep keeps the logs)",
 			strings.Join(failed, ", "), jsonOut, mdOut)
 	}
 	return nil
