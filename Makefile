@@ -31,7 +31,7 @@ LDFLAGS    := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revis
               -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
               -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build package image test test-unit test-dist test-clock test-deploy fuzz systemd-exposure crash-figures chaos bench lint fmt-check vet demo deps clean
+.PHONY: all build package image test test-unit test-dist test-clock test-deploy fuzz systemd-exposure crash-figures chaos bench bench-fleet lint fmt-check vet demo deps clean
 
 all: lint test build
 
@@ -129,6 +129,15 @@ chaos: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee $(BENCHOUT)
 	./scripts/footprint.sh 60 | tee -a $(BENCHOUT)
+
+## bench-fleet: the daemon watching 1, 100 and 1,000 simulated instances beside a bare reader and blackbox_exporter; figures to bench/fleet.json and BENCHMARKS.md (not part of test; about 6 minutes on 2 cores)
+# tools/benchfleet/install-deps.sh installs prometheus-blackbox-exporter
+# when missing. BENCH_FLEET_FLAGS passes flags to the tool (e.g.
+# --instances=1,100 --keep).
+bench-fleet:
+	./tools/benchfleet/install-deps.sh
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/bench/ ./cmd/spacetime-watch ./cmd/spacetime-sim ./tools/benchfleet ./tools/benchfleet/barereader
+	$(BIN)/bench/benchfleet --bin=$(BIN)/bench --json=bench/fleet.json --markdown=BENCHMARKS.md $(BENCH_FLEET_FLAGS)
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check vet

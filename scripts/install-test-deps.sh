@@ -43,22 +43,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 echo "install-test-deps: installing ${need[*]} from Debian's packages" >&2
-export DEBIAN_FRONTEND=noninteractive
-# The packages' services must not start: the tests run their own instances
-# on their own ports, and a system Alertmanager would hold :9093 and :9094.
-# policy-rc.d exit 101 tells invoke-rc.d "not now" (a container usually has
-# one already; keep it if so).
-policy=/usr/sbin/policy-rc.d
-own_policy=0
-if [ ! -e "$policy" ]; then
-	printf '#!/bin/sh\nexit 101\n' >"$policy"
-	chmod 755 "$policy"
-	own_policy=1
-fi
-cleanup() { if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi; }
-trap cleanup EXIT
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+"$(dirname "$0")/apt-install.sh" "${need[@]}"
 command -v promtool >/dev/null
 command -v prometheus >/dev/null
 command -v prometheus-alertmanager >/dev/null
@@ -69,11 +54,3 @@ command -v man >/dev/null
 command -v podman >/dev/null
 [ -s /etc/ssl/certs/ca-certificates.crt ]
 have_ip
-# Under systemd, a policy that allowed starts may have let the packages we
-# just installed start their services, and they are enabled for the next
-# boot: stop and disable them (only those; the tests never use them).
-if [ -d /run/systemd/system ]; then
-	for pkg in "${need[@]}"; do
-		systemctl disable --now "$pkg.service" >/dev/null 2>&1 || true
-	done
-fi

@@ -105,6 +105,12 @@ func (w *Watcher) handleFrame(f *spacetime.Frame) {
 	// Every instance frame is data for the telemetry rules, even without a
 	// value to judge.
 	r.events = r.engine.Observe(s, r.events[:0])
+	if f.TimeSource != spacetime.TimeReceived {
+		// The instance's stamp to the rules' verdict: the daemon's share
+		// of alert latency, with the transport's. A clock behind the
+		// instance's reads as 0, not as a negative lag.
+		w.metrics.TelemetryFrameLag.Observe(max(0, w.now().Sub(f.Time).Seconds()))
+	}
 	if len(r.events) > 0 {
 		w.dispatch(r.events)
 	}

@@ -61,6 +61,7 @@ func (s *Sim) apiHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inst := s.inst()
 		inst.requests.Add(1)
+		s.stats.client(r.UserAgent()).requests.Add(1)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
 			switch {

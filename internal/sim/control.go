@@ -16,6 +16,7 @@ import (
 //	POST /restart  simulate a process restart; optional {"version": "1.2.4"}
 //	POST /events   emit a telemetry event {"type":"event","event":"error","data":{...}}
 //	GET  /info     the addresses and credentials, as spacetime-sim prints them
+//	GET  /stats    frames sent and API requests served, per client (Stats)
 func (s *Sim) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +70,9 @@ func (s *Sim) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
 		writeControl(w, http.StatusOK, s.Info())
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		writeControl(w, http.StatusOK, s.Stats())
 	})
 	return mux
 }

@@ -195,14 +195,17 @@ func writeAtomic(path string, data []byte) error {
 
 // controlHandler serves the fleet's control API: each request of an
 // instance's control API (GET/POST /faults, POST /restart, POST /events,
-// GET /info) with ?instance=NAME for one instance or ?instance=all for
-// every one. GET /info without instance lists every instance.
+// GET /info, GET /stats) with ?instance=NAME for one instance or
+// ?instance=all for every one. GET /info without instance lists every
+// instance; GET /stats without instance sums them all.
 func (f *Fleet) controlHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		which := r.URL.Query().Get("instance")
 		switch {
 		case which == "" && r.Method == http.MethodGet && r.URL.Path == "/info":
 			writeControl(w, http.StatusOK, f.Infos())
+		case which == "" && r.Method == http.MethodGet && r.URL.Path == "/stats":
+			writeControl(w, http.StatusOK, f.Stats())
 		case which == "":
 			writeControlError(w, http.StatusBadRequest, fmt.Errorf("the fleet's control API needs ?instance=NAME (%s … %s) or ?instance=all", f.names[0], f.names[len(f.names)-1]))
 		case which == "all":

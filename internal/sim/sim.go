@@ -139,6 +139,7 @@ type Sim struct {
 	opts   Options
 	faults *FaultState
 	events eventBus
+	stats  statsTable // per client, across simulated restarts
 
 	// instance holds what a process restart resets: start time, version,
 	// restart count, JWT and its secret, counters, rate-limit buckets.

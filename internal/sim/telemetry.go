@@ -112,6 +112,7 @@ func (t *telemetryServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		auth:       make(chan bool, 1),
 		replies:    make(chan telemetryMessage, 16),
 		started:    time.Now(),
+		stats:      t.s.stats.client(r.UserAgent()),
 	}
 	if !t.start(c) {
 		// closeAll began during the upgrade.
@@ -212,7 +213,8 @@ type telemetryConn struct {
 	auth     chan bool             // the reader's verdict on the first message, buffered 1
 	replies  chan telemetryMessage // answers to client commands, sent by the writer
 
-	started time.Time // moves the simulated tracking poses
+	started time.Time       // moves the simulated tracking poses
+	stats   *clientCounters // the client's, by User-Agent
 
 	// Writer-only state.
 	frameNo uint32 // last 0x01 packet's frame number
@@ -522,6 +524,10 @@ func (c *telemetryConn) writeFrame(f Faults, kind int, b []byte) error {
 		}
 	}
 	c.frames++
+	// Counted before the write, so that a client never holds a frame the
+	// count lacks; a write that fails ends the connection, and its frame
+	// counts as sent and lost.
+	c.stats.frames.Add(1)
 	return c.write(kind, b)
 }
 
