@@ -46,6 +46,9 @@ func TestWedgedLoopStopsTheWatchdog(t *testing.T) {
 		{"wedge-daemon", "daemon", true},
 	} {
 		t.Run(c.loop, func(t *testing.T) {
+			// Each case waits on its child's watchdog most of the time:
+			// two at once (-parallel, GOMAXPROCS) halve the wall time.
+			t.Parallel()
 			slack := slackfake.New()
 			t.Cleanup(slack.Close)
 			configFile := fpsLowSetup(t, slack, "")
