@@ -70,7 +70,7 @@ func TestSeriesStayBounded(t *testing.T) {
 
 // countSeries gathers reg and counts its series (a histogram's buckets,
 // sum and count each count as one, as Prometheus stores them).
-func countSeries(t *testing.T, reg *prometheus.Registry) int {
+func countSeries(t testing.TB, reg *prometheus.Registry) int {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 
 // openTestStore opens a store on the test's clock (time.Now inside a
 // synctest bubble is the bubble's fake clock).
-func openTestStore(t *testing.T, now func() time.Time) *store.Store {
+func openTestStore(t testing.TB, now func() time.Time) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: now})
 	if err != nil {
