@@ -13,7 +13,7 @@ import (
 // series are resolved once; labels are hashed only when a rule changes
 // state.
 type RuleGauges struct {
-	firingVec, stateVec *prometheus.GaugeVec
+	firingVec, stateVec *GaugeVec
 	target              string
 	firing              [numRules]prometheus.Gauge
 	last                [numRules]RuleStatus // the state series exported, while firing[id] is set

@@ -98,7 +98,7 @@ func (w *Watcher) export() {
 	v.fresh = 0
 }
 
-func (w *Watcher) liveGauge(g prometheus.Gauge, vec *prometheus.GaugeVec) prometheus.Gauge {
+func (w *Watcher) liveGauge(g prometheus.Gauge, vec *GaugeVec) prometheus.Gauge {
 	if g == nil {
 		g = vec.WithLabelValues(w.target)
 	}
@@ -111,7 +111,7 @@ func (w *Watcher) deleteLive() {
 	r, m := &w.run, w.metrics
 	for _, s := range []struct {
 		g   *prometheus.Gauge
-		vec *prometheus.GaugeVec
+		vec *GaugeVec
 	}{{&r.m.fps, m.FPS}, {&r.m.frameTime, m.FrameTime}, {&r.m.memory, m.MemoryBytes}} {
 		if *s.g != nil {
 			s.vec.DeleteLabelValues(w.target)
