@@ -53,6 +53,9 @@ func TestSeriesVecMatchesClientGolang(t *testing.T) {
 		t.Errorf("exposition differs from client_golang's:\n%s\nwant:\n%s", got, want)
 	}
 
+	wantPairs(t, g.seriesVec)
+	wantPairs(t, c.seriesVec)
+
 	ch := make(chan prometheus.Metric, 1000)
 	g.Collect(ch)
 	close(ch)
@@ -67,6 +70,32 @@ func TestSeriesVecMatchesClientGolang(t *testing.T) {
 			t.Fatalf("Collect sent %q after %q: not in label order", cur, prev)
 		}
 		prev = cur
+	}
+}
+
+// wantPairs checks that v's shared label pairs are those its series use,
+// each counted once per user: a deleted target's pairs go with it.
+func wantPairs(t *testing.T, v *seriesVec) {
+	t.Helper()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	uses := map[pairKey]int{}
+	for _, s := range v.sorted {
+		for _, lp := range s.labels {
+			k := pairKey{lp.GetName(), lp.GetValue()}
+			if p := v.pairs[k]; p == nil || p.lp != lp {
+				t.Errorf("%s: series uses pair %v, not the shared one", v.desc, k)
+			}
+			uses[k]++
+		}
+	}
+	if len(uses) != len(v.pairs) {
+		t.Errorf("%s: %d shared pairs, %d in use", v.desc, len(v.pairs), len(uses))
+	}
+	for k, p := range v.pairs {
+		if p.refs != uses[k] {
+			t.Errorf("%s: pair %v counts %d users, has %d", v.desc, k, p.refs, uses[k])
+		}
 	}
 }
 
