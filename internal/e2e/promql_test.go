@@ -54,8 +54,8 @@ func TestPromQLMetricNames(t *testing.T) {
 		want       []string
 	}{
 		{"selector", `spacetime_fps{target="$target"}`, []string{"spacetime_fps"}},
-		{"functions and ranges", `histogram_quantile(0.95, sum by (check, le) (rate(spacetime_check_duration_seconds_bucket{target="x"}[$__rate_interval])))`,
-			[]string{"spacetime_check_duration_seconds_bucket"}},
+		{"functions and ranges", `histogram_quantile(0.95, sum by (sink, le) (rate(spacetime_watch_notification_latency_seconds_bucket{sink="x"}[$__rate_interval])))`,
+			[]string{"spacetime_watch_notification_latency_seconds_bucket"}},
 		{"binary ops, bool, numbers", `(spacetime_fps >= bool 85) * (spacetime_fps <= bool 95) / 1e6 + 14.4 * 0.005`, []string{"spacetime_fps"}},
 		{"set ops and grouping", `spacetime_watch_sink_healthy and on (job, instance) spacetime_up{target="a"} unless ignoring (sink) group_left () up`,
 			[]string{"spacetime_watch_sink_healthy", "spacetime_up", "up"}},

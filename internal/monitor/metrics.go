@@ -6,48 +6,56 @@ import (
 
 // Metrics are every series the monitor exports. They are created once
 // against an injected Registerer (never re-registered on reload) with fixed
-// label names; per-target series are deleted when a target is removed.
+// label names; per-target series are deleted when a target is removed. The
+// per-target families are GaugeVec and CounterVec (metrics_vec.go), which
+// keep their series in label order for fast scrapes.
 //
 // Conventions: counters for known label values start at 0; a gauge that
 // means "passing" (spacetime_check_success, spacetime_up) appears only once
 // its value is known, because a 0 at start-up would read as a failure.
 type Metrics struct {
 	// Up is 1 when the instance's API answered the last scheduled check run, 0 when it did not.
-	Up *prometheus.GaugeVec
+	Up *GaugeVec
 	// CheckSuccess is 1 (pass) or 0 (fail) per check; absent until the first result and while skipped.
-	CheckSuccess *prometheus.GaugeVec
-	// CheckSkipped is 1 while a check is skipped (known gap, rate limited, not scheduled).
-	CheckSkipped *prometheus.GaugeVec
-	// CheckDuration observes how long each check took.
-	CheckDuration *prometheus.HistogramVec
+	CheckSuccess *GaugeVec
+	// CheckSkipped is 1 while a check is skipped (known gap, rate limited,
+	// not scheduled) and absent otherwise: with CheckSuccess, one series per
+	// check.
+	CheckSkipped *GaugeVec
+	// CheckDuration is how long each check took on its last run: one gauge
+	// per check, not a histogram (a round runs every 5 minutes, so
+	// quantile_over_time over the gauge gives the percentiles, and buckets
+	// per check per target would be most of a target's series).
+	CheckDuration *GaugeVec
 	// VerifyChecksPassed is the number of checks the last full run passed.
-	VerifyChecksPassed *prometheus.GaugeVec
+	VerifyChecksPassed *GaugeVec
 
 	// FPS is the latest frame rate from telemetry.
-	FPS *prometheus.GaugeVec
+	FPS *GaugeVec
 	// FrameTime is the latest frame time from telemetry, in seconds.
-	FrameTime *prometheus.GaugeVec
+	FrameTime *GaugeVec
 	// MemoryBytes is the latest memory use from telemetry.
-	MemoryBytes *prometheus.GaugeVec
+	MemoryBytes *GaugeVec
 	// StaticMemoryBytes is static memory use from /performance.
-	StaticMemoryBytes *prometheus.GaugeVec
+	StaticMemoryBytes *GaugeVec
 
 	// RuleFiring is 1 while a rule's condition holds after its `for`, else 0.
-	RuleFiring *prometheus.GaugeVec
-	// RuleState is 1 for the state a rule is in (inactive, pending, firing,
-	// unknown) and 0 for the others.
-	RuleState *prometheus.GaugeVec
+	RuleFiring *GaugeVec
+	// RuleState is one series per rule, labelled with the state the rule is
+	// in (inactive, pending, firing, unknown), always 1: the series of the
+	// previous state is deleted, as Prometheus' ALERTS does with alertstate.
+	RuleState *GaugeVec
 
 	// TelemetryConnected is 1 while the telemetry stream is connected and delivering.
-	TelemetryConnected *prometheus.GaugeVec
-	// TelemetryFrames counts decoded frames by kind.
-	TelemetryFrames *prometheus.CounterVec
+	TelemetryConnected *GaugeVec
+	// TelemetryFrames counts decoded frames, of every kind together.
+	TelemetryFrames *CounterVec
 	// TelemetryFramesInvalid counts frames that failed to decode or validate.
-	TelemetryFramesInvalid *prometheus.CounterVec
+	TelemetryFramesInvalid *CounterVec
 	// TelemetryReconnects counts reconnections of the telemetry stream.
-	TelemetryReconnects *prometheus.CounterVec
+	TelemetryReconnects *CounterVec
 	// TelemetryLastFrame is the Unix time of the last data frame.
-	TelemetryLastFrame *prometheus.GaugeVec
+	TelemetryLastFrame *GaugeVec
 	// TelemetryFrameLag observes, for every data frame that carried a
 	// timestamp, the time from that stamp to the frame's rule evaluation.
 	// It has no target label: one series set per daemon, whatever the
@@ -55,14 +63,14 @@ type Metrics struct {
 	TelemetryFrameLag prometheus.Histogram
 
 	// Restarts counts restarts of the instance detected by the monitor.
-	Restarts *prometheus.CounterVec
+	Restarts *CounterVec
 	// DeploymentStart is the Unix start time of the target's current deployment.
-	DeploymentStart *prometheus.GaugeVec
+	DeploymentStart *GaugeVec
 	// TokenExpiry is the Unix expiry time of the API token (JWT exp), where known.
-	TokenExpiry *prometheus.GaugeVec
+	TokenExpiry *GaugeVec
 	// TLSCertExpiry is the Unix time the earliest certificate of the chain
 	// an https API presents expires, once one was seen.
-	TLSCertExpiry *prometheus.GaugeVec
+	TLSCertExpiry *GaugeVec
 }
 
 // Label names, fixed.
@@ -71,36 +79,26 @@ const (
 	labelCheck    = "check"
 	labelRule     = "rule"
 	labelSeverity = "severity"
-	labelKind     = "kind"
 	labelState    = "state"
 )
 
 // NewMetrics creates the monitor's metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
-	}
-	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	}
+	gauge, counter := newGaugeVec, newCounterVec
 	m := &Metrics{
-		Up:           gauge("spacetime_up", "1 if the SpaceTime VR instance's API answered the last scheduled check run, 0 if not.", labelTarget),
-		CheckSuccess: gauge("spacetime_check_success", "1 if the post-deployment check passed on its last run, 0 if it failed; absent until known and while skipped.", labelTarget, labelCheck),
-		CheckSkipped: gauge("spacetime_check_skipped", "1 while the check is skipped (known gap, rate limited, not scheduled), else 0.", labelTarget, labelCheck),
-		CheckDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "spacetime_check_duration_seconds",
-			Help:    "How long each post-deployment check took.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
-		}, []string{labelTarget, labelCheck}),
+		Up:                     gauge("spacetime_up", "1 if the SpaceTime VR instance's API answered the last scheduled check run, 0 if not.", labelTarget),
+		CheckSuccess:           gauge("spacetime_check_success", "1 if the post-deployment check passed on its last run, 0 if it failed; absent until known and while skipped.", labelTarget, labelCheck),
+		CheckSkipped:           gauge("spacetime_check_skipped", "1 while the check is skipped (known gap, rate limited, not scheduled); absent otherwise.", labelTarget, labelCheck),
+		CheckDuration:          gauge("spacetime_check_duration_seconds", "How long the post-deployment check took on its last run.", labelTarget, labelCheck),
 		VerifyChecksPassed:     gauge("spacetime_verify_checks_passed", "Number of checks passed by the last run of the checks.", labelTarget),
 		FPS:                    gauge("spacetime_fps", "Frames per second reported by the telemetry stream.", labelTarget),
 		FrameTime:              gauge("spacetime_frame_time_seconds", "Frame time reported by the telemetry stream.", labelTarget),
 		MemoryBytes:            gauge("spacetime_memory_bytes", "Memory use reported by the telemetry stream.", labelTarget),
 		StaticMemoryBytes:      gauge("spacetime_static_memory_bytes", "Static memory use reported by /performance.", labelTarget),
 		RuleFiring:             gauge("spacetime_rule_firing", "1 while the threshold rule's condition has held for its `for` duration, else 0.", labelTarget, labelRule, labelSeverity),
-		RuleState:              gauge("spacetime_rule_state", "1 for the state the threshold rule is in (inactive, pending, firing, or unknown while it has nothing to judge), 0 for the others.", labelTarget, labelRule, labelState),
+		RuleState:              gauge("spacetime_rule_state", "Always 1, labelled with the state the threshold rule is in: inactive, pending, firing, or unknown while it has nothing to judge.", labelTarget, labelRule, labelState),
 		TelemetryConnected:     gauge("spacetime_telemetry_connected", "1 while the telemetry WebSocket is connected and delivering frames.", labelTarget),
-		TelemetryFrames:        counter("spacetime_telemetry_frames_total", "Telemetry frames decoded, by kind.", labelTarget, labelKind),
+		TelemetryFrames:        counter("spacetime_telemetry_frames_total", "Telemetry frames decoded, of every kind.", labelTarget),
 		TelemetryFramesInvalid: counter("spacetime_telemetry_frames_invalid_total", "Telemetry frames that failed to decode or validate.", labelTarget),
 		TelemetryReconnects:    counter("spacetime_telemetry_reconnects_total", "Reconnections of the telemetry WebSocket.", labelTarget),
 		TelemetryLastFrame:     gauge("spacetime_telemetry_last_frame_timestamp_seconds", "Unix time of the last telemetry data frame.", labelTarget),
@@ -125,13 +123,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // InitTarget starts the target's counters at 0, so that rate() and
 // increase() work from the first scrape.
-func (m *Metrics) InitTarget(target string, frameKinds []string) {
+func (m *Metrics) InitTarget(target string) {
+	m.TelemetryFrames.WithLabelValues(target)
 	m.TelemetryFramesInvalid.WithLabelValues(target)
 	m.TelemetryReconnects.WithLabelValues(target)
 	m.Restarts.WithLabelValues(target)
-	for _, k := range frameKinds {
-		m.TelemetryFrames.WithLabelValues(target, k)
-	}
 }
 
 // ForgetTarget deletes every series of a target removed from the config.

@@ -181,7 +181,7 @@ func (m *Monitor) Apply(cfg *config.Config) error {
 	}
 	for name, t := range built {
 		m.targets[name] = t
-		m.opts.Metrics.InitTarget(name, frameKindLabels)
+		m.opts.Metrics.InitTarget(name)
 		if m.opts.Reviews != nil && t.recorder != nil {
 			m.opts.Reviews.TargetAdded(t.cfg, t.recorder)
 		}

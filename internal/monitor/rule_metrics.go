@@ -7,16 +7,16 @@ import (
 
 // RuleGauges drives one target's rule series: spacetime_rule_firing (1
 // while a rule fires, else 0) and spacetime_rule_state (one series per
-// rule and state, 1 for the state the rule is in and 0 for the others, as
-// kube-state-metrics does it), so that "memory_high is unknown" is a query
-// away. It resolves each series once, so Update neither allocates nor
-// hashes labels on the telemetry path.
+// rule, labelled with the state it is in and always 1, as Prometheus'
+// ALERTS does with alertstate), so that "memory_high is unknown" is a query
+// away at one series per rule, not one per rule and state. The firing
+// series are resolved once; labels are hashed only when a rule changes
+// state.
 type RuleGauges struct {
-	firingVec, stateVec *prometheus.GaugeVec
+	firingVec, stateVec *GaugeVec
 	target              string
 	firing              [numRules]prometheus.Gauge
-	state               [numRules][numRuleStatuses]prometheus.Gauge
-	last                [numRules]RuleStatus
+	last                [numRules]RuleStatus // the state series exported, while firing[id] is set
 }
 
 // NewRuleGauges binds the target to m's RuleFiring (labels target, rule,
@@ -47,11 +47,8 @@ func (g *RuleGauges) Sync(states []RuleState) {
 		}
 		def := &ruleDefs[id]
 		g.firingVec.DeleteLabelValues(g.target, def.name, string(def.severity))
+		g.stateVec.DeleteLabelValues(g.target, def.name, g.last[id].String())
 		g.firing[id] = nil
-		for st := range numRuleStatuses {
-			g.stateVec.DeleteLabelValues(g.target, def.name, st.String())
-			g.state[id][st] = nil
-		}
 	}
 }
 
@@ -70,26 +67,27 @@ func (g *RuleGauges) Update(events []event.Event) {
 	}
 }
 
+// gauge returns the rule's firing series, creating its series (the state
+// one at inactive) on first use.
 func (g *RuleGauges) gauge(id ruleID) prometheus.Gauge {
 	if g.firing[id] == nil {
 		def := &ruleDefs[id]
 		g.firing[id] = g.firingVec.WithLabelValues(g.target, def.name, string(def.severity))
-		for st := range numRuleStatuses {
-			g.state[id][st] = g.stateVec.WithLabelValues(g.target, def.name, st.String())
-			g.state[id][st].Set(firingValue(st == RuleInactive))
-		}
+		g.stateVec.WithLabelValues(g.target, def.name, RuleInactive.String()).Set(1)
 		g.last[id] = RuleInactive
 	}
 	return g.firing[id]
 }
 
-// setState moves the rule's state series to st; the rule's series exist.
+// setState moves the rule's state series to st: the previous state's
+// series goes, st's comes. The rule's series exist.
 func (g *RuleGauges) setState(id ruleID, st RuleStatus) {
 	if g.last[id] == st {
 		return
 	}
-	g.state[id][g.last[id]].Set(0)
-	g.state[id][st].Set(1)
+	name := ruleDefs[id].name
+	g.stateVec.DeleteLabelValues(g.target, name, g.last[id].String())
+	g.stateVec.WithLabelValues(g.target, name, st.String()).Set(1)
 	g.last[id] = st
 }
 

@@ -12,30 +12,22 @@ import (
 )
 
 // TestRuleGauges: spacetime_rule_firing follows the events, and
-// spacetime_rule_state has one series per rule and state, 1 for the state
-// the rule is in (unknown included); a disabled rule's series go.
+// spacetime_rule_state has one series per rule, labelled with the state the
+// rule is in (unknown included) and 1; a disabled rule's series go.
 func TestRuleGauges(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg)
 	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
 	g := NewRuleGauges(m, "vr-1")
-	states := func(rule string) map[string]float64 {
-		t.Helper()
-		out := map[string]float64{}
-		for st := range numRuleStatuses {
-			v, ok := gatherValue(t, reg, "spacetime_rule_state", "target", "vr-1", "rule", rule, "state", st.String())
-			if !ok {
-				t.Fatalf("spacetime_rule_state{rule=%q,state=%q} missing", rule, st)
-			}
-			out[st.String()] = v
-		}
-		return out
-	}
 	wantState := func(rule, want string) {
 		t.Helper()
-		for st, v := range states(rule) {
-			if (st == want) != (v == 1) || (v != 0 && v != 1) {
-				t.Errorf("spacetime_rule_state{rule=%q,state=%q} = %v, want the rule %s", rule, st, v, want)
+		for st := range numRuleStatuses {
+			v, ok := gatherValue(t, reg, "spacetime_rule_state", "target", "vr-1", "rule", rule, "state", st.String())
+			switch {
+			case st.String() == want && (!ok || v != 1):
+				t.Errorf("spacetime_rule_state{rule=%q,state=%q} = %v (exported %v), want 1", rule, st, v, ok)
+			case st.String() != want && ok:
+				t.Errorf("spacetime_rule_state{rule=%q,state=%q} exported (%v), want only state %q", rule, st, v, want)
 			}
 		}
 	}
@@ -65,6 +57,9 @@ spacetime_rule_firing{rule="telemetry_silent",severity="warning",target="vr-1"} 
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
 		t.Error(err)
 	}
+	if n := testutil.CollectAndCount(m.RuleState, "spacetime_rule_state"); n != int(numRules) {
+		t.Errorf("%d spacetime_rule_state series, want one per rule (%d)", n, numRules)
+	}
 	if problems, err := testutil.GatherAndLint(reg, "spacetime_rule_firing", "spacetime_rule_state"); err != nil || len(problems) != 0 {
 		t.Errorf("lint: %v %+v", err, problems)
 	}
@@ -89,7 +84,8 @@ spacetime_rule_firing{rule="memory_unwatched",severity="warning",target="vr-1"} 
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacetime_rule_firing"); err != nil {
 		t.Errorf("after disabling fps_high and the telemetry rules: %v", err)
 	}
-	if _, ok := gatherValue(t, reg, "spacetime_rule_state", "rule", RuleFPSHigh, "state", "inactive"); ok {
-		t.Error("spacetime_rule_state of the disabled fps_high still exported")
+	wantState(RuleFPSHigh, "") // disabled: no series
+	if n := testutil.CollectAndCount(m.RuleState, "spacetime_rule_state"); n != 5 {
+		t.Errorf("%d spacetime_rule_state series after disabling three rules, want 5", n)
 	}
 }

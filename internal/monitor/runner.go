@@ -236,11 +236,13 @@ func (r *targetRunner) apply(results []CheckResult, at time.Time) {
 	r.saveHysteresisLocked()
 }
 
-// exportResult sets a check result's series: duration, success or
-// skipped, and spacetime_up for instance_up.
+// exportResult sets a check result's series: duration (when it ran),
+// success or skipped (one of the two), and spacetime_up for instance_up.
 func (r *targetRunner) exportResult(res CheckResult) {
 	name := string(res.Check)
-	r.metrics.CheckDuration.WithLabelValues(r.name, name).Observe(res.Duration.Seconds())
+	if res.Status != CheckSkipped || res.Duration > 0 { // a check not run has no duration
+		r.metrics.CheckDuration.WithLabelValues(r.name, name).Set(res.Duration.Seconds())
+	}
 	if res.Status == CheckSkipped {
 		r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(1)
 		r.metrics.CheckSuccess.DeleteLabelValues(r.name, name)
@@ -250,7 +252,7 @@ func (r *targetRunner) exportResult(res CheckResult) {
 	if res.Status == CheckPass {
 		ok = 1
 	}
-	r.metrics.CheckSkipped.WithLabelValues(r.name, name).Set(0)
+	r.metrics.CheckSkipped.DeleteLabelValues(r.name, name)
 	r.metrics.CheckSuccess.WithLabelValues(r.name, name).Set(ok)
 	if res.Check == config.CheckInstanceUp {
 		r.metrics.Up.WithLabelValues(r.name).Set(ok)

@@ -20,7 +20,7 @@ import (
 
 // openTestStore opens a store on the test's clock (time.Now inside a
 // synctest bubble is the bubble's fake clock).
-func openTestStore(t *testing.T, now func() time.Time) *store.Store {
+func openTestStore(t testing.TB, now func() time.Time) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: now})
 	if err != nil {
@@ -304,6 +304,12 @@ func TestRunnerApplyMetricsAndEvents(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.CheckSkipped.WithLabelValues("main", "rate_limit")); got != 1 {
 		t.Fatalf("check_skipped{rate_limit} = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(m.CheckSkipped, "spacetime_check_skipped"); n != 1 {
+		t.Fatalf("check_skipped series = %d, want 1 (checks that ran have none)", n)
+	}
+	if n := testutil.CollectAndCount(m.CheckDuration, "spacetime_check_duration_seconds"); n != 2 {
+		t.Fatalf("check_duration series = %d, want 2 (a check not run has none)", n)
 	}
 	if got := testutil.ToFloat64(m.Up.WithLabelValues("main")); got != 1 {
 		t.Fatalf("spacetime_up = %v, want 1", got)

@@ -70,8 +70,8 @@ func startLagEnv(t *testing.T, encoding string, stamp time.Time, lag time.Durati
 		o.Now = func() time.Time { return stamp.Add(lag) }
 	})
 	env.start(t)
-	eventually(t, "fps frames counted", func() bool {
-		n, _ := env.value(t, "spacetime_telemetry_frames_total", "target", watchTarget, "kind", "fps")
+	eventually(t, "frames counted", func() bool {
+		n, _ := env.value(t, "spacetime_telemetry_frames_total", "target", watchTarget)
 		return n >= 3
 	})
 	return env

@@ -17,20 +17,10 @@ import (
 // report it) to bytes.
 const mebibyte = 1 << 20
 
-// frameKindLabels are the kind label values of
-// spacetime_telemetry_frames_total, every one started at 0 (InitTarget).
-var frameKindLabels = func() []string {
-	kinds := make([]string, spacetime.KindCount)
-	for k := range spacetime.KindCount {
-		kinds[k] = k.String()
-	}
-	return kinds
-}()
-
 // targetMetrics are the target's series, resolved once per Run so that
 // exports neither hash labels nor allocate.
 type targetMetrics struct {
-	frames     [spacetime.KindCount]prometheus.Counter
+	frames     prometheus.Counter
 	connected  prometheus.Gauge
 	reconnects prometheus.Counter
 	lastFrame  prometheus.Gauge // nil until the first data frame
@@ -60,10 +50,8 @@ const (
 // arrives.
 func (w *Watcher) bindMetrics() {
 	r, m := &w.run, w.metrics
-	m.InitTarget(w.target, frameKindLabels)
-	for k := range spacetime.KindCount {
-		r.m.frames[k] = m.TelemetryFrames.WithLabelValues(w.target, frameKindLabels[k])
-	}
+	m.InitTarget(w.target)
+	r.m.frames = m.TelemetryFrames.WithLabelValues(w.target)
 	r.m.connected = m.TelemetryConnected.WithLabelValues(w.target)
 	r.m.connected.Set(0)
 	r.m.reconnects = m.TelemetryReconnects.WithLabelValues(w.target)
@@ -74,11 +62,15 @@ func (w *Watcher) bindMetrics() {
 // export copies the recorded values into the series.
 func (w *Watcher) export() {
 	r, v := &w.run, &w.run.vals
+	// One counter for every kind: a series per kind and target was a
+	// dozen series per target for a breakdown no rule or panel needs.
+	var frames uint64
 	for k, n := range v.counts {
-		if n > 0 {
-			r.m.frames[k].Add(float64(n))
-			v.counts[k] = 0
-		}
+		frames += n
+		v.counts[k] = 0
+	}
+	if frames > 0 {
+		r.m.frames.Add(float64(frames))
 	}
 	if !v.frameExported && !r.lastFrame.IsZero() {
 		if r.m.lastFrame == nil {
@@ -106,7 +98,7 @@ func (w *Watcher) export() {
 	v.fresh = 0
 }
 
-func (w *Watcher) liveGauge(g prometheus.Gauge, vec *prometheus.GaugeVec) prometheus.Gauge {
+func (w *Watcher) liveGauge(g prometheus.Gauge, vec *GaugeVec) prometheus.Gauge {
 	if g == nil {
 		g = vec.WithLabelValues(w.target)
 	}
@@ -119,7 +111,7 @@ func (w *Watcher) deleteLive() {
 	r, m := &w.run, w.metrics
 	for _, s := range []struct {
 		g   *prometheus.Gauge
-		vec *prometheus.GaugeVec
+		vec *GaugeVec
 	}{{&r.m.fps, m.FPS}, {&r.m.frameTime, m.FrameTime}, {&r.m.memory, m.MemoryBytes}} {
 		if *s.g != nil {
 			s.vec.DeleteLabelValues(w.target)

@@ -245,7 +245,6 @@ func (s *Service) Register(name string, opts TargetOptions) error {
 	if known {
 		return nil
 	}
-	s.metrics.initTarget(name)
 	return s.restoreMetrics(name, t.sched)
 }
 
@@ -349,9 +348,7 @@ func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 // fail counts a failure and logs it when its text changed since the last
 // one of the target and stage: a full disk logs once, not every minute.
 func (s *Service) fail(target, stage string, err error, fields ...zap.Field) {
-	if _, ok := s.lookup(target); ok {
-		s.metrics.errors.WithLabelValues(target, stage).Inc()
-	}
+	s.metrics.errors.WithLabelValues(stage).Inc()
 	key := target + "\x00" + stage
 	if s.warned[key] == err.Error() {
 		return

@@ -71,7 +71,7 @@ func TestServiceDeliveryFailureRetries(t *testing.T) {
 		if g := got["hour-4"]; g.r.Late {
 			t.Errorf("%s, want on time", svcFmt(g, d.StartedAt))
 		}
-		if v := testutilCounter(t, h, "spacetime_watch_review_errors_total", "vr", "deliver"); v != 3 {
+		if v := testutilCounter(t, h, "spacetime_watch_review_errors_total", "deliver"); v != 3 {
 			t.Errorf("deliver errors = %v, want 3", v)
 		}
 	})

@@ -164,7 +164,7 @@ func (s *Service) exportReview(name, review string, r Review) {
 		return
 	}
 	s.metrics.setReview(name, review, r.Verdict, float64(r.ComputedAt.UnixNano())/1e9)
-	s.metrics.delivered.WithLabelValues(name, strconv.FormatBool(r.Late)).Inc()
+	s.metrics.delivered.WithLabelValues(strconv.FormatBool(r.Late)).Inc()
 }
 
 func markerKey(deploymentID, review string) string { return deploymentID + "\x00" + review }

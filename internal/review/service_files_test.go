@@ -24,13 +24,13 @@ func readReviewFileT(dir, deploymentID, review string) (Review, error) {
 	return r, json.Unmarshal(b, &r)
 }
 
-func testutilCounter(t *testing.T, h *svcHarness, name, target, label string) float64 {
+func testutilCounter(t *testing.T, h *svcHarness, name, label string) float64 {
 	t.Helper()
 	switch name {
 	case "spacetime_watch_review_errors_total":
-		return testutil.ToFloat64(h.svc.metrics.errors.WithLabelValues(target, label))
+		return testutil.ToFloat64(h.svc.metrics.errors.WithLabelValues(label))
 	case "spacetime_watch_reviews_delivered_total":
-		return testutil.ToFloat64(h.svc.metrics.delivered.WithLabelValues(target, label))
+		return testutil.ToFloat64(h.svc.metrics.delivered.WithLabelValues(label))
 	}
 	t.Fatalf("no counter %s", name)
 	return 0
@@ -116,8 +116,12 @@ func TestServiceFilesAndMetrics(t *testing.T) {
 			t.Errorf("after a restart: %v", err)
 		}
 		h.svc.ForgetTarget("vr")
-		if n := testutil.CollectAndCount(h.reg); n != 0 {
-			t.Errorf("%d series left after ForgetTarget", n)
+		if n := testutil.CollectAndCount(h.reg, gauges...); n != 0 {
+			t.Errorf("%d of the target's series left after ForgetTarget", n)
+		}
+		// The counters are the daemon's: 2 lateness values, 5 stages.
+		if n := testutil.CollectAndCount(h.reg); n != 2+len(errorStages) {
+			t.Errorf("%d series after ForgetTarget, want the daemon's %d counters only", n, 2+len(errorStages))
 		}
 	})
 }
