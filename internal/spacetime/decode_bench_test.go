@@ -19,6 +19,15 @@ func BenchmarkDecodeJSONFPS(b *testing.B) {
 	benchmarkDecode(b, websocket.TextMessage, data, nil)
 }
 
+// benchTrackingJSON is the simulator's vr_tracking event, 10 of the 12
+// frames it sends each second: three poses, two of them with buttons.
+const benchTrackingJSON = `{"type":"event","event":"vr_tracking","timestamp":1765900000,"data":{"headset":{"position":[0.0123,1.6842,0.05],"rotation":[0,0.1189,0,0.9929]},"left_controller":{"position":[-0.2877,1.1,-0.4],"rotation":[0,0.0597,0,0.9982],"buttons":{"grip":0.7,"trigger":0}},"right_controller":{"position":[0.3123,1.1,-0.4],"rotation":[0,0.0597,0,0.9982],"buttons":{"grip":0,"trigger":0.84}}}}`
+
+// BenchmarkDecodeJSONTracking decodes the simulator's vr_tracking event.
+func BenchmarkDecodeJSONTracking(b *testing.B) {
+	benchmarkDecode(b, websocket.TextMessage, []byte(benchTrackingJSON), nil)
+}
+
 // BenchmarkDecodeBinaryFPS decodes one binary 0x01 packet with an
 // increasing frame number; it must report 0 allocs/op.
 func BenchmarkDecodeBinaryFPS(b *testing.B) {
