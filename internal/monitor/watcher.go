@@ -119,6 +119,7 @@ func NewWatcher(opts WatcherOptions) (*Watcher, error) {
 		polls:   make(chan memoryPoll, 1),
 	}
 	w.streamOpts = opts.Stream
+	w.streamOpts.SkipPoses = true // nothing here reads a pose: see handleFrame
 	w.streamOpts.Now = opts.Now
 	if opts.Stream.Now != nil {
 		w.streamOpts.Now = opts.Stream.Now

@@ -141,7 +141,7 @@ func warmWatcher(tb testing.TB, msgType int, data []byte, next func()) (*Watcher
 		tb.Fatal(err)
 	}
 	w.begin(clock.now())
-	dec := &spacetime.Decoder{Now: clock.now}
+	dec := &spacetime.Decoder{Now: clock.now, SkipPoses: w.streamOpts.SkipPoses} // as Stream makes it
 	f := &spacetime.Frame{}
 	for range max(DefaultWatcherRingSize, 2*20*60) + 1 {
 		if next != nil {
@@ -178,24 +178,35 @@ func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) 
 	}
 }
 
-// TestProcessFrameBinaryAllocatesNothing asserts what
-// BenchmarkProcessFrameBinary reports: a binary frame, end to end (decode,
-// rules, metrics, ring), allocates nothing in steady state.
-func TestProcessFrameBinaryAllocatesNothing(t *testing.T) {
-	data, next := benchBinaryFrame()
-	w, dec, f := warmWatcher(t, websocket.BinaryMessage, data, next)
-	allocs := testing.AllocsPerRun(1000, func() {
-		next()
-		w.processFrame(dec, f, websocket.BinaryMessage, data)
-	})
-	if allocs != 0 {
-		t.Errorf("processing a binary frame allocates %v times, want 0", allocs)
+// TestProcessFrameAllocatesNothing asserts what BenchmarkProcessFrameBinary
+// and BenchmarkProcessFrameTracking report: a binary frame and a
+// vr_tracking frame, end to end (decode, rules, metrics, ring), allocate
+// nothing in steady state.
+func TestProcessFrameAllocatesNothing(t *testing.T) {
+	binaryData, binaryNext := benchBinaryFrame()
+	for _, tc := range []struct {
+		name    string
+		msgType int
+		data    []byte
+		next    func()
+	}{
+		{"binary", websocket.BinaryMessage, binaryData, binaryNext},
+		{"vr_tracking", websocket.TextMessage, []byte(benchTrackingJSON), func() {}},
+	} {
+		w, dec, f := warmWatcher(t, tc.msgType, tc.data, tc.next)
+		allocs := testing.AllocsPerRun(1000, func() {
+			tc.next()
+			w.processFrame(dec, f, tc.msgType, tc.data)
+		})
+		if allocs != 0 {
+			t.Errorf("processing a %s frame allocates %v times, want 0", tc.name, allocs)
+		}
 	}
 }
 
 func benchmarkDecodeFrame(b *testing.B, msgType int, data []byte, next func()) {
 	clock := &benchClock{t: time.Now()}
-	dec := spacetime.Decoder{Now: clock.now}
+	dec := spacetime.Decoder{Now: clock.now, SkipPoses: true} // as the watcher's stream decodes
 	var f spacetime.Frame
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))

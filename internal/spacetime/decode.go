@@ -101,6 +101,17 @@ type Decoder struct {
 	// (default DefaultMaxInflatedBytes): a larger declared size is refused
 	// before inflating, and inflation stops one byte past the declared size.
 	MaxInflatedBytes int
+	// SkipPoses makes a vr_tracking frame a scan rather than a decode, for a
+	// caller that uses only its kind and time (the watcher: the rules count
+	// it as data, and nothing judges a pose). The envelope is read as usual
+	// (Kind, Event, Time, TimeSource), the JSON is checked to be well
+	// formed, and its data must be an object naming a headset or a
+	// controller; the poses themselves are neither read nor checked, so
+	// Headset, LeftController and RightController stay absent, and Level,
+	// Message, Details and Scene empty. A frame that cannot be scanned this
+	// way (a key with an escape or outside ASCII, a repeated key, a type
+	// other than event) is decoded in full. Default false: poses decoded.
+	SkipPoses bool
 
 	littleEndian bool // the byte order of the last good 0x01 packet
 	haveLast     bool
@@ -306,6 +317,11 @@ func (d *Decoder) decodeJSON(data []byte, f *Frame) error {
 	}
 	if i := skipJSONSpace(data); i == len(data) || data[i] != '{' {
 		return invalid("", "not a JSON object", nil)
+	}
+	if d.SkipPoses {
+		if scanned, err := scanTracking(data, f); scanned {
+			return err
+		}
 	}
 	d.env = wireEnvelope{}
 	if err := json.Unmarshal(data, &d.env); err != nil {

@@ -16,7 +16,7 @@ import (
 // telemetry guide), reusing the frame as a stream does.
 func BenchmarkDecodeJSONFPS(b *testing.B) {
 	data := []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`)
-	benchmarkDecode(b, websocket.TextMessage, data, nil)
+	benchmarkDecode(b, Decoder{}, websocket.TextMessage, data, nil)
 }
 
 // benchTrackingJSON is the simulator's vr_tracking event, 10 of the 12
@@ -25,7 +25,13 @@ const benchTrackingJSON = `{"type":"event","event":"vr_tracking","timestamp":176
 
 // BenchmarkDecodeJSONTracking decodes the simulator's vr_tracking event.
 func BenchmarkDecodeJSONTracking(b *testing.B) {
-	benchmarkDecode(b, websocket.TextMessage, []byte(benchTrackingJSON), nil)
+	benchmarkDecode(b, Decoder{}, websocket.TextMessage, []byte(benchTrackingJSON), nil)
+}
+
+// BenchmarkDecodeJSONTrackingSkipPoses scans the same frame as the watcher
+// does (Decoder.SkipPoses); it must report 0 allocs/op.
+func BenchmarkDecodeJSONTrackingSkipPoses(b *testing.B) {
+	benchmarkDecode(b, Decoder{SkipPoses: true}, websocket.TextMessage, []byte(benchTrackingJSON), nil)
 }
 
 // BenchmarkDecodeBinaryFPS decodes one binary 0x01 packet with an
@@ -33,7 +39,7 @@ func BenchmarkDecodeJSONTracking(b *testing.B) {
 func BenchmarkDecodeBinaryFPS(b *testing.B) {
 	data := telBinaryFPS(binary.BigEndian, 1, 89.6, 11.2, 2.4)
 	n := uint32(1)
-	benchmarkDecode(b, websocket.BinaryMessage, data, func() {
+	benchmarkDecode(b, Decoder{}, websocket.BinaryMessage, data, func() {
 		n++
 		binary.BigEndian.PutUint32(data[1:5], n)
 	})
@@ -43,11 +49,10 @@ func BenchmarkDecodeBinaryFPS(b *testing.B) {
 // event.
 func BenchmarkDecodeGzipFPS(b *testing.B) {
 	data := telGzip(b, []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`), -1, -1)
-	benchmarkDecode(b, websocket.BinaryMessage, data, nil)
+	benchmarkDecode(b, Decoder{}, websocket.BinaryMessage, data, nil)
 }
 
-func benchmarkDecode(b *testing.B, msgType int, data []byte, next func()) {
-	var d Decoder
+func benchmarkDecode(b *testing.B, d Decoder, msgType int, data []byte, next func()) {
 	var f Frame
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))

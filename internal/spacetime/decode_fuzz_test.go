@@ -1,6 +1,8 @@
 package spacetime
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +31,41 @@ func FuzzDecode(f *testing.F) {
 			}
 			checkFrameSane(t, &fr)
 		}
+		checkSkipPoses(t, msgType, data)
 	})
+}
+
+// checkSkipPoses asserts that Decoder.SkipPoses changes nothing but the
+// poses: the same verdict and the same frame, except that a vr_tracking
+// frame keeps only its kind, event and time, and may pass although a pose
+// in it is malformed.
+func checkSkipPoses(t *testing.T, msgType int, data []byte) {
+	t.Helper()
+	full := Decoder{Now: telClock, MaxInflatedBytes: 64 << 10}
+	skip := Decoder{Now: telClock, MaxInflatedBytes: 64 << 10, SkipPoses: true}
+	var ff, fs Frame
+	errFull, errSkip := full.Decode(msgType, data, &ff), skip.Decode(msgType, data, &fs)
+	var fe *FrameError
+	switch {
+	case errSkip != nil && errFull == nil:
+		t.Fatalf("SkipPoses refused a frame the full decode accepts (%v): %+v", errSkip, ff)
+	case errSkip != nil:
+		if errSkip.Error() != errFull.Error() {
+			t.Fatalf("SkipPoses error %q, full decode %q", errSkip, errFull)
+		}
+	case errFull != nil:
+		if fs.Kind != KindVRTracking || !errors.As(errFull, &fe) || !strings.HasPrefix(fe.Field, "data.") {
+			t.Fatalf("SkipPoses accepted a %s frame the full decode refuses: %v", fs.Kind, errFull)
+		}
+		checkFrameSane(t, &fs)
+	case ff.Kind == KindVRTracking:
+		want := Frame{Kind: ff.Kind, Encoding: ff.Encoding, Event: ff.Event, Time: ff.Time, TimeSource: ff.TimeSource, Received: ff.Received}
+		if fs != want && fs != ff {
+			t.Fatalf("SkipPoses frame %+v, want %+v", fs, want)
+		}
+	case fs != ff:
+		t.Fatalf("SkipPoses changed a %s frame: %+v, want %+v", ff.Kind, fs, ff)
+	}
 }
 
 // checkFrameSane asserts the invariants Decode promises for a good frame.

@@ -1,0 +1,102 @@
+package spacetime
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestDecodeSkipPoses(t *testing.T) {
+	tracked := Frame{Kind: KindVRTracking, Encoding: EncodingJSON, Event: "vr_tracking",
+		Time: unixUTC(1765900000, 0), TimeSource: TimeUnixSeconds, Received: telNow}
+	untimed := Frame{Kind: KindVRTracking, Encoding: EncodingJSON, Event: "vr_tracking", Time: telNow, Received: telNow}
+	tests := []struct {
+		name      string
+		data      string
+		want      Frame
+		wantField string // the FrameError's field when the frame is refused
+		full      bool   // the frame is decoded in full: poses present
+	}{
+		{name: "the simulator's frame", data: benchTrackingJSON, want: tracked},
+		{name: "a malformed pose is not read", want: untimed,
+			data: `{"event":"vr_tracking","data":{"headset":{"position":"up"}}}`},
+		{name: "keys fold as encoding/json folds them", want: tracked,
+			data: `{"Type":"event","EVENT":"vr_tracking","Timestamp":1765900000,"Data":{"Right_Controller":{}}}`},
+		{name: "one controller is enough", want: untimed,
+			data: `{"event":"vr_tracking","type":null,"data":{"left_controller":{"position":[1,2,3]},"buttons":{"a":[1,{"b":"}"}]}}}`},
+		{name: "no device", wantField: "data",
+			data: `{"event":"vr_tracking","data":{"headset":null,"scene":"lobby"}}`},
+		{name: "data not an object", wantField: "data", data: `{"event":"vr_tracking","data":[{"headset":{}}]}`},
+		{name: "no data", wantField: "data", data: `{"event":"vr_tracking"}`},
+		{name: "bad timestamp", wantField: "timestamp", data: `{"event":"vr_tracking","timestamp":-4,"data":{"headset":{}}}`},
+		{name: "malformed JSON", wantField: "", data: `{"event":"vr_tracking","data":{"headset":{}}`},
+		{name: "trailing garbage", wantField: "", data: `{"event":"vr_tracking","data":{"headset":{}}} x`},
+		{name: "a repeated key is decoded in full", full: true,
+			data: `{"event":"vr_tracking","event":"vr_tracking","data":{"headset":{"position":[1,2,3]}}}`},
+		{name: "an escaped key is decoded in full", full: true,
+			data: `{"ev\u0065nt":"vr_tracking","data":{"headset":{"position":[1,2,3]}}}`},
+		{name: "another type is decoded in full", full: true,
+			data: `{"type":"custom","event":"vr_tracking","data":{"headset":{"position":[1,2,3]}}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decoder{Now: telClock, SkipPoses: true}
+			var f Frame
+			err := d.Decode(websocket.TextMessage, []byte(tc.data), &f)
+			var fe *FrameError
+			switch {
+			case tc.wantField != "" || tc.name == "malformed JSON" || tc.name == "trailing garbage":
+				if !errors.As(err, &fe) || fe.Field != tc.wantField {
+					t.Fatalf("Decode = %v, want a FrameError on field %q", err, tc.wantField)
+				}
+				var full Frame
+				if want := (&Decoder{Now: telClock}).Decode(websocket.TextMessage, []byte(tc.data), &full); want == nil || want.Error() != err.Error() {
+					t.Errorf("error %q, the full decode says %v", err, want)
+				}
+			case err != nil:
+				t.Fatalf("Decode: %v", err)
+			case tc.full:
+				if f.Kind != KindVRTracking || !f.Headset.Present || f.Headset.Position != [3]float64{1, 2, 3} {
+					t.Errorf("frame %+v, want the full decode's headset at 1,2,3", f)
+				}
+			case f != tc.want:
+				t.Errorf("frame\n got %+v\nwant %+v", f, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecodeSkipPosesLeavesOtherFramesAlone: only vr_tracking frames take
+// the fast path.
+func TestDecodeSkipPosesLeavesOtherFramesAlone(t *testing.T) {
+	for _, name := range []string{"fps", "snapshot", "authenticated", "alert", "error", "custom", "performance_update"} {
+		data := telFixture(t, name)
+		var full, skip Frame
+		if err := (&Decoder{Now: telClock}).Decode(websocket.TextMessage, data, &full); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := (&Decoder{Now: telClock, SkipPoses: true}).Decode(websocket.TextMessage, data, &skip); err != nil {
+			t.Fatalf("%s with SkipPoses: %v", name, err)
+		}
+		if skip != full {
+			t.Errorf("%s with SkipPoses:\n got %+v\nwant %+v", name, skip, full)
+		}
+	}
+}
+
+// TestDecodeSkipPosesAllocatesNothing: the point of the fast path, beside
+// its speed (BenchmarkDecodeJSONTrackingSkipPoses).
+func TestDecodeSkipPosesAllocatesNothing(t *testing.T) {
+	d := Decoder{Now: telClock, SkipPoses: true}
+	var f Frame
+	data := []byte(benchTrackingJSON)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := d.Decode(websocket.TextMessage, data, &f); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a vr_tracking frame with SkipPoses allocates %v times, want 0", allocs)
+	}
+}
