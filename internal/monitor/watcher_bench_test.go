@@ -178,9 +178,9 @@ func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) 
 	}
 }
 
-// TestProcessFrameAllocatesNothing asserts what BenchmarkProcessFrameBinary
-// and BenchmarkProcessFrameTracking report: a binary frame and a
-// vr_tracking frame, end to end (decode, rules, metrics, ring), allocate
+// TestProcessFrameAllocatesNothing asserts what BenchmarkProcessFrameBinary,
+// BenchmarkProcessFrameTracking and BenchmarkProcessFrameJSON report: the
+// simulator's frames, end to end (decode, rules, metrics, ring), allocate
 // nothing in steady state.
 func TestProcessFrameAllocatesNothing(t *testing.T) {
 	binaryData, binaryNext := benchBinaryFrame()
@@ -192,6 +192,7 @@ func TestProcessFrameAllocatesNothing(t *testing.T) {
 	}{
 		{"binary", websocket.BinaryMessage, binaryData, binaryNext},
 		{"vr_tracking", websocket.TextMessage, []byte(benchTrackingJSON), func() {}},
+		{"JSON fps", websocket.TextMessage, []byte(benchFPSJSON), func() {}},
 	} {
 		w, dec, f := warmWatcher(t, tc.msgType, tc.data, tc.next)
 		allocs := testing.AllocsPerRun(1000, func() {

@@ -113,6 +113,10 @@ type Decoder struct {
 	// other than event) is decoded in full. Default false: poses decoded.
 	SkipPoses bool
 
+	// reflectOnly decodes every JSON envelope with encoding/json, never with
+	// scanEnvelope: the reference FuzzDecode compares the scanner with.
+	reflectOnly bool
+
 	littleEndian bool // the byte order of the last good 0x01 packet
 	haveLast     bool
 	lastFrame    uint32
@@ -323,13 +327,8 @@ func (d *Decoder) decodeJSON(data []byte, f *Frame) error {
 			return err
 		}
 	}
-	d.env = wireEnvelope{}
-	if err := json.Unmarshal(data, &d.env); err != nil {
-		// A value of the wrong JSON type in a string or object field
-		// (message, data) is tolerated as absent; what matters is
-		// re-checked below. Numbers never cause one: wireFloat reads anything.
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
+	if d.reflectOnly || !scanEnvelope(data, &d.env) {
+		if err := d.unmarshalEnvelope(data); err != nil {
 			return invalid("", "malformed JSON", err)
 		}
 	}
@@ -358,6 +357,21 @@ func (d *Decoder) decodeJSON(data []byte, f *Frame) error {
 		f.Kind = KindDesktopFallback
 	}
 	return requireFrameData(f)
+}
+
+// unmarshalEnvelope decodes data into d.env with encoding/json, for what
+// scanEnvelope cannot read. A value of the wrong JSON type in a string or
+// object field (message, data) is tolerated as absent; what matters is
+// re-checked by the caller. Numbers never cause one: wireFloat reads
+// anything.
+func (d *Decoder) unmarshalEnvelope(data []byte) error {
+	d.env = wireEnvelope{}
+	err := json.Unmarshal(data, &d.env)
+	var typeErr *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &typeErr) {
+		return err
+	}
+	return nil
 }
 
 // classifyEnvelope sets f.Kind and f.Event from the envelope's type and event.

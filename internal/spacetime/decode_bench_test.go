@@ -15,9 +15,17 @@ import (
 // BenchmarkDecodeJSONFPS decodes one JSON fps event (the 5-field form of the
 // telemetry guide), reusing the frame as a stream does.
 func BenchmarkDecodeJSONFPS(b *testing.B) {
-	data := []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`)
-	benchmarkDecode(b, Decoder{}, websocket.TextMessage, data, nil)
+	benchmarkDecode(b, Decoder{}, websocket.TextMessage, []byte(benchFPSJSON), nil)
 }
+
+// BenchmarkDecodeJSONFPSReflect decodes the same frame with encoding/json,
+// as Decode did before the scanner (and still does what it cannot scan).
+func BenchmarkDecodeJSONFPSReflect(b *testing.B) {
+	benchmarkDecode(b, Decoder{reflectOnly: true}, websocket.TextMessage, []byte(benchFPSJSON), nil)
+}
+
+// benchFPSJSON is the 5-field fps event of the telemetry guide.
+const benchFPSJSON = `{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`
 
 // benchTrackingJSON is the simulator's vr_tracking event, 10 of the 12
 // frames it sends each second: three poses, two of them with buttons.
@@ -48,7 +56,7 @@ func BenchmarkDecodeBinaryFPS(b *testing.B) {
 // BenchmarkDecodeGzipFPS decodes one binary 0x02 frame holding the JSON fps
 // event.
 func BenchmarkDecodeGzipFPS(b *testing.B) {
-	data := telGzip(b, []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`), -1, -1)
+	data := telGzip(b, []byte(benchFPSJSON), -1, -1)
 	benchmarkDecode(b, Decoder{}, websocket.BinaryMessage, data, nil)
 }
 

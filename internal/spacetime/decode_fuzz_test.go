@@ -32,7 +32,23 @@ func FuzzDecode(f *testing.F) {
 			checkFrameSane(t, &fr)
 		}
 		checkSkipPoses(t, msgType, data)
+		checkScanner(t, msgType, data)
 	})
+}
+
+// checkScanner asserts that scanEnvelope reads an envelope exactly as
+// encoding/json does: the same verdict, the same frame.
+func checkScanner(t *testing.T, msgType int, data []byte) {
+	t.Helper()
+	fs, fr, errScan, errRef := decodeTwice(msgType, data, Decoder{}, Decoder{reflectOnly: true})
+	switch {
+	case (errScan == nil) != (errRef == nil):
+		t.Fatalf("scanner says %v, encoding/json says %v", errScan, errRef)
+	case errScan != nil && errScan.Error() != errRef.Error():
+		t.Fatalf("scanner error %q, encoding/json %q", errScan, errRef)
+	case fs != fr:
+		t.Fatalf("scanner frame\n%+v\nencoding/json frame\n%+v", fs, fr)
+	}
 }
 
 // checkSkipPoses asserts that Decoder.SkipPoses changes nothing but the
@@ -41,10 +57,7 @@ func FuzzDecode(f *testing.F) {
 // in it is malformed.
 func checkSkipPoses(t *testing.T, msgType int, data []byte) {
 	t.Helper()
-	full := Decoder{Now: telClock, MaxInflatedBytes: 64 << 10}
-	skip := Decoder{Now: telClock, MaxInflatedBytes: 64 << 10, SkipPoses: true}
-	var ff, fs Frame
-	errFull, errSkip := full.Decode(msgType, data, &ff), skip.Decode(msgType, data, &fs)
+	ff, fs, errFull, errSkip := decodeTwice(msgType, data, Decoder{}, Decoder{SkipPoses: true})
 	var fe *FrameError
 	switch {
 	case errSkip != nil && errFull == nil:
@@ -114,4 +127,13 @@ func checkFrameSane(t *testing.T, f *Frame) {
 	if f.Received != telNow {
 		t.Fatalf("Received = %v, want the decoder clock", f.Received)
 	}
+}
+
+// decodeTwice decodes data with two fresh decoders, a and b, set as
+// FuzzDecode's.
+func decodeTwice(msgType int, data []byte, a, b Decoder) (fa, fb Frame, errA, errB error) {
+	a.Now, a.MaxInflatedBytes = telClock, 64<<10
+	b.Now, b.MaxInflatedBytes = telClock, 64<<10
+	errA, errB = a.Decode(msgType, data, &fa), b.Decode(msgType, data, &fb)
+	return fa, fb, errA, errB
 }

@@ -180,3 +180,107 @@ func skipJSONValue(b []byte, i int) int {
 	}
 	return i
 }
+
+// scanEnvelope fills env exactly as json.Unmarshal into a zero wireEnvelope
+// would, without reflection, when data is plain: well-formed JSON whose
+// envelope and data keys have no escape and stay in ASCII, each at most
+// once, and whose string values have neither. The typed values go through
+// the same UnmarshalJSON methods encoding/json would call. It reports false
+// when data is not plain; the caller then uses json.Unmarshal, which also
+// words any syntax error. FuzzDecode checks the two agree.
+func scanEnvelope(data []byte, env *wireEnvelope) bool {
+	*env = wireEnvelope{}
+	if !json.Valid(data) {
+		return false
+	}
+	return scanMembers(data, envelopeFields[:], env)
+}
+
+// scanMembers stores each member of the JSON object raw that fields name
+// (keys folded as encoding/json folds ASCII) into dst, skipping the others.
+// It reports false when raw is not an object, a known key repeats, or a key
+// or a value is not plain.
+func scanMembers[T any](raw []byte, fields []wireField[T], dst *T) bool {
+	var seen uint32 // TestScannerKnowsEveryWireField keeps the tables within 32
+	return eachMember(raw, func(key, value []byte) bool {
+		for i := range fields {
+			if asciiEqualFold(string(key), fields[i].name) {
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				return fields[i].set(dst, value)
+			}
+		}
+		return true // a key the type does not have: skipped
+	})
+}
+
+// wireField is one JSON member the scanner knows: its key and how to store
+// its raw value. set reports false when the value is not plain.
+type wireField[T any] struct {
+	name string
+	set  func(dst *T, raw []byte) bool
+}
+
+// envelopeFields are wireEnvelope's members, by their JSON names.
+var envelopeFields = [...]wireField[wireEnvelope]{
+	{"type", func(e *wireEnvelope, b []byte) bool { return e.Type.UnmarshalJSON(b) == nil }},
+	{"event", func(e *wireEnvelope, b []byte) bool { return e.Event.UnmarshalJSON(b) == nil }},
+	{"timestamp", func(e *wireEnvelope, b []byte) bool { return e.Timestamp.UnmarshalJSON(b) == nil }},
+	{"level", func(e *wireEnvelope, b []byte) bool { return plainString(b, &e.Level) }},
+	{"message", func(e *wireEnvelope, b []byte) bool { return plainString(b, &e.Message) }},
+	{"data", func(e *wireEnvelope, b []byte) bool { return scanPayload(b, &e.Data) }},
+}
+
+// payloadFields are wirePayload's members, by their JSON names.
+var payloadFields = [...]wireField[wirePayload]{
+	{"fps", func(p *wirePayload, b []byte) bool { return p.FPS.UnmarshalJSON(b) == nil }},
+	{"frame_time_ms", func(p *wirePayload, b []byte) bool { return p.FrameTimeMS.UnmarshalJSON(b) == nil }},
+	{"physics_time_ms", func(p *wirePayload, b []byte) bool { return p.PhysicsTimeMS.UnmarshalJSON(b) == nil }},
+	{"render_time_ms", func(p *wirePayload, b []byte) bool { return p.RenderTimeMS.UnmarshalJSON(b) == nil }},
+	{"memory_usage_mb", func(p *wirePayload, b []byte) bool { return p.MemoryUsageMB.UnmarshalJSON(b) == nil }},
+	{"memory_mb", func(p *wirePayload, b []byte) bool { return p.MemoryMB.UnmarshalJSON(b) == nil }},
+	{"cpu_load", func(p *wirePayload, b []byte) bool { return p.CPULoad.UnmarshalJSON(b) == nil }},
+	{"player_count", func(p *wirePayload, b []byte) bool { return p.PlayerCount.UnmarshalJSON(b) == nil }},
+	{"vr_active", func(p *wirePayload, b []byte) bool { return p.VRActive.UnmarshalJSON(b) == nil }},
+	{"scene", func(p *wirePayload, b []byte) bool { return plainString(b, &p.Scene) }},
+	{"level", func(p *wirePayload, b []byte) bool { return plainString(b, &p.Level) }},
+	{"message", func(p *wirePayload, b []byte) bool { return plainString(b, &p.Message) }},
+	{"details", func(p *wirePayload, b []byte) bool { return plainString(b, &p.Details) }},
+	{"mode", func(p *wirePayload, b []byte) bool { return plainString(b, &p.Mode) }},
+	{"vr_mode", func(p *wirePayload, b []byte) bool { return plainString(b, &p.VRMode) }},
+	{"headset", func(p *wirePayload, b []byte) bool { return p.Headset.UnmarshalJSON(b) == nil }},
+	{"left_controller", func(p *wirePayload, b []byte) bool { return p.LeftController.UnmarshalJSON(b) == nil }},
+	{"right_controller", func(p *wirePayload, b []byte) bool { return p.RightController.UnmarshalJSON(b) == nil }},
+	{"signature_required", func(p *wirePayload, b []byte) bool { return p.SignatureRequired.UnmarshalJSON(b) == nil }},
+	{"hmac_secret", func(p *wirePayload, b []byte) bool { return plainString(b, &p.HMACSecret) }},
+}
+
+// scanPayload fills p from the data member's raw value. A value that is not
+// an object leaves p zero, as encoding/json does (with a type error the
+// decoder tolerates).
+func scanPayload(raw []byte, p *wirePayload) bool {
+	if len(raw) == 0 || raw[0] != '{' {
+		return true
+	}
+	return scanMembers(raw, payloadFields[:], p)
+}
+
+// plainString stores a JSON string without escapes or bytes outside ASCII
+// in dst. null, or a value of another type, leaves dst empty, as
+// encoding/json does (the type error is tolerated). It reports false for a
+// string it would have to unescape.
+func plainString(raw []byte, dst *string) bool {
+	if len(raw) < 2 || raw[0] != '"' {
+		return true
+	}
+	s := raw[1 : len(raw)-1]
+	for _, c := range s {
+		if c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	*dst = string(s)
+	return true
+}

@@ -2,6 +2,9 @@ package spacetime
 
 import (
 	"errors"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -98,5 +101,51 @@ func TestDecodeSkipPosesAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("a vr_tracking frame with SkipPoses allocates %v times, want 0", allocs)
+	}
+}
+
+// TestScannerKnowsEveryWireField: a member added to wireEnvelope or
+// wirePayload must be added to the scanner's tables, or the scanner would
+// skip it where encoding/json reads it.
+func TestScannerKnowsEveryWireField(t *testing.T) {
+	check := func(typ reflect.Type, names []string) {
+		t.Helper()
+		for i := range typ.NumField() {
+			tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if tag != "" && !slices.Contains(names, tag) {
+				t.Errorf("%s.%s (json %q) is not in the scanner's table", typ.Name(), typ.Field(i).Name, tag)
+			}
+		}
+		if len(names) > 32 {
+			t.Errorf("%s: %d fields, more than the scanner's 32-bit seen mask", typ.Name(), len(names))
+		}
+	}
+	var env, payload []string
+	for _, f := range envelopeFields {
+		env = append(env, f.name)
+	}
+	for _, f := range payloadFields {
+		payload = append(payload, f.name)
+	}
+	check(reflect.TypeFor[wireEnvelope](), env)
+	check(reflect.TypeFor[wirePayload](), payload)
+}
+
+func TestScanEnvelopeFallsBack(t *testing.T) {
+	for _, data := range []string{
+		`{"event":"fps","data":{"fps":90,"FPS":80}}`,              // repeated, folded
+		`{"event":"fps","data":{"fps":90,"message":"caf\u00e9"}}`, // escaped string
+		`{"event":"fps","data":{"fps":90,"message":"café"}}`,      // outside ASCII
+		`{"event":"fps","data":{"\u0066ps":90}}`,                  // escaped key
+		`{"event":"fps","data":{"fps":90}`,                        // malformed
+	} {
+		var env wireEnvelope
+		if scanEnvelope([]byte(data), &env) {
+			t.Errorf("scanEnvelope(%s) = true, want false: encoding/json must read it", data)
+		}
+	}
+	var env wireEnvelope
+	if !scanEnvelope([]byte(benchFPSJSON), &env) || env.Data.FPS.v != 89.6 || env.Event.s != "fps" {
+		t.Errorf("scanEnvelope(fps event) = %+v, want it read", env)
 	}
 }
