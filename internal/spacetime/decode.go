@@ -92,8 +92,10 @@ const (
 // connection (or per target, across reconnects); it is not safe for
 // concurrent use.
 //
-// Decoding a binary 0x01 packet allocates nothing. Decoding JSON allocates
-// what encoding/json needs plus the strings the frame carries.
+// Decoding a binary 0x01 packet allocates nothing. A plain JSON envelope
+// (decode_scan.go: keys without escapes, in ASCII, none repeated) is read
+// by a scanner that allocates only the strings the frame carries; any
+// other goes through encoding/json, with the same result.
 type Decoder struct {
 	// Now is the receive clock, for frames without a timestamp (default clock.Now).
 	Now func() time.Time
