@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // The budget for one telemetry frame end to end (decode, rule
@@ -183,6 +184,9 @@ func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) 
 // simulator's frames, end to end (decode, rules, metrics, ring), allocate
 // nothing in steady state.
 func TestProcessFrameAllocatesNothing(t *testing.T) {
+	if testkit.RaceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
 	binaryData, binaryNext := benchBinaryFrame()
 	for _, tc := range []struct {
 		name    string

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 func TestDecodeSkipPoses(t *testing.T) {
@@ -91,6 +93,9 @@ func TestDecodeSkipPosesLeavesOtherFramesAlone(t *testing.T) {
 // TestDecodeSkipPosesAllocatesNothing: the point of the fast path, beside
 // its speed (BenchmarkDecodeJSONTrackingSkipPoses).
 func TestDecodeSkipPosesAllocatesNothing(t *testing.T) {
+	if testkit.RaceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
 	d := Decoder{Now: telClock, SkipPoses: true}
 	var f Frame
 	data := []byte(benchTrackingJSON)
