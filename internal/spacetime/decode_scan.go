@@ -1,11 +1,16 @@
 package spacetime
 
-import "encoding/json"
-
-// This file is Decoder.SkipPoses' fast path: a vr_tracking frame (10 of the
-// 12 frames an instance sends each second) is scanned, not decoded. Decoding
-// its three poses through encoding/json costs several times an fps event;
-// scanning costs one pass over the bytes and allocates nothing.
+// This file reads plain JSON frames without reflection: a validating
+// scanner (eachMember) walks the envelope once, and
+//
+//   - scanTracking, Decoder.SkipPoses' fast path, takes a vr_tracking
+//     frame's kind and time and leaves its poses unread (decoding them
+//     through encoding/json cost several times an fps event);
+//   - scanEnvelope fills the same wireEnvelope json.Unmarshal would.
+//
+// Whatever the scanner doubts (an escape in a key, a repeated key, deep
+// nesting, malformed JSON) goes to encoding/json, which also words the
+// errors. FuzzDecode holds the two paths to the same results.
 
 // scanTracking handles a vr_tracking envelope without decoding its poses.
 // scanned is false when data is not such an envelope, or not plain enough
@@ -37,9 +42,6 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 	if !plain || string(ev) != `"vr_tracking"` || (typ != nil && string(typ) != `"event"` && string(typ) != "null") {
 		return false, nil
 	}
-	if !json.Valid(data) {
-		return false, nil // the full decode words the syntax error
-	}
 	if stamp != nil {
 		var ts wireStamp
 		_ = ts.UnmarshalJSON(stamp) // never fails: a bad stamp sets reason
@@ -68,32 +70,31 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 
 // eachMember calls fn with the key (without its quotes) and the raw value
 // of each member of the JSON object b, in order, until fn returns false.
-// It reports false when fn did, when b is not an object, or when a key has
-// an escape or a byte outside ASCII (encoding/json folds such keys in ways
-// a byte comparison does not). It does not validate values: it finds
-// where they end, so it reads well-formed JSON right and any input without
-// panicking.
+// It reports true only when b is a well-formed JSON object (whitespace
+// around it allowed) and fn never said false. It reports false, without
+// saying why, when fn did, when b is not well-formed JSON or not an object,
+// when it nests deeper than maxScanDepth, or when a key has an escape or a
+// byte outside ASCII (encoding/json folds such keys in ways a byte
+// comparison does not): the callers then leave the frame to encoding/json,
+// which is never wrong, so every doubt here may safely say false.
 func eachMember(b []byte, fn func(key, value []byte) bool) bool {
 	i := skipJSONSpace(b)
 	if i == len(b) || b[i] != '{' {
 		return false
 	}
 	i++
-	for first := true; ; first = false {
-		i += skipJSONSpace(b[i:])
-		if i == len(b) {
-			return false
-		}
-		if b[i] == '}' && first {
-			return true
-		}
-		if b[i] != '"' {
+	i += skipJSONSpace(b[i:])
+	if i < len(b) && b[i] == '}' {
+		return onlySpaceAfter(b, i+1)
+	}
+	for {
+		if i == len(b) || b[i] != '"' {
 			return false
 		}
 		start := i + 1
 		i = start
 		for i < len(b) && b[i] != '"' {
-			if b[i] == '\\' || b[i] >= 0x80 {
+			if b[i] == '\\' || b[i] >= 0x80 || b[i] < 0x20 {
 				return false
 			}
 			i++
@@ -109,11 +110,8 @@ func eachMember(b []byte, fn func(key, value []byte) bool) bool {
 		}
 		i++
 		i += skipJSONSpace(b[i:])
-		end := skipJSONValue(b, i)
-		if end < 0 {
-			return false
-		}
-		if !fn(key, b[i:end]) {
+		end := jsonValueEnd(b, i, 1)
+		if end < 0 || !fn(key, b[i:end]) {
 			return false
 		}
 		i = end + skipJSONSpace(b[end:])
@@ -123,60 +121,157 @@ func eachMember(b []byte, fn func(key, value []byte) bool) bool {
 		switch b[i] {
 		case ',':
 			i++
+			i += skipJSONSpace(b[i:])
 		case '}':
-			return true
+			return onlySpaceAfter(b, i+1)
 		default:
 			return false
 		}
 	}
 }
 
-// skipJSONValue returns the index just past the JSON value that starts at
-// b[i], or -1 when b ends first. Strings honour escapes; objects and arrays
-// end at their matching bracket; anything else (numbers, literals) ends at
-// the next delimiter.
-func skipJSONValue(b []byte, i int) int {
-	depth := 0
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			i++
-			for i < len(b) && b[i] != '"' {
-				if b[i] == '\\' {
-					i++
+// maxScanDepth bounds the nesting eachMember follows; deeper frames go to
+// encoding/json (whose own limit is 10,000).
+const maxScanDepth = 64
+
+func onlySpaceAfter(b []byte, i int) bool { return i+skipJSONSpace(b[i:]) == len(b) }
+
+// jsonValueEnd returns the index just past the well-formed JSON value that
+// starts at b[i], or -1 when there is none (or it nests deeper than
+// maxScanDepth). What follows the value is the caller's to check.
+func jsonValueEnd(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return jsonStringEnd(b, i)
+	case c == '{' || c == '[':
+		if depth >= maxScanDepth {
+			return -1
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i++
+		i += skipJSONSpace(b[i:])
+		if i < len(b) && b[i] == closing {
+			return i + 1
+		}
+		for {
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return -1
+				}
+				if i = jsonStringEnd(b, i); i < 0 {
+					return -1
+				}
+				i += skipJSONSpace(b[i:])
+				if i >= len(b) || b[i] != ':' {
+					return -1
 				}
 				i++
+				i += skipJSONSpace(b[i:])
 			}
-			if i >= len(b) {
+			if i = jsonValueEnd(b, i, depth+1); i < 0 {
+				return -1
+			}
+			i += skipJSONSpace(b[i:])
+			switch {
+			case i >= len(b):
+				return -1
+			case b[i] == closing:
+				return i + 1
+			case b[i] != ',':
 				return -1
 			}
 			i++
-			if depth == 0 {
-				return i
-			}
-		case '{', '[':
-			depth++
-			i++
-		case '}', ']':
-			if depth == 0 {
-				return i // the end of a scalar, or a stray bracket
-			}
-			depth--
-			i++
-			if depth == 0 {
-				return i
-			}
-		case ',', ':', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-			i++
-		default:
-			i++
+			i += skipJSONSpace(b[i:])
+		}
+	case c == '-' || ('0' <= c && c <= '9'):
+		return jsonNumberEnd(b, i)
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+			return i + len(lit)
 		}
 	}
-	if depth != 0 {
+	return -1
+}
+
+// jsonStringEnd returns the index just past the JSON string that starts at
+// b[i] (a quote), or -1 when it is malformed: unterminated, a control
+// character, an unknown escape.
+func jsonStringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c < 0x20:
+			return -1
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return -1
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return -1
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return -1
+					}
+				}
+				i += 4
+			default:
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+// jsonNumberEnd returns the index just past the JSON number that starts at
+// b[i], or -1 when it is malformed (01, 1., .5, 1e, -).
+func jsonNumberEnd(b []byte, i int) int {
+	digits := func(i int) int {
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		i = digits(i)
+	default:
 		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		if j := digits(i + 1); j > i+1 {
+			i = j
+		} else {
+			return -1
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if j := digits(i); j > i {
+			i = j
+		} else {
+			return -1
+		}
 	}
 	return i
 }
@@ -190,9 +285,6 @@ func skipJSONValue(b []byte, i int) int {
 // words any syntax error. FuzzDecode checks the two agree.
 func scanEnvelope(data []byte, env *wireEnvelope) bool {
 	*env = wireEnvelope{}
-	if !json.Valid(data) {
-		return false
-	}
 	return scanMembers(data, envelopeFields[:], env)
 }
 

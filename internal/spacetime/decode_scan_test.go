@@ -1,6 +1,7 @@
 package spacetime
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
@@ -152,5 +153,33 @@ func TestScanEnvelopeFallsBack(t *testing.T) {
 	var env wireEnvelope
 	if !scanEnvelope([]byte(benchFPSJSON), &env) || env.Data.FPS.v != 89.6 || env.Event.s != "fps" {
 		t.Errorf("scanEnvelope(fps event) = %+v, want it read", env)
+	}
+}
+
+// TestJSONValueEndAgreesWithValid: the scanner's validation says a value is
+// well formed exactly when encoding/json does (FuzzDecode explores further).
+func TestJSONValueEndAgreesWithValid(t *testing.T) {
+	for _, v := range []string{
+		`0`, `-0`, `01`, `-`, `1.`, `.5`, `1.5`, `1e`, `1e+`, `1E5`, `-1.5e-3`, `1x`, `+1`,
+		`"a"`, `"a`, "\"a\x01\"", `"\/\b\f\n\r\t\"\\"`, `"\u12aF"`, `"\u12G4"`, `"\x"`, `"\u12"`, "\"caf\xc3\xa9\"",
+		`true`, `tru`, `false`, `nul`, `null`, `nullx`,
+		`[]`, `[ ]`, `[1,]`, `[,1]`, `[1 2]`, `[[1],[2,[3]]]`, `[1`,
+		`{}`, `{ }`, `{"a":1}`, `{"a":1,}`, `{"a"}`, `{"a":}`, `{1:2}`, `{"a":1 "b":2}`, `{"a":[{"b":null}]}`,
+		`{"a":1}}`, ` {"a" : [ 1 , { } ] } `,
+	} {
+		end := jsonValueEnd([]byte(v), skipJSONSpace([]byte(v)), 1)
+		got := end >= 0 && onlySpaceAfter([]byte(v), end)
+		if want := json.Valid([]byte(v)); got != want {
+			t.Errorf("%q: scanner says valid=%v, encoding/json %v", v, got, want)
+		}
+	}
+	deep := strings.Repeat("[", maxScanDepth+1) + strings.Repeat("]", maxScanDepth+1)
+	if jsonValueEnd([]byte(deep), 0, 1) >= 0 {
+		t.Errorf("nesting past maxScanDepth scanned; want it left to encoding/json")
+	}
+	for _, obj := range []string{`{"a":1} x`, `{"a":1`, `{"a":1,}`, `[{"a":1}]`} {
+		if eachMember([]byte(obj), func(_, _ []byte) bool { return true }) {
+			t.Errorf("eachMember(%s) = true, want false", obj)
+		}
 	}
 }
