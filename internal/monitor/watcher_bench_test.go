@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // The issue's budget for one telemetry frame end to end (decode, rule
@@ -57,6 +58,21 @@ func BenchmarkProcessFrameJSON(b *testing.B) {
 // BenchmarkDecodeFrameJSON is the bare decode of BenchmarkProcessFrameJSON's frame.
 func BenchmarkDecodeFrameJSON(b *testing.B) {
 	benchmarkDecodeFrame(b, websocket.TextMessage, []byte(benchFPSJSON), nil)
+}
+
+// benchTrackingJSON is the simulator's vr_tracking event, 10 of the 12
+// frames it sends each second: three poses, two of them with buttons.
+const benchTrackingJSON = `{"type":"event","event":"vr_tracking","timestamp":1765900000,"data":{"headset":{"position":[0.0123,1.6842,0.05],"rotation":[0,0.1189,0,0.9929]},"left_controller":{"position":[-0.2877,1.1,-0.4],"rotation":[0,0.0597,0,0.9982],"buttons":{"grip":0.7,"trigger":0}},"right_controller":{"position":[0.3123,1.1,-0.4],"rotation":[0,0.0597,0,0.9982],"buttons":{"grip":0,"trigger":0.84}}}}`
+
+// BenchmarkProcessFrameTracking processes the simulator's vr_tracking
+// event: data for the telemetry rules, no value to judge.
+func BenchmarkProcessFrameTracking(b *testing.B) {
+	benchmarkProcessFrame(b, websocket.TextMessage, []byte(benchTrackingJSON), nil)
+}
+
+// BenchmarkDecodeFrameTracking is the bare decode of BenchmarkProcessFrameTracking's frame.
+func BenchmarkDecodeFrameTracking(b *testing.B) {
+	benchmarkDecodeFrame(b, websocket.TextMessage, []byte(benchTrackingJSON), nil)
 }
 
 // BenchmarkProcessFrameGzip processes the JSON fps event as a 0x02 frame.
@@ -126,7 +142,7 @@ func warmWatcher(tb testing.TB, msgType int, data []byte, next func()) (*Watcher
 		tb.Fatal(err)
 	}
 	w.begin(clock.now())
-	dec := &spacetime.Decoder{Now: clock.now}
+	dec := &spacetime.Decoder{Now: clock.now, SkipPoses: w.streamOpts.SkipPoses} // as Stream makes it
 	f := &spacetime.Frame{}
 	for range max(DefaultWatcherRingSize, 2*20*60) + 1 {
 		if next != nil {
@@ -134,7 +150,8 @@ func warmWatcher(tb testing.TB, msgType int, data []byte, next func()) (*Watcher
 		}
 		w.processFrame(dec, f, msgType, data)
 	}
-	if !w.run.live || w.run.ring.n != w.run.ring.size {
+	// A vr_tracking frame carries no value for the ring.
+	if !w.run.live || (f.Kind != spacetime.KindVRTracking && w.run.ring.n != w.run.ring.size) {
 		tb.Fatal("warm-up did not reach the steady state")
 	}
 	for _, s := range w.run.engine.States() {
@@ -162,24 +179,39 @@ func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) 
 	}
 }
 
-// TestProcessFrameBinaryAllocatesNothing asserts what
-// BenchmarkProcessFrameBinary reports: a binary frame, end to end (decode,
-// rules, metrics, ring), allocates nothing in steady state.
-func TestProcessFrameBinaryAllocatesNothing(t *testing.T) {
-	data, next := benchBinaryFrame()
-	w, dec, f := warmWatcher(t, websocket.BinaryMessage, data, next)
-	allocs := testing.AllocsPerRun(1000, func() {
-		next()
-		w.processFrame(dec, f, websocket.BinaryMessage, data)
-	})
-	if allocs != 0 {
-		t.Errorf("processing a binary frame allocates %v times, want 0", allocs)
+// TestProcessFrameAllocatesNothing asserts what BenchmarkProcessFrameBinary,
+// BenchmarkProcessFrameTracking and BenchmarkProcessFrameJSON report: the
+// simulator's frames, end to end (decode, rules, metrics, ring), allocate
+// nothing in steady state.
+func TestProcessFrameAllocatesNothing(t *testing.T) {
+	if testkit.RaceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	binaryData, binaryNext := benchBinaryFrame()
+	for _, tc := range []struct {
+		name    string
+		msgType int
+		data    []byte
+		next    func()
+	}{
+		{"binary", websocket.BinaryMessage, binaryData, binaryNext},
+		{"vr_tracking", websocket.TextMessage, []byte(benchTrackingJSON), func() {}},
+		{"JSON fps", websocket.TextMessage, []byte(benchFPSJSON), func() {}},
+	} {
+		w, dec, f := warmWatcher(t, tc.msgType, tc.data, tc.next)
+		allocs := testing.AllocsPerRun(1000, func() {
+			tc.next()
+			w.processFrame(dec, f, tc.msgType, tc.data)
+		})
+		if allocs != 0 {
+			t.Errorf("processing a %s frame allocates %v times, want 0", tc.name, allocs)
+		}
 	}
 }
 
 func benchmarkDecodeFrame(b *testing.B, msgType int, data []byte, next func()) {
 	clock := &benchClock{t: time.Now()}
-	dec := spacetime.Decoder{Now: clock.now}
+	dec := spacetime.Decoder{Now: clock.now, SkipPoses: true} // as the watcher's stream decodes
 	var f spacetime.Frame
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))

@@ -26,6 +26,7 @@ type WatcherOptions struct {
 	// every dial (the instance moves to 8083, 8084 when 8081 is busy:
 	// docs/instance.md, "Ports and availability"). Stream.Now defaults to Now. Stream.OnInvalid,
 	// if set, is called after the watcher has counted the invalid frame.
+	// Stream.SkipPoses is always set: the watcher reads no pose.
 	Stream spacetime.StreamOptions
 	// Rules are the target's thresholds, built from its config. Required.
 	Rules RuleConfig

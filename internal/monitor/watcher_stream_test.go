@@ -287,6 +287,9 @@ func TestWatcherReadLimit(t *testing.T) {
 			streamFrames(c)
 			return
 		}
+		// Built before the first frame goes: under -race on a loaded
+		// machine, building 10 MB can outlast the 300-ms SilenceTimeout.
+		big := []byte(strings.Repeat("x", 10<<20))
 		c.WriteMessage(websocket.TextMessage, []byte(wsFPSFrame))
 		readErr := make(chan error, 1)
 		go func() {
@@ -296,7 +299,7 @@ func TestWatcherReadLimit(t *testing.T) {
 			}
 			readErr <- err
 		}()
-		c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 10<<20))) // fails once the client closes
+		c.WriteMessage(websocket.TextMessage, big) // fails once the client closes
 		readErrs <- <-readErr
 	})
 	env := newWatchEnv(t, []string{ws.url}, func(o *WatcherOptions) { o.Stream.ReadLimit = 1 << 20 })

@@ -92,8 +92,10 @@ const (
 // connection (or per target, across reconnects); it is not safe for
 // concurrent use.
 //
-// Decoding a binary 0x01 packet allocates nothing. Decoding JSON allocates
-// what encoding/json needs plus the strings the frame carries.
+// Decoding a binary 0x01 packet allocates nothing. A plain JSON envelope
+// (decode_scan.go: keys without escapes, in ASCII, none repeated) is read
+// by a scanner that allocates only the strings the frame carries; any
+// other goes through encoding/json, with the same result.
 type Decoder struct {
 	// Now is the receive clock, for frames without a timestamp (default clock.Now).
 	Now func() time.Time
@@ -101,6 +103,21 @@ type Decoder struct {
 	// (default DefaultMaxInflatedBytes): a larger declared size is refused
 	// before inflating, and inflation stops one byte past the declared size.
 	MaxInflatedBytes int
+	// SkipPoses makes a vr_tracking frame a scan rather than a decode, for a
+	// caller that uses only its kind and time (the watcher: the rules count
+	// it as data, and nothing judges a pose). The envelope is read as usual
+	// (Kind, Event, Time, TimeSource), the JSON is checked to be well
+	// formed, and its data must be an object naming a headset or a
+	// controller; the poses themselves are neither read nor checked, so
+	// Headset, LeftController and RightController stay absent, and Level,
+	// Message, Details and Scene empty. A frame that cannot be scanned this
+	// way (a key with an escape or outside ASCII, a repeated key, a type
+	// other than event) is decoded in full. Default false: poses decoded.
+	SkipPoses bool
+
+	// reflectOnly decodes every JSON envelope with encoding/json, never with
+	// scanEnvelope: the reference FuzzDecode compares the scanner with.
+	reflectOnly bool
 
 	littleEndian bool // the byte order of the last good 0x01 packet
 	haveLast     bool
@@ -307,13 +324,13 @@ func (d *Decoder) decodeJSON(data []byte, f *Frame) error {
 	if i := skipJSONSpace(data); i == len(data) || data[i] != '{' {
 		return invalid("", "not a JSON object", nil)
 	}
-	d.env = wireEnvelope{}
-	if err := json.Unmarshal(data, &d.env); err != nil {
-		// A value of the wrong JSON type in a string or object field
-		// (message, data) is tolerated as absent; what matters is
-		// re-checked below. Numbers never cause one: wireFloat reads anything.
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
+	if d.SkipPoses {
+		if scanned, err := scanTracking(data, f); scanned {
+			return err
+		}
+	}
+	if d.reflectOnly || !scanEnvelope(data, &d.env) {
+		if err := d.unmarshalEnvelope(data); err != nil {
 			return invalid("", "malformed JSON", err)
 		}
 	}
@@ -342,6 +359,21 @@ func (d *Decoder) decodeJSON(data []byte, f *Frame) error {
 		f.Kind = KindDesktopFallback
 	}
 	return requireFrameData(f)
+}
+
+// unmarshalEnvelope decodes data into d.env with encoding/json, for what
+// scanEnvelope cannot read. A value of the wrong JSON type in a string or
+// object field (message, data) is tolerated as absent; what matters is
+// re-checked by the caller. Numbers never cause one: wireFloat reads
+// anything.
+func (d *Decoder) unmarshalEnvelope(data []byte) error {
+	d.env = wireEnvelope{}
+	err := json.Unmarshal(data, &d.env)
+	var typeErr *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &typeErr) {
+		return err
+	}
+	return nil
 }
 
 // classifyEnvelope sets f.Kind and f.Event from the envelope's type and event.

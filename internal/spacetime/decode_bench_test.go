@@ -15,8 +15,31 @@ import (
 // BenchmarkDecodeJSONFPS decodes one JSON fps event (the 5-field form of the
 // telemetry guide), reusing the frame as a stream does.
 func BenchmarkDecodeJSONFPS(b *testing.B) {
-	data := []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`)
-	benchmarkDecode(b, websocket.TextMessage, data, nil)
+	benchmarkDecode(b, Decoder{}, websocket.TextMessage, []byte(benchFPSJSON), nil)
+}
+
+// BenchmarkDecodeJSONFPSReflect decodes the same frame with encoding/json,
+// as Decode did before the scanner (and still does what it cannot scan).
+func BenchmarkDecodeJSONFPSReflect(b *testing.B) {
+	benchmarkDecode(b, Decoder{reflectOnly: true}, websocket.TextMessage, []byte(benchFPSJSON), nil)
+}
+
+// benchFPSJSON is the 5-field fps event of the telemetry guide.
+const benchFPSJSON = `{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`
+
+// benchTrackingJSON is the simulator's vr_tracking event, 10 of the 12
+// frames it sends each second: three poses, two of them with buttons.
+const benchTrackingJSON = `{"type":"event","event":"vr_tracking","timestamp":1765900000,"data":{"headset":{"position":[0.0123,1.6842,0.05],"rotation":[0,0.1189,0,0.9929]},"left_controller":{"position":[-0.2877,1.1,-0.4],"rotation":[0,0.0597,0,0.9982],"buttons":{"grip":0.7,"trigger":0}},"right_controller":{"position":[0.3123,1.1,-0.4],"rotation":[0,0.0597,0,0.9982],"buttons":{"grip":0,"trigger":0.84}}}}`
+
+// BenchmarkDecodeJSONTracking decodes the simulator's vr_tracking event.
+func BenchmarkDecodeJSONTracking(b *testing.B) {
+	benchmarkDecode(b, Decoder{}, websocket.TextMessage, []byte(benchTrackingJSON), nil)
+}
+
+// BenchmarkDecodeJSONTrackingSkipPoses scans the same frame as the watcher
+// does (Decoder.SkipPoses); it must report 0 allocs/op.
+func BenchmarkDecodeJSONTrackingSkipPoses(b *testing.B) {
+	benchmarkDecode(b, Decoder{SkipPoses: true}, websocket.TextMessage, []byte(benchTrackingJSON), nil)
 }
 
 // BenchmarkDecodeBinaryFPS decodes one binary 0x01 packet with an
@@ -24,7 +47,7 @@ func BenchmarkDecodeJSONFPS(b *testing.B) {
 func BenchmarkDecodeBinaryFPS(b *testing.B) {
 	data := telBinaryFPS(binary.BigEndian, 1, 89.6, 11.2, 2.4)
 	n := uint32(1)
-	benchmarkDecode(b, websocket.BinaryMessage, data, func() {
+	benchmarkDecode(b, Decoder{}, websocket.BinaryMessage, data, func() {
 		n++
 		binary.BigEndian.PutUint32(data[1:5], n)
 	})
@@ -33,12 +56,11 @@ func BenchmarkDecodeBinaryFPS(b *testing.B) {
 // BenchmarkDecodeGzipFPS decodes one binary 0x02 frame holding the JSON fps
 // event.
 func BenchmarkDecodeGzipFPS(b *testing.B) {
-	data := telGzip(b, []byte(`{"type":"event","event":"fps","timestamp":1765900000,"data":{"fps":89.6,"frame_time_ms":11.2,"physics_time_ms":2.4,"memory_usage_mb":731.5,"cpu_load":0.38}}`), -1, -1)
-	benchmarkDecode(b, websocket.BinaryMessage, data, nil)
+	data := telGzip(b, []byte(benchFPSJSON), -1, -1)
+	benchmarkDecode(b, Decoder{}, websocket.BinaryMessage, data, nil)
 }
 
-func benchmarkDecode(b *testing.B, msgType int, data []byte, next func()) {
-	var d Decoder
+func benchmarkDecode(b *testing.B, d Decoder, msgType int, data []byte, next func()) {
 	var f Frame
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))

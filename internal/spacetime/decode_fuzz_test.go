@@ -1,6 +1,8 @@
 package spacetime
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +31,54 @@ func FuzzDecode(f *testing.F) {
 			}
 			checkFrameSane(t, &fr)
 		}
+		checkSkipPoses(t, msgType, data)
+		checkScanner(t, msgType, data)
 	})
+}
+
+// checkScanner asserts that scanEnvelope reads an envelope exactly as
+// encoding/json does: the same verdict, the same frame.
+func checkScanner(t *testing.T, msgType int, data []byte) {
+	t.Helper()
+	fs, fr, errScan, errRef := decodeTwice(msgType, data, Decoder{}, Decoder{reflectOnly: true})
+	switch {
+	case (errScan == nil) != (errRef == nil):
+		t.Fatalf("scanner says %v, encoding/json says %v", errScan, errRef)
+	case errScan != nil && errScan.Error() != errRef.Error():
+		t.Fatalf("scanner error %q, encoding/json %q", errScan, errRef)
+	case fs != fr:
+		t.Fatalf("scanner frame\n%+v\nencoding/json frame\n%+v", fs, fr)
+	}
+}
+
+// checkSkipPoses asserts that Decoder.SkipPoses changes nothing but the
+// poses: the same verdict and the same frame, except that a vr_tracking
+// frame keeps only its kind, event and time, and may pass although a pose
+// in it is malformed.
+func checkSkipPoses(t *testing.T, msgType int, data []byte) {
+	t.Helper()
+	ff, fs, errFull, errSkip := decodeTwice(msgType, data, Decoder{}, Decoder{SkipPoses: true})
+	var fe *FrameError
+	switch {
+	case errSkip != nil && errFull == nil:
+		t.Fatalf("SkipPoses refused a frame the full decode accepts (%v): %+v", errSkip, ff)
+	case errSkip != nil:
+		if errSkip.Error() != errFull.Error() {
+			t.Fatalf("SkipPoses error %q, full decode %q", errSkip, errFull)
+		}
+	case errFull != nil:
+		if fs.Kind != KindVRTracking || !errors.As(errFull, &fe) || !strings.HasPrefix(fe.Field, "data.") {
+			t.Fatalf("SkipPoses accepted a %s frame the full decode refuses: %v", fs.Kind, errFull)
+		}
+		checkFrameSane(t, &fs)
+	case ff.Kind == KindVRTracking:
+		want := Frame{Kind: ff.Kind, Encoding: ff.Encoding, Event: ff.Event, Time: ff.Time, TimeSource: ff.TimeSource, Received: ff.Received}
+		if fs != want && fs != ff {
+			t.Fatalf("SkipPoses frame %+v, want %+v", fs, want)
+		}
+	case fs != ff:
+		t.Fatalf("SkipPoses changed a %s frame: %+v, want %+v", ff.Kind, fs, ff)
+	}
 }
 
 // checkFrameSane asserts the invariants Decode promises for a good frame.
@@ -78,4 +127,13 @@ func checkFrameSane(t *testing.T, f *Frame) {
 	if f.Received != telNow {
 		t.Fatalf("Received = %v, want the decoder clock", f.Received)
 	}
+}
+
+// decodeTwice decodes data with two fresh decoders, a and b, set as
+// FuzzDecode's.
+func decodeTwice(msgType int, data []byte, a, b Decoder) (fa, fb Frame, errA, errB error) {
+	a.Now, a.MaxInflatedBytes = telClock, 64<<10
+	b.Now, b.MaxInflatedBytes = telClock, 64<<10
+	errA, errB = a.Decode(msgType, data, &fa), b.Decode(msgType, data, &fb)
+	return fa, fb, errA, errB
 }

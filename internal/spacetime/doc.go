@@ -32,9 +32,9 @@
 //
 // A Client is safe for concurrent use and starts no goroutines of its own.
 //
-// The telemetry half (frame.go, decode.go, stream.go, backoff.go) decodes
-// JSON, binary 0x01 and gzip 0x02 frames (Decoder, allocation-free for
-// binary frames), and keeps one WebSocket (Dial, Stream) with URL fallback,
+// The telemetry half (frame.go, decode.go, decode_scan.go, stream.go,
+// backoff.go) decodes JSON, binary 0x01 and gzip 0x02 frames (Decoder,
+// allocation-free for binary frames and plain JSON ones), and keeps one WebSocket (Dial, Stream) with URL fallback,
 // a read limit, ping/pong deadlines, silence detection and the
 // auth_required handshake. Backoff spaces out redials.
 package spacetime

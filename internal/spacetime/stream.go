@@ -103,6 +103,10 @@ type StreamOptions struct {
 	// MaxInflatedBytes caps a gzip frame's decompressed size (default
 	// DefaultMaxInflatedBytes).
 	MaxInflatedBytes int
+	// SkipPoses scans vr_tracking frames instead of decoding their poses
+	// (Decoder.SkipPoses), for a reader that uses only their kind and
+	// time. Default false: poses decoded.
+	SkipPoses bool
 	// NetDial, if set, opens the connection to a URL's host:port instead
 	// of a net.Dialer, e.g. a net.Pipe for a test that runs the stream in
 	// a testing/synctest bubble, where the default durations (60 s, 90 s)
@@ -310,7 +314,7 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 		opts: opts,
 		url:  redactURL(rawURL),
 		conn: conn,
-		dec:  Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes},
+		dec:  Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
 		ctx:  context.Background(),
 		done: make(chan struct{}),
 	}
