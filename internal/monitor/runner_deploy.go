@@ -3,10 +3,11 @@ package monitor
 import (
 	"context"
 
+	"go.uber.org/zap"
+
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
-	"go.uber.org/zap"
 )
 
 // This file is the runner's view of the instance's process and its
