@@ -22,8 +22,8 @@ import (
 // per target. The simulated instances run in the same process, so the
 // figures include their side of each connection (a WebSocket and its
 // goroutines), which the daemon's changes do not move.
-// FOOTPRINT_HEAP_PROFILE names a file for a heap profile taken at the
-// end (go tool pprof -sample_index=inuse_space).
+// FOOTPRINT_PROFILE_DIR names a folder for the profiles taken at the end:
+// heap.pb.gz (go tool pprof -sample_index=inuse_space) and goroutine.txt.
 func BenchmarkFleetFootprint(b *testing.B) {
 	n := 100
 	if s := os.Getenv("FOOTPRINT_TARGETS"); s != "" {
@@ -32,7 +32,7 @@ func BenchmarkFleetFootprint(b *testing.B) {
 			b.Fatalf("FOOTPRINT_TARGETS=%q: %v", s, err)
 		}
 	}
-	if os.Getenv("FOOTPRINT_HEAP_PROFILE") != "" {
+	if os.Getenv("FOOTPRINT_PROFILE_DIR") != "" {
 		runtime.MemProfileRate = 4096 // the default 512 KiB blurs per-target costs
 	}
 	for range b.N {
@@ -74,17 +74,22 @@ func fleetFootprint(b *testing.B, n int) footprint {
 	})
 	time.Sleep(3 * time.Second) // steady state: rings, rollups and buffers filled
 	after := measure()
-	if path := os.Getenv("FOOTPRINT_HEAP_PROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-			b.Fatal(err)
-		}
-		_ = f.Close()
+	if dir := os.Getenv("FOOTPRINT_PROFILE_DIR"); dir != "" {
+		writeProfile(b, filepath.Join(dir, "heap.pb.gz"), "heap", 0)
+		writeProfile(b, filepath.Join(dir, "goroutine.txt"), "goroutine", 1)
 	}
 	return footprint{heap: after.heap - before.heap, stack: after.stack - before.stack, goroutines: after.goroutines - before.goroutines}
+}
+
+func writeProfile(b *testing.B, path, name string, debug int) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if err := pprof.Lookup(name).WriteTo(f, debug); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // measure reads the process's footprint after a full collection.
