@@ -18,8 +18,8 @@ import (
 // process: the daemon, on its defaults, watches a simulated fleet (default
 // 100 instances; FOOTPRINT_TARGETS sets another count) through a target
 // file until every target's stream has delivered frames, then a few more
-// seconds; it reports the live heap and the goroutines the daemon added,
-// per target. The simulated instances run in the same process, so the
+// seconds; it reports the live heap, goroutine stacks and goroutines the
+// daemon added, per target. The simulated instances run in the same process, so the
 // figures include their side of each connection (a WebSocket and its
 // goroutines), which the daemon's changes do not move.
 // FOOTPRINT_PROFILE_DIR names a folder for the profiles taken at the end:
@@ -67,12 +67,16 @@ func fleetFootprint(b *testing.B, n int) footprint {
 		b.Fatal(err)
 	}
 	cfg := testkit.WriteFileIn(b, dir, "config.yaml", "target_files: [targets/*.yaml]\n")
-	startDaemon(b, cfg, daemonSetup{})
+	d := startDaemon(b, cfg, daemonSetup{})
+	defer func() { _ = d.stop() }()
 	testkit.Eventually(b, 60*time.Second, "every instance sending frames", func() (bool, string) {
 		got := instancesSending(fleet)
 		return got == n, fmt.Sprintf("%d of %d instances sending frames", got, n)
 	})
-	time.Sleep(3 * time.Second) // steady state: rings, rollups and buffers filled
+	// A few seconds of frames: buffers, windows and the first rounds'
+	// results in place. (A 2 Hz stream's sample ring reaches its full
+	// 2-minute span later: 8 KiB more per target.)
+	time.Sleep(3 * time.Second)
 	after := measure()
 	if dir := os.Getenv("FOOTPRINT_PROFILE_DIR"); dir != "" {
 		writeProfile(b, filepath.Join(dir, "heap.pb.gz"), "heap", 0)
