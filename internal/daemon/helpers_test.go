@@ -131,7 +131,7 @@ func (n *fakeNotifier) sent() []string {
 
 // runningDaemon is a daemon.Run in a goroutine.
 type runningDaemon struct {
-	t          *testing.T
+	t          testing.TB
 	configFile string
 	stateDir   string
 	port       string // the listener's port
@@ -170,7 +170,7 @@ type daemonSetup struct {
 
 // startDaemon runs the daemon on configFile and waits for READY=1. The
 // daemon is stopped when the test ends, and must stop within 10 s.
-func startDaemon(t *testing.T, configFile string, setup daemonSetup) *runningDaemon {
+func startDaemon(t testing.TB, configFile string, setup daemonSetup) *runningDaemon {
 	t.Helper()
 	if setup.stateDir == "" {
 		setup.stateDir = t.TempDir()
@@ -264,13 +264,13 @@ func (d *runningDaemon) get(path string) (int, string) {
 func tryGet(url string) (int, string, error) { return testkit.Get(url, 5*time.Second) }
 
 // httpDo sends body as JSON (none when "") and returns the status and body.
-func httpDo(t *testing.T, method, url, body string) (int, string) {
+func httpDo(t testing.TB, method, url, body string) (int, string) {
 	t.Helper()
 	return doFrom(t, nil, jsonRequest(t, method, url, body))
 }
 
 // jsonRequest is a request with body as JSON, or no body when it is "".
-func jsonRequest(t *testing.T, method, url, body string) *http.Request {
+func jsonRequest(t testing.TB, method, url, body string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -284,7 +284,7 @@ func jsonRequest(t *testing.T, method, url, body string) *http.Request {
 
 // doFrom sends req from the local address src (nil: the kernel's choice)
 // and returns the status and body.
-func doFrom(t *testing.T, src net.IP, req *http.Request) (int, string) {
+func doFrom(t testing.TB, src net.IP, req *http.Request) (int, string) {
 	t.Helper()
 	tr := &http.Transport{DisableKeepAlives: true}
 	if src != nil {

@@ -98,6 +98,7 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 				BackoffInitial: tc.Telemetry.BackoffInitial,
 				BackoffMax:     tc.Telemetry.BackoffMax,
 				PollMemory:     pollMemory,
+				SampleSpan:     max(tc.Checks.ThresholdWindow, DefaultWatcherSampleSpan),
 				TickInterval:   watcherTick(m.opts.Wait),
 				OnStream: func(s StreamState) {
 					if probe != nil {

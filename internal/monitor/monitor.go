@@ -225,15 +225,11 @@ func (m *Monitor) startLocked(t *target, batch int) error {
 		var side sync.WaitGroup
 		t.runner.reannounceChecks(m.opts.Now())
 		roundWait, dialWait := startOffsets(t.cfg.Name, t.cfg.Schedule, batch)
-		side.Go(func() {
-			if !clock.Sleep(ctx, m.opts.Wait(roundWait)) {
-				return
-			}
-			if isInterval {
-				side.Go(func() { tickRounds(ctx, m.opts.Wait(every), func() { side.Go(t.job.Run) }) })
-			}
-			t.job.Run()
-		})
+		var period time.Duration
+		if isInterval {
+			period = m.opts.Wait(every)
+		}
+		rounds := startRoundTimer(m.opts.Wait(roundWait), period, &side, t.job.Run)
 		if t.probe != nil {
 			side.Go(func() { t.probe.run(ctx, t.runner, t.job.Run) })
 		}
@@ -243,6 +239,7 @@ func (m *Monitor) startLocked(t *target, batch int) error {
 			}
 		}
 		<-ctx.Done()
+		rounds.stop()
 		side.Wait()
 	}()
 	return nil

@@ -11,10 +11,18 @@ import (
 // 2–10 frames/s a 5-s window needs 10–50. A power of two, for the mask.
 const smootherCap = 256
 
-// smoother is the mean of the samples within a span of the latest one.
+// smootherMinRoom is a smoother's first room (a power of two): a 5-s window
+// of a 2 Hz stream fits.
+const smootherMinRoom = 16
+
+// smoother is the mean of the samples within a span of the latest one. Its
+// room starts empty and doubles, up to smootherCap, only when the samples
+// within the span fill it: a target pays for its own stream's rate (a few
+// hundred bytes at 2 Hz), not for the fastest allowed (8 KiB for the two
+// smoothers of every target).
 type smoother struct {
-	at      [smootherCap]time.Duration
-	v       [smootherCap]float64
+	at      []time.Duration
+	v       []float64
 	head, n int
 	sum     float64
 }
@@ -25,17 +33,32 @@ func (s *smoother) reset() { s.head, s.n, s.sum = 0, 0, 0 }
 func (s *smoother) add(c, span time.Duration, v float64) float64 {
 	for s.n > 0 && (c-s.at[s.head] >= span || s.n == smootherCap) {
 		s.sum -= s.v[s.head]
-		s.head = (s.head + 1) & (smootherCap - 1)
+		s.head = (s.head + 1) & (len(s.at) - 1)
 		s.n--
 	}
 	if s.n == 0 {
 		s.sum = 0 // drop accumulated rounding
 	}
-	i := (s.head + s.n) & (smootherCap - 1)
+	if s.n == len(s.at) {
+		s.grow()
+	}
+	i := (s.head + s.n) & (len(s.at) - 1)
 	s.at[i], s.v[i] = c, v
 	s.n++
 	s.sum += v
 	return s.sum / float64(s.n)
+}
+
+// grow doubles the room (at least smootherMinRoom), keeping the samples in
+// order.
+func (s *smoother) grow() {
+	size := max(2*len(s.at), smootherMinRoom)
+	at, v := make([]time.Duration, size), make([]float64, size)
+	for i := range s.n {
+		j := (s.head + i) & (len(s.at) - 1)
+		at[i], v[i] = s.at[j], s.v[j]
+	}
+	s.at, s.v, s.head = at, v, 0
 }
 
 // Growth fit parameters: the window is cut into growthBuckets buckets of

@@ -1,9 +1,9 @@
 package monitor
 
 import (
-	"context"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
@@ -20,10 +20,10 @@ func scheduleSpec(s config.Schedule) string {
 // scheduleInterval is the period of a schedule that is an interval
 // (interval, or cron "@every ..."), and false for a cron expression.
 //
-// Intervals run on a ticker, not on the cron scheduler: robfig/cron
+// Intervals run on a timer (roundTimer), not on the cron scheduler: robfig/cron
 // computes its next run in wall-clock time, so a wall clock stepped back
 // an hour (an NTP correction, a VM restored) would pause the checks for
-// that hour. A ticker counts on the monotonic clock, so the poll cadence
+// that hour. A timer counts on the monotonic clock, so the poll cadence
 // holds across steps (reliability scenario 13). A cron expression names
 // wall-clock times and follows the wall clock, as cron does.
 func scheduleInterval(s config.Schedule) (time.Duration, bool) {
@@ -37,20 +37,50 @@ func scheduleInterval(s config.Schedule) (time.Duration, bool) {
 	return 0, false
 }
 
-// tickRounds calls start every period, on the monotonic clock, until ctx
-// is done. start must not block: a round runs beside the ticks, and the
-// job's SkipIfStillRunning skips a tick that falls inside a round.
-func tickRounds(ctx context.Context, period time.Duration, start func()) {
-	ticker := time.NewTicker(period)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			start()
-		}
+// roundTimer starts a target's rounds from a timer rather than from a
+// goroutine parked per target: the first after a delay, then, for an
+// interval, every period on the monotonic clock, until stop. Each round
+// runs on a goroutine of its own, counted in wg; the job's
+// SkipIfStillRunning skips a round that falls inside the previous one.
+type roundTimer struct {
+	period time.Duration // 0: no rounds after the first
+	wg     *sync.WaitGroup
+	run    func()
+
+	mu      sync.Mutex // orders the timer's rounds with stop
+	stopped bool
+	timer   *time.Timer
+}
+
+// startRoundTimer runs run after first, then every period if it is
+// positive.
+func startRoundTimer(first, period time.Duration, wg *sync.WaitGroup, run func()) *roundTimer {
+	rt := &roundTimer{period: period, wg: wg, run: run}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.timer = time.AfterFunc(first, rt.fire)
+	return rt
+}
+
+func (rt *roundTimer) fire() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.stopped {
+		return
 	}
+	if rt.period > 0 {
+		rt.timer.Reset(rt.period)
+	}
+	rt.wg.Go(rt.run)
+}
+
+// stop ends the rounds: none starts after it returns, and wg counts every
+// one that started.
+func (rt *roundTimer) stop() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.stopped = true
+	rt.timer.Stop()
 }
 
 // startOffsets are how long after its start a target's first check round

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -89,4 +90,38 @@ func TestCronExpressionsUseTheScheduler(t *testing.T) {
 			t.Errorf("scheduleInterval(%q) = %v, %v; want interval %v", c.cron, d, ok, c.interval)
 		}
 	}
+}
+
+// TestRoundTimer: the first round after its delay, then one a period, each
+// counted in the WaitGroup; none after stop, even one already due.
+func TestRoundTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var wg sync.WaitGroup
+		var runs atomic.Int32
+		rt := startRoundTimer(time.Minute, 5*time.Minute, &wg, func() { runs.Add(1) })
+		for _, step := range []struct {
+			after time.Duration
+			want  int32
+		}{{59 * time.Second, 0}, {time.Second, 1}, {5*time.Minute - time.Second, 1}, {time.Second, 2}, {10 * time.Minute, 4}} {
+			time.Sleep(step.after)
+			synctest.Wait()
+			if got := runs.Load(); got != step.want {
+				t.Fatalf("%d rounds after %s more, want %d", got, step.after, step.want)
+			}
+		}
+		rt.stop()
+		time.Sleep(time.Hour)
+		wg.Wait()
+		if got := runs.Load(); got != 4 {
+			t.Errorf("%d rounds an hour after stop, want still 4", got)
+		}
+
+		once := startRoundTimer(0, 0, &wg, func() { runs.Add(1) })
+		time.Sleep(time.Hour)
+		wg.Wait()
+		once.stop()
+		if got := runs.Load(); got != 5 {
+			t.Errorf("%d rounds after a one-off timer, want 5: one more", got)
+		}
+	})
 }

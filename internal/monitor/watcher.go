@@ -49,10 +49,16 @@ const (
 	DefaultWatcherBackoffMax        = 60 * time.Second
 	DefaultWatcherBackoffResetAfter = 30 * time.Second
 	DefaultWatcherTickInterval      = time.Second
-	// DefaultWatcherRingSize keeps 15 minutes of samples at 10 FPS samples
-	// per second, the fastest rate documented (binary frames at 10 Hz,
-	// docs/instance.md, "Intervals and keep-alive"); at the usual 2 per second it keeps 75 minutes.
+	// DefaultWatcherRingSize bounds the samples kept whatever the rate:
+	// 15 minutes at 10 FPS samples per second, the fastest rate documented
+	// (binary frames at 10 Hz, docs/instance.md, "Intervals and
+	// keep-alive"), which the default span never needs.
 	DefaultWatcherRingSize = 9000
+	// DefaultWatcherSampleSpan is how far back the samples are kept: four
+	// review feeds (ReviewFeedInterval), so that a feed a minute or so late
+	// still finds every sample since the last one. The daemon keeps the
+	// longer of this and checks.threshold_window, check 10's window.
+	DefaultWatcherSampleSpan = 4 * ReviewFeedInterval
 )
 
 // framePool is how many frames a connection's reader may have in flight:
@@ -125,7 +131,7 @@ func NewWatcher(opts WatcherOptions) (*Watcher, error) {
 		w.streamOpts.Now = opts.Stream.Now
 	}
 	w.run.engine = engine
-	w.run.ring.size = opts.RingSize
+	w.run.ring.limit, w.run.ring.span = opts.RingSize, opts.SampleSpan.Nanoseconds()
 	w.run.firing = NewRuleGauges(opts.Metrics, opts.Target)
 	w.run.events = make([]event.Event, 0, numRules)
 	w.pub.status = WatcherStatus{Target: opts.Target, Rules: engine.States()}

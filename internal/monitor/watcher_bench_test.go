@@ -150,8 +150,9 @@ func warmWatcher(tb testing.TB, msgType int, data []byte, next func()) (*Watcher
 		}
 		w.processFrame(dec, f, msgType, data)
 	}
-	// A vr_tracking frame carries no value for the ring.
-	if !w.run.live || (f.Kind != spacetime.KindVRTracking && w.run.ring.n != w.run.ring.size) {
+	// A vr_tracking frame carries no value for the ring; otherwise the ring
+	// spans its DefaultWatcherSampleSpan.
+	if !w.run.live || (f.Kind != spacetime.KindVRTracking && (w.run.ring.n == 0 || w.run.ring.buf[w.run.ring.head].at > clock.t.Add(-DefaultWatcherSampleSpan).UnixNano())) {
 		tb.Fatal("warm-up did not reach the steady state")
 	}
 	for _, s := range w.run.engine.States() {

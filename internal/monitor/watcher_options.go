@@ -73,10 +73,13 @@ type WatcherOptions struct {
 	// TickInterval is how often the rules are judged without a frame, for
 	// the time-based transitions (default 1s; must be below Rules.MaxGap).
 	TickInterval time.Duration
-	// RingSize is how many FPS/memory samples Window can look back on
-	// (default DefaultWatcherRingSize). The ring is allocated at the first
-	// sample, at 32 bytes a sample.
+	// RingSize bounds the FPS/memory samples Window and SamplesSince can
+	// look back on (default DefaultWatcherRingSize), at 32 bytes a sample.
 	RingSize int
+	// SampleSpan is how far back Window and SamplesSince can look: samples
+	// older than the newest by more are dropped, and the ring grows only
+	// to the samples within it (default DefaultWatcherSampleSpan, 2m).
+	SampleSpan time.Duration
 	// PollMemory, if set, reads the target's memory (MiB) from /performance,
 	// or says why it cannot. The watcher calls it every
 	// Rules.MemoryPollInterval while the stream carries no memory, on a
@@ -128,6 +131,7 @@ func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
 	}{
 		{"BackoffInitial", o.BackoffInitial}, {"BackoffMax", o.BackoffMax},
 		{"BackoffResetAfter", o.BackoffResetAfter}, {"TickInterval", o.TickInterval},
+		{"SampleSpan", o.SampleSpan},
 	} {
 		if d.v < 0 {
 			bad(d.name, "must be ≥ 0 (0 means the default), got %s", d.v)
@@ -150,6 +154,7 @@ func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
 		bad("TickInterval", "must be below Rules.MaxGap (%s), got %s: the rules need a tick within every MaxGap", o.Rules.MaxGap, o.TickInterval)
 	}
 	o.RingSize = cmp.Or(o.RingSize, DefaultWatcherRingSize)
+	o.SampleSpan = cmp.Or(o.SampleSpan, DefaultWatcherSampleSpan)
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(prometheus.NewRegistry())
 	}

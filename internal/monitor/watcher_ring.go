@@ -2,12 +2,16 @@ package monitor
 
 import "time"
 
-// sampleRing keeps the latest FPS and memory samples for Window. It is
-// allocated once, at the first push, and never grows.
+// sampleRing keeps the FPS and memory samples of the last span, at most
+// limit of them. It starts empty and grows (doubling) only while the
+// samples within span outnumber its room, so that its size follows the
+// stream's rate: 15 minutes of 10 Hz telemetry for every target made
+// per-target memory the daemon's largest cost.
 type sampleRing struct {
 	buf     []ringSample
 	head, n int
-	size    int
+	span    int64 // Unix ns: samples older than the newest by more are dropped
+	limit   int   // most samples kept, whatever the span
 }
 
 // ringSample is a Sample in 32 bytes.
@@ -22,10 +26,10 @@ const (
 	ringHasMemory
 )
 
+// ringMinSize is the room of a ring's first allocation.
+const ringMinSize = 16
+
 func (r *sampleRing) push(s *Sample) {
-	if r.buf == nil {
-		r.buf = make([]ringSample, r.size)
-	}
 	e := ringSample{at: s.At.UnixNano(), fps: s.FPS, mem: s.MemoryMB}
 	if s.HasFPS {
 		e.has |= ringHasFPS
@@ -33,27 +37,51 @@ func (r *sampleRing) push(s *Sample) {
 	if s.HasMemory {
 		e.has |= ringHasMemory
 	}
+	for r.n > 0 && r.buf[r.head].at < e.at-r.span {
+		r.drop()
+	}
+	if r.n == len(r.buf) {
+		if len(r.buf) < r.limit {
+			r.grow()
+		} else {
+			r.drop()
+		}
+	}
 	i := r.head + r.n
-	if i >= r.size {
-		i -= r.size
+	if i >= len(r.buf) {
+		i -= len(r.buf)
 	}
 	r.buf[i] = e
-	if r.n < r.size {
-		r.n++
-	} else if r.head++; r.head == r.size {
+	r.n++
+}
+
+// drop forgets the oldest sample.
+func (r *sampleRing) drop() {
+	if r.head++; r.head == len(r.buf) {
 		r.head = 0
 	}
+	r.n--
+}
+
+// grow doubles the room, up to limit, keeping the samples in order.
+func (r *sampleRing) grow() {
+	buf := make([]ringSample, min(max(2*len(r.buf), ringMinSize), r.limit))
+	for i := range r.n {
+		buf[i] = r.buf[(r.head+i)%len(r.buf)]
+	}
+	r.buf, r.head = buf, 0
 }
 
 // since returns, oldest first, the samples taken at or after from (Unix ns).
 func (r *sampleRing) since(from int64) []Sample {
+	size := len(r.buf)
 	k := 0 // samples to return, counted from the newest
-	for k < r.n && r.buf[(r.head+r.n-1-k)%r.size].at >= from {
+	for k < r.n && r.buf[(r.head+r.n-1-k)%size].at >= from {
 		k++
 	}
 	out := make([]Sample, k)
 	for i := range k {
-		e := r.buf[(r.head+r.n-k+i)%r.size]
+		e := r.buf[(r.head+r.n-k+i)%size]
 		out[i] = Sample{
 			At:  time.Unix(0, e.at),
 			FPS: e.fps, HasFPS: e.has&ringHasFPS != 0,

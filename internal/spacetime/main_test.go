@@ -7,7 +7,7 @@ import (
 )
 
 // TestMain fails the package's tests if any goroutine outlives them: a
-// Stream's pinger, a test server's handler, a simulator's loops.
+// Stream's ping in flight, a test server's handler, a simulator's loops.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }

@@ -203,7 +203,8 @@ func (s StreamStats) Total() uint64 {
 // it; Close ends it. Next must be called from one goroutine at a time;
 // Stats, URL, RequestSnapshot and Close are safe from any goroutine.
 //
-// A Stream runs one goroutine of its own, which sends pings until Close.
+// A Stream parks no goroutine of its own: a timer sends its pings (each on
+// a short-lived goroutine) until the stream stops.
 // It does not reconnect: a Stream whose Next failed is finished, and the
 // caller dials anew (with a Backoff).
 type Stream struct {
@@ -236,10 +237,14 @@ type Stream struct {
 
 	closed   atomic.Bool
 	stopOnce sync.Once
-	done     chan struct{} // closed when the stream stops; ends the pinger
+	done     chan struct{} // closed when the stream stops; ends the pings
 	causeMu  sync.Mutex
-	cause    error // why the pinger stopped the stream, if it did
-	wg       sync.WaitGroup
+	cause    error // why a ping stopped the stream, if one did
+
+	// pingMu serialises the pings with Close, which takes it to wait out
+	// a ping in flight; pingTimer sends the next one.
+	pingMu    sync.Mutex
+	pingTimer *time.Timer
 }
 
 // Dial connects to the first of opts.URLs that accepts a WebSocket
@@ -264,6 +269,7 @@ func Dial(ctx context.Context, opts StreamOptions) (*Stream, error) {
 		dialer := websocket.Dialer{ // no Proxy: the instance is local
 			HandshakeTimeout: opts.DialTimeout,
 			TLSClientConfig:  opts.TLSConfig.Clone(),
+			WriteBufferPool:  &writeBuffers,
 			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				dial := opts.NetDial
 				if dial == nil {
@@ -301,6 +307,12 @@ func Dial(ctx context.Context, opts StreamOptions) (*Stream, error) {
 	return nil, &failed
 }
 
+// writeBuffers lends every stream its write buffer for the length of a
+// write: a stream writes a few small commands a minute (auth, pings), so
+// a buffer of its own (4 KiB) for every target was memory held for
+// nothing.
+var writeBuffers sync.Pool
+
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -337,8 +349,9 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 		}
 		return nil
 	})
-	s.wg.Add(1)
-	go s.pinger()
+	s.pingMu.Lock()
+	s.pingTimer = time.AfterFunc(opts.PingPeriod, s.ping)
+	s.pingMu.Unlock()
 	return s
 }
 
@@ -560,29 +573,31 @@ func (s *Stream) writeText(msg []byte) error {
 	return s.conn.WriteMessage(websocket.TextMessage, msg)
 }
 
-// pinger keeps a quiet connection alive and proves it is: a WebSocket ping
-// (answered by any library) and the documented {"command":"ping"}.
-func (s *Stream) pinger() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.opts.PingPeriod)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-		}
-		err := s.conn.WriteControl(websocket.PingMessage, nil, clock.Deadline(s.opts.WriteTimeout))
-		if err != nil {
-			err = fmt.Errorf("telemetry %s: send ping: %w", s.url, err)
-		} else if !s.opts.DisableCommandPing {
-			err = s.sendCommand("ping")
-		}
-		if err != nil {
-			s.stop(err)
-			return
-		}
+// ping keeps a quiet connection alive and proves it is: a WebSocket ping
+// (answered by any library) and the documented {"command":"ping"}. The
+// timer runs it every PingPeriod until the stream stops; a failed ping
+// stops the stream. A timer in place of a goroutine per stream: a parked
+// goroutine's stack for every target was a large share of a fleet's
+// memory, for work done every 25 s.
+func (s *Stream) ping() {
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	select {
+	case <-s.done:
+		return
+	default:
 	}
+	err := s.conn.WriteControl(websocket.PingMessage, nil, clock.Deadline(s.opts.WriteTimeout))
+	if err != nil {
+		err = fmt.Errorf("telemetry %s: send ping: %w", s.url, err)
+	} else if !s.opts.DisableCommandPing {
+		err = s.sendCommand("ping")
+	}
+	if err != nil {
+		s.stop(err)
+		return
+	}
+	s.pingTimer.Reset(s.opts.PingPeriod)
 }
 
 // fail ends the stream from Next with err, which Next returns from now on.
@@ -604,6 +619,7 @@ func (s *Stream) stop(cause error) {
 	}
 	s.stopOnce.Do(func() {
 		close(s.done)
+		s.pingTimer.Stop()
 		s.stopWatching()
 		// A polite close frame first; the server may be gone, so briefly.
 		_ = s.conn.WriteControl(websocket.CloseMessage,
@@ -618,11 +634,13 @@ func (s *Stream) stopCause() error {
 	return s.cause
 }
 
-// Close ends the stream and waits for its goroutine. It may be called more
-// than once, and while Next is blocked (Next then returns ErrStreamClosed).
+// Close ends the stream and waits for a ping in flight. It may be called
+// more than once, and while Next is blocked (Next then returns
+// ErrStreamClosed).
 func (s *Stream) Close() error {
 	s.closed.Store(true)
 	s.stop(nil)
-	s.wg.Wait()
+	s.pingMu.Lock() // a ping that fires from now on sees done and returns
+	s.pingMu.Unlock()
 	return nil
 }
