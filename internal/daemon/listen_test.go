@@ -2,16 +2,9 @@ package daemon_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -110,8 +103,13 @@ func TestListenVsock(t *testing.T) {
 func TestWebConfigTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	pool := selfSignedCert(t, dir)
-	webConfig := testkit.WriteFileIn(t, dir, "web.yml", "tls_server_config:\n  cert_file: "+filepath.Join(dir, "cert.pem")+"\n  key_file: "+filepath.Join(dir, "key.pem")+"\n")
+	// crypto/tls checks the certificate against the real clock, so its
+	// validity is around the real now.
+	now := time.Now()
+	ca := testkit.NewCA(t, now.Add(-time.Hour), now.Add(time.Hour))
+	certFile, keyFile := ca.IssueFiles(t, dir, now.Add(-time.Hour), now.Add(time.Hour), "127.0.0.1")
+	pool := ca.Pool()
+	webConfig := testkit.WriteFileIn(t, dir, "web.yml", "tls_server_config:\n  cert_file: "+certFile+"\n  key_file: "+keyFile+"\n")
 	addr, err := runOn(t, webFlags(webConfig, "127.0.0.1:0"))
 	if err != nil {
 		t.Fatal(err)
@@ -128,39 +126,4 @@ func TestWebConfigTLS(t *testing.T) {
 	if code, _, err := tryGet("http://" + addr.String() + "/-/healthy"); err == nil && code == http.StatusOK {
 		t.Error("plain HTTP got 200 from a TLS listener")
 	}
-}
-
-// selfSignedCert writes cert.pem and key.pem for 127.0.0.1 under dir and
-// returns a pool that trusts the certificate. crypto/tls checks it against
-// the real clock, so its validity is around the real now.
-func selfSignedCert(t *testing.T, dir string) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "spacetime-watch test"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.WriteFileIn(t, dir, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	testkit.WriteFileIn(t, dir, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool
 }

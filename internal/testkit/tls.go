@@ -92,6 +92,24 @@ func (ca *CA) Issue(tb testing.TB, notBefore, notAfter time.Time, hosts ...strin
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key}
 }
 
+// IssueFiles issues a certificate as Issue does and writes it (with the
+// CA after it) to dir/cert.pem and its key to dir/key.pem, as a server's
+// cert_file and key_file; it returns their paths.
+func (ca *CA) IssueFiles(tb testing.TB, dir string, notBefore, notAfter time.Time, hosts ...string) (certFile, keyFile string) {
+	tb.Helper()
+	cert := ca.Issue(tb, notBefore, notAfter, hosts...)
+	keyDER, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var chain []byte
+	for _, der := range cert.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	return WriteFileIn(tb, dir, "cert.pem", string(chain)),
+		WriteFileIn(tb, dir, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
+}
+
 func newKey(tb testing.TB) *ecdsa.PrivateKey {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
