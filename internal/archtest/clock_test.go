@@ -53,7 +53,7 @@ func TestOnlyTheClockReadsTheWallClock(t *testing.T) {
 }
 
 // testOnlyPackages are the shared test helpers.
-var testOnlyPackages = []string{"internal/testkit", "internal/sim/simtest"}
+var testOnlyPackages = []string{"internal/testkit", "internal/sim/simtest", "internal/alert/slackfake/slackfaketest"}
 
 // TestTestkitIsForTestsOnly: the shared test helpers never reach the binaries.
 func TestTestkitIsForTestsOnly(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
@@ -45,8 +45,7 @@ const fastRules = `  thresholds:
 // message; silences, the outbox and notify test work through the API; the
 // webhook URL never leaks.
 func TestAlertingEndToEnd(t *testing.T) {
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	sentinel := slack.URL() + "/services/T0SENTINEL/B0SENTINEL/SENTINELsecretXYZ"
 	dir := t.TempDir()
 	webhookFile := filepath.Join(dir, "slack-webhook")

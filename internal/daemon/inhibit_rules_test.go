@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
-	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
@@ -23,8 +23,7 @@ import (
 // listed as inhibited under "inhibit_rules[0]"; when FPS comes back to 70,
 // fps_low is notified on its own after inhibit_release.
 func TestUserInhibitRuleFromConfig(t *testing.T) {
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	dir := t.TempDir()
 	webhookFile := filepath.Join(dir, "slack-webhook")
 	testkit.WriteFile(t, webhookFile, slack.WebhookURL()+"\n")

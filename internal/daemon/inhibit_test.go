@@ -11,6 +11,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
@@ -89,8 +90,7 @@ const fastTelemetry = `  telemetry: {down_for: 1s, backoff_initial: 100ms, backo
 // returns the target's token file.
 func startAlertingDaemon(t *testing.T, s *sim.Sim, setup alertingSetup) (*runningDaemon, *slackfake.Server, string) {
 	t.Helper()
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	dir := t.TempDir()
 	webhookFile := filepath.Join(dir, "slack-webhook")
 	testkit.WriteFile(t, webhookFile, slack.WebhookURL()+"\n")

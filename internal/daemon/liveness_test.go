@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
@@ -19,8 +20,7 @@ import (
 // /-/healthy stays 200 and WATCHDOG=1 keeps coming.
 func TestSlackOutageKeepsDaemonHealthy(t *testing.T) {
 	const watchdog = 2 * time.Second // a busy budget of 1 s
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	faults := make([]slackfake.Fault, 0, 12)
 	for range 10 {
 		faults = append(faults, slackfake.ServerError(503))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
@@ -39,8 +40,7 @@ func sinksYAML(dir string, names ...string) string {
 // targets), logs each problem and sets the reload metric to 0.
 func TestReloadSinks(t *testing.T) {
 	t.Parallel()
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	down := slackfake.New()
 	downURL := down.WebhookURL()
 	down.Close() // connection refused: every attempt fails, to be retried

@@ -18,7 +18,7 @@ import (
 	"unicode"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
-	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/cli"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
@@ -76,8 +76,7 @@ func TestWebhookSecretNeverEchoed(t *testing.T) {
 		fmt.Fprintf(w, "%s %s", echoForms[int(n)%len(echoForms)](u), body)
 	}))
 	t.Cleanup(echo.Close)
-	team := slackfake.New()
-	t.Cleanup(team.Close)
+	team := slackfaketest.Start(t)
 
 	const lastSegment = "EchoSecret7d1f9a2cQ"
 	secretURL := echo.URL + "/services/T0ECHO000/B0ECHO000/" + lastSegment

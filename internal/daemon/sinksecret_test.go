@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
-	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/cli"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
@@ -22,8 +22,7 @@ import (
 // reaches the other sink, and creating the file heals the sink at its next
 // attempt, with the daemon still running.
 func TestMissingSinkSecretHealsWithoutRestart(t *testing.T) {
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "oncall-webhook") // created later
 	teamFile := testkit.WriteFileIn(t, dir, "team-webhook", slack.WebhookURL()+"\n")

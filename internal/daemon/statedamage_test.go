@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
@@ -46,8 +47,7 @@ func botAlertingYAML(t *testing.T, dir string, slack *slackfake.Server) string {
 // "main", whose FPS is fps, alerting to the fake Slack.
 func startBotDaemon(t *testing.T, stateDir string, fps int) (*runningDaemon, *slackfake.Server, *sim.Sim) {
 	t.Helper()
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	s := simtest.Start(t, sim.Options{})
 	if err := s.PatchFaults(fmt.Appendf(nil, `{"fps": %d}`, fps)); err != nil {
 		t.Fatal(err)

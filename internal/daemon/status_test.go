@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
@@ -21,8 +22,7 @@ import (
 // Slack's recovery and the instance's recovery.
 func TestSystemdStatus(t *testing.T) {
 	t.Parallel()
-	slack := slackfake.New()
-	t.Cleanup(slack.Close)
+	slack := slackfaketest.Start(t)
 	dir := t.TempDir()
 	webhookFile := testkit.WriteFileIn(t, dir, "slack-webhook", slack.URL()+"/services/T0/B0/status-test\n")
 	main, other := simtest.Start(t, sim.Options{}), simtest.Start(t, sim.Options{})

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/daemon"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -49,8 +49,7 @@ func TestWedgedLoopStopsTheWatchdog(t *testing.T) {
 			// Each case waits on its child's watchdog most of the time:
 			// two at once (-parallel, GOMAXPROCS) halve the wall time.
 			t.Parallel()
-			slack := slackfake.New()
-			t.Cleanup(slack.Close)
+			slack := slackfaketest.Start(t)
 			configFile := fpsLowSetup(t, slack, "")
 			stateDir := filepath.Join(t.TempDir(), "state")
 

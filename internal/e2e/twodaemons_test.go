@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
+	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake/slackfaketest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -30,8 +31,7 @@ import (
 func TestTwoDaemonsOneSlackMessage(t *testing.T) {
 	bin := testkit.Tool(t, "prometheus-alertmanager")
 	began := time.Now()
-	fake := slackfake.New()
-	t.Cleanup(fake.Close)
+	fake := slackfaketest.Start(t)
 
 	dir := t.TempDir()
 	config := filepath.Join(dir, "alertmanager.yml")
