@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
@@ -231,8 +232,8 @@ func (w *Watcher) Window(ctx context.Context, d time.Duration) ([]Sample, error)
 			return nil, w.unavailable()
 		}
 		if short := rep.liveSince.Add(d).Sub(rep.now); short > 0 && !waited {
-			if err := sleepCtx(ctx, short); err != nil {
-				return nil, fmt.Errorf("telemetry of %s: connected %s ago, waiting for a %s window: %w", w.target, rep.now.Sub(rep.liveSince).Round(time.Millisecond), d, err)
+			if !clock.Sleep(ctx, short) {
+				return nil, fmt.Errorf("telemetry of %s: connected %s ago, waiting for a %s window: %w", w.target, rep.now.Sub(rep.liveSince).Round(time.Millisecond), d, ctx.Err())
 			}
 			continue
 		}
@@ -241,17 +242,6 @@ func (w *Watcher) Window(ctx context.Context, d time.Duration) ([]Sample, error)
 			return nil, fmt.Errorf("%w: no FPS or memory sample in the last %s on %s (the stream carries other frames only)", ErrTelemetryUnavailable, d, st.URL)
 		}
 		return rep.samples, nil
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
