@@ -116,7 +116,7 @@ func TestTargetFiles(t *testing.T) {
 	if n, _ := value(s, "spacetime_watch_target_files_last_read_successful", nil); n != 1 {
 		t.Errorf("last_read_successful = %v after a good file, want 1", n)
 	}
-	if n, _ := value(s, "spacetime_watch_targets", nil); n != 1 {
+	if n, _ := value(s, "spacetime_watch_targets", map[string]string{"shard": "0"}); n != 1 {
 		t.Errorf("spacetime_watch_targets = %v after beta left, want 1", n)
 	}
 	if code, _ := d.get("/metrics"); code != http.StatusOK {

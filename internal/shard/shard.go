@@ -37,13 +37,8 @@ func (s Spec) String() string {
 }
 
 // Label is the value of the shard label on the daemon's own metrics and
-// alerts: K, or "" when not sharded.
-func (s Spec) Label() string {
-	if s.Count == 0 {
-		return ""
-	}
-	return strconv.Itoa(s.Index)
-}
+// alerts: K, which is 0 when not sharded (the one shard of one).
+func (s Spec) Label() string { return strconv.Itoa(s.Index) }
 
 // Parse reads "K/N" (--shard), K counted from 0. An empty string is the
 // zero Spec.

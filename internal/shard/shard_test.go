@@ -23,6 +23,9 @@ func TestParse(t *testing.T) {
 		if got.String() != in {
 			t.Errorf("Parse(%q).String() = %q", in, got.String())
 		}
+		if want := fmt.Sprint(want.Index); got.Label() != want {
+			t.Errorf("Parse(%q).Label() = %q, want %q", in, got.Label(), want)
+		}
 	}
 	for in, want := range map[string]string{
 		"3":    "want K/N",
