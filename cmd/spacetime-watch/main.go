@@ -76,6 +76,7 @@ Example:
 	runWeb := kingpinflag.AddFlags(runCmd, ":9850")
 	runVersion := runCmd.Flag("version", "Print the version and build information, and exit.").Bool()
 	runLifecycle := runCmd.Flag("web.enable-lifecycle", "Serve POST and PUT /-/reload, which reload the config as SIGHUP does (a write: from loopback, or authenticated by --web.config.file). Default: off (403).").Bool()
+	runPprof := runCmd.Flag("web.enable-pprof", "Serve Go's runtime profiles (CPU, heap, goroutines) under /debug/pprof/ for go tool pprof; behind --web.config.file's authentication like every path. Default: off (404).").Bool()
 	runAutoReload := runCmd.Flag("config.auto-reload", "Reload the config when the file's content changes (its directory is watched, so a Kubernetes ConfigMap update is seen). Default: off.").Bool()
 	runShard := runCmd.Flag("shard", "Watch only shard K of N of the targets (K counted from 0): rendezvous hashing of the target names splits the fleet across N daemons, each started with its own K; changing N moves about 1/N of the targets. Default: every target.").PlaceHolder("K/N").String()
 	runShardFromHost := runCmd.Flag("shard.from-hostname", "Take K from the ordinal the hostname ends with (a StatefulSet pod: spacetime-watch-2 is shard 2), of --shard.count shards.").Bool()
@@ -262,7 +263,7 @@ Example:
 			fmt.Fprintln(stdout, version.Print(app.Name))
 			return cli.ExitOK
 		}
-		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload, EnableLifecycle: *runLifecycle, AutoReload: *runAutoReload,
+		return cli.Run(ctx, cli.RunOptions{Log: logOpts(), ConfigFile: *runConfig, StateDir: *runState, Web: runWeb, ExternalHosts: *runExternalHosts, Reload: reload, EnableLifecycle: *runLifecycle, EnablePprof: *runPprof, AutoReload: *runAutoReload,
 			Shard: *runShard, ShardFromHostname: *runShardFromHost, ShardCount: *runShardCount}, stderr)
 	case verifyCmd.FullCommand():
 		for name, set := range targetFlagSet {

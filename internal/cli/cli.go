@@ -68,6 +68,8 @@ type RunOptions struct {
 	Reload        <-chan struct{}
 	// EnableLifecycle is --web.enable-lifecycle: serve /-/reload.
 	EnableLifecycle bool
+	// EnablePprof is --web.enable-pprof: serve /debug/pprof/.
+	EnablePprof bool
 	// AutoReload is --config.auto-reload: reload on a changed file.
 	AutoReload bool
 	// Shard is --shard=K/N: watch only shard K of N of the targets.
@@ -118,7 +120,7 @@ func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
 		log.Info("watching one shard of the targets", zap.String("shard", sh.String()))
 	}
 	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, ExternalHosts: o.ExternalHosts, Logger: log, Reload: o.Reload,
-		EnableLifecycle: o.EnableLifecycle, AutoReload: o.AutoReload, Shard: sh})
+		EnableLifecycle: o.EnableLifecycle, EnablePprof: o.EnablePprof, AutoReload: o.AutoReload, Shard: sh})
 	return exitFor(err, log)
 }
 

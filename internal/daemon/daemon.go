@@ -51,6 +51,10 @@ type Options struct {
 	// EnableLifecycle serves POST and PUT /-/reload
 	// (--web.enable-lifecycle). Default false: 403.
 	EnableLifecycle bool
+	// EnablePprof serves Go's runtime profiles under /debug/pprof/
+	// (--web.enable-pprof), behind the web config's authentication like
+	// every path. Default false: 404.
+	EnablePprof bool
 	// AutoReload reloads the config when the file's content changes
 	// (--config.auto-reload). Default false.
 	AutoReload bool
@@ -255,7 +259,7 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}
 
-	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, hr, log, rl.handler(opts.EnableLifecycle), opts.StatusPageRefresh)))
+	srv, serveErr, err := serve(ctx, opts, guard.wrap(newHandler(mon, alerts, revs, st, reg, hr, log, rl.handler(opts.EnableLifecycle), opts.StatusPageRefresh, opts.EnablePprof)))
 	if err != nil {
 		cancel()
 		wg.Wait()

@@ -158,6 +158,8 @@ type daemonSetup struct {
 	logger *zap.Logger
 	// lifecycle is --web.enable-lifecycle.
 	lifecycle bool
+	// pprof is --web.enable-pprof.
+	pprof bool
 	// autoReload is --config.auto-reload, with a 50ms debounce.
 	autoReload bool
 	// statusInterval is how often the daemon looks at its STATUS= line;
@@ -207,6 +209,7 @@ func startDaemon(t testing.TB, configFile string, setup daemonSetup) *runningDae
 			Logger:     setup.logger,
 
 			EnableLifecycle:     setup.lifecycle,
+			EnablePprof:         setup.pprof,
 			AutoReload:          setup.autoReload,
 			AutoReloadDebounce:  50 * time.Millisecond,
 			TargetFilesDebounce: 50 * time.Millisecond,

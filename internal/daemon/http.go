@@ -71,7 +71,7 @@ type apiError struct {
 // maxRequestBody bounds API request bodies.
 const maxRequestBody = 64 << 10
 
-func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger, reload http.HandlerFunc, refresh time.Duration) http.Handler {
+func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger, reload http.HandlerFunc, refresh time.Duration, pprof bool) http.Handler {
 	api := &api{mon: mon, health: hr, alerting: alerts, reviews: revs, store: st, log: log.Named("api"), now: alerts.manager.Now}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
@@ -92,6 +92,9 @@ func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store
 		Refresh: refresh,
 		Logger:  log.Named("statuspage"),
 	})
+	if pprof {
+		registerPprof(mux)
+	}
 	return mux
 }
 

@@ -48,6 +48,7 @@ type harness struct {
 	httpInterval time.Duration
 	httpWindow   time.Duration
 	apis         []string // the current fleet's /status URLs, in order
+	profile      profiler
 }
 
 func (h *harness) bin(name string) string { return filepath.Join(h.binDir, name) }
@@ -64,6 +65,8 @@ func main() {
 	app.Flag("scrape-budget", "At most this long for the timed scrapes of one N (fewer scrapes if they are slow).").Default("60s").DurationVar(&h.scrapeBudget)
 	app.Flag("http.interval", "The daemon's check interval and the blackbox probes' per target, in the HTTP phase.").Default("10s").DurationVar(&h.httpInterval)
 	app.Flag("http.window", "CPU window of the HTTP phase.").Default("30s").DurationVar(&h.httpWindow)
+	app.Flag("profile.dir", "Also take the daemon's CPU, heap and goroutine profiles at each N (after the measured window, so they cost the figures nothing) into this folder, with a go tool pprof -top summary of each. Default: none.").StringVar(&h.profile.dir)
+	app.Flag("profile.window", "Length of the CPU profile.").Default("30s").DurationVar(&h.profile.window)
 	jsonOut := app.Flag("json", "Where to write the figures.").Default("bench/fleet.json").String()
 	mdOut := app.Flag("markdown", "The document whose generated table to replace.").Default("BENCHMARKS.md").String()
 	keep := app.Flag("keep", "Keep the work folder (logs, configs, target files).").Bool()
@@ -73,6 +76,12 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchfleet: --instances: %v\n", err)
 		os.Exit(3)
+	}
+	if h.profile.enabled() {
+		if err := os.MkdirAll(h.profile.dir, 0o755); err != nil {
+			fmt.Fprintf(os.Stderr, "benchfleet: --profile.dir: %v\n", err)
+			os.Exit(3)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

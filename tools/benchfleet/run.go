@@ -124,9 +124,12 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 	if err != nil {
 		return nil, err
 	}
-	proc, _, err := startChild(name, filepath.Join(dir, name+".log"), false, h.bin("spacetime-watch"), "run",
-		"--config.file="+cfg, "--state.dir="+filepath.Join(dir, name+"-state"),
-		"--web.listen-address="+addr, "--log.level=warn")
+	args := []string{"run", "--config.file=" + cfg, "--state.dir=" + filepath.Join(dir, name+"-state"),
+		"--web.listen-address=" + addr, "--log.level=warn"}
+	if h.profile.enabled() {
+		args = append(args, "--web.enable-pprof")
+	}
+	proc, _, err := startChild(name, filepath.Join(dir, name+".log"), false, h.bin("spacetime-watch"), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +297,11 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	}
 	row.PeakRSS = mib(hwm)
 	row.RSSPerTarget = row.PeakRSS / float64(n)
+	if h.profile.enabled() {
+		if err := h.profile.take(ctx, n, d.metrics); err != nil {
+			return err
+		}
+	}
 
 	// Frames: silence the sims, let the daemon export its counts (every
 	// second), then compare.
