@@ -21,19 +21,23 @@ import (
 //
 // How the work is split, and why:
 //
-//   - One goroutine, Run's, owns everything that changes per frame: the rule
-//     engine, the sample ring, the cached metric handles (STYLE practice 8).
-//     It never blocks on I/O, so its one-second tick, reloads and requests
-//     are served even while a dial or a read hangs; the engine needs its
-//     ticks to time telemetry_down and telemetry_silent (RuleConfig.MaxGap).
-//   - One goroutine per connection attempt dials and reads (Stream.Next
-//     decodes), and hands each frame to Run's goroutine over a channel. The
-//     frames come from a small pool owned by the connection, so the steady
-//     state allocates nothing.
-//   - Other goroutines (the daemon's API, the scheduled checks) never touch
-//     that state: Status reads a copy that Run's goroutine publishes under a
-//     mutex on every change and every tick; Window and FirstDataFrame send
-//     a request that Run's goroutine answers between two frames.
+//   - One goroutine per connection attempt dials, reads and decodes
+//     (Stream.Next), and handles each frame itself: rules, ring, cached
+//     metric handles. A frame costs no wake-up of another goroutine, which
+//     at 12 frames a second per target is most of what a fleet of
+//     watchers would otherwise spend beyond reading its sockets.
+//   - Run's goroutine owns the rest of the life of the watcher: the
+//     one-second tick that times telemetry_down and telemetry_silent
+//     (RuleConfig.MaxGap) and exports the metrics, redials with backoff,
+//     reloads and requests. It never blocks on I/O, so all of that is
+//     served even while a dial or a read hangs.
+//   - The state both touch (runState) is guarded by the run lock, runMu,
+//     held for the handling of one frame or one tick and never across I/O;
+//     it is uncontended but for the moment a tick meets a frame.
+//   - Other goroutines (the daemon's API, the scheduled checks) never take
+//     it: Status reads a copy published under mu on every change and every
+//     tick; Window and FirstDataFrame send a request that Run's goroutine
+//     answers between two frames.
 //
 // Stale values: when the stream is lost or goes silent, the engine is told
 // (SetStream), so it judges no value from before the outage, and the
@@ -61,11 +65,6 @@ const (
 	DefaultWatcherSampleSpan = 4 * ReviewFeedInterval
 )
 
-// framePool is how many frames a connection's reader may have in flight:
-// enough to keep reading while Run's goroutine handles one and holds another
-// as the latest data frame.
-const framePool = 4
-
 // Watcher keeps one target's telemetry connection and judges its frames.
 // Create it with NewWatcher, run it with Run; Status, StatusView, Window,
 // FirstDataFrame (it is the daemon's TelemetryProbe), UpdateRules and
@@ -88,8 +87,11 @@ type Watcher struct {
 	pub      published     // the status Run's goroutine last published
 	snapshot []byte        // the rule engine's last Snapshot
 
-	// Owned by Run's goroutine (and by the benchmarks, which stand in for it).
-	run runState
+	// runMu guards run: Run's goroutine and the current connection's
+	// reader take it (the benchmarks, alone, stand in for both). Taken
+	// before mu, never after.
+	runMu sync.Mutex
+	run   runState
 }
 
 // published is what Run's goroutine shares with the others.
@@ -181,8 +183,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 	hl := w.opts.Health.Register("watcher/" + w.target)
 	defer hl.Unregister()
 
+	w.runMu.Lock()
 	w.begin(w.now())
 	w.reannounce()
+	conn := w.startConnection(ctx)
+	w.runMu.Unlock()
 	tick := time.NewTicker(w.opts.TickInterval)
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour) // armed by Reset after each failure
@@ -190,60 +195,59 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer retry.Stop()
 	var retryC <-chan time.Time // nil unless backing off
 
-	conn := w.startConnection(ctx)
-	framed := false // the last pass handled a frame
 	for {
-		var msgs <-chan connMsg
+		var ended <-chan connEnd
 		if conn != nil {
-			msgs = conn.msgs
+			ended = conn.ended
 		}
 		// The ticker wakes the loop within a TickInterval, whatever the
-		// connection does (dialling, backing off, silent). After a frame,
-		// the wait declared before it still stands, and every tick renews
-		// it: frames (12 a second) need not read the clock for it.
-		if !framed {
-			hl.For(w.opts.TickInterval)
-		}
-		framed = false
+		// connection does (dialling, reading, backing off, silent).
+		hl.For(w.opts.TickInterval)
 		select {
 		case <-ctx.Done():
 			if conn != nil {
 				conn.stop()
 			}
+			w.runMu.Lock()
 			w.finish(w.now())
 			w.awaitPoll()
+			w.runMu.Unlock()
 			return nil
-		case m := <-msgs:
-			switch m.kind {
-			case msgFrame:
-				w.handleFrame(m.frame)
-				w.keepFrame(conn, m.frame)
-				framed = true
-			case msgConnected:
-				w.connected(m.url, w.now())
-			case msgEnded:
-				conn.stop()
-				conn = nil
-				if ctx.Err() != nil {
-					continue // stopping, not a failure: the next pass returns
-				}
-				retry.Reset(w.ended(m.err, m.dialed, w.now()))
-				retryC = retry.C
+		case e := <-ended:
+			conn.stop()
+			conn = nil
+			if ctx.Err() != nil {
+				continue // stopping, not a failure: the next pass returns
 			}
+			w.runMu.Lock()
+			delay := w.ended(e.err, e.dialed, w.now())
+			w.runMu.Unlock()
+			retry.Reset(delay)
+			retryC = retry.C
 		case <-retryC:
 			retryC = nil
+			w.runMu.Lock()
 			conn = w.startConnection(ctx)
+			w.runMu.Unlock()
 		case <-tick.C:
 			hl.Busy()
 			failpoint.Wedge(fpWedgeWatcher)
+			w.runMu.Lock()
 			w.tick(w.now())
 			w.maybePoll(ctx, w.now())
+			w.runMu.Unlock()
 		case p := <-w.polls:
+			w.runMu.Lock()
 			w.polled(p)
+			w.runMu.Unlock()
 		case <-w.reload:
+			w.runMu.Lock()
 			w.applyRules(w.now())
+			w.runMu.Unlock()
 		case req := <-w.reqs:
+			w.runMu.Lock()
 			w.serve(req)
+			w.runMu.Unlock()
 		}
 	}
 }

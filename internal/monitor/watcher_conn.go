@@ -10,102 +10,78 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
-// connMsgKind says what a connection goroutine reports.
-type connMsgKind uint8
-
-const (
-	// msgConnected: the WebSocket handshake succeeded on url.
-	msgConnected connMsgKind = iota + 1
-	// msgFrame: a decoded frame, from the connection's pool.
-	msgFrame
-	// msgEnded: the attempt is over (dial failed, or the stream ended);
-	// the last message of a connection.
-	msgEnded
-)
-
-// connMsg is one report of a connection goroutine to Run's goroutine.
-type connMsg struct {
-	kind   connMsgKind
-	frame  *spacetime.Frame
-	url    string
+// connEnd is a connection goroutine's last report to Run's goroutine: the
+// attempt is over (the dial failed, or the stream ended), and why.
+type connEnd struct {
 	err    error
-	dialed bool // for msgEnded: the dial had succeeded
+	dialed bool // the dial had succeeded
 }
 
-// connection is one dial-and-read attempt, run by its own goroutine.
-// Run's goroutine owns it: it reads msgs, returns frames to free and calls
-// stop, which waits for the goroutine.
+// connection is one dial-and-read attempt, run by its own goroutine, which
+// handles each frame itself under the watcher's run lock (no hand-off, no
+// wake-up of another goroutine per frame). Run's goroutine owns the
+// connection: it reads ended and calls stop, which waits for the
+// goroutine.
 type connection struct {
 	cancel context.CancelFunc
-	msgs   chan connMsg
-	free   chan *spacetime.Frame
+	ended  chan connEnd // buffered 1: the reader never blocks on it
 	done   chan struct{}
 }
 
-// startConnection dials in a new goroutine and starts reading.
+// startConnection dials in a new goroutine and starts reading. Call it with
+// the run lock held.
 func (w *Watcher) startConnection(ctx context.Context) *connection {
 	cctx, cancel := context.WithCancel(ctx)
 	c := &connection{
 		cancel: cancel,
-		msgs:   make(chan connMsg, framePool),
-		free:   make(chan *spacetime.Frame, framePool),
+		ended:  make(chan connEnd, 1),
 		done:   make(chan struct{}),
-	}
-	for range framePool {
-		c.free <- new(spacetime.Frame)
 	}
 	opts := w.streamOpts
 	opts.OnInvalid = w.invalidCounter()
 	w.run.dials++
 	w.run.nextDial = time.Time{}
-	go c.read(cctx, opts)
+	go w.read(cctx, c, opts)
 	return c
 }
 
 // stop cancels the attempt and waits for its goroutine, which closes the
-// stream before it returns.
+// stream before it returns. Call it without the run lock: the goroutine
+// may be waiting for it to hand over a frame.
 func (c *connection) stop() {
 	c.cancel()
 	<-c.done
 }
 
-// read dials and forwards frames until the stream ends or ctx does. Frames
-// come from c.free; Run's goroutine puts them back once handled.
-func (c *connection) read(ctx context.Context, opts spacetime.StreamOptions) {
+// read dials, then reads and handles frames until the stream ends or ctx
+// does, and reports the end on c.ended. Each frame is decoded outside the
+// run lock and handled under it; a frame the watcher keeps (keepFrame) is
+// replaced by another for the next read, so the steady state allocates
+// nothing.
+func (w *Watcher) read(ctx context.Context, c *connection, opts spacetime.StreamOptions) {
 	defer close(c.done)
 	s, err := spacetime.Dial(ctx, opts)
 	if err != nil {
-		c.send(ctx, connMsg{kind: msgEnded, err: err})
+		c.ended <- connEnd{err: err}
 		return
 	}
 	defer s.Close()
-	if !c.send(ctx, connMsg{kind: msgConnected, url: s.URL()}) {
-		return
-	}
+	w.runMu.Lock()
+	w.connected(s.URL(), w.now())
+	w.runMu.Unlock()
+	f := new(spacetime.Frame)
 	for {
-		var f *spacetime.Frame
-		select {
-		case f = <-c.free:
-		case <-ctx.Done():
-			return
-		}
 		if err := s.Next(ctx, f); err != nil {
-			c.send(ctx, connMsg{kind: msgEnded, err: err, dialed: true})
+			c.ended <- connEnd{err: err, dialed: true}
 			return
 		}
-		if !c.send(ctx, connMsg{kind: msgFrame, frame: f}) {
-			return
+		w.runMu.Lock()
+		w.handleFrame(f)
+		f = w.keepFrame(f)
+		w.runMu.Unlock()
+		if f == nil {
+			f = new(spacetime.Frame)
 		}
-	}
-}
-
-// send reports m, or gives up when ctx ends (Run no longer listens).
-func (c *connection) send(ctx context.Context, m connMsg) bool {
-	select {
-	case c.msgs <- m:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

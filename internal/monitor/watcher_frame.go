@@ -9,12 +9,15 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
-// This file is what Run's goroutine does with frames, ticks and reloads.
+// This file is what the watcher does with frames, ticks and reloads, under
+// its run lock.
 // handleFrame is what BenchmarkProcessFrame* measures after the decode; its
 // steady state allocates nothing (events go into a reused slice, the ring is
 // preallocated, metrics are exported at the tick).
 
-// runState is what Run's goroutine owns.
+// runState is what the watcher's goroutines share under its run lock
+// (Watcher.runMu): Run's goroutine, and the reader of the current
+// connection while it handles a frame.
 type runState struct {
 	engine *RuleEngine
 	firing *RuleGauges
@@ -41,9 +44,8 @@ type runState struct {
 
 	mem memoryPoller // the /performance fallback (watcher_memory.go)
 
-	held     *spacetime.Frame // latest fps or vr_tracking frame
-	heldConn *connection      // whose pool held came from
-	waiters  []frameWaiter
+	held    *spacetime.Frame // latest fps or vr_tracking frame
+	waiters []frameWaiter
 }
 
 // begin starts a Run (or a benchmark): the series bound and started, the
@@ -53,7 +55,7 @@ func (w *Watcher) begin(now time.Time) {
 	r.bo = spacetime.Backoff{Min: w.opts.BackoffInitial, Max: w.opts.BackoffMax}
 	r.live, r.everConn = false, false
 	r.reconnects, r.dials, r.failures = 0, 0, 0
-	r.held, r.heldConn, r.waiters = nil, nil, nil
+	r.held, r.waiters = nil, nil
 	r.lastErr, r.lastLogged, r.nextDial = nil, "", time.Time{}
 	w.bindMetrics()
 	r.mem = memoryPoller{streamMemAt: now}
@@ -177,23 +179,21 @@ func (w *Watcher) setStream(state StreamState, now time.Time) {
 	}
 }
 
-// keepFrame returns a handled frame to its connection's pool, except the
-// latest fps or vr_tracking frame, which FirstDataFrame may need: that one
-// is held, and the one it replaces goes back instead. No frame is copied.
-func (w *Watcher) keepFrame(c *connection, f *spacetime.Frame) {
+// keepFrame keeps f when it is an fps or vr_tracking frame, the latest
+// that FirstDataFrame may need, and returns the frame the reader may read
+// the next one into: f itself, the frame f replaces, or nil for a new one.
+// No frame is copied.
+func (w *Watcher) keepFrame(f *spacetime.Frame) *spacetime.Frame {
 	r := &w.run
 	if f.Kind != spacetime.KindFPS && f.Kind != spacetime.KindVRTracking {
-		c.free <- f
-		return
+		return f
 	}
-	old, oldConn := r.held, r.heldConn
-	r.held, r.heldConn = f, c
-	if old != nil && oldConn == c {
-		c.free <- old // its own pool, which has room: no frame exists twice
-	}
+	old := r.held
+	r.held = f
 	if len(r.waiters) > 0 {
 		w.answerWaiters(*f)
 	}
+	return old
 }
 
 // instanceEvent logs an event the instance announced and passes it on.
@@ -285,7 +285,7 @@ func (w *Watcher) finish(now time.Time) {
 		w.metrics.StaticMemoryBytes.DeleteLabelValues(w.target)
 		r.mem.static = nil
 	}
-	r.held, r.heldConn, r.waiters = nil, nil, nil
+	r.held, r.waiters = nil, nil
 	w.publish()
 	w.log.Debug("telemetry watcher stopped")
 }
