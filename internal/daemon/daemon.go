@@ -185,7 +185,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 
-	reg := opts.Registry
+	reg := newExposition(opts.Registry)
 	own := newOwnMetrics(reg)
 	// Every long-running loop reports to hr; the watchdog and /-/healthy
 	// ask it. A busy step may take half the watchdog interval.

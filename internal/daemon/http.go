@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
@@ -71,10 +69,10 @@ type apiError struct {
 // maxRequestBody bounds API request bodies.
 const maxRequestBody = 64 << 10
 
-func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *prometheus.Registry, hr *health.Registry, log *zap.Logger, reload http.HandlerFunc, refresh time.Duration, pprof bool) http.Handler {
+func newHandler(mon *monitor.Monitor, alerts *alerting, revs *reviews, st *store.Store, reg *exposition, hr *health.Registry, log *zap.Logger, reload http.HandlerFunc, refresh time.Duration, pprof bool) http.Handler {
 	api := &api{mon: mon, health: hr, alerting: alerts, reviews: revs, store: st, log: log.Named("api"), now: alerts.manager.Now}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: zap.NewStdLog(log.Named("metrics"))}))
+	mux.Handle("GET /metrics", reg.handler(log.Named("metrics")))
 	mux.HandleFunc("GET /-/healthy", api.healthy)
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "spacetime-watch is Ready.")

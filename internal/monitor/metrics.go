@@ -133,14 +133,17 @@ func (m *Metrics) InitTarget(target string) {
 // ForgetTarget deletes every series of a target removed from the config.
 func (m *Metrics) ForgetTarget(target string) {
 	match := prometheus.Labels{labelTarget: target}
-	for _, v := range []interface {
-		DeletePartialMatch(prometheus.Labels) int
-	}{
-		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,
-		m.FPS, m.FrameTime, m.MemoryBytes, m.StaticMemoryBytes, m.RuleFiring, m.RuleState,
-		m.TelemetryConnected, m.TelemetryFrames, m.TelemetryFramesInvalid, m.TelemetryReconnects, m.TelemetryLastFrame,
-		m.Restarts, m.DeploymentStart, m.TokenExpiry, m.TLSCertExpiry,
-	} {
+	for _, v := range m.perTarget() {
 		v.DeletePartialMatch(match)
+	}
+}
+
+// perTarget returns the families labelled by target.
+func (m *Metrics) perTarget() []*seriesVec {
+	return []*seriesVec{
+		m.Up.seriesVec, m.CheckSuccess.seriesVec, m.CheckSkipped.seriesVec, m.CheckDuration.seriesVec, m.VerifyChecksPassed.seriesVec,
+		m.FPS.seriesVec, m.FrameTime.seriesVec, m.MemoryBytes.seriesVec, m.StaticMemoryBytes.seriesVec, m.RuleFiring.seriesVec, m.RuleState.seriesVec,
+		m.TelemetryConnected.seriesVec, m.TelemetryFrames.seriesVec, m.TelemetryFramesInvalid.seriesVec, m.TelemetryReconnects.seriesVec, m.TelemetryLastFrame.seriesVec,
+		m.Restarts.seriesVec, m.DeploymentStart.seriesVec, m.TokenExpiry.seriesVec, m.TLSCertExpiry.seriesVec,
 	}
 }

@@ -33,6 +33,8 @@ import (
 // sorted by their label values in the order of the sorted label names.
 type seriesVec struct {
 	desc  *prometheus.Desc
+	name  string // the family's name and help, for WriteText
+	help  string
 	kind  prometheus.ValueType // GaugeValue or CounterValue
 	names []string             // label names, as given
 	order []int                // indexes into names, by name
@@ -62,6 +64,8 @@ func newSeriesVec(kind prometheus.ValueType, name, help string, labels ...string
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
 	return &seriesVec{
 		desc:     prometheus.NewDesc(name, help, labels, nil),
+		name:     name,
+		help:     help,
 		kind:     kind,
 		names:    labels,
 		order:    order,

@@ -1,0 +1,158 @@
+package daemon
+
+import (
+	"bufio"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"go.uber.org/zap"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+)
+
+// exposition is what /metrics serves: the per-target families, which write
+// their text themselves (monitor.TextFamily), beside a registry of every
+// other collector, gathered and encoded by client_golang. At 1,000 targets
+// the per-target families are 30,000 series, and gathering them through a
+// registry was most of a scrape's CPU and memory (see monitor's
+// metrics_text.go).
+//
+// Every collector is also registered with the daemon's Registry
+// (Options.Registry), which so holds everything /metrics shows: what the
+// tests and any embedding program gather.
+type exposition struct {
+	all    *prometheus.Registry // every collector
+	served *prometheus.Registry // every collector but the text families
+
+	mu   sync.Mutex
+	text []monitor.TextFamily
+}
+
+func newExposition(all *prometheus.Registry) *exposition {
+	return &exposition{all: all, served: prometheus.NewRegistry()}
+}
+
+var _ prometheus.Registerer = (*exposition)(nil)
+
+// Register registers c with the daemon's Registry, and for /metrics.
+func (e *exposition) Register(c prometheus.Collector) error {
+	if err := e.all.Register(c); err != nil {
+		return err
+	}
+	if f, ok := c.(monitor.TextFamily); ok {
+		e.mu.Lock()
+		e.text = append(e.text, f)
+		e.mu.Unlock()
+		return nil
+	}
+	if err := e.served.Register(c); err != nil {
+		e.all.Unregister(c)
+		return err
+	}
+	return nil
+}
+
+// MustRegister registers every collector, and panics on the first error.
+func (e *exposition) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := e.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// Unregister unregisters c from both.
+func (e *exposition) Unregister(c prometheus.Collector) bool {
+	if f, ok := c.(monitor.TextFamily); ok {
+		e.mu.Lock()
+		e.text = slices.DeleteFunc(e.text, func(g monitor.TextFamily) bool { return g == f })
+		e.mu.Unlock()
+	} else {
+		e.served.Unregister(c)
+	}
+	return e.all.Unregister(c)
+}
+
+// textFormat is the one format /metrics speaks: the text format 0.0.4,
+// which every Prometheus reads.
+var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
+// gzipWriters keeps gzip writers (about 800 KB each) between scrapes.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level: no error
+	return w
+}}
+
+// handler serves /metrics: the families of both parts, sorted by name, in
+// the text format, gzipped when the client accepts it. A collector that
+// fails is logged and left out, as promhttp's ContinueOnError does.
+func (e *exposition) handler(log *zap.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mfs, err := e.served.Gather()
+		if err != nil {
+			log.Warn("collecting metrics", zap.Error(err))
+		}
+		e.mu.Lock()
+		text := slices.Clone(e.text)
+		e.mu.Unlock()
+		slices.SortFunc(text, func(a, b monitor.TextFamily) int { return strings.Compare(a.FamilyName(), b.FamilyName()) })
+
+		w.Header().Set("Content-Type", string(textFormat))
+		var out io.Writer = w
+		if acceptsGzip(r) {
+			w.Header().Set("Content-Encoding", "gzip")
+			gz := gzipWriters.Get().(*gzip.Writer)
+			gz.Reset(w)
+			defer func() {
+				_ = gz.Close()
+				gzipWriters.Put(gz)
+			}()
+			out = gz
+		}
+		bw := bufio.NewWriterSize(out, 32<<10)
+		if err := writeFamilies(bw, mfs, text); err != nil {
+			log.Debug("writing /metrics", zap.Error(err)) // the client went away
+			return
+		}
+		if err := bw.Flush(); err != nil {
+			log.Debug("writing /metrics", zap.Error(err))
+		}
+	})
+}
+
+// writeFamilies writes both lists, each sorted by name, merged in name order.
+func writeFamilies(w *bufio.Writer, mfs []*dto.MetricFamily, text []monitor.TextFamily) error {
+	enc := expfmt.NewEncoder(w, textFormat)
+	for len(mfs) > 0 || len(text) > 0 {
+		if len(text) == 0 || (len(mfs) > 0 && mfs[0].GetName() < text[0].FamilyName()) {
+			if err := enc.Encode(mfs[0]); err != nil {
+				return err
+			}
+			mfs = mfs[1:]
+			continue
+		}
+		if err := text[0].WriteText(w); err != nil {
+			return err
+		}
+		text = text[1:]
+	}
+	return nil
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding lists gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, enc := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(enc), ";")
+		if strings.EqualFold(name, "gzip") {
+			return true
+		}
+	}
+	return false
+}
