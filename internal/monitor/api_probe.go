@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
@@ -68,31 +69,70 @@ const (
 )
 
 // apiProbe turns a target's stream changes into probes. The watcher calls
-// streamChanged on its goroutine; run, on the target's, does the probing.
+// streamChanged; a goroutine of the probe's own does the probing, started
+// by a change that asks for it and ended once nothing is asked: a fleet of
+// healthy streams keeps no goroutine for it.
 type apiProbe struct {
 	spacing time.Duration
 	log     *zap.Logger
-	changed chan struct{} // buffered 1: a change not yet looked at
 
-	mu    sync.Mutex
-	state StreamState
+	mu      sync.Mutex
+	state   StreamState
+	pending bool // a change the probing goroutine has not looked at
+	running bool // the probing goroutine runs
+	// Set by start, cleared by stop: the target's context, its runner and
+	// its round.
+	ctx   context.Context
+	r     *targetRunner
+	round func()
+	last  time.Time // when the last probe or round ended (real time)
+	wg    sync.WaitGroup
 }
 
 func newAPIProbe(spacing time.Duration, log *zap.Logger) *apiProbe {
-	return &apiProbe{spacing: spacing, log: log, changed: make(chan struct{}, 1)}
+	return &apiProbe{spacing: spacing, log: log}
 }
 
-// streamChanged records the stream's new state. It never blocks (the
-// watcher's goroutine calls it): a change already pending is enough, since
-// run reads the latest state.
+// start lets stream changes probe the target until ctx ends and stop is
+// called; round runs a full round of its checks (its scheduled job, which
+// never overlaps another). A change reported before start is acted on now.
+func (p *apiProbe) start(ctx context.Context, r *targetRunner, round func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ctx, p.r, p.round = ctx, r, round
+	if p.pending {
+		p.spawnLocked()
+	}
+}
+
+// stop waits for the probing goroutine, if any; start's ctx must have
+// ended. No change starts another until the next start.
+func (p *apiProbe) stop() {
+	p.mu.Lock()
+	p.ctx = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// streamChanged records the stream's new state and starts the probing
+// goroutine if it is not running. It never blocks (the watcher calls it
+// while handling a frame or a tick).
 func (p *apiProbe) streamChanged(s StreamState) {
 	p.mu.Lock()
-	p.state = s
-	p.mu.Unlock()
-	select {
-	case p.changed <- struct{}{}:
-	default:
+	defer p.mu.Unlock()
+	p.state, p.pending = s, true
+	p.spawnLocked()
+}
+
+// spawnLocked starts the probing goroutine unless it runs or the probe is
+// not started; p.mu is held, so stop's Wait comes after any Add.
+func (p *apiProbe) spawnLocked() {
+	if p.running || p.ctx == nil || p.ctx.Err() != nil {
+		return
 	}
+	p.running = true
+	p.wg.Add(1)
+	go p.run(p.ctx, p.r, p.round)
 }
 
 func (p *apiProbe) stream() StreamState {
@@ -113,44 +153,64 @@ func (p *apiProbe) want(r *targetRunner) probeWant {
 	return wantNothing
 }
 
-// run probes as the stream's changes ask until ctx ends; round runs a full
-// round of the target's checks (its scheduled job, which never overlaps
-// another). The spacing is kept with a real timer: the injected clock
-// stamps the results, and a test's frozen clock must not stop the loop.
+// run probes as the stream's changes ask, one spacing apart at least,
+// and returns once nothing is asked (or ctx ends). The spacing is kept by
+// the real clock: the injected one stamps the results, and a test's frozen
+// clock must not stop the loop.
 func (p *apiProbe) run(ctx context.Context, r *targetRunner, round func()) {
-	spaced := time.NewTimer(p.spacing)
-	spaced.Stop()
-	defer spaced.Stop()
-	want, ready := wantNothing, true
+	defer p.wg.Done()
+	want := wantNothing
 	for {
-		if want != wantNothing && ready {
-			switch want {
-			case wantInstanceUp:
-				if r.probeInstanceUp(ctx) {
-					want = wantNothing
-				}
-			case wantRound:
-				p.log.Info("telemetry flows again while the instance was unreachable: running the checks now")
-				round()
-				want = wantNothing
-			}
-			ready = false
-			spaced.Reset(p.spacing)
-			continue
-		}
-		select {
-		case <-ctx.Done():
+		p.mu.Lock()
+		changed := p.pending
+		p.pending = false
+		if !changed && want == wantNothing {
+			p.running = false
+			p.mu.Unlock()
 			return
-		case <-p.changed:
+		}
+		wait := p.last.Add(p.spacing).Sub(clock.Now())
+		p.mu.Unlock()
+		if changed {
 			next := p.want(r)
 			if next == wantInstanceUp && want != wantInstanceUp {
 				p.log.Info("telemetry stream down: probing the API", zap.Duration("every", p.spacing))
 			}
 			want = next
-		case <-spaced.C:
-			ready = true
+			continue // a change may come with another: read them all first
+		}
+		if wait > 0 {
+			if !clock.Sleep(ctx, wait) {
+				p.quit()
+				return
+			}
+			continue // changes that came while waiting decide what to do
+		}
+		switch want {
+		case wantInstanceUp:
+			if r.probeInstanceUp(ctx) {
+				want = wantNothing
+			}
+		case wantRound:
+			p.log.Info("telemetry flows again while the instance was unreachable: running the checks now")
+			round()
+			want = wantNothing
+		}
+		p.mu.Lock()
+		p.last = clock.Now()
+		p.mu.Unlock()
+		if ctx.Err() != nil {
+			p.quit()
+			return
 		}
 	}
+}
+
+// quit marks the probing goroutine gone, as ctx ended.
+func (p *apiProbe) quit() {
+	p.mu.Lock()
+	p.running = false
+	p.mu.Unlock()
 }
 
 // instanceUpFailing reports whether check_instance_up counts as failing.

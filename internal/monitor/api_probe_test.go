@@ -48,18 +48,14 @@ func startProbeRig(t *testing.T) *probeRig {
 		NewMetrics(prometheus.NewRegistry()), openTestStore(t, time.Now), g.events, zap.NewNop(), time.Now)
 	g.probe = newAPIProbe(10*time.Second, zap.NewNop())
 	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.probe.run(ctx, g.runner, func() {
-			g.mu.Lock()
-			g.rounds = append(g.rounds, time.Now())
-			g.mu.Unlock()
-			// The round finds the instance answering again.
-			g.runner.apply([]CheckResult{result(config.CheckInstanceUp, CheckPass)}, time.Now())
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	g.probe.start(ctx, g.runner, func() {
+		g.mu.Lock()
+		g.rounds = append(g.rounds, time.Now())
+		g.mu.Unlock()
+		// The round finds the instance answering again.
+		g.runner.apply([]CheckResult{result(config.CheckInstanceUp, CheckPass)}, time.Now())
+	})
+	t.Cleanup(func() { cancel(); g.probe.stop() })
 	return g
 }
 
@@ -67,6 +63,14 @@ func startProbeRig(t *testing.T) *probeRig {
 func (g *probeRig) stream(s StreamState) {
 	g.probe.streamChanged(s)
 	synctest.Wait()
+}
+
+// probing reports whether the probe's goroutine runs: only while a
+// change asks for probes.
+func (g *probeRig) probing() bool {
+	g.probe.mu.Lock()
+	defer g.probe.mu.Unlock()
+	return g.probe.running
 }
 
 func (g *probeRig) calls() (probes, rounds []time.Time) {
@@ -109,6 +113,9 @@ func TestAPIProbeCrash(t *testing.T) {
 		if at := firedAt.Sub(start); at != 10*time.Second {
 			t.Errorf("check_instance_up fired %v after the drop, want 10s", at)
 		}
+		if g.probing() {
+			t.Error("the probe's goroutine still runs once check_instance_up decided")
+		}
 
 		g.apiUp.Store(true)
 		back := time.Now()
@@ -132,8 +139,14 @@ func TestAPIProbeCrash(t *testing.T) {
 func TestAPIProbeStreamOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := startProbeRig(t)
+		if g.probing() {
+			t.Error("the probe's goroutine runs before any stream change")
+		}
 		g.stream(StreamSilent)
 		time.Sleep(5 * time.Minute)
+		if g.probing() {
+			t.Error("the probe's goroutine still runs once the API answered")
+		}
 		g.stream(StreamConnected)
 		time.Sleep(time.Minute)
 		probes, rounds := g.calls()

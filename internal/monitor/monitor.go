@@ -221,7 +221,7 @@ func (m *Monitor) startLocked(t *target, batch int) error {
 		defer m.wg.Done()
 		defer close(t.done)
 		// The first round, right away, the interval's ticks and the API
-		// probe run beside the watcher.
+		// probe (on the stream's changes) run beside the watcher.
 		var side sync.WaitGroup
 		t.runner.reannounceChecks(m.opts.Now())
 		roundWait, dialWait := startOffsets(t.cfg.Name, t.cfg.Schedule, batch)
@@ -231,7 +231,7 @@ func (m *Monitor) startLocked(t *target, batch int) error {
 		}
 		rounds := startRoundTimer(m.opts.Wait(roundWait), period, &side, t.job.Run)
 		if t.probe != nil {
-			side.Go(func() { t.probe.run(ctx, t.runner, t.job.Run) })
+			t.probe.start(ctx, t.runner, t.job.Run)
 		}
 		if t.watcher != nil && clock.Sleep(ctx, dialWait) {
 			if err := t.watcher.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -240,6 +240,9 @@ func (m *Monitor) startLocked(t *target, batch int) error {
 		}
 		<-ctx.Done()
 		rounds.stop()
+		if t.probe != nil {
+			t.probe.stop()
+		}
 		side.Wait()
 	}()
 	return nil
