@@ -1,7 +1,8 @@
 // Command clocktests is the selection of make test-clock: it prints
 // "<package> <-run regex>" for every package of the module whose tests
-// take the suite's base date (testkit.Base, BaseTime or NewClock), so that
-// those tests run again with the base moved 3 years back and ahead.
+// take the suite's base date (testkit.Base, MainBase, BaseTime or
+// NewClock), so that those tests run again with the base moved 3 years
+// back and ahead.
 //
 // A test is selected when it reaches the base directly or through any
 // function, method, variable or constant of its package's test files, by
@@ -32,7 +33,7 @@ const testkitPath = "github.com/spacetime-vr/spacetime-watch/internal/testkit"
 
 // baseFuncs are testkit's functions that return the base date or a clock
 // standing on it.
-var baseFuncs = map[string]bool{"Base": true, "BaseTime": true, "NewClock": true}
+var baseFuncs = map[string]bool{"Base": true, "MainBase": true, "BaseTime": true, "NewClock": true}
 
 // searched are the module's directories that hold packages with tests.
 var searched = []string{"cmd", "internal", "tools"}
@@ -273,7 +274,7 @@ func isTestName(name string) bool {
 	return false
 }
 
-// isBaseRef reports whether n is tk.Base, tk.BaseTime or tk.NewClock.
+// isBaseRef reports whether n is one of tk's baseFuncs.
 func isBaseRef(n ast.Node, tk string) bool {
 	sel, ok := n.(*ast.SelectorExpr)
 	if !ok {

@@ -53,7 +53,7 @@ func FuzzViaHelpers(f *testing.F) { _ = outer(nil) }
 		// TestMain sets package variables from the base.
 		"internal/main/m_test.go": src("", `
 var t0 any
-func TestMain(m *testing.M) { t0, _ = testkit.Base(); m.Run() }
+func TestMain(m *testing.M) { t0 = testkit.MainBase(); m.Run() }
 func TestA(t *testing.T) {}
 `),
 		// A package variable taken from a helper that takes the base.
