@@ -325,7 +325,7 @@ func TestOutboxMinIntervalUnderBurst(t *testing.T) {
 // kill cannot split it).
 func TestOutboxEnqueueWritesEverySinkAtOnce(t *testing.T) {
 	s := openOutboxStore(t)
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := testkit.BaseTime(t)
 	sinks := []Notifier{newRecordingSink("oncall", nil).notifier(), newRecordingSink("bot", nil).notifier(), newRecordingSink("am", nil).notifier()}
 	ob := newTestOutbox(t, s, OutboxOptions{Sinks: sinks, Now: func() time.Time { return now }})
 	if err := ob.Enqueue(Message{Kind: KindText, Text: "hello"}); err != nil {
@@ -788,7 +788,7 @@ spacetime_watch_notification_latency_seconds_count{sink="slack"} 1
 func TestOutboxPayloadIsTheMessageJSON(t *testing.T) {
 	s := openOutboxStore(t)
 	ob := newTestOutbox(t, s, OutboxOptions{Sinks: []Notifier{newRecordingSink("slack", nil).notifier()}})
-	m := Message{ID: "m00", Kind: KindAlerts, GroupKey: `{target="main"}`, CreatedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+	m := Message{ID: "m00", Kind: KindAlerts, GroupKey: `{target="main"}`, CreatedAt: testkit.BaseTime(t),
 		Alerts: []Alert{{Fingerprint: "f", Target: "main", Name: "fps_low", Severity: SeverityCritical, State: StateFiring}}}
 	if err := ob.Enqueue(m); err != nil {
 		t.Fatal(err)

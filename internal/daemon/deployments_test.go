@@ -68,7 +68,7 @@ func TestDeploymentByAPI(t *testing.T) {
 		t.Fatalf("deployments after the first sight: %+v; want one auto-new-target of version %s", ds, sim.DefaultAppVersion)
 	}
 
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	at := testkit.BaseTime(t)
 	got, err := c.StartDeployment(context.Background(), daemon.StartDeploymentRequest{Target: "main", Version: "1.2.4", StartedAt: at})
 	if err != nil {
 		t.Fatalf("StartDeployment: %v", err)

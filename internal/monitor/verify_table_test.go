@@ -26,7 +26,7 @@ func reportText(t *testing.T, r Report) string {
 // TestReportTableGolden pins the table's layout (rewrite with
 // -update-verify-golden after an intended change, and read the diff).
 func TestReportTableGolden(t *testing.T) {
-	got := reportText(t, fixedReport())
+	got := reportText(t, fixedReport(t))
 	golden := filepath.Join("testdata", "verify_table.golden")
 	if *updateVerifyGolden {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -64,7 +64,7 @@ func TestReportTableOneLinePerCheck(t *testing.T) {
 // line's longest), no line of
 // the table is wider, and every word of every reason is still there.
 func TestReportTableFitsWidth(t *testing.T) {
-	r := fixedReport()
+	r := fixedReport(t)
 	for _, width := range []int{50, 57, 80, 132} {
 		var b bytes.Buffer
 		if err := r.WriteTable(&b, width); err != nil {

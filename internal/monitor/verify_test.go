@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // verify runs RunVerify with a generous deadline.
@@ -260,7 +261,7 @@ func TestVerdicts(t *testing.T) {
 
 // fixedReport is a report with every kind of row, for the golden table
 // and the JSON test.
-func fixedReport() Report {
+func fixedReport(tb testing.TB) Report {
 	rs := []CheckResult{
 		{Check: config.CheckInstanceUp, Status: CheckPass, Observed: "HTTP 200 in 3ms", Expected: "an HTTP answer to GET /status", Reason: "the API answers HTTP", Duration: 3 * time.Millisecond},
 		{Check: config.CheckHealth, Status: CheckFail, Observed: "404 (no such endpoint)", Expected: `200 {"status":"ok"}`, Reason: "no /health endpoint: the stock Godot server does not serve it (known gap: stock build)", Cause: CauseEndpointAbsent, KnownGap: true, Duration: 2 * time.Millisecond},
@@ -275,7 +276,7 @@ func fixedReport() Report {
 	}
 	return Report{
 		Target: "main", APIURL: "http://127.0.0.1:8080",
-		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: 15250 * time.Millisecond,
+		StartedAt: testkit.BaseTime(tb), Duration: 15250 * time.Millisecond,
 		Results: rs, Summary: Summarize(rs),
 	}
 }
@@ -284,7 +285,7 @@ func fixedReport() Report {
 // expected, reason and duration; the summary, verdict line and exit code
 // come along.
 func TestReportJSON(t *testing.T) {
-	b, err := fixedReport().JSON()
+	b, err := fixedReport(t).JSON()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // Tests of Run's goroutine's steps, driven directly with a settable clock:
@@ -22,7 +23,7 @@ func (c *stepClock) now() time.Time { return c.t }
 // with default options and a settable clock.
 func newStepWatcher(t *testing.T, mod func(*WatcherOptions)) (*Watcher, *stepClock) {
 	t.Helper()
-	clock := &stepClock{t: time.Date(2025, 12, 16, 9, 0, 0, 0, time.UTC)}
+	clock := &stepClock{t: testkit.BaseTime(t)}
 	opts := WatcherOptions{
 		Target:  watchTarget,
 		Stream:  spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}},

@@ -1,8 +1,6 @@
 package review
 
 import (
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -15,11 +13,7 @@ func TestMain(m *testing.M) {
 	// The package's shared instants, from the one base date of the suite
 	// (moved by testkit.BaseShiftEnv): the timeline's deployment starts at
 	// 09:30:20, the item tests' minutes at 09:00, the recorder's at 10:00.
-	base, err := testkit.Base()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
+	base := testkit.MainBase()
 	timelineStart = base.Add(-29*time.Minute - 40*time.Second)
 	testStart = base.Add(-time.Hour)
 	t0 = base

@@ -13,10 +13,11 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-// t0 is the start of every fake clock.
-var t0 = time.Date(2025, 12, 16, 9, 0, 0, 0, time.UTC)
+// t0 is the start of every fake clock: the suite's base date.
+var t0 = testkit.MainBase()
 
 // fakeClock is a settable clock shared by a sim and a client, so that token
 // expiry and rate-limit refills happen exactly when a test says.

@@ -39,6 +39,18 @@ func Base() (time.Time, error) {
 	return baseDate.AddDate(years, 0, 0), nil
 }
 
+// MainBase is Base for a TestMain that sets its package's instants from
+// it before m.Run: a bad BaseShiftEnv prints the error and exits with
+// status 2 (a TestMain has no test to fail).
+func MainBase() time.Time {
+	base, err := Base()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	return base
+}
+
 // BaseShiftYears is the shift BaseShiftEnv asks for, 0 when unset.
 func BaseShiftYears() (int, error) {
 	v := os.Getenv(BaseShiftEnv)

@@ -14,8 +14,9 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 )
 
-// t0 is the tests' "now".
-var t0 = time.Date(2025, 3, 14, 10, 35, 23, 0, time.UTC)
+// t0 is the tests' "now": 10:35:23 on the suite's base date (TestMain
+// sets it).
+var t0 time.Time
 
 func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -65,24 +65,8 @@ func TestPayloadGolden(t *testing.T) {
 				t.Fatalf("body is not JSON: %v\n%s", err, r.Body)
 			}
 			pretty.WriteByte('\n')
-			golden(t, filepath.Join("testdata", tc.name+".golden.json"), pretty.Bytes())
+			testkit.CheckGolden(t, filepath.Join("testdata", tc.name+".golden.json"), testkit.UnshiftDates(t, pretty.Bytes()), *update)
 		})
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

@@ -12,14 +12,25 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
+// t0 is the messages' "built at" time, 10:35:23 on the suite's base date,
+// and dep their deployment; TestMain sets both.
 var (
-	t0  = time.Date(2025, 3, 14, 10, 35, 23, 0, time.UTC)
-	dep = &alert.Deployment{ID: "demo-1", Version: "1.0.0", StartedAt: t0.Add(-3 * time.Minute)}
+	t0  time.Time
+	dep *alert.Deployment
 )
+
+// TestMain sets t0 and dep from the suite's base date.
+func TestMain(m *testing.M) {
+	base := testkit.MainBase()
+	t0 = base.Add(35*time.Minute + 23*time.Second)
+	dep = &alert.Deployment{ID: "demo-1", Version: "1.0.0", StartedAt: t0.Add(-3 * time.Minute)}
+	os.Exit(m.Run())
+}
 
 func fpsFiring() alert.Alert {
 	return alert.Alert{
@@ -87,23 +98,7 @@ func TestRenderGolden(t *testing.T) {
 		}
 		all.WriteString("== " + tc.name + "\n" + got)
 	}
-	golden(t, filepath.Join("testdata", "render.golden"), all.Bytes())
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	testkit.CheckGolden(t, filepath.Join("testdata", "render.golden"), testkit.UnshiftDates(t, all.Bytes()), *update)
 }
 
 // TestNotifyWrites: Notify writes exactly Render's text and reports

@@ -7,12 +7,21 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-// now is the fixtures' "message built at" time.
-var now = time.Date(2025, 3, 14, 12, 30, 0, 0, time.UTC)
+// now is the fixtures' "message built at" time, 12:30 on the suite's base
+// date; deployment is the fixtures' deployment. TestMain sets both.
+var (
+	now        time.Time
+	deployment *alert.Deployment
+)
 
-var deployment = &alert.Deployment{ID: "dep-42", Version: "v2.4.1", StartedAt: now.Add(-2*time.Hour - 5*time.Minute)}
+// setFixtureTimes sets now and deployment from the suite's base date.
+func setFixtureTimes() {
+	now = testkit.MainBase().Add(2*time.Hour + 30*time.Minute)
+	deployment = &alert.Deployment{ID: "dep-42", Version: "v2.4.1", StartedAt: now.Add(-2*time.Hour - 5*time.Minute)}
+}
 
 func fpsLow() alert.Alert {
 	return alert.Alert{

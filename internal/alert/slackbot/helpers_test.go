@@ -103,7 +103,9 @@ func (s *setup) notifier(t *testing.T) *Notifier {
 	return n
 }
 
-var now = time.Date(2025, 3, 14, 12, 30, 0, 0, time.UTC)
+// now is the messages' "built at" time: 12:30 on the suite's base date
+// (TestMain sets it).
+var now time.Time
 
 func dep(id, version string) *alert.Deployment {
 	return &alert.Deployment{ID: id, Version: version, StartedAt: now.Add(-2 * time.Hour)}

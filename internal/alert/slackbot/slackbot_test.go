@@ -46,7 +46,7 @@ func TestThreadPerDeployment(t *testing.T) {
 	if len(ps) != 2 {
 		t.Fatalf("%d thread parents, want 2 (one per deployment): %+v", len(ps), ps)
 	}
-	if ps[0].Text != "Deployment v2.4.1 on main started 2025-03-14 10:30 UTC" || ps[0].ThreadTS != "" {
+	if want := "Deployment v2.4.1 on main started " + d1.StartedAt.Format("2006-01-02 15:04 UTC"); ps[0].Text != want || ps[0].ThreadTS != "" {
 		t.Errorf("first parent = %+v", ps[0])
 	}
 	all := s.fake.MessagesOf(slackfake.PostMessage)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // postJSON posts body to u and returns the status, the body and Retry-After.
@@ -363,7 +365,7 @@ func TestWebhookAttachmentsOnly(t *testing.T) {
 }
 
 func TestMinInterval(t *testing.T) {
-	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := testkit.BaseTime(t)
 	s := New(WithMinInterval(time.Second), WithClock(func() time.Time { return now }))
 	defer s.Close()
 	if code, _, _ := postJSON(t, client(t, 5*time.Second), s.WebhookURL(), `{"text":"1"}`); code != 200 {
