@@ -45,7 +45,10 @@ type InhibitRule struct {
 }
 
 // Names of the daemon's own conditions and of the rules and checks the
-// built-in inhibition refers to. The monitor raises them under these names.
+// built-in inhibition refers to. The monitor raises them under these names;
+// alert does not import monitor (internal/archtest), so a test in
+// internal/daemon, which sees both, holds every name and cause of
+// BuiltinInhibitRules to the monitor's.
 const (
 	alertInstanceUp     = "check_instance_up"
 	alertTokenExpired   = "token_expired"

@@ -164,6 +164,12 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 	if o.Duration > 0 {
 		end = min(end, time.Duration(float64(o.Duration)*o.Scale))
 	}
+	client, err := daemon.NewClient(base, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "spacetime-watch: %v\n", err)
+		return ExitError
+	}
+	st := stage{inst: inst, tokenFile: tokenFile, daemon: client}
 	var wg sync.WaitGroup
 	var finished bool
 	err = daemon.Run(ctx, daemon.Options{
@@ -180,7 +186,7 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 				o.Ready(base)
 			}
 			wg.Go(func() {
-				finished = playStory(ctx, demoStory, end, story, inst, out) && end == demoEnd
+				finished = playStory(ctx, demoStory, end, story, st, out) && end == demoEnd
 				cancel() // the story is over: stop the daemon
 			})
 		},

@@ -22,7 +22,10 @@ import (
 // log line among the narration; every line within 80 columns; each fault
 // narrated; exactly one alert per fault, each fired and resolved in the
 // story's order (the API outage and the expired token inhibit the checks
-// they explain); the memory alert with its projection; the hour-1 review
+// they explain, the refused /performance token memory_unwatched); the
+// memory alert with its projection; memory unwatched while the stream
+// carries none and /performance refuses the token, then read from
+// /performance, as the daemon's status says; the hour-1 review
 // at T+1:00 flagging the FPS drop and the hour-4 review at T+4:00; a
 // summary. Neither the instance's API token nor its /performance token is
 // printed or logged; the temporary dir is gone and the log file stays.
@@ -73,7 +76,7 @@ func TestDemoStory(t *testing.T) {
 	}
 
 	// The story: each fault narrated, one alert each, fired then resolved.
-	for _, want := range []string{"Injecting an FPS drop", "Injecting a memory leak", "The instance's API token expires", "Restarting the instance", "Taking the API down", "The API is back"} {
+	for _, want := range []string{"Injecting an FPS drop", "Injecting a memory leak", "The instance's API token expires", "Restarting the instance", "Taking the API down", "The API is back", "The /performance token file now holds a previous run's token", "telemetry to the binary encoding"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the narration lacks %q", want)
 		}
@@ -88,12 +91,25 @@ func TestDemoStory(t *testing.T) {
 		"FIRING memory_growth", "RESOLVED memory_growth",
 		"FIRING token_expired", "RESOLVED token_expired",
 		"FIRING check_instance_up", "RESOLVED check_instance_up",
+		"FIRING check_performance", "RESOLVED check_performance",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("alerts notified:\n  %s\nwant:\n  %s\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), out)
 	}
 	if !regexp.MustCompile(`memory growing [\d.]+ MB/min over \S+; 400 MB reached in ~`).MatchString(unwrapped(out)) {
 		t.Errorf("the memory alert does not project the time to 400 MB:\n%s", out)
+	}
+
+	// Memory: unwatched while neither source gives it (memory_unwatched
+	// inhibited by the refused token), then read from /performance.
+	for _, want := range []string{
+		`T\+3:32 The daemon's status: memory unwatched; memory_high and memory_growth are unknown \(no memory: the stream carries none and /performance refused the token\b.*\)\. memory_unwatched fires, inhibited by check_performance \(token refused\): not notified\.`,
+		`T\+3:40 The daemon's status: memory \d+ MB, from /performance\.`,
+		`T\+3:50 The daemon's status: memory \d+ MB, from the telemetry stream\.`,
+	} {
+		if !regexp.MustCompile(want).MatchString(unwrapped(out)) {
+			t.Errorf("the narration lacks %s:\n%s", want, out)
+		}
 	}
 
 	// The reviews, at their hours, the first one flagging the FPS drop.
@@ -108,8 +124,8 @@ func TestDemoStory(t *testing.T) {
 	}
 	for _, want := range []string{
 		"The story is over at T+4:02.",
-		"  Alerts fired     4: fps_low, memory_growth, token_expired, check_instance_up\n",
-		"  Alerts resolved  4: fps_low, memory_growth, token_expired, check_instance_up\n",
+		"  Alerts fired     5: fps_low, memory_growth, token_expired, check_instance_up,\n                   check_performance\n",
+		"  Alerts resolved  5: fps_low, memory_growth, token_expired, check_instance_up,\n                   check_performance\n",
 		"  Reviews          2: hour-1, hour-4\n",
 	} {
 		if !strings.Contains(out, want) {

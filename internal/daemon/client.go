@@ -75,6 +75,14 @@ func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
 	return raw, err
 }
 
+// Alerts fetches GET /api/v1/alerts: every tracked alert, inhibited and
+// silenced ones marked.
+func (c *Client) Alerts(ctx context.Context) ([]alert.Alert, error) {
+	var resp AlertsResponse
+	err := c.do(ctx, http.MethodGet, "/api/v1/alerts", nil, &resp)
+	return resp.Alerts, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {

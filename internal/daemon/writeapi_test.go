@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,21 +16,24 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-// remoteWrites are the API's writes, as a script on another host sends them.
+// remoteWrites are the API's writes, as a script on another host sends
+// them: a reload is `curl -X POST`, with no body.
 var remoteWrites = []struct{ method, path, body string }{
 	{http.MethodPost, "/api/v1/silences", `{"target": "main", "duration": "1h", "comment": "from elsewhere"}`},
 	{http.MethodDelete, "/api/v1/silences/0123abcd", ""},
 	{http.MethodPost, "/api/v1/deployments", `{"target": "main", "version": "9.9.9"}`},
 	{http.MethodPost, "/api/v1/notify/test", `{}`},
+	{http.MethodPost, "/-/reload", ""},
 }
 
 // TestWriteAPIFromElsewhere: a daemon listening on every interface takes
-// the API's writes from loopback only, until its web config authenticates
-// callers. From an address on another interface, without authentication,
-// every write is refused with 403 naming --web.config.file (the CLI's
-// client passes that on) and nothing changes, while reads still answer;
-// the same writes from loopback go through. With basic_auth_users, writes
-// from that address go through with the credentials.
+// the API's writes (a reload too, with --web.enable-lifecycle) from
+// loopback only, until its web config authenticates callers. From an
+// address on another interface, without authentication, every write is
+// refused with 403 naming --web.config.file (the CLI's client passes that
+// on) and nothing changes, while reads still answer; the same writes from
+// loopback go through. With basic_auth_users, writes from that address go
+// through with the credentials.
 func TestWriteAPIFromElsewhere(t *testing.T) {
 	t.Parallel()
 	src := nonLoopbackAddr(t)
@@ -40,7 +42,7 @@ func TestWriteAPIFromElsewhere(t *testing.T) {
 	silence := daemon.AddSilenceRequest{Target: "main", Duration: "1h", Comment: "maintenance"}
 
 	t.Run("no authentication", func(t *testing.T) {
-		d := startDaemon(t, cfg, daemonSetup{listen: "0.0.0.0:0"})
+		d := startDaemon(t, cfg, daemonSetup{listen: "0.0.0.0:0", lifecycle: true})
 		remote := "http://" + net.JoinHostPort(src.String(), d.port)
 		for _, w := range remoteWrites {
 			code, body := doFrom(t, src, jsonRequest(t, w.method, remote+w.path, w.body))
@@ -89,12 +91,15 @@ func TestWriteAPIFromElsewhere(t *testing.T) {
 		if _, err := local.StartDeployment(ctx, daemon.StartDeploymentRequest{Target: "main", Version: "1.2.4"}); err != nil {
 			t.Errorf("StartDeployment from loopback: %v", err)
 		}
+		if code, body := doFrom(t, nil, jsonRequest(t, http.MethodPost, d.url+"/-/reload", "")); code != http.StatusOK {
+			t.Errorf("POST /-/reload from loopback: %d %s, want 200", code, body)
+		}
 	})
 
 	t.Run("basic auth", func(t *testing.T) {
 		authFile := filepath.Join(t.TempDir(), "auth")
 		testkit.WriteFile(t, authFile, "ci:s3cret-pass\n")
-		d := startDaemon(t, cfg, daemonSetup{listen: "0.0.0.0:0", webConfigFile: basicAuthWebConfig(t, "ci", "s3cret-pass")})
+		d := startDaemon(t, cfg, daemonSetup{listen: "0.0.0.0:0", lifecycle: true, webConfigFile: basicAuthWebConfig(t, "ci", "s3cret-pass")})
 		remote := "http://" + net.JoinHostPort(src.String(), d.port)
 
 		for _, w := range remoteWrites {
@@ -115,6 +120,11 @@ func TestWriteAPIFromElsewhere(t *testing.T) {
 		}
 		if _, err := c.StartDeployment(ctx, daemon.StartDeploymentRequest{Target: "main", Version: "1.2.4"}); err != nil {
 			t.Errorf("StartDeployment from %s with credentials: %v", src, err)
+		}
+		reload := jsonRequest(t, http.MethodPost, remote+"/-/reload", "")
+		reload.SetBasicAuth("ci", "s3cret-pass")
+		if code, body := doFrom(t, src, reload); code != http.StatusOK {
+			t.Errorf("POST /-/reload from %s with credentials: %d %s, want 200", src, code, body)
 		}
 	})
 }
@@ -173,9 +183,7 @@ func TestWriteAPIBrowserRequests(t *testing.T) {
 // ip (Debian package iproute2).
 func nonLoopbackAddr(t *testing.T) net.IP {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("adding a network interface needs root; `make test` runs as root")
-	}
+	testkit.Root(t, "add a network interface (a veth pair) for a non-loopback address")
 	ip := testkit.Tool(t, "ip")
 	run := func(args ...string) {
 		t.Helper()

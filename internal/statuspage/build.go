@@ -160,8 +160,13 @@ func baseRow(ts monitor.TargetStatus, alerts []alert.Alert, now time.Time) Row {
 			switch {
 			case r.Rule == monitor.RuleFPSLow && r.HasValue:
 				row.FPS, row.HasFPS = r.Value, true
+			case r.Rule == monitor.RuleMemoryHigh && r.State == monitor.RuleUnknown:
+				row.MemoryUnwatched = r.Reason
 			case r.Rule == monitor.RuleMemoryHigh && r.HasValue:
 				row.MemoryMB, row.HasMemory = r.Value, true
+				if r.Source == monitor.MemoryFromPerformance.String() {
+					row.MemoryFrom = "/performance"
+				}
 			}
 			if r.State == monitor.RuleFiring {
 				firingRules = append(firingRules, r.Rule)

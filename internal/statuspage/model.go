@@ -123,8 +123,14 @@ type Row struct {
 	// Why says in one line what made State ("fps_low firing").
 	Why string
 	// FPS and MemoryMB now, when known.
-	FPS, MemoryMB       float64
-	HasFPS, HasMemory   bool
+	FPS, MemoryMB     float64
+	HasFPS, HasMemory bool
+	// MemoryFrom is "/performance" when the memory rules read memory there
+	// (the stream carries none), else "".
+	MemoryFrom string
+	// MemoryUnwatched says why memory_high is unknown (no source reports
+	// memory), "" while it is known.
+	MemoryUnwatched     string
 	FPSHour, MemoryHour Series
 	Checks              []CheckCell
 	Alerts              []AlertCell

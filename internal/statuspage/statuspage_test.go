@@ -133,6 +133,58 @@ func TestSilencedAlertsMarkTheTargetInhibited(t *testing.T) {
 	}
 }
 
+// TestMemoryUnwatchedIsShown: a target whose memory rules are unknown
+// (no source reports memory) shows memory unwatched and why, on the fleet
+// page and its own, never a bare dash; memory read from /performance says
+// so; memory from the stream is a figure alone.
+func TestMemoryUnwatchedIsShown(t *testing.T) {
+	now := testkit.BaseTime(t)
+	names := []string{"stream", "polled", "unwatched"}
+	src := fleetOf(now, 3, func(i int) string { return names[i] }, func(int) float64 { return 90 }, func(int) bool { return false })
+	const why = "no memory: the stream carries none and /performance refused the token"
+	rules := func(i int) []monitor.RuleState { return src.targets[i].Telemetry.(monitor.WatcherStatus).Rules }
+	rules(1)[1].Source = monitor.MemoryFromPerformance.String()
+	rules(2)[1] = monitor.RuleState{Rule: monitor.RuleMemoryHigh, State: monitor.RuleUnknown, Reason: why}
+
+	var fleet bytes.Buffer
+	if err := RenderFleet(&fleet, BuildFleet(src, now, time.Second, FleetQuery{})); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ target, want, not string }{
+		{"stream", `<span class="now">300.0 MB</span>`, "unwatched"},
+		{"polled", `<span class="now">300.0 MB <span class="tag">from /performance</span></span>`, "unwatched"},
+		{"unwatched", `<span class="now"><span class="unwatched">unwatched</span> <span class="why">memory_high and memory_growth unknown: ` + why + `</span></span>`, "MB</span>"},
+	} {
+		cell := memoryCell(t, fleet.String(), tc.target)
+		if !strings.Contains(cell, tc.want) || strings.Contains(cell, tc.not) {
+			t.Errorf("fleet row %s, memory: %s\nwant %s and no %q", tc.target, cell, tc.want, tc.not)
+		}
+	}
+
+	tp, ok := BuildTarget(context.Background(), src, "unwatched", now, time.Second)
+	if !ok {
+		t.Fatal("BuildTarget did not find the target")
+	}
+	var target bytes.Buffer
+	if err := RenderTarget(&target, tp); err != nil {
+		t.Fatal(err)
+	}
+	if want := `memory <span class="unwatched">unwatched</span> <span class="why">memory_high and memory_growth unknown: ` + why + `</span> ·`; !strings.Contains(target.String(), want) {
+		t.Errorf("the target page does not show memory unwatched and why (%s)", want)
+	}
+}
+
+// memoryCell is the memory figure of target's row on the fleet page, up
+// to its chart.
+func memoryCell(t *testing.T, page, target string) string {
+	t.Helper()
+	m := regexp.MustCompile(`data-target="` + regexp.QuoteMeta(target) + `">(?s:.*?)<td data-label="Memory, 1 h">(.*?)<svg`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no memory cell for %s on the fleet page", target)
+	}
+	return m[1]
+}
+
 // hostileSource has hostile text in every field a user, the config or an
 // instance controls.
 func hostileSource(now time.Time) *fakeSource {
