@@ -212,7 +212,7 @@ func (h *harness) measure(ctx context.Context, n int, dir string, row *Row) erro
 // clean makes every figure one JSON can carry (no data reads 0), to
 // three decimals.
 func (r *Row) clean() {
-	for _, v := range []*float64{&r.DaemonCPU, &r.ReaderCPU, &r.CPURatio, &r.SimCPU, &r.StreamRate, &r.DaemonStreamRate, &r.ReaderStreamRate, &r.PeakRSS, &r.RSSPerTarget,
+	for _, v := range []*float64{&r.DaemonCPU, &r.ReaderCPU, &r.CPURatio, &r.SimCPU, &r.StreamRate, &r.DaemonStreamRate, &r.ReaderStreamRate, &r.PeakRSS, &r.RSSPerTarget, &r.RSSAnon, &r.RSSFile,
 		&r.ScrapeP50, &r.ScrapeP99, &r.SeriesPerTarget, &r.FrameLagP99, &r.HTTP.DaemonCPUPerRequest, &r.HTTP.BlackboxCPUPerRequest, &r.HTTP.DaemonCPUSeconds, &r.HTTP.BlackboxCPUSeconds} {
 		*v = math.Round(finite(*v)*1000) / 1000
 	}

@@ -94,6 +94,21 @@ func readPeakRSS(pid int) (uint64, error) {
 	return kib << 10, err
 }
 
+// readRSSParts returns the process's resident memory now, split into
+// anonymous (heap, stacks) and file-backed (the binary's pages) bytes.
+func readRSSParts(pid int) (anon, file uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	a, err := parseStatusKiB(b, "RssAnon")
+	if err != nil {
+		return 0, 0, err
+	}
+	f, err := parseStatusKiB(b, "RssFile")
+	return a << 10, f << 10, err
+}
+
 // readLoadavg returns the machine's load averages.
 func readLoadavg() ([3]float64, error) {
 	b, err := os.ReadFile("/proc/loadavg")

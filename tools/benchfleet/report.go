@@ -69,7 +69,11 @@ type Row struct {
 	Sustained        bool    `json:"sims_sustained_rate"`
 	PeakRSS          float64 `json:"daemon_peak_rss_mib"`
 	RSSPerTarget     float64 `json:"daemon_rss_per_target_mib"`
-	Goroutines       int     `json:"daemon_goroutines"`
+	// RSSAnon and RSSFile split the RSS after the scrapes (not the peak)
+	// into anonymous memory (heap, stacks) and the binary's pages.
+	RSSAnon    float64 `json:"daemon_rss_anon_mib"`
+	RSSFile    float64 `json:"daemon_rss_file_mib"`
+	Goroutines int     `json:"daemon_goroutines"`
 	// Scrapes is how many timed scrapes the budget held.
 	Scrapes         int     `json:"metrics_scrapes"`
 	ScrapeP50       float64 `json:"metrics_scrape_p50_ms"`
@@ -132,6 +136,7 @@ func measures() []measure {
 		{"daemon peak RSS", "≤ 20 MiB + 0.13 MiB × N", func(r Row) string { return fmt.Sprintf("%.1f MiB", r.PeakRSS) },
 			func(r Row) bool { return r.PeakRSS <= rssBaseMiB+rssPerTargetMiB*float64(r.Targets) }},
 		{"RSS per target", "", func(r Row) string { return fmt.Sprintf("%.3f MiB", r.RSSPerTarget) }, nil},
+		{"RSS after the scrapes: anonymous / the binary's pages", "", func(r Row) string { return fmt.Sprintf("%.1f / %.1f MiB", r.RSSAnon, r.RSSFile) }, nil},
 		{"goroutines", "", func(r Row) string { return fmt.Sprint(r.Goroutines) }, nil},
 		{"/metrics scrape p50 (scrapes)", "", func(r Row) string { return fmt.Sprintf("%.2f ms (%d)", r.ScrapeP50, r.Scrapes) }, nil},
 		{"/metrics scrape p99", "≤ 0.25 ms × N", func(r Row) string { return fmt.Sprintf("%.2f ms", r.ScrapeP99) },

@@ -297,6 +297,11 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	}
 	row.PeakRSS = mib(hwm)
 	row.RSSPerTarget = row.PeakRSS / float64(n)
+	anon, file, err := readRSSParts(d.proc.pid())
+	if err != nil {
+		return err
+	}
+	row.RSSAnon, row.RSSFile = mib(anon), mib(file)
 	if h.profile.enabled() {
 		if err := h.profile.take(ctx, n, d.metrics); err != nil {
 			return err
