@@ -107,6 +107,34 @@ const (
 	GrowthHysteresisMBPerMin = 2.0
 )
 
+// The telemetry watcher's tunables that are not keys of the file (its
+// redial backoff is telemetry.backoff_initial and backoff_max). The daemon
+// builds every target's watcher from them (monitor.WatcherOptionsFrom).
+const (
+	// WatcherBackoffResetAfter: a telemetry connection that delivered data
+	// and lasted this long brings the next redial delay back to
+	// telemetry.backoff_initial; a server that accepts and then drops every
+	// connection keeps backing off.
+	WatcherBackoffResetAfter = 30 * time.Second
+	// WatcherTickInterval is how often a watcher judges its rules without a
+	// frame, for the time-based transitions (telemetry_down,
+	// telemetry_silent, `for` timers). It must stay below RuleMaxGap.
+	WatcherTickInterval = time.Second
+	// WatcherRingSize bounds the telemetry samples a watcher keeps whatever
+	// the rate: 15 minutes at 10 FPS samples per second, the fastest rate
+	// documented (binary frames at 10 Hz, docs/instance.md, "Intervals and
+	// keep-alive"), which WatcherSampleSpan never needs.
+	WatcherRingSize = 9000
+	// ReviewFeedInterval is how often the monitor hands each target's
+	// telemetry samples to its review recorder: the rollups are per minute.
+	ReviewFeedInterval = 30 * time.Second
+	// WatcherSampleSpan is how far back a watcher keeps samples: four
+	// review feeds, so that a feed a minute or so late still finds every
+	// sample since the last one. The daemon keeps the longer of this and
+	// checks.threshold_window, check 10's window.
+	WatcherSampleSpan = 4 * ReviewFeedInterval
+)
+
 // defaultAlerting groups and times notifications as Alertmanager does by
 // default, and sends them nowhere: without sinks the daemon logs alert
 // events only.
