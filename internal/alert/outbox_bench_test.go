@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
@@ -26,7 +27,9 @@ func BenchmarkOutboxEnqueueToReceipt(b *testing.B) {
 		received <- struct{}{}
 		return false, nil
 	}}
-	ob, err := NewOutbox(OutboxOptions{Store: s, Sinks: []Notifier{sink}})
+	opts := OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store, opts.Sinks = s, []Notifier{sink}
+	ob, err := NewOutbox(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,7 +40,9 @@ func BenchmarkRuleFiringToSlack(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ob, err := alert.NewOutbox(alert.OutboxOptions{Store: st, Sinks: []alert.Notifier{hook}})
+	opts := alert.OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store, opts.Sinks = st, []alert.Notifier{hook}
+	ob, err := alert.NewOutbox(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

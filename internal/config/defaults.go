@@ -188,6 +188,19 @@ func defaultSink(t SinkType) Sink {
 	return s
 }
 
+// The alert outbox's own tuning, which no key of the file sets (its retry
+// backoff is alerting.outbox's, its attempt bound SinkAttemptLimit). The
+// daemon builds the outbox from them (alert.OutboxOptionsFrom).
+const (
+	// OutboxJitter is the fraction of each retry backoff drawn at random,
+	// so that sinks recovering together are not all hit at once.
+	OutboxJitter = 0.2
+	// OutboxStopGrace is how long a delivery attempt in flight when the
+	// daemon stops may go on before it is cancelled: finishing it avoids a
+	// duplicate after the restart. A graceful stop has 10s in all.
+	OutboxStopGrace = 5 * time.Second
+)
+
 // DefaultStatusInterval is how often the daemon looks whether its one-line
 // status for systemd (STATUS=, the "Status:" of systemctl status) changed;
 // it sends the line only when it did.

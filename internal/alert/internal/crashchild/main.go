@@ -64,18 +64,17 @@ func run() error {
 	defer s.Close()
 
 	delivered := make(chan struct{}, 1)
-	ob, err := alert.NewOutbox(alert.OutboxOptions{
-		Store:          s,
-		Sinks:          []alert.Notifier{post(*url, *alerts > 0)},
-		BackoffInitial: 5 * time.Millisecond,
-		BackoffMax:     50 * time.Millisecond,
-		OnDelivered: func(string, alert.Message) {
-			select {
-			case delivered <- struct{}{}:
-			default:
-			}
-		},
-	})
+	opts := alert.OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store = s
+	opts.Sinks = []alert.Notifier{post(*url, *alerts > 0)}
+	opts.BackoffInitial, opts.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
+	opts.OnDelivered = func(string, alert.Message) {
+		select {
+		case delivered <- struct{}{}:
+		default:
+		}
+	}
+	ob, err := alert.NewOutbox(opts)
 	if err != nil {
 		return err
 	}
