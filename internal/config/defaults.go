@@ -91,6 +91,45 @@ func defaultSettings() Settings {
 	}
 }
 
+// DefaultReviewThresholds are the checklist's review thresholds (see
+// ReviewThresholds): the default FPS band and memory ceiling of the
+// thresholds section, the rest the documented alert rules'.
+func DefaultReviewThresholds() ReviewThresholds {
+	th := defaultSettings().Thresholds
+	return ReviewThresholds{
+		FPSMin: th.FPS.Min, FPSMax: th.FPS.Max,
+		FPSInBandPass: 0.95, FPSInBandWarn: 0.90,
+		MemoryMaxMB:       th.Memory.MaxMB,
+		MemoryWarnHorizon: 24 * time.Hour, MemoryFailHorizon: time.Hour,
+		FPSWarnHorizon: 24 * time.Hour,
+		TrendMinSpan:   15 * time.Minute,
+		CheckPass:      0.99, CheckWarn: 0.95,
+		ErrorSpikeFactor: 3, ErrorSpikeMinRate: 0.05, ErrorSpikeMinErrors: 3,
+		ErrorRateWarn: 0.01, ErrorRateFail: 0.05,
+		LatencyP95Warn: 500 * time.Millisecond, LatencyP95Fail: 2 * time.Second,
+		AuthAttackCount: 20, AuthAttackWindow: 15 * time.Minute,
+		UptimePass: 0.99, UptimeWarn: 0.95,
+		RestartsWarn: 1, RestartsFail: 3,
+		MinCoverage: 0.9,
+	}
+}
+
+// The reviews' own tuning, which no key of the file sets.
+const (
+	// ReviewSettle is how long a review minute stays open after it ends:
+	// the monitor hands over the last minute of telemetry once a minute
+	// (ReviewFeedInterval), so a minute's samples can arrive up to a
+	// minute after it ended.
+	ReviewSettle = time.Minute
+	// ReviewMaxSamplesPerMinute bounds the samples a review minute keeps
+	// for its percentiles (10 Hz telemetry); counts, min, mean and max stay
+	// exact.
+	ReviewMaxSamplesPerMinute = 600
+	// ReviewMaxPending bounds the open review minutes when nobody flushes,
+	// so a stalled consumer cannot grow a recorder without limit.
+	ReviewMaxPending = 120
+)
+
 // The rule engine's tunables that are not keys of the file: how the
 // telemetry rules judge a stream. The daemon builds every target's rules
 // from them and the target's thresholds (monitor's ruleConfigFrom).

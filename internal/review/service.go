@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -44,11 +45,11 @@ type ServiceOptions struct {
 	// Deliverer takes each review once it is due. Required.
 	Deliverer Deliverer
 	// Offsets are the reviews' offsets from a deployment's start, for the
-	// targets registered without their own. Default: DefaultOffsets(), 1h,
-	// 4h and 24h.
+	// targets registered without their own. Default: the config's reviews.offsets
+	// default, 1h, 4h and 24h.
 	Offsets []time.Duration
 	// Thresholds judge the review items, for the targets registered without
-	// their own. Zero fields take their defaults (DefaultThresholds).
+	// their own. Zero fields take their defaults (config.DefaultReviewThresholds).
 	Thresholds Thresholds
 	// Now is the wall clock: what is due, lateness, the minutes' times.
 	// Default clock.Now. Ticks run on the runtime clock, which
@@ -68,7 +69,7 @@ type ServiceOptions struct {
 	// Settle is how long after a minute ends its Recorder hands it over
 	// (RecorderOptions.Settle): a review is computed once the last minute
 	// of its window is in, at the first tick at or after its due time,
-	// rounded up to the minute, plus Settle. Default DefaultSettle (1m);
+	// rounded up to the minute, plus Settle. Default config.ReviewSettle (1m);
 	// negative: none, for Recorders that settle immediately.
 	Settle time.Duration
 	// Slack is how long after that a review may be delivered before it is
@@ -180,7 +181,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		s.log = zap.NewNop()
 	}
 	if len(s.offsets) == 0 {
-		s.offsets = DefaultOffsets()
+		s.offsets = config.Default().Defaults.Reviews.Offsets
 	}
 	if err := checkOffsets(s.offsets); err != nil {
 		return nil, fmt.Errorf("review: ServiceOptions.Offsets: %w", err)
@@ -196,7 +197,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 	}
 	switch {
 	case s.settle == 0:
-		s.settle = DefaultSettle
+		s.settle = config.ReviewSettle
 	case s.settle < 0:
 		s.settle = 0
 	}
