@@ -240,6 +240,12 @@ const (
 	OutboxStopGrace = 5 * time.Second
 )
 
+// HealthBudget is how long a busy step of one of the daemon's loops may
+// take, without a systemd watchdog, before /-/healthy reports the loop
+// stuck; under a watchdog the budget is half its interval
+// (health.BudgetFor).
+const HealthBudget = 30 * time.Second
+
 // DefaultStatusInterval is how often the daemon looks whether its one-line
 // status for systemd (STATUS=, the "Status:" of systemctl status) changed;
 // it sends the line only when it did.
