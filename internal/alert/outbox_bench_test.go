@@ -9,6 +9,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // BenchmarkOutboxEnqueueToReceipt measures a notification's way through
@@ -17,7 +18,7 @@ import (
 // p50 and p99 latency (the budget from a rule firing to the fake
 // Slack's receipt is p99 < 100 ms, sink included).
 func BenchmarkOutboxEnqueueToReceipt(b *testing.B) {
-	s, err := store.Open(b.TempDir(), store.Options{})
+	s, err := store.Open(b.TempDir(), storetest.Options(store.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}

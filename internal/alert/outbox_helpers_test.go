@@ -16,6 +16,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // recordingSink records every delivery attempt and answers with respond (nil:
@@ -84,7 +85,7 @@ func openOutboxStore(t *testing.T) *store.Store {
 
 func openOutboxStoreAt(t *testing.T, dir string) *store.Store {
 	t.Helper()
-	s, err := store.Open(dir, store.Options{NoSync: true})
+	s, err := store.Open(dir, storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

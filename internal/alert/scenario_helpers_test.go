@@ -31,6 +31,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // The acceptance scenarios (docs/reliability.md 1, 3–7, 19) run the real
@@ -160,7 +161,7 @@ func (w *world) settings() alert.Settings {
 func (w *world) startGen() {
 	t := w.t
 	t.Helper()
-	st, err := store.Open(w.dir, store.Options{NoSync: true})
+	st, err := store.Open(w.dir, storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,6 +240,35 @@ const (
 	OutboxStopGrace = 5 * time.Second
 )
 
+// The state store's bounds, which no key of the file sets: the hour-24
+// review's data with a day to spare. The daemon opens its store with them.
+const (
+	// StoreLockTimeout is how long the daemon waits for another holder of
+	// its state dir to let go.
+	StoreLockTimeout = time.Second
+	// StoreBackupInterval is how often the daemon copies its state to
+	// state.db.bak, the last good copy.
+	StoreBackupInterval = time.Hour
+	// StoreDeploymentHistory is how many deployments are kept per target,
+	// the newest.
+	StoreDeploymentHistory = 50
+	// StoreCheckHistory is how many check records are kept per target, the
+	// newest: 48 h of ten checks every 5 minutes is 5760.
+	StoreCheckHistory = 10000
+	// StoreCheckRetention is how long check records are kept: the +24 h
+	// review with a day to spare.
+	StoreCheckRetention = 48 * time.Hour
+	// StoreDeadLetters is how many dead letters are kept per sink, the
+	// newest.
+	StoreDeadLetters = 1000
+	// StoreRollupRetention is how long the reviews' per-minute rollups are
+	// kept per target: the +24 h review with a day to spare.
+	StoreRollupRetention = 48 * time.Hour
+	// StoreRollupHistory is how many rollups are kept per target, the
+	// newest: 48 h of one a minute is 2880.
+	StoreRollupHistory = 3000
+)
+
 // HealthBudget is how long a busy step of one of the daemon's loops may
 // take, without a systemd watchdog, before /-/healthy reports the loop
 // stuck; under a watchdog the budget is half its interval

@@ -17,6 +17,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -24,7 +25,7 @@ import (
 // with a fast backoff and an observed logger, until the test ends.
 func runOutbox(t *testing.T, n alert.Notifier, onDead func(sink, reason string)) (*alert.Outbox, *observer.ObservedLogs) {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	st, err := store.Open(t.TempDir(), storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // sinkName is the name of the child's one sink.
@@ -57,7 +58,7 @@ func run() error {
 
 	// NoSync: the test kills the process, not the machine, and the page
 	// cache survives a process; it keeps each run at tens of milliseconds.
-	s, err := store.Open(*dir, store.Options{NoSync: true, LockTimeout: 5 * time.Second})
+	s, err := store.Open(*dir, storetest.Options(store.Options{NoSync: true, LockTimeout: 5 * time.Second}))
 	if err != nil {
 		return err
 	}
