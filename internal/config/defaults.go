@@ -128,6 +128,20 @@ const (
 	// ReviewMaxPending bounds the open review minutes when nobody flushes,
 	// so a stalled consumer cannot grow a recorder without limit.
 	ReviewMaxPending = 120
+	// ReviewInterval is how often the review minutes are persisted and due
+	// reviews looked for: the minutes' length.
+	ReviewInterval = time.Minute
+	// ReviewTickDelay is how long after each ReviewInterval boundary the
+	// review tick comes, so that what was observed at the boundary is in.
+	ReviewTickDelay = time.Second
+	// ReviewSlack is how long after it could first be computed (its due
+	// time, rounded up to the minute, plus ReviewSettle) a review may be
+	// delivered before it is marked late.
+	ReviewSlack = 2 * time.Minute
+	// ReviewMargin is how long after a deployment's last review fell due it
+	// is still delivered (late) when the daemon was down: with the last
+	// offset of 24h, that is StoreRollupRetention's 48 h of minutes.
+	ReviewMargin = 24 * time.Hour
 )
 
 // The rule engine's tunables that are not keys of the file: how the

@@ -60,11 +60,11 @@ type ServiceOptions struct {
 	// pace with a scaled Now (the demo's). Default clock.Wait.
 	Wait func(time.Duration) time.Duration
 	// Interval is how often the minutes are persisted and due reviews
-	// looked for. Default 1m, the minutes' length.
+	// looked for. Default config.ReviewInterval (1m), the minutes' length.
 	Interval time.Duration
 	// TickDelay is how long after each interval boundary of the wall clock
 	// the tick comes, so that what was observed at the boundary is in.
-	// Default 1s; it must be shorter than Interval.
+	// Default config.ReviewTickDelay (1s); it must be shorter than Interval.
 	TickDelay time.Duration
 	// Settle is how long after a minute ends its Recorder hands it over
 	// (RecorderOptions.Settle): a review is computed once the last minute
@@ -73,11 +73,12 @@ type ServiceOptions struct {
 	// negative: none, for Recorders that settle immediately.
 	Settle time.Duration
 	// Slack is how long after that a review may be delivered before it is
-	// marked late (with its delay from the due time). Default 2m.
+	// marked late (with its delay from the due time). Default
+	// config.ReviewSlack (2m).
 	Slack time.Duration
 	// Margin is how long after a deployment's last review fell due it is
-	// still delivered (late) when the daemon was down. Default 24h: with
-	// the last offset of 24h that is the store's 48 h of minutes.
+	// still delivered (late) when the daemon was down. Default
+	// config.ReviewMargin (24h).
 	Margin time.Duration
 	// Logger logs deliveries and failures. Default: no logs.
 	Logger *zap.Logger
@@ -187,10 +188,10 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		return nil, fmt.Errorf("review: ServiceOptions.Offsets: %w", err)
 	}
 	if s.interval <= 0 {
-		s.interval = time.Minute
+		s.interval = config.ReviewInterval
 	}
 	if s.tickDelay <= 0 {
-		s.tickDelay = time.Second
+		s.tickDelay = config.ReviewTickDelay
 	}
 	if s.tickDelay >= s.interval {
 		return nil, fmt.Errorf("review: ServiceOptions.TickDelay (%s) must be shorter than Interval (%s)", s.tickDelay, s.interval)
@@ -202,10 +203,10 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		s.settle = 0
 	}
 	if s.slack <= 0 {
-		s.slack = 2 * time.Minute
+		s.slack = config.ReviewSlack
 	}
 	if s.margin <= 0 {
-		s.margin = 24 * time.Hour
+		s.margin = config.ReviewMargin
 	}
 	reg := opts.Registerer
 	if reg == nil {
