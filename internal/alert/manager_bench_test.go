@@ -7,6 +7,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // BenchmarkHandleToEnqueue measures the manager's share of "rule firing to
@@ -15,7 +16,7 @@ import (
 // iteration fires and resolves one alert; group_interval is tiny so that
 // the resolution goes out at once and the state stays small.
 func BenchmarkHandleToEnqueue(b *testing.B) {
-	st, err := store.Open(b.TempDir(), store.Options{})
+	st, err := store.Open(b.TempDir(), storetest.Options(store.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // The manager's tests run inside testing/synctest bubbles: time.Now and
@@ -114,7 +115,7 @@ func startHarness(t *testing.T, dir string, settings Settings, rec *recorder, de
 	if deps == nil {
 		deps = &deployments{}
 	}
-	st, err := store.Open(dir, store.Options{NoSync: true})
+	st, err := store.Open(dir, storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,17 +29,10 @@ import (
 // falls between the sink's confirmation and the store's commit (the
 // after-confirm failpoint, see package failpoint).
 
-// The outbox's own tuning, which no config key sets. The retry backoff
-// and a sink's attempt timeout are the config's (alerting.outbox,
-// sinks[].timeout); a zero option falls back to config's default.
-const (
-	DefaultJitter    = 0.2
-	DefaultStopGrace = 5 * time.Second
-)
-
-// OutboxOptions configures an Outbox. Store is required; the zero value of
-// every other field is a working default: the config's default for what
-// the config sets (internal/config), the constants above otherwise.
+// OutboxOptions configures an Outbox. Build them with OutboxOptionsFrom,
+// which takes every tunable from the config, then add the store, the sinks
+// and the hooks. NewOutbox defaults no tunable (a zero one is an error
+// naming it); the fields whose zero value is noted may be left out.
 type OutboxOptions struct {
 	// Store holds the queues and the dead letters. Required.
 	Store *store.Store
@@ -51,24 +44,25 @@ type OutboxOptions struct {
 	// name: 1s for Slack (1 message per second per channel). Default 0.
 	MinInterval map[string]time.Duration
 	// BackoffInitial is the wait after a message's first failed attempt;
-	// it doubles after each further failure. Default: config's
-	// alerting.outbox.backoff_initial.
+	// it doubles after each further failure: the config's
+	// alerting.outbox.backoff_initial (default 1s). Required.
 	BackoffInitial time.Duration
-	// BackoffMax caps the backoff. A sink's Retry-After is honoured even
-	// when longer (up to maxRetryAfter). Default: config's
-	// alerting.outbox.backoff_max.
+	// BackoffMax caps the backoff; at least BackoffInitial. A sink's
+	// Retry-After is honoured even when longer (up to maxRetryAfter): the
+	// config's alerting.outbox.backoff_max (default 60s). Required.
 	BackoffMax time.Duration
 	// Jitter is the fraction of each backoff drawn at random: a wait d
 	// becomes a random duration in [d·(1−Jitter), d], so that the cap holds
-	// and sinks recovering together are not hit all at once. Default 0.2;
-	// negative for none; at most 1.
+	// and sinks recovering together are not hit all at once. From 0 (none)
+	// to 1: config.OutboxJitter (0.2).
 	Jitter float64
-	// AttemptTimeout bounds one delivery attempt. Default:
-	// config.SinkAttemptLimit (config warns about a longer sink timeout).
+	// AttemptTimeout bounds one delivery attempt: config.SinkAttemptLimit
+	// (10s; config warns about a longer sink timeout). Required.
 	AttemptTimeout time.Duration
 	// StopGrace is how long an attempt in flight when Run's context ends
 	// may go on before it is cancelled: finishing it avoids a duplicate
-	// after the restart. Default 5s (a graceful stop has 10s in all).
+	// after the restart: config.OutboxStopGrace (5s; a graceful stop has
+	// 10s in all). Required.
 	StopGrace time.Duration
 	// Now is the wall clock: a Message's default CreatedAt and the latency
 	// metric. Waits use the runtime's monotonic timers. Default clock.Now.
@@ -99,29 +93,56 @@ const maxSinkName = 512
 // otherwise stall the sink's queue without a word.
 const maxRetryAfter = time.Hour
 
-func (o OutboxOptions) withDefaults() OutboxOptions {
-	def := config.Default().Alerting.Outbox
-	if o.BackoffInitial <= 0 {
-		o.BackoffInitial = def.BackoffInitial
+// OutboxOptionsFrom returns the outbox's tunables as the config says: the
+// retry backoff of alerting.outbox, and the outbox's own tuning that no key
+// sets (config.OutboxJitter, config.SinkAttemptLimit,
+// config.OutboxStopGrace). The caller adds the store, the sinks and the
+// hooks.
+func OutboxOptionsFrom(cfg config.Outbox) OutboxOptions {
+	return OutboxOptions{
+		BackoffInitial: cfg.BackoffInitial,
+		BackoffMax:     cfg.BackoffMax,
+		Jitter:         config.OutboxJitter,
+		AttemptTimeout: config.SinkAttemptLimit,
+		StopGrace:      config.OutboxStopGrace,
 	}
-	if o.BackoffMax <= 0 {
-		o.BackoffMax = def.BackoffMax
+}
+
+// check reports every invalid option at once, naming its field.
+func (o OutboxOptions) check() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("outbox: %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if o.Store == nil {
+		bad("Store", "nil: the outbox keeps its queues in the store")
+	}
+	const build = "build the options with OutboxOptionsFrom"
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"BackoffInitial", o.BackoffInitial}, {"BackoffMax", o.BackoffMax},
+		{"AttemptTimeout", o.AttemptTimeout}, {"StopGrace", o.StopGrace},
+	} {
+		if d.v <= 0 {
+			bad(d.name, "must be positive, got %s: %s", d.v, build)
+		}
 	}
 	if o.BackoffMax < o.BackoffInitial {
-		o.BackoffMax = o.BackoffInitial
+		bad("BackoffMax", "must be at least BackoffInitial (%s), got %s", o.BackoffInitial, o.BackoffMax)
 	}
-	switch {
-	case o.Jitter == 0:
-		o.Jitter = DefaultJitter
-	case o.Jitter < 0:
-		o.Jitter = 0
+	if o.Jitter < 0 || o.Jitter > 1 {
+		bad("Jitter", "must be from 0 (none) to 1, got %g", o.Jitter)
 	}
-	if o.AttemptTimeout <= 0 {
-		o.AttemptTimeout = config.SinkAttemptLimit
+	if err := checkOutboxSinks(o.Sinks); err != nil {
+		errs = append(errs, err)
 	}
-	if o.StopGrace <= 0 {
-		o.StopGrace = DefaultStopGrace
-	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills the optional fields' zero values.
+func (o OutboxOptions) withDefaults() OutboxOptions {
 	if o.Now == nil {
 		o.Now = clock.Now
 	}
@@ -158,13 +179,7 @@ type Outbox struct {
 
 // NewOutbox checks opts and registers the metrics. It starts nothing.
 func NewOutbox(opts OutboxOptions) (*Outbox, error) {
-	if opts.Store == nil {
-		return nil, errors.New("outbox: Store is nil")
-	}
-	if opts.Jitter > 1 {
-		return nil, fmt.Errorf("outbox: Jitter is %g, want at most 1", opts.Jitter)
-	}
-	if err := checkOutboxSinks(opts.Sinks); err != nil {
+	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // BenchmarkOutboxEnqueueToReceipt measures a notification's way through
@@ -16,7 +18,7 @@ import (
 // p50 and p99 latency (the budget from a rule firing to the fake
 // Slack's receipt is p99 < 100 ms, sink included).
 func BenchmarkOutboxEnqueueToReceipt(b *testing.B) {
-	s, err := store.Open(b.TempDir(), store.Options{})
+	s, err := store.Open(b.TempDir(), storetest.Options(store.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -26,7 +28,9 @@ func BenchmarkOutboxEnqueueToReceipt(b *testing.B) {
 		received <- struct{}{}
 		return false, nil
 	}}
-	ob, err := NewOutbox(OutboxOptions{Store: s, Sinks: []Notifier{sink}})
+	opts := OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store, opts.Sinks = s, []Notifier{sink}
+	ob, err := NewOutbox(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // recordingSink records every delivery attempt and answers with respond (nil:
@@ -82,7 +85,7 @@ func openOutboxStore(t *testing.T) *store.Store {
 
 func openOutboxStoreAt(t *testing.T, dir string) *store.Store {
 	t.Helper()
-	s, err := store.Open(dir, store.Options{NoSync: true})
+	s, err := store.Open(dir, storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +100,25 @@ type testOutbox struct {
 	logs *observer.ObservedLogs
 }
 
-// newTestOutbox creates an outbox on s with opts' other fields, a fresh
-// registry and an observed logger (debug and up).
+// testOutboxOptions returns opts over the options the daemon builds under
+// the config's defaults (OutboxOptionsFrom): a zero tunable in opts takes
+// the config's, so that a test names only what it is about.
+func testOutboxOptions(opts OutboxOptions) OutboxOptions {
+	def := OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.BackoffInitial = cmp.Or(opts.BackoffInitial, def.BackoffInitial)
+	opts.BackoffMax = cmp.Or(opts.BackoffMax, max(def.BackoffMax, opts.BackoffInitial))
+	opts.Jitter = cmp.Or(opts.Jitter, def.Jitter)
+	opts.AttemptTimeout = cmp.Or(opts.AttemptTimeout, def.AttemptTimeout)
+	opts.StopGrace = cmp.Or(opts.StopGrace, def.StopGrace)
+	return opts
+}
+
+// newTestOutbox creates an outbox on s with opts over the config's
+// defaults (testOutboxOptions), a fresh registry and an observed logger
+// (debug and up).
 func newTestOutbox(t *testing.T, s *store.Store, opts OutboxOptions) *testOutbox {
 	t.Helper()
+	opts = testOutboxOptions(opts)
 	core, logs := observer.New(zapcore.DebugLevel)
 	reg := prometheus.NewRegistry()
 	opts.Store, opts.Registerer, opts.Logger = s, reg, zap.New(core)

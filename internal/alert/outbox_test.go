@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -408,7 +409,7 @@ func TestOutboxStopsPromptly(t *testing.T) {
 				<-ctx.Done()
 				return true, ctx.Err()
 			},
-			wantStop:    DefaultStopGrace,
+			wantStop:    config.OutboxStopGrace,
 			wantPending: 1,
 		},
 		{
@@ -630,7 +631,8 @@ func TestOutboxBackoffIsCappedAndJittered(t *testing.T) {
 			}
 		}
 	}
-	steady := newTestOutbox(t, openOutboxStore(t), OutboxOptions{Jitter: -1, BackoffInitial: 3 * time.Second, BackoffMax: 10 * time.Second})
+	steady := newTestOutbox(t, openOutboxStore(t), OutboxOptions{BackoffInitial: 3 * time.Second, BackoffMax: 10 * time.Second})
+	steady.opts.Jitter = 0 // none (newTestOutbox reads a zero as the config's)
 	if got := []time.Duration{steady.backoff(1), steady.backoff(2), steady.backoff(3), steady.backoff(40)}; !slices.Equal(got,
 		[]time.Duration{3 * time.Second, 6 * time.Second, 10 * time.Second, 10 * time.Second}) {
 		t.Errorf("backoff without jitter = %v", got)
@@ -645,11 +647,15 @@ func TestNewOutboxRefusesBadOptions(t *testing.T) {
 		opts OutboxOptions
 		want string
 	}{
-		{"no store", OutboxOptions{}, "Store is nil"},
-		{"nil sink", OutboxOptions{Store: s, Sinks: []Notifier{nil}}, "sinks[0] is nil"},
-		{"empty name", OutboxOptions{Store: s, Sinks: []Notifier{sink("")}}, "sinks[0] has an empty name"},
-		{"name twice", OutboxOptions{Store: s, Sinks: []Notifier{sink("a"), sink("a")}}, `sinks[1]: name "a" is used twice`},
-		{"jitter above 1", OutboxOptions{Store: s, Jitter: 1.5}, "Jitter is 1.5"},
+		{"no store", testOutboxOptions(OutboxOptions{}), "Store: nil"},
+		{"nil sink", testOutboxOptions(OutboxOptions{Store: s, Sinks: []Notifier{nil}}), "sinks[0] is nil"},
+		{"empty name", testOutboxOptions(OutboxOptions{Store: s, Sinks: []Notifier{sink("")}}), "sinks[0] has an empty name"},
+		{"name twice", testOutboxOptions(OutboxOptions{Store: s, Sinks: []Notifier{sink("a"), sink("a")}}), `sinks[1]: name "a" is used twice`},
+		{"jitter above 1", testOutboxOptions(OutboxOptions{Store: s, Jitter: 1.5}), "Jitter: must be from 0 (none) to 1, got 1.5"},
+		{"negative jitter", testOutboxOptions(OutboxOptions{Store: s, Jitter: -0.1}), "Jitter: must be from 0 (none) to 1, got -0.1"},
+		{"zero tunables: none is defaulted here", OutboxOptions{Store: s},
+			"BackoffInitial: must be positive, got 0s: build the options with OutboxOptionsFrom"},
+		{"cap below initial", testOutboxOptions(OutboxOptions{Store: s, BackoffInitial: time.Minute, BackoffMax: time.Second}), "BackoffMax: must be at least BackoffInitial"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // BenchmarkRuleFiringToSlack is the latency budget: from a rule
@@ -29,7 +30,7 @@ import (
 func BenchmarkRuleFiringToSlack(b *testing.B) {
 	fake := slackfake.New()
 	defer fake.Close()
-	st, err := store.Open(b.TempDir(), store.Options{})
+	st, err := store.Open(b.TempDir(), storetest.Options(store.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,7 +41,9 @@ func BenchmarkRuleFiringToSlack(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ob, err := alert.NewOutbox(alert.OutboxOptions{Store: st, Sinks: []alert.Notifier{hook}})
+	opts := alert.OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store, opts.Sinks = st, []alert.Notifier{hook}
+	ob, err := alert.NewOutbox(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

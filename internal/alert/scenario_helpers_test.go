@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // The acceptance scenarios (docs/reliability.md 1, 3–7, 19) run the real
@@ -71,8 +73,8 @@ type scenario struct {
 	sinks []string
 	// minInterval per sink; 0 means Slack's 1 s.
 	minInterval time.Duration
-	// backoffInitial and backoffMax of the outbox; 0 means its defaults
-	// (1 s, 60 s).
+	// backoffInitial and backoffMax of the outbox; 0 means the config's
+	// (alerting.outbox: 1 s, 60 s).
 	backoffInitial, backoffMax time.Duration
 	// fakeOpts configure the fake Slack (WithMinInterval, ...).
 	fakeOpts []slackfake.Option
@@ -159,7 +161,7 @@ func (w *world) settings() alert.Settings {
 func (w *world) startGen() {
 	t := w.t
 	t.Helper()
-	st, err := store.Open(w.dir, store.Options{NoSync: true})
+	st, err := store.Open(w.dir, storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,16 +187,17 @@ func (w *world) startGen() {
 		sinks = append(sinks, &recordingNotifier{Notifier: n, w: w})
 		minInterval[name] = w.sc.minInterval
 	}
-	g.ob, err = alert.NewOutbox(alert.OutboxOptions{
-		Store: st, Sinks: sinks, MinInterval: minInterval,
-		BackoffInitial: w.sc.backoffInitial, BackoffMax: w.sc.backoffMax,
-		Logger: w.log, Registerer: g.reg, // the outbox names its logger
-		OnDeadLetter: func(sink, reason string) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			w.deadLetters = append(w.deadLetters, sink+": "+reason)
-		},
-	})
+	opts := alert.OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store, opts.Sinks, opts.MinInterval = st, sinks, minInterval
+	opts.BackoffInitial = cmp.Or(w.sc.backoffInitial, opts.BackoffInitial)
+	opts.BackoffMax = cmp.Or(w.sc.backoffMax, opts.BackoffMax)
+	opts.Logger, opts.Registerer = w.log, g.reg // the outbox names its logger
+	opts.OnDeadLetter = func(sink, reason string) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.deadLetters = append(w.deadLetters, sink+": "+reason)
+	}
+	g.ob, err = alert.NewOutbox(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // reliability scenario 1: the API is down for 12 minutes and the daemon restarts
@@ -270,7 +271,7 @@ func seedFixture(t *testing.T, dir, key, name string) {
 
 func seedMeta(t *testing.T, dir, key string, b []byte) {
 	t.Helper()
-	st, err := store.Open(dir, store.Options{NoSync: true})
+	st, err := store.Open(dir, storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

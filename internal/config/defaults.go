@@ -91,6 +91,59 @@ func defaultSettings() Settings {
 	}
 }
 
+// DefaultReviewThresholds are the checklist's review thresholds (see
+// ReviewThresholds): the default FPS band and memory ceiling of the
+// thresholds section, the rest the documented alert rules'.
+func DefaultReviewThresholds() ReviewThresholds {
+	th := defaultSettings().Thresholds
+	return ReviewThresholds{
+		FPSMin: th.FPS.Min, FPSMax: th.FPS.Max,
+		FPSInBandPass: 0.95, FPSInBandWarn: 0.90,
+		MemoryMaxMB:       th.Memory.MaxMB,
+		MemoryWarnHorizon: 24 * time.Hour, MemoryFailHorizon: time.Hour,
+		FPSWarnHorizon: 24 * time.Hour,
+		TrendMinSpan:   15 * time.Minute,
+		CheckPass:      0.99, CheckWarn: 0.95,
+		ErrorSpikeFactor: 3, ErrorSpikeMinRate: 0.05, ErrorSpikeMinErrors: 3,
+		ErrorRateWarn: 0.01, ErrorRateFail: 0.05,
+		LatencyP95Warn: 500 * time.Millisecond, LatencyP95Fail: 2 * time.Second,
+		AuthAttackCount: 20, AuthAttackWindow: 15 * time.Minute,
+		UptimePass: 0.99, UptimeWarn: 0.95,
+		RestartsWarn: 1, RestartsFail: 3,
+		MinCoverage: 0.9,
+	}
+}
+
+// The reviews' own tuning, which no key of the file sets.
+const (
+	// ReviewSettle is how long a review minute stays open after it ends:
+	// the monitor hands over the last minute of telemetry once a minute
+	// (ReviewFeedInterval), so a minute's samples can arrive up to a
+	// minute after it ended.
+	ReviewSettle = time.Minute
+	// ReviewMaxSamplesPerMinute bounds the samples a review minute keeps
+	// for its percentiles (10 Hz telemetry); counts, min, mean and max stay
+	// exact.
+	ReviewMaxSamplesPerMinute = 600
+	// ReviewMaxPending bounds the open review minutes when nobody flushes,
+	// so a stalled consumer cannot grow a recorder without limit.
+	ReviewMaxPending = 120
+	// ReviewInterval is how often the review minutes are persisted and due
+	// reviews looked for: the minutes' length.
+	ReviewInterval = time.Minute
+	// ReviewTickDelay is how long after each ReviewInterval boundary the
+	// review tick comes, so that what was observed at the boundary is in.
+	ReviewTickDelay = time.Second
+	// ReviewSlack is how long after it could first be computed (its due
+	// time, rounded up to the minute, plus ReviewSettle) a review may be
+	// delivered before it is marked late.
+	ReviewSlack = 2 * time.Minute
+	// ReviewMargin is how long after a deployment's last review fell due it
+	// is still delivered (late) when the daemon was down: with the last
+	// offset of 24h, that is StoreRollupRetention's 48 h of minutes.
+	ReviewMargin = 24 * time.Hour
+)
+
 // The rule engine's tunables that are not keys of the file: how the
 // telemetry rules judge a stream. The daemon builds every target's rules
 // from them and the target's thresholds (monitor's ruleConfigFrom).
@@ -105,6 +158,34 @@ const (
 	// is this far below thresholds.memory.growth_mb_per_min (a fifth of
 	// the rate when that is 2 or less).
 	GrowthHysteresisMBPerMin = 2.0
+)
+
+// The telemetry watcher's tunables that are not keys of the file (its
+// redial backoff is telemetry.backoff_initial and backoff_max). The daemon
+// builds every target's watcher from them (monitor.WatcherOptionsFrom).
+const (
+	// WatcherBackoffResetAfter: a telemetry connection that delivered data
+	// and lasted this long brings the next redial delay back to
+	// telemetry.backoff_initial; a server that accepts and then drops every
+	// connection keeps backing off.
+	WatcherBackoffResetAfter = 30 * time.Second
+	// WatcherTickInterval is how often a watcher judges its rules without a
+	// frame, for the time-based transitions (telemetry_down,
+	// telemetry_silent, `for` timers). It must stay below RuleMaxGap.
+	WatcherTickInterval = time.Second
+	// WatcherRingSize bounds the telemetry samples a watcher keeps whatever
+	// the rate: 15 minutes at 10 FPS samples per second, the fastest rate
+	// documented (binary frames at 10 Hz, docs/instance.md, "Intervals and
+	// keep-alive"), which WatcherSampleSpan never needs.
+	WatcherRingSize = 9000
+	// ReviewFeedInterval is how often the monitor hands each target's
+	// telemetry samples to its review recorder: the rollups are per minute.
+	ReviewFeedInterval = 30 * time.Second
+	// WatcherSampleSpan is how far back a watcher keeps samples: four
+	// review feeds, so that a feed a minute or so late still finds every
+	// sample since the last one. The daemon keeps the longer of this and
+	// checks.threshold_window, check 10's window.
+	WatcherSampleSpan = 4 * ReviewFeedInterval
 )
 
 // defaultAlerting groups and times notifications as Alertmanager does by
@@ -159,6 +240,54 @@ func defaultSink(t SinkType) Sink {
 	}
 	return s
 }
+
+// The alert outbox's own tuning, which no key of the file sets (its retry
+// backoff is alerting.outbox's, its attempt bound SinkAttemptLimit). The
+// daemon builds the outbox from them (alert.OutboxOptionsFrom).
+const (
+	// OutboxJitter is the fraction of each retry backoff drawn at random,
+	// so that sinks recovering together are not all hit at once.
+	OutboxJitter = 0.2
+	// OutboxStopGrace is how long a delivery attempt in flight when the
+	// daemon stops may go on before it is cancelled: finishing it avoids a
+	// duplicate after the restart. A graceful stop has 10s in all.
+	OutboxStopGrace = 5 * time.Second
+)
+
+// The state store's bounds, which no key of the file sets: the hour-24
+// review's data with a day to spare. The daemon opens its store with them.
+const (
+	// StoreLockTimeout is how long the daemon waits for another holder of
+	// its state dir to let go.
+	StoreLockTimeout = time.Second
+	// StoreBackupInterval is how often the daemon copies its state to
+	// state.db.bak, the last good copy.
+	StoreBackupInterval = time.Hour
+	// StoreDeploymentHistory is how many deployments are kept per target,
+	// the newest.
+	StoreDeploymentHistory = 50
+	// StoreCheckHistory is how many check records are kept per target, the
+	// newest: 48 h of ten checks every 5 minutes is 5760.
+	StoreCheckHistory = 10000
+	// StoreCheckRetention is how long check records are kept: the +24 h
+	// review with a day to spare.
+	StoreCheckRetention = 48 * time.Hour
+	// StoreDeadLetters is how many dead letters are kept per sink, the
+	// newest.
+	StoreDeadLetters = 1000
+	// StoreRollupRetention is how long the reviews' per-minute rollups are
+	// kept per target: the +24 h review with a day to spare.
+	StoreRollupRetention = 48 * time.Hour
+	// StoreRollupHistory is how many rollups are kept per target, the
+	// newest: 48 h of one a minute is 2880.
+	StoreRollupHistory = 3000
+)
+
+// HealthBudget is how long a busy step of one of the daemon's loops may
+// take, without a systemd watchdog, before /-/healthy reports the loop
+// stuck; under a watchdog the budget is half its interval
+// (health.BudgetFor).
+const HealthBudget = 30 * time.Second
 
 // DefaultStatusInterval is how often the daemon looks whether its one-line
 // status for systemd (STATUS=, the "Status:" of systemctl status) changed;

@@ -109,31 +109,29 @@ func newAlerting(cfg config.Alerting, o alertingOptions) (*alerting, error) {
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	outbox, err := alert.NewOutbox(alert.OutboxOptions{
-		Store:          o.Store,
-		Sinks:          set.notifiers,
-		MinInterval:    set.minInterval,
-		BackoffInitial: cfg.Outbox.BackoffInitial,
-		BackoffMax:     cfg.Outbox.BackoffMax,
-		Logger:         a.log, // the outbox names itself
-		Registerer:     o.Registry,
-		Now:            o.Now,
-		Health:         o.Health,
-		OnDeadLetter: func(sink, reason string) {
-			a.mgrMu.Lock()
-			defer a.mgrMu.Unlock()
-			a.failing[sink] = reason
+	oo := alert.OutboxOptionsFrom(cfg.Outbox)
+	oo.Store = o.Store
+	oo.Sinks = set.notifiers
+	oo.MinInterval = set.minInterval
+	oo.Logger = a.log // the outbox names itself
+	oo.Registerer = o.Registry
+	oo.Now = o.Now
+	oo.Health = o.Health
+	oo.OnDeadLetter = func(sink, reason string) {
+		a.mgrMu.Lock()
+		defer a.mgrMu.Unlock()
+		a.failing[sink] = reason
+		a.raise()
+	}
+	oo.OnDelivered = func(sink string, _ alert.Message) {
+		a.mgrMu.Lock()
+		defer a.mgrMu.Unlock()
+		if _, ok := a.failing[sink]; ok {
+			delete(a.failing, sink)
 			a.raise()
-		},
-		OnDelivered: func(sink string, _ alert.Message) {
-			a.mgrMu.Lock()
-			defer a.mgrMu.Unlock()
-			if _, ok := a.failing[sink]; ok {
-				delete(a.failing, sink)
-				a.raise()
-			}
-		},
-	})
+		}
+	}
+	outbox, err := alert.NewOutbox(oo)
 	if err != nil {
 		return nil, err
 	}

@@ -87,10 +87,10 @@ type Options struct {
 	// no-op outside systemd.
 	Notifier Notifier
 	// LockTimeout is how long to wait for another daemon's lock on the
-	// state dir. Default 1s.
+	// state dir. Default: config.StoreLockTimeout (1s).
 	LockTimeout time.Duration
 	// BackupInterval is how often the state is copied to state.db.bak,
-	// the last good copy. Default 1h.
+	// the last good copy. Default: config.StoreBackupInterval (1h).
 	BackupInterval time.Duration
 	// StatusInterval is how often the daemon looks whether its STATUS=
 	// line for systemd changed (it sends it only then). Default
@@ -172,7 +172,16 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
-	st, err := store.Open(opts.StateDir, store.Options{LockTimeout: opts.LockTimeout, Now: opts.Now})
+	st, err := store.Open(opts.StateDir, store.Options{
+		LockTimeout:       opts.LockTimeout,
+		Now:               opts.Now,
+		DeploymentHistory: config.StoreDeploymentHistory,
+		CheckHistory:      config.StoreCheckHistory,
+		CheckRetention:    config.StoreCheckRetention,
+		DeadLetters:       config.StoreDeadLetters,
+		RollupRetention:   config.StoreRollupRetention,
+		RollupHistory:     config.StoreRollupHistory,
+	})
 	if err != nil {
 		return err
 	}
@@ -362,13 +371,13 @@ func withDefaults(opts Options) Options {
 		opts.Now = clock.Now
 	}
 	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = time.Second
+		opts.LockTimeout = config.StoreLockTimeout
 	}
 	if opts.StatusInterval <= 0 {
 		opts.StatusInterval = config.DefaultStatusInterval
 	}
 	if opts.BackupInterval <= 0 {
-		opts.BackupInterval = time.Hour
+		opts.BackupInterval = config.StoreBackupInterval
 	}
 	if opts.AutoReloadDebounce <= 0 {
 		opts.AutoReloadDebounce = config.DefaultAutoReloadDebounce

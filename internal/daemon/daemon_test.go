@@ -17,6 +17,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim/simtest"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -182,7 +183,7 @@ func TestDaemonServes(t *testing.T) {
 
 		// The state was flushed and the lock released: a new daemon could
 		// open it at once and find this one's records.
-		st, err := store.Open(d.stateDir, store.Options{LockTimeout: 100 * time.Millisecond})
+		st, err := store.Open(d.stateDir, storetest.Options(store.Options{LockTimeout: 100 * time.Millisecond}))
 		if err != nil {
 			t.Fatalf("reopening the state dir: %v", err)
 		}

@@ -52,9 +52,7 @@ func newReviews(st *store.Store, dir string, enq alert.Enqueuer, timing ReviewTi
 
 // TargetAdded registers a target with its offsets and thresholds.
 func (r *reviews) TargetAdded(tc config.Target, rec *review.Recorder) {
-	th := review.DefaultThresholds()
-	th.FPSMin, th.FPSMax = tc.Thresholds.FPS.Min, tc.Thresholds.FPS.Max
-	th.MemoryMaxMB = tc.Thresholds.Memory.MaxMB
+	th := tc.ReviewThresholds()
 	if err := r.svc.Register(tc.Name, review.TargetOptions{Recorder: rec, Offsets: tc.Reviews.Offsets, Thresholds: &th}); err != nil {
 		r.log.Error("cannot schedule the target's reviews", zap.String("target", tc.Name), zap.Error(err))
 	}

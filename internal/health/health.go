@@ -24,22 +24,21 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// DefaultBudget is how long a busy step may take without a watchdog; with
-// one, the daemon uses half its interval (see BudgetFor).
-const DefaultBudget = 30 * time.Second
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
+)
 
 // MinBudget is the least budget: shorter busy steps would be flagged by
 // scheduling noise alone on a loaded machine.
 const MinBudget = time.Second
 
-// BudgetFor is the busy budget under a watchdog interval (0: off): half
-// the interval, so that a stuck loop withholds the ping before systemd's
-// deadline passes, and never under MinBudget.
+// BudgetFor is the busy budget under a watchdog interval: half the
+// interval, so that a stuck loop withholds the ping before systemd's
+// deadline passes, and never under MinBudget; without a watchdog (0),
+// config.HealthBudget.
 func BudgetFor(watchdog time.Duration) time.Duration {
 	if watchdog <= 0 {
-		return DefaultBudget
+		return config.HealthBudget
 	}
 	return max(watchdog/2, MinBudget)
 }
@@ -54,10 +53,10 @@ type Registry struct {
 }
 
 // New returns a registry on the clock now, in which a busy step may take
-// budget (<= 0: DefaultBudget).
+// budget (<= 0: BudgetFor(0), config.HealthBudget).
 func New(now func() time.Time, budget time.Duration) *Registry {
 	if budget <= 0 {
-		budget = DefaultBudget
+		budget = BudgetFor(0)
 	}
 	return &Registry{now: now, budget: budget, loops: map[*Loop]struct{}{}}
 }

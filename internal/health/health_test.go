@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -73,11 +74,11 @@ func TestNilIsANoOp(t *testing.T) {
 	}
 }
 
-// TestBudgetFor: half the watchdog, never under MinBudget; DefaultBudget
+// TestBudgetFor: half the watchdog, never under MinBudget; config.HealthBudget
 // without a watchdog.
 func TestBudgetFor(t *testing.T) {
 	for _, c := range []struct{ wd, want time.Duration }{
-		{0, health.DefaultBudget}, {60 * time.Second, 30 * time.Second}, {200 * time.Millisecond, health.MinBudget},
+		{0, config.HealthBudget}, {60 * time.Second, 30 * time.Second}, {200 * time.Millisecond, health.MinBudget},
 	} {
 		if got := health.BudgetFor(c.wd); got != c.want {
 			t.Errorf("BudgetFor(%s) = %s, want %s", c.wd, got, c.want)

@@ -85,40 +85,35 @@ func buildTarget(tc config.Target, m *Monitor) (*target, error) {
 			rec.ObserveHTTP(m.opts.Now(), o.Code, o.Err != nil || o.Code >= 500)
 		},
 		Telemetry: func(opts spacetime.StreamOptions) TelemetryProbe {
-			watcher, watchErr = NewWatcher(WatcherOptions{
-				Target:         tc.Name,
-				Stream:         opts,
-				Rules:          rules,
-				RestoreRules:   restore,
-				Metrics:        m.opts.Metrics,
-				Sink:           m.opts.Sink,
-				Logger:         m.log, // the watcher names its target itself
-				Now:            m.opts.Now,
-				Health:         m.opts.Health,
-				BackoffInitial: tc.Telemetry.BackoffInitial,
-				BackoffMax:     tc.Telemetry.BackoffMax,
-				PollMemory:     pollMemory,
-				SampleSpan:     max(tc.Checks.ThresholdWindow, DefaultWatcherSampleSpan),
-				TickInterval:   watcherTick(m.opts.Wait),
-				OnStream: func(s StreamState) {
-					if probe != nil {
-						probe.streamChanged(s)
-					}
-				},
-				OnInstanceEvent: func(ev InstanceEvent) {
-					// A vr_initialized after the greeting means the instance
-					// restarted: run a round now rather than at the next tick.
-					switch ev.Kind {
-					case spacetime.KindVRInitialized:
-						rec.ObserveVR(m.opts.Now(), false)
-					case spacetime.KindDesktopFallback:
-						rec.ObserveVR(m.opts.Now(), true)
-					}
-					if ev.Kind == spacetime.KindVRInitialized && !ev.Greeting {
-						m.kick(tc.Name)
-					}
-				},
-			})
+			wo := WatcherOptionsFrom(tc)
+			wo.Stream = opts
+			wo.RestoreRules = restore
+			wo.Metrics = m.opts.Metrics
+			wo.Sink = m.opts.Sink
+			wo.Logger = m.log // the watcher names its target itself
+			wo.Now = m.opts.Now
+			wo.Health = m.opts.Health
+			wo.PollMemory = pollMemory
+			wo.TickInterval = watcherTick(m.opts.Wait)
+			wo.OnStream = func(s StreamState) {
+				if probe != nil {
+					probe.streamChanged(s)
+				}
+			}
+			wo.OnInstanceEvent = func(ev InstanceEvent) {
+				// A vr_initialized after the greeting means the instance
+				// restarted: run a round now rather than at the next tick.
+				switch ev.Kind {
+				case spacetime.KindVRInitialized:
+					rec.ObserveVR(m.opts.Now(), false)
+				case spacetime.KindDesktopFallback:
+					rec.ObserveVR(m.opts.Now(), true)
+				}
+				if ev.Kind == spacetime.KindVRInitialized && !ev.Greeting {
+					m.kick(tc.Name)
+				}
+			}
+			watcher, watchErr = NewWatcher(wo)
 			if watchErr != nil {
 				return nil
 			}
@@ -169,5 +164,5 @@ const minWatcherTick = 10 * time.Millisecond
 // that on a scaled clock (the demo's) memory is polled as often in story
 // time as on the wall clock; at least minWatcherTick.
 func watcherTick(wait func(time.Duration) time.Duration) time.Duration {
-	return max(wait(DefaultWatcherTickInterval), minWatcherTick)
+	return max(wait(config.WatcherTickInterval), minWatcherTick)
 }

@@ -75,13 +75,9 @@ func fleetMetrics(tb testing.TB, n int) (*prometheus.Registry, *Metrics) {
 	checks := config.AllChecks()
 	for i := range n {
 		name := fmt.Sprintf("vr-%04d", i)
-		w, err := NewWatcher(WatcherOptions{
-			Target:  name,
-			Stream:  spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}},
-			Rules:   testRules(),
-			Now:     now,
-			Metrics: m,
-		})
+		opts := testWatcherOptions(name, "ws://127.0.0.1:8081/")
+		opts.Now, opts.Metrics = now, m
+		w, err := NewWatcher(opts)
 		if err != nil {
 			tb.Fatal(err)
 		}

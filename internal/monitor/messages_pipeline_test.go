@@ -14,6 +14,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -74,7 +75,7 @@ func startPipeline(t *testing.T, groupBy ...string) *pipeline {
 	t.Helper()
 	base, start := testkit.BaseTime(t), time.Now()
 	now := func() time.Time { return base.Add(time.Since(start)) }
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: now})
+	st, err := store.Open(t.TempDir(), storetest.Options(store.Options{NoSync: true, Now: now}))
 	if err != nil {
 		t.Fatal(err)
 	}

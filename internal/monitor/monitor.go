@@ -287,7 +287,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 	hl := m.opts.Health.Register("monitor")
 	defer hl.Unregister()
-	feedEvery := m.opts.Wait(ReviewFeedInterval)
+	feedEvery := m.opts.Wait(config.ReviewFeedInterval)
 	feed := time.NewTicker(feedEvery)
 	defer feed.Stop()
 	for {

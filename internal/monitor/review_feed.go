@@ -8,10 +8,6 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 )
 
-// ReviewFeedInterval is how often the monitor hands each target's telemetry
-// samples to its review recorder: the rollups are per minute.
-const ReviewFeedInterval = 30 * time.Second
-
 // newRecorder makes a target's review recorder, judging FPS against the
 // target's band.
 func newRecorder(tc config.Target, settle time.Duration) *review.Recorder {
@@ -60,7 +56,7 @@ func (t *target) feedSamples(ctx context.Context, now time.Time) {
 	defer cancel()
 	since := t.fedUntil
 	if since.IsZero() || now.Sub(since) > 10*time.Minute {
-		since = now.Add(-ReviewFeedInterval)
+		since = now.Add(-config.ReviewFeedInterval)
 	}
 	samples, live, err := w.SamplesSince(ctx, since)
 	if err != nil && ctx.Err() != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -22,7 +23,7 @@ import (
 // synctest bubble is the bubble's fake clock).
 func openTestStore(t testing.TB, now func() time.Time) *store.Store {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: now})
+	st, err := store.Open(t.TempDir(), storetest.Options(store.Options{NoSync: true, Now: now}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,24 +47,6 @@ import (
 // spacetime_telemetry_last_frame_timestamp_seconds stays, frozen: it is
 // the time of a fact, and its age is what tells the stream is dead.
 
-// Defaults of WatcherOptions.
-const (
-	DefaultWatcherBackoffInitial    = time.Second
-	DefaultWatcherBackoffMax        = 60 * time.Second
-	DefaultWatcherBackoffResetAfter = 30 * time.Second
-	DefaultWatcherTickInterval      = time.Second
-	// DefaultWatcherRingSize bounds the samples kept whatever the rate:
-	// 15 minutes at 10 FPS samples per second, the fastest rate documented
-	// (binary frames at 10 Hz, docs/instance.md, "Intervals and
-	// keep-alive"), which the default span never needs.
-	DefaultWatcherRingSize = 9000
-	// DefaultWatcherSampleSpan is how far back the samples are kept: four
-	// review feeds (ReviewFeedInterval), so that a feed a minute or so late
-	// still finds every sample since the last one. The daemon keeps the
-	// longer of this and checks.threshold_window, check 10's window.
-	DefaultWatcherSampleSpan = 4 * ReviewFeedInterval
-)
-
 // Watcher keeps one target's telemetry connection and judges its frames.
 // Create it with NewWatcher, run it with Run; Status, StatusView, Window,
 // FirstDataFrame (it is the daemon's TelemetryProbe), UpdateRules and

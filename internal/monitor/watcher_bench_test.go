@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -132,27 +133,24 @@ func (c *benchClock) now() time.Time {
 func warmWatcher(tb testing.TB, msgType int, data []byte, next func()) (*Watcher, *spacetime.Decoder, *spacetime.Frame) {
 	tb.Helper()
 	clock := &benchClock{t: time.Now()}
-	w, err := NewWatcher(WatcherOptions{
-		Target: "vr-1",
-		Stream: spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}},
-		Rules:  testRules(),
-		Now:    clock.now,
-	})
+	opts := testWatcherOptions("vr-1", "ws://127.0.0.1:8081/")
+	opts.Now = clock.now
+	w, err := NewWatcher(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	w.begin(clock.now())
 	dec := &spacetime.Decoder{Now: clock.now, SkipPoses: w.streamOpts.SkipPoses} // as Stream makes it
 	f := &spacetime.Frame{}
-	for range max(DefaultWatcherRingSize, 2*20*60) + 1 {
+	for range max(config.WatcherRingSize, 2*20*60) + 1 {
 		if next != nil {
 			next()
 		}
 		w.processFrame(dec, f, msgType, data)
 	}
 	// A vr_tracking frame carries no value for the ring; otherwise the ring
-	// spans its DefaultWatcherSampleSpan.
-	if !w.run.live || (f.Kind != spacetime.KindVRTracking && (w.run.ring.n == 0 || w.run.ring.buf[w.run.ring.head].at > clock.t.Add(-DefaultWatcherSampleSpan).UnixNano())) {
+	// spans its config.WatcherSampleSpan.
+	if !w.run.live || (f.Kind != spacetime.KindVRTracking && (w.run.ring.n == 0 || w.run.ring.buf[w.run.ring.head].at > clock.t.Add(-config.WatcherSampleSpan).UnixNano())) {
 		tb.Fatal("warm-up did not reach the steady state")
 	}
 	for _, s := range w.run.engine.States() {

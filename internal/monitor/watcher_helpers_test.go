@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
@@ -101,29 +102,38 @@ type watchEnv struct {
 	sink *recordingSink
 }
 
+// testWatcherOptions returns the options the daemon gives a watcher of
+// target under the config's defaults (WatcherOptionsFrom), on urls: every
+// watcher test starts from them and changes what it tests.
+func testWatcherOptions(target string, urls ...string) WatcherOptions {
+	tc := config.Default().Targets[0]
+	tc.Name = target
+	o := WatcherOptionsFrom(tc)
+	o.Stream.URLs = urls
+	return o
+}
+
 // newWatchEnv builds a watcher with fast options on urls; mod adjusts them.
 func newWatchEnv(t *testing.T, urls []string, mod func(*WatcherOptions)) *watchEnv {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	env := &watchEnv{reg: reg, m: NewMetrics(reg), sink: &recordingSink{}}
-	opts := WatcherOptions{
-		Target: watchTarget,
-		Stream: spacetime.StreamOptions{
-			URLs:           urls,
-			DialTimeout:    time.Second,
-			PongWait:       time.Second,
-			PingPeriod:     100 * time.Millisecond,
-			SilenceTimeout: 300 * time.Millisecond,
-			WriteTimeout:   500 * time.Millisecond,
-		},
-		Rules:          fastRules(),
-		Metrics:        env.m,
-		Sink:           env.sink,
-		Logger:         zap.NewNop(),
-		BackoffInitial: 10 * time.Millisecond,
-		BackoffMax:     200 * time.Millisecond,
-		TickInterval:   20 * time.Millisecond,
+	opts := testWatcherOptions(watchTarget)
+	opts.Stream = spacetime.StreamOptions{
+		URLs:           urls,
+		DialTimeout:    time.Second,
+		PongWait:       time.Second,
+		PingPeriod:     100 * time.Millisecond,
+		SilenceTimeout: 300 * time.Millisecond,
+		WriteTimeout:   500 * time.Millisecond,
 	}
+	opts.Rules = fastRules()
+	opts.Metrics = env.m
+	opts.Sink = env.sink
+	opts.Logger = zap.NewNop()
+	opts.BackoffInitial = 10 * time.Millisecond
+	opts.BackoffMax = 200 * time.Millisecond
+	opts.TickInterval = 20 * time.Millisecond
 	if mod != nil {
 		mod(&opts)
 	}

@@ -222,7 +222,8 @@ func TestWatcherRunsOnce(t *testing.T) {
 }
 
 // TestNewWatcherRejectsBadOptions: every problem is reported at once,
-// naming its field, without echoing a URL (it may carry a password).
+// naming its field, without echoing a URL (it may carry a password); a
+// zero tunable is refused, not defaulted (the config owns the defaults).
 func TestNewWatcherRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	badRules := testRules()
@@ -236,6 +237,9 @@ func TestNewWatcherRejectsBadOptions(t *testing.T) {
 		{"no URL", func(o *WatcherOptions) { o.Stream.URLs = nil }, []string{"WatcherOptions.Stream.URLs"}},
 		{"not ws", func(o *WatcherOptions) { o.Stream.URLs = []string{"http://user:hunter2@127.0.0.1:8081/"} }, []string{"Stream.URLs[0]"}},
 		{"negative", func(o *WatcherOptions) { o.BackoffInitial, o.RingSize = -1, -1 }, []string{"BackoffInitial", "RingSize"}},
+		{"zero tunables: none is defaulted here", func(o *WatcherOptions) {
+			o.BackoffInitial, o.BackoffMax, o.BackoffResetAfter, o.TickInterval, o.SampleSpan, o.RingSize = 0, 0, 0, 0, 0, 0
+		}, []string{"BackoffInitial: must be positive", "BackoffMax", "BackoffResetAfter", "TickInterval", "SampleSpan", "RingSize", "WatcherOptionsFrom"}},
 		{"cap below initial", func(o *WatcherOptions) { o.BackoffInitial, o.BackoffMax = time.Minute, time.Second }, []string{"BackoffMax"}},
 		{"tick too slow", func(o *WatcherOptions) { o.TickInterval = time.Minute }, []string{"TickInterval", "MaxGap"}},
 		{"bad rules", func(o *WatcherOptions) { o.Rules = badRules }, []string{"FPSMax"}},
@@ -243,7 +247,7 @@ func TestNewWatcherRejectsBadOptions(t *testing.T) {
 		{"bad snapshot", func(o *WatcherOptions) { o.RestoreRules = []byte("{") }, []string{"restore rule snapshot"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := WatcherOptions{Target: watchTarget, Stream: spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}}, Rules: testRules()}
+			opts := testWatcherOptions(watchTarget, "ws://127.0.0.1:8081/")
 			tc.mod(&opts)
 			_, err := NewWatcher(opts)
 			if err == nil {

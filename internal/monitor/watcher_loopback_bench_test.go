@@ -169,13 +169,10 @@ func loopbackReader(ctx context.Context, b *testing.B, mode, url string, i int) 
 		for s.Next(ctx, &f) == nil {
 		}
 	case "watcher":
-		w, err := NewWatcher(WatcherOptions{
-			Target:  fmt.Sprintf("vr-%d", i),
-			Stream:  spacetime.StreamOptions{URLs: []string{url}},
-			Rules:   testRules(),
-			Metrics: NewMetrics(prometheus.NewRegistry()),
-			Logger:  zap.NewNop(),
-		})
+		opts := testWatcherOptions(fmt.Sprintf("vr-%d", i), url)
+		opts.Metrics = NewMetrics(prometheus.NewRegistry())
+		opts.Logger = zap.NewNop()
+		w, err := NewWatcher(opts)
 		if err != nil {
 			b.Error(err)
 			return

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,12 +11,17 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
-// WatcherOptions configure NewWatcher. Zero values mean the defaults noted.
+// WatcherOptions configure NewWatcher. Build them with WatcherOptionsFrom,
+// which takes the target's name, rules and every tunable from the config,
+// then set the stream and the hooks. NewWatcher defaults no tunable: a zero
+// one is an error naming it; only the hooks and Metrics, Logger, Now and
+// Health may be left out (their zero values are noted).
 type WatcherOptions struct {
 	// Target is the target's name: the target label of its series and the
 	// first argument of Sink calls. Required.
@@ -60,25 +64,31 @@ type WatcherOptions struct {
 	// Health, when set, registers Run's loop as "watcher/<target>" while
 	// it runs. Default: none.
 	Health *health.Registry
-	// BackoffInitial is the delay before the first redial (default 1s).
+	// BackoffInitial is the delay before the first redial: the target's
+	// telemetry.backoff_initial (default 1s). Required.
 	BackoffInitial time.Duration
-	// BackoffMax caps the delay between dials (default 60s). Delays double
+	// BackoffMax caps the delay between dials: the target's
+	// telemetry.backoff_max (default 60s). Required. Delays double
 	// from BackoffInitial and each is shortened by up to 20 % at random, so
 	// that daemons restarted together do not redial in step.
 	BackoffMax time.Duration
 	// BackoffResetAfter: a connection that delivered data and lasted this
-	// long brings the next delay back to BackoffInitial (default 30s). A
-	// server that accepts and then drops every connection keeps backing off.
+	// long brings the next delay back to BackoffInitial
+	// (config.WatcherBackoffResetAfter, 30s). Required. A server that
+	// accepts and then drops every connection keeps backing off.
 	BackoffResetAfter time.Duration
 	// TickInterval is how often the rules are judged without a frame, for
-	// the time-based transitions (default 1s; must be below Rules.MaxGap).
+	// the time-based transitions (config.WatcherTickInterval, 1s). Required;
+	// must be below Rules.MaxGap.
 	TickInterval time.Duration
 	// RingSize bounds the FPS/memory samples Window and SamplesSince can
-	// look back on (default DefaultWatcherRingSize), at 32 bytes a sample.
+	// look back on (config.WatcherRingSize, 9000), at 32 bytes a sample.
+	// Required.
 	RingSize int
 	// SampleSpan is how far back Window and SamplesSince can look: samples
 	// older than the newest by more are dropped, and the ring grows only
-	// to the samples within it (default DefaultWatcherSampleSpan, 2m).
+	// to the samples within it (config.WatcherSampleSpan, 2m, or the
+	// target's checks.threshold_window when longer). Required.
 	SampleSpan time.Duration
 	// PollMemory, if set, reads the target's memory (MiB) from /performance,
 	// or says why it cannot. The watcher calls it every
@@ -107,6 +117,25 @@ type InstanceEvent struct {
 	Greeting bool
 }
 
+// WatcherOptionsFrom returns the options of tc's watcher as the config
+// says: its name, its rules (RuleConfigFrom), its telemetry backoff and the
+// watcher's tunables (config.Watcher*). The caller adds the stream's URLs,
+// and the hooks it wants.
+func WatcherOptionsFrom(tc config.Target) WatcherOptions {
+	return WatcherOptions{
+		Target:            tc.Name,
+		Rules:             RuleConfigFrom(tc),
+		BackoffInitial:    tc.Telemetry.BackoffInitial,
+		BackoffMax:        tc.Telemetry.BackoffMax,
+		BackoffResetAfter: config.WatcherBackoffResetAfter,
+		TickInterval:      config.WatcherTickInterval,
+		RingSize:          config.WatcherRingSize,
+		SampleSpan:        max(tc.Checks.ThresholdWindow, config.WatcherSampleSpan),
+	}
+}
+
+// withDefaults checks o's invariants and fills the optional fields'
+// zero values.
 func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -133,28 +162,22 @@ func (o WatcherOptions) withDefaults() (WatcherOptions, error) {
 		{"BackoffResetAfter", o.BackoffResetAfter}, {"TickInterval", o.TickInterval},
 		{"SampleSpan", o.SampleSpan},
 	} {
-		if d.v < 0 {
-			bad(d.name, "must be ≥ 0 (0 means the default), got %s", d.v)
+		if d.v <= 0 {
+			bad(d.name, "must be positive, got %s: build the options with WatcherOptionsFrom", d.v)
 		}
 	}
-	if o.RingSize < 0 {
-		bad("RingSize", "must be ≥ 0 (0 means the default), got %d", o.RingSize)
+	if o.RingSize <= 0 {
+		bad("RingSize", "must be positive, got %d: build the options with WatcherOptionsFrom", o.RingSize)
 	}
 	if o.Rules == (RuleConfig{}) {
 		bad("Rules", "zero: build them from the target's config")
 	}
-	o.BackoffInitial = cmp.Or(o.BackoffInitial, DefaultWatcherBackoffInitial)
-	o.BackoffMax = cmp.Or(o.BackoffMax, DefaultWatcherBackoffMax)
-	o.BackoffResetAfter = cmp.Or(o.BackoffResetAfter, DefaultWatcherBackoffResetAfter)
-	o.TickInterval = cmp.Or(o.TickInterval, DefaultWatcherTickInterval)
 	if o.BackoffMax < o.BackoffInitial {
 		bad("BackoffMax", "must be at least BackoffInitial (%s), got %s", o.BackoffInitial, o.BackoffMax)
 	}
 	if o.TickInterval >= o.Rules.MaxGap && o.Rules.MaxGap > 0 {
 		bad("TickInterval", "must be below Rules.MaxGap (%s), got %s: the rules need a tick within every MaxGap", o.Rules.MaxGap, o.TickInterval)
 	}
-	o.RingSize = cmp.Or(o.RingSize, DefaultWatcherRingSize)
-	o.SampleSpan = cmp.Or(o.SampleSpan, DefaultWatcherSampleSpan)
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(prometheus.NewRegistry())
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestSampleRingKeepsItsSpan(t *testing.T) {
 	t.Parallel()
 	at := testkit.BaseTime(t)
-	r := sampleRing{span: (2 * time.Minute).Nanoseconds(), limit: DefaultWatcherRingSize}
+	r := sampleRing{span: (2 * time.Minute).Nanoseconds(), limit: config.WatcherRingSize}
 	feed := func(n int, every time.Duration, fps float64) {
 		for range n {
 			r.push(&Sample{At: at, FPS: fps, HasFPS: true})

@@ -79,7 +79,8 @@ func TestWatcherSilentStreamDefaultTimings(t *testing.T) {
 				env = newWatchEnv(t, []string{"ws://vr.invalid:8081/"}, func(o *WatcherOptions) {
 					o.Stream = spacetime.StreamOptions{URLs: o.Stream.URLs, NetDial: srv.dial} // default timings
 					o.Rules = testRules()
-					o.BackoffInitial, o.BackoffMax, o.TickInterval = 0, 0, 0
+					def := testWatcherOptions(watchTarget) // the config's timings
+					o.BackoffInitial, o.BackoffMax, o.TickInterval = def.BackoffInitial, def.BackoffMax, def.TickInterval
 					o.Logger = zap.NewNop()
 					o.OnStream = func(s StreamState) {
 						if s == StreamConnected {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -24,13 +25,9 @@ func (c *stepClock) now() time.Time { return c.t }
 func newStepWatcher(t *testing.T, mod func(*WatcherOptions)) (*Watcher, *stepClock) {
 	t.Helper()
 	clock := &stepClock{t: testkit.BaseTime(t)}
-	opts := WatcherOptions{
-		Target:  watchTarget,
-		Stream:  spacetime.StreamOptions{URLs: []string{"ws://127.0.0.1:8081/"}},
-		Rules:   testRules(),
-		Metrics: NewMetrics(prometheus.NewRegistry()),
-		Now:     clock.now,
-	}
+	opts := testWatcherOptions(watchTarget, "ws://127.0.0.1:8081/")
+	opts.Metrics = NewMetrics(prometheus.NewRegistry())
+	opts.Now = clock.now
 	if mod != nil {
 		mod(&opts)
 	}
@@ -60,7 +57,7 @@ func TestWatcherBackoffSchedule(t *testing.T) {
 	dials, elapsed := 1, time.Duration(0)
 	for elapsed < 10*time.Minute {
 		d := w.ended(refused, false, clock.now())
-		if d > DefaultWatcherBackoffMax {
+		if d > config.Default().Defaults.Telemetry.BackoffMax {
 			t.Fatalf("delay %s over the 60s cap", d)
 		}
 		elapsed += d
@@ -86,7 +83,7 @@ func TestWatcherBackoffSchedule(t *testing.T) {
 		fpsFrame(w, clock.now(), 90)
 		clock.t = clock.t.Add(tc.delivered)
 		d := w.ended(errors.New("server closed the stream"), true, clock.now())
-		if reset := d <= DefaultWatcherBackoffInitial; reset != tc.wantReset {
+		if reset := d <= config.Default().Defaults.Telemetry.BackoffInitial; reset != tc.wantReset {
 			t.Errorf("%s: next delay %s", tc.name, d)
 		}
 		clock.t = clock.t.Add(d)

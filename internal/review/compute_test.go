@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
 // testStart is where the item tests' minutes start: an hour before
@@ -210,10 +212,10 @@ func TestThresholdsOverride(t *testing.T) {
 	if it := itemOf(t, r, "memory_stable"); it.Verdict != Pass || it.Title != "Memory stable under 500 MB" {
 		t.Errorf("memory_stable with a 500 MB ceiling: %+v", it)
 	}
-	if got := (Thresholds{MemoryMaxMB: 500}).withDefaults(); got.FPSMin != 85 || got.AuthAttackCount != 20 || got.MemoryMaxMB != 500 {
+	if got := fillThresholds(Thresholds{MemoryMaxMB: 500}); got.FPSMin != 85 || got.AuthAttackCount != 20 || got.MemoryMaxMB != 500 {
 		t.Errorf("withDefaults: %+v", got)
 	}
-	if got := (Thresholds{}).withDefaults(); got != DefaultThresholds() {
+	if got := fillThresholds(Thresholds{}); got != config.DefaultReviewThresholds() {
 		t.Errorf("zero thresholds: %+v, want the defaults", got)
 	}
 }

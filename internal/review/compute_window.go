@@ -32,7 +32,7 @@ type window struct {
 
 func newWindow(in Input) *window {
 	w := &window{
-		th:        in.Thresholds.withDefaults(),
+		th:        fillThresholds(in.Thresholds),
 		startedAt: in.StartedAt.UTC(),
 		dueAt:     in.StartedAt.Add(in.Offset).UTC(),
 

@@ -5,56 +5,47 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 )
 
-// Defaults of RecorderOptions.
-const (
-	// DefaultSettle is how long a minute stays open after it ends: the
-	// monitor hands over the last minute of telemetry once a minute, so a
-	// minute's samples can arrive up to a minute after it ended.
-	DefaultSettle = time.Minute
-	// DefaultMaxSamplesPerMinute bounds the samples a minute keeps for its
-	// percentiles (10 Hz telemetry); counts, min, mean and max stay exact.
-	DefaultMaxSamplesPerMinute = 600
-	// DefaultMaxPending bounds the open minutes when nobody flushes, so a
-	// stalled consumer cannot grow the recorder without limit.
-	DefaultMaxPending = 120
-)
-
-// RecorderOptions configure a Recorder. A zero field takes its default.
+// RecorderOptions configure a Recorder. A zero field takes its default,
+// which internal/config holds.
 type RecorderOptions struct {
 	// FPSMin and FPSMax are the band a sample must lie in (inclusive) to
-	// count in Minute.FPSInBand. Default: 85 and 95, the checklist's band.
+	// count in Minute.FPSInBand. Default: config.DefaultReviewThresholds's,
+	// 85 and 95, the checklist's band.
 	FPSMin, FPSMax float64
 	// Settle is how long after a minute ends Flush still holds it open for
-	// late observations. Default: DefaultSettle (1m); negative: none, for a
+	// late observations. Default: config.ReviewSettle (1m); negative: none, for a
 	// caller that observes everything as it happens.
 	Settle time.Duration
 	// MaxSamplesPerMinute bounds the FPS samples and latencies a minute
 	// keeps for its percentiles; beyond it the minute keeps every second
 	// one, then every fourth, and so on, evenly through the minute.
-	// Default: DefaultMaxSamplesPerMinute (600).
+	// Default: config.ReviewMaxSamplesPerMinute (600).
 	MaxSamplesPerMinute int
 	// MaxPending bounds the minutes held between flushes; the oldest is
 	// discarded (and counted in Dropped) beyond it. Default:
-	// DefaultMaxPending (120).
+	// config.ReviewMaxPending (120).
 	MaxPending int
 }
 
 func (o RecorderOptions) withDefaults() RecorderOptions {
-	fill(&o.FPSMin, DefaultThresholds().FPSMin)
-	fill(&o.FPSMax, DefaultThresholds().FPSMax)
+	def := config.DefaultReviewThresholds()
+	fill(&o.FPSMin, def.FPSMin)
+	fill(&o.FPSMax, def.FPSMax)
 	switch {
 	case o.Settle == 0:
-		o.Settle = DefaultSettle
+		o.Settle = config.ReviewSettle
 	case o.Settle < 0:
 		o.Settle = 0
 	}
 	if o.MaxSamplesPerMinute <= 0 {
-		o.MaxSamplesPerMinute = DefaultMaxSamplesPerMinute
+		o.MaxSamplesPerMinute = config.ReviewMaxSamplesPerMinute
 	}
 	if o.MaxPending <= 0 {
-		o.MaxPending = DefaultMaxPending
+		o.MaxPending = config.ReviewMaxPending
 	}
 	return o
 }

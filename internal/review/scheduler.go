@@ -9,12 +9,6 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// DefaultOffsets are the reviews the deployment checklist asks for: hour
-// 1, hour 4 and hour 24 after the deployment's start.
-func DefaultOffsets() []time.Duration {
-	return []time.Duration{time.Hour, 4 * time.Hour, 24 * time.Hour}
-}
-
 // checkOffsets refuses what the scheduler cannot order: offsets must be
 // positive, ascending and name distinct reviews.
 func checkOffsets(offsets []time.Duration) error {

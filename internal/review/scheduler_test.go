@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -15,7 +16,7 @@ func TestCheckOffsets(t *testing.T) {
 		offsets []time.Duration
 		want    string // "" for no error
 	}{
-		{"defaults", DefaultOffsets(), ""},
+		{"defaults", config.Default().Defaults.Reviews.Offsets, ""},
 		{"demo minutes", []time.Duration{2 * time.Minute, 5 * time.Minute}, ""},
 		{"empty", nil, "no review offsets"},
 		{"zero", []time.Duration{0}, "offsets[0] is 0s: offsets must be positive"},
@@ -34,7 +35,7 @@ func TestCheckOffsets(t *testing.T) {
 
 func TestScheduleDecide(t *testing.T) {
 	t0 := testkit.BaseTime(t).Add(30 * time.Second) // off the minute
-	sc := schedule{offsets: DefaultOffsets(), horizon: 48 * time.Hour, settle: time.Minute}
+	sc := schedule{offsets: config.Default().Defaults.Reviews.Offsets, horizon: 48 * time.Hour, settle: time.Minute}
 	cur := slot{dep: store.Deployment{ID: "d", StartedAt: t0}}
 	next := slot{dep: cur.dep, until: t0.Add(2 * time.Hour)} // superseded at +2h
 	mk := func(s markerState) *marker { return &marker{State: s} }
@@ -72,7 +73,7 @@ func TestScheduleDecide(t *testing.T) {
 
 func TestScheduleCandidates(t *testing.T) {
 	t0 := testkit.BaseTime(t)
-	sc := schedule{offsets: DefaultOffsets(), horizon: 48 * time.Hour}
+	sc := schedule{offsets: config.Default().Defaults.Reviews.Offsets, horizon: 48 * time.Hour}
 	deps := []store.Deployment{ // newest first, as the store returns them
 		{ID: "c", StartedAt: t0.Add(50 * time.Hour)},
 		{ID: "b", StartedAt: t0.Add(10 * time.Hour)},

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/failpoint"
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -44,11 +45,11 @@ type ServiceOptions struct {
 	// Deliverer takes each review once it is due. Required.
 	Deliverer Deliverer
 	// Offsets are the reviews' offsets from a deployment's start, for the
-	// targets registered without their own. Default: DefaultOffsets(), 1h,
-	// 4h and 24h.
+	// targets registered without their own. Default: the config's reviews.offsets
+	// default, 1h, 4h and 24h.
 	Offsets []time.Duration
 	// Thresholds judge the review items, for the targets registered without
-	// their own. Zero fields take their defaults (DefaultThresholds).
+	// their own. Zero fields take their defaults (config.DefaultReviewThresholds).
 	Thresholds Thresholds
 	// Now is the wall clock: what is due, lateness, the minutes' times.
 	// Default clock.Now. Ticks run on the runtime clock, which
@@ -59,24 +60,25 @@ type ServiceOptions struct {
 	// pace with a scaled Now (the demo's). Default clock.Wait.
 	Wait func(time.Duration) time.Duration
 	// Interval is how often the minutes are persisted and due reviews
-	// looked for. Default 1m, the minutes' length.
+	// looked for. Default config.ReviewInterval (1m), the minutes' length.
 	Interval time.Duration
 	// TickDelay is how long after each interval boundary of the wall clock
 	// the tick comes, so that what was observed at the boundary is in.
-	// Default 1s; it must be shorter than Interval.
+	// Default config.ReviewTickDelay (1s); it must be shorter than Interval.
 	TickDelay time.Duration
 	// Settle is how long after a minute ends its Recorder hands it over
 	// (RecorderOptions.Settle): a review is computed once the last minute
 	// of its window is in, at the first tick at or after its due time,
-	// rounded up to the minute, plus Settle. Default DefaultSettle (1m);
+	// rounded up to the minute, plus Settle. Default config.ReviewSettle (1m);
 	// negative: none, for Recorders that settle immediately.
 	Settle time.Duration
 	// Slack is how long after that a review may be delivered before it is
-	// marked late (with its delay from the due time). Default 2m.
+	// marked late (with its delay from the due time). Default
+	// config.ReviewSlack (2m).
 	Slack time.Duration
 	// Margin is how long after a deployment's last review fell due it is
-	// still delivered (late) when the daemon was down. Default 24h: with
-	// the last offset of 24h that is the store's 48 h of minutes.
+	// still delivered (late) when the daemon was down. Default
+	// config.ReviewMargin (24h).
 	Margin time.Duration
 	// Logger logs deliveries and failures. Default: no logs.
 	Logger *zap.Logger
@@ -180,31 +182,31 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		s.log = zap.NewNop()
 	}
 	if len(s.offsets) == 0 {
-		s.offsets = DefaultOffsets()
+		s.offsets = config.Default().Defaults.Reviews.Offsets
 	}
 	if err := checkOffsets(s.offsets); err != nil {
 		return nil, fmt.Errorf("review: ServiceOptions.Offsets: %w", err)
 	}
 	if s.interval <= 0 {
-		s.interval = time.Minute
+		s.interval = config.ReviewInterval
 	}
 	if s.tickDelay <= 0 {
-		s.tickDelay = time.Second
+		s.tickDelay = config.ReviewTickDelay
 	}
 	if s.tickDelay >= s.interval {
 		return nil, fmt.Errorf("review: ServiceOptions.TickDelay (%s) must be shorter than Interval (%s)", s.tickDelay, s.interval)
 	}
 	switch {
 	case s.settle == 0:
-		s.settle = DefaultSettle
+		s.settle = config.ReviewSettle
 	case s.settle < 0:
 		s.settle = 0
 	}
 	if s.slack <= 0 {
-		s.slack = 2 * time.Minute
+		s.slack = config.ReviewSlack
 	}
 	if s.margin <= 0 {
-		s.margin = 24 * time.Hour
+		s.margin = config.ReviewMargin
 	}
 	reg := opts.Registerer
 	if reg == nil {

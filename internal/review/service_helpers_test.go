@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // The service's tests run inside testing/synctest bubbles: the runtime
@@ -105,7 +106,7 @@ func svcStart(t *testing.T, dir string, wall *svcWall, out *svcDeliverer, opts f
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	st, err := store.Open(dir, store.Options{NoSync: true, Now: wall.Now})
+	st, err := store.Open(dir, storetest.Options(store.Options{NoSync: true, Now: wall.Now}))
 	if err != nil {
 		t.Fatal(err)
 	}

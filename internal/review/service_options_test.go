@@ -9,10 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 func TestNewServiceRefusesBadOptions(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	st, err := store.Open(t.TempDir(), storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestNewServiceRefusesBadOptions(t *testing.T) {
 }
 
 func TestServiceRegister(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	st, err := store.Open(t.TempDir(), storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -114,7 +115,7 @@ func TestMinuteCodecCoversMinute(t *testing.T) {
 func TestRollupSize48h(t *testing.T) {
 	const minutes = 48 * 60
 	t0 := testkit.BaseTime(t)
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: func() time.Time { return t0.Add(minutes * time.Minute) }})
+	st, err := store.Open(t.TempDir(), storetest.Options(store.Options{NoSync: true, Now: func() time.Time { return t0.Add(minutes * time.Minute) }}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func BenchmarkOpen(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		s, err := Open(dir, Options{})
+		s, err := Open(dir, testOptions(Options{}))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 )
@@ -123,7 +125,7 @@ func runHelper(mode, dir string) int {
 
 // helperHold opens the store, says "ready", and holds it until stdin closes.
 func helperHold(dir string) error {
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, testOptions(Options{}))
 	if err != nil {
 		return err
 	}
@@ -140,7 +142,7 @@ var crashOptions = Options{DeploymentHistory: 5, CheckHistory: 12}
 // "d-<i>", records three checks observing i in one call, then sets meta
 // "last" to i, and prints i once all three calls returned.
 func helperWriteLoop(dir string) error {
-	s, err := Open(dir, crashOptions)
+	s, err := Open(dir, testOptions(crashOptions))
 	if err != nil {
 		return err
 	}
@@ -188,7 +190,7 @@ func helperWriteLoop(dir string) error {
 // at the file's current size makes growing it fail with EFBIG. It prints
 // the failed write's error, lifts the limit, and writes again.
 func helperFileSizeLimit(dir string) error {
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, testOptions(Options{}))
 	if err != nil {
 		return err
 	}
@@ -215,10 +217,26 @@ func helperFileSizeLimit(dir string) error {
 	return nil
 }
 
-// openT opens a store in dir and closes it when the test ends.
+// testOptions returns o over the daemon's bounds (config.Store*): a zero
+// bound in o takes the config's, so that a test names only what it is
+// about. (Other packages' tests have storetest.Options, which the store's
+// own cannot import.)
+func testOptions(o Options) Options {
+	o.LockTimeout = cmp.Or(o.LockTimeout, config.StoreLockTimeout)
+	o.DeploymentHistory = cmp.Or(o.DeploymentHistory, config.StoreDeploymentHistory)
+	o.CheckHistory = cmp.Or(o.CheckHistory, config.StoreCheckHistory)
+	o.CheckRetention = cmp.Or(o.CheckRetention, config.StoreCheckRetention)
+	o.DeadLetters = cmp.Or(o.DeadLetters, config.StoreDeadLetters)
+	o.RollupRetention = cmp.Or(o.RollupRetention, config.StoreRollupRetention)
+	o.RollupHistory = cmp.Or(o.RollupHistory, config.StoreRollupHistory)
+	return o
+}
+
+// openT opens a store in dir with o over the config's bounds
+// (testOptions) and closes it when the test ends.
 func openT(t testing.TB, dir string, o Options) *Store {
 	t.Helper()
-	s, err := Open(dir, o)
+	s, err := Open(dir, testOptions(o))
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
 	}

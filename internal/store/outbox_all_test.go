@@ -154,7 +154,7 @@ var appendAllSinks = []string{"oncall", "bot", "am"}
 // helperAppendAll appends message i to three sinks in one call and prints
 // i once it returned, until killed.
 func helperAppendAll(dir string) error {
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, testOptions(Options{}))
 	if err != nil {
 		return err
 	}

@@ -13,31 +13,34 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Options tunes a Store. The zero value is ready to use.
+// Options tunes a Store. Its bounds have no defaults here: the daemon's
+// live in internal/config (config.Store*), and Open refuses a zero one,
+// naming it. Now and NoSync may be left out.
 type Options struct {
 	// LockTimeout is how long Open waits for another holder of the state
-	// dir to let go before it returns a *LockedError. Default 1s.
+	// dir to let go before it returns a *LockedError: the daemon's is
+	// config.StoreLockTimeout (1s). Required.
 	LockTimeout time.Duration
 	// Now is the wall clock: default start times and IDs, check retention,
 	// dead-letter times, names of damaged files set aside. Default clock.Now.
 	Now func() time.Time
 	// DeploymentHistory is how many deployments are kept per target, the
-	// newest. Default 50.
+	// newest: config.StoreDeploymentHistory (50). Required.
 	DeploymentHistory int
 	// CheckHistory is how many check records are kept per target, the
-	// newest. Default 10000: 48 h of ten checks every 5 minutes is 5760.
+	// newest: config.StoreCheckHistory (10000). Required.
 	CheckHistory int
-	// CheckRetention is how long check records are kept. Default 48h, which
-	// covers the +24 h review with a day to spare.
+	// CheckRetention is how long check records are kept:
+	// config.StoreCheckRetention (48h). Required.
 	CheckRetention time.Duration
-	// DeadLetters is how many dead letters are kept per sink, the newest.
-	// Default 1000.
+	// DeadLetters is how many dead letters are kept per sink, the newest:
+	// config.StoreDeadLetters (1000). Required.
 	DeadLetters int
-	// RollupRetention is how long rollups are kept per target. Default 48h:
-	// the +24 h review with a day to spare.
+	// RollupRetention is how long rollups are kept per target:
+	// config.StoreRollupRetention (48h). Required.
 	RollupRetention time.Duration
-	// RollupHistory is how many rollups are kept per target, the newest.
-	// Default 3000: 48 h of one a minute is 2880. Raise it with
+	// RollupHistory is how many rollups are kept per target, the newest:
+	// config.StoreRollupHistory (3000). Required; raise it with
 	// RollupRetention.
 	RollupHistory int
 	// NoSync skips the fsync of each commit. For tests and benchmarks
@@ -45,32 +48,26 @@ type Options struct {
 	NoSync bool
 }
 
-func (o Options) withDefaults() Options {
-	if o.LockTimeout <= 0 {
-		o.LockTimeout = time.Second
+// check reports every bound of o that is not positive, naming it.
+func (o Options) check() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"LockTimeout", o.LockTimeout}, {"CheckRetention", o.CheckRetention}, {"RollupRetention", o.RollupRetention}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("store: Options.%s: must be positive, got %s: the daemon's is in internal/config", d.name, d.v))
+		}
 	}
-	if o.Now == nil {
-		o.Now = clock.Now
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"DeploymentHistory", o.DeploymentHistory}, {"CheckHistory", o.CheckHistory}, {"DeadLetters", o.DeadLetters}, {"RollupHistory", o.RollupHistory}} {
+		if n.v <= 0 {
+			errs = append(errs, fmt.Errorf("store: Options.%s: must be positive, got %d: the daemon's is in internal/config", n.name, n.v))
+		}
 	}
-	if o.DeploymentHistory <= 0 {
-		o.DeploymentHistory = 50
-	}
-	if o.CheckHistory <= 0 {
-		o.CheckHistory = 10000
-	}
-	if o.CheckRetention <= 0 {
-		o.CheckRetention = 48 * time.Hour
-	}
-	if o.DeadLetters <= 0 {
-		o.DeadLetters = 1000
-	}
-	if o.RollupRetention <= 0 {
-		o.RollupRetention = 48 * time.Hour
-	}
-	if o.RollupHistory <= 0 {
-		o.RollupHistory = 3000
-	}
-	return o
+	return errors.Join(errs...)
 }
 
 // Store is the open state dir. It is safe for concurrent use.
@@ -127,7 +124,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("store: state dir is empty: set --state.dir")
 	}
-	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = clock.Now
+	}
 	if err := prepareDir(dir); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -53,6 +53,25 @@ func TestOpenCreatesStateDir(t *testing.T) {
 	}
 }
 
+// TestOpenRefusesZeroBounds: the store defaults none of its bounds (the
+// daemon's are the config's); a zero one is an error naming every field,
+// and nothing is created.
+func TestOpenRefusesZeroBounds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	_, err := Open(dir, Options{NoSync: true})
+	if err == nil {
+		t.Fatal("Open with zero bounds succeeded")
+	}
+	for _, f := range []string{"LockTimeout", "DeploymentHistory", "CheckHistory", "CheckRetention", "DeadLetters", "RollupRetention", "RollupHistory"} {
+		if !strings.Contains(err.Error(), "Options."+f+": must be positive") {
+			t.Errorf("error %q does not name %s", err, f)
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state dir after a refused Open: %v, want none", err)
+	}
+}
+
 func TestReopenKeepsState(t *testing.T) {
 	dir := t.TempDir()
 	clk := testkit.NewClock(t)
@@ -99,7 +118,7 @@ func TestSecondOpenInProcessIsRefused(t *testing.T) {
 
 	const timeout = 200 * time.Millisecond
 	start := time.Now()
-	_, err := Open(dir, Options{LockTimeout: timeout})
+	_, err := Open(dir, testOptions(Options{LockTimeout: timeout}))
 	elapsed := time.Since(start)
 
 	var le *LockedError
@@ -129,7 +148,7 @@ func TestOpenRefusedWhileAnotherProcessHoldsTheDir(t *testing.T) {
 		t.Fatalf("helper said %q, want ready", l)
 	}
 
-	_, err := Open(dir, Options{LockTimeout: 100 * time.Millisecond})
+	_, err := Open(dir, testOptions(Options{LockTimeout: 100 * time.Millisecond}))
 	var le *LockedError
 	if !errors.As(err, &le) {
 		t.Fatalf("Open while held: %v, want a *LockedError", err)
@@ -181,7 +200,7 @@ func TestOpenUnusableStateDir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tt.setup(t)
-			s, err := Open(dir, Options{LockTimeout: 100 * time.Millisecond})
+			s, err := Open(dir, testOptions(Options{LockTimeout: 100 * time.Millisecond}))
 			if err == nil {
 				s.Close()
 				t.Fatal("Open succeeded")

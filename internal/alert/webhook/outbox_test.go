@@ -15,7 +15,9 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
@@ -23,15 +25,15 @@ import (
 // with a fast backoff and an observed logger, until the test ends.
 func runOutbox(t *testing.T, n alert.Notifier, onDead func(sink, reason string)) (*alert.Outbox, *observer.ObservedLogs) {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	st, err := store.Open(t.TempDir(), storetest.Options(store.Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
-	ob, err := alert.NewOutbox(alert.OutboxOptions{
-		Store: st, Sinks: []alert.Notifier{n}, BackoffInitial: 100 * time.Millisecond, BackoffMax: time.Second,
-		Logger: zap.New(core), OnDeadLetter: onDead,
-	})
+	opts := alert.OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store, opts.Sinks, opts.Logger, opts.OnDeadLetter = st, []alert.Notifier{n}, zap.New(core), onDead
+	opts.BackoffInitial, opts.BackoffMax = 100*time.Millisecond, time.Second
+	ob, err := alert.NewOutbox(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
+	"github.com/spacetime-vr/spacetime-watch/internal/store/storetest"
 )
 
 // sinkName is the name of the child's one sink.
@@ -57,25 +58,24 @@ func run() error {
 
 	// NoSync: the test kills the process, not the machine, and the page
 	// cache survives a process; it keeps each run at tens of milliseconds.
-	s, err := store.Open(*dir, store.Options{NoSync: true, LockTimeout: 5 * time.Second})
+	s, err := store.Open(*dir, storetest.Options(store.Options{NoSync: true, LockTimeout: 5 * time.Second}))
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
 	delivered := make(chan struct{}, 1)
-	ob, err := alert.NewOutbox(alert.OutboxOptions{
-		Store:          s,
-		Sinks:          []alert.Notifier{post(*url, *alerts > 0)},
-		BackoffInitial: 5 * time.Millisecond,
-		BackoffMax:     50 * time.Millisecond,
-		OnDelivered: func(string, alert.Message) {
-			select {
-			case delivered <- struct{}{}:
-			default:
-			}
-		},
-	})
+	opts := alert.OutboxOptionsFrom(config.Default().Alerting.Outbox)
+	opts.Store = s
+	opts.Sinks = []alert.Notifier{post(*url, *alerts > 0)}
+	opts.BackoffInitial, opts.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
+	opts.OnDelivered = func(string, alert.Message) {
+		select {
+		case delivered <- struct{}{}:
+		default:
+		}
+	}
+	ob, err := alert.NewOutbox(opts)
 	if err != nil {
 		return err
 	}
