@@ -3,7 +3,6 @@ package daemon
 import (
 	"bufio"
 	"compress/gzip"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -84,14 +83,15 @@ func (e *exposition) Unregister(c prometheus.Collector) bool {
 // which every Prometheus reads.
 var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
 
-// gzipWriters keeps gzip writers (about 800 KB each) between scrapes.
+// gzipWriters keeps gzip writers (about 2 MB each) between scrapes.
 var gzipWriters = sync.Pool{New: func() any {
 	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level: no error
 	return w
 }}
 
 // handler serves /metrics: the families of both parts, sorted by name, in
-// the text format, gzipped when the client accepts it. A collector that
+// the text format, gzipped when the client accepts it and the body is
+// longer than gzipAbove. A collector that
 // fails is logged and left out, as promhttp's ContinueOnError does.
 func (e *exposition) handler(log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,26 +105,56 @@ func (e *exposition) handler(log *zap.Logger) http.Handler {
 		slices.SortFunc(text, func(a, b monitor.TextFamily) int { return strings.Compare(a.FamilyName(), b.FamilyName()) })
 
 		w.Header().Set("Content-Type", string(textFormat))
-		var out io.Writer = w
-		if acceptsGzip(r) {
-			w.Header().Set("Content-Encoding", "gzip")
-			gz := gzipWriters.Get().(*gzip.Writer)
-			gz.Reset(w)
-			defer func() {
-				_ = gz.Close()
-				gzipWriters.Put(gz)
-			}()
-			out = gz
-		}
-		bw := bufio.NewWriterSize(out, 32<<10)
+		out := &lazyGzip{w: w, gzip: acceptsGzip(r)}
+		defer out.close()
+		bw := bufio.NewWriterSize(out, gzipAbove)
 		if err := writeFamilies(bw, mfs, text); err != nil {
 			log.Debug("writing /metrics", zap.Error(err)) // the client went away
 			return
 		}
+		out.last = true // what the buffer holds is the rest of the body
 		if err := bw.Flush(); err != nil {
 			log.Debug("writing /metrics", zap.Error(err))
 		}
 	})
+}
+
+// gzipAbove is the size of the buffer in front of the response: a body
+// that fits in it goes out in one write, uncompressed, since a gzip writer
+// (2 MB or so of tables) costs more than the bytes it saves; a longer one
+// is gzipped, when the client accepts it.
+const gzipAbove = 32 << 10
+
+// lazyGzip is /metrics' response body: uncompressed when the whole body
+// comes in the final flush of the buffer in front of it, else gzipped if
+// the client accepts it.
+type lazyGzip struct {
+	w    http.ResponseWriter
+	gzip bool // the client accepts gzip
+	last bool // the next write is the buffer's final flush
+	gz   *gzip.Writer
+}
+
+func (l *lazyGzip) Write(p []byte) (int, error) {
+	if l.gz == nil {
+		if !l.gzip || l.last {
+			l.gzip = false // once raw, raw to the end
+			return l.w.Write(p)
+		}
+		l.w.Header().Set("Content-Encoding", "gzip")
+		l.gz = gzipWriters.Get().(*gzip.Writer)
+		l.gz.Reset(l.w)
+	}
+	return l.gz.Write(p)
+}
+
+// close ends the gzip stream, if one began, and returns its writer.
+func (l *lazyGzip) close() {
+	if l.gz != nil {
+		_ = l.gz.Close()
+		gzipWriters.Put(l.gz)
+		l.gz = nil
+	}
 }
 
 // writeFamilies writes both lists, each sorted by name, merged in name order.
