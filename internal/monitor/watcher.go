@@ -76,7 +76,7 @@ type Watcher struct {
 	run   runState
 }
 
-// published is what Run's goroutine shares with the others.
+// published is what the watcher's goroutines share with the others.
 type published struct {
 	status  WatcherStatus
 	lastErr error // why the last connection ended or the last dial failed

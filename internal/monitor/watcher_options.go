@@ -41,18 +41,18 @@ type WatcherOptions struct {
 	// Metrics receive the target's series (default: a private registry,
 	// exported nowhere).
 	Metrics *Metrics
-	// Sink receives every rule event, in order, on Run's goroutine; it must
-	// not block for long, nor call Window or FirstDataFrame (which wait for
-	// that goroutine). Nil: events are only logged and exported as
+	// Sink receives every rule event, in order, under the watcher's run
+	// lock (on Run's goroutine or the reader's); it must not block for
+	// long, nor call Window or FirstDataFrame (which wait for that lock). Nil: events are only logged and exported as
 	// spacetime_rule_firing.
 	Sink event.Sink
 	// OnInstanceEvent, if set, receives the instance's vr_initialized,
-	// desktop_fallback, warning and error frames, on Run's goroutine, with
+	// desktop_fallback, warning and error frames, under the run lock, with
 	// the same restrictions as Sink.
 	OnInstanceEvent func(InstanceEvent)
 	// OnStream, if set, receives every change of the stream's state
-	// (connected once data flows, disconnected, silent), on Run's
-	// goroutine, with the same restrictions as Sink. The daemon probes the
+	// (connected once data flows, disconnected, silent), under the run
+	// lock, with the same restrictions as Sink. The daemon probes the
 	// API when the stream drops (see apiProbe).
 	OnStream func(StreamState)
 	// Logger receives the watcher's logs (default: none). Tokens never
