@@ -18,7 +18,7 @@ const reliabilityDoc = "docs/reliability.md"
 const reliabilityScenarios = 20
 
 // scenarioRow matches a row of the table: "| 8 | `dir.TestA`, ... | full |".
-var scenarioRow = regexp.MustCompile("^\\| *([0-9]+) *\\|(.*)\\|(.*)\\| *$")
+var scenarioRow = regexp.MustCompile(`^\| *([0-9]+) *\|(.*)\|(.*)\| *$`)
 
 // namedTest matches one `dir.TestName` reference.
 var namedTest = regexp.MustCompile("`([a-z0-9_/-]+)\\.(Test[A-Za-z0-9_]+)`")

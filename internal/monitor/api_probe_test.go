@@ -100,7 +100,7 @@ func TestAPIProbeCrash(t *testing.T) {
 		g.apiUp.Store(false)
 		g.stream(StreamDisconnected)
 		time.Sleep(5 * time.Minute)
-		probes, rounds := g.calls()
+		probes, _ := g.calls()
 		if got, want := sinceStart(start, probes), []time.Duration{0, 10 * time.Second}; !slices.Equal(got, want) {
 			t.Fatalf("probes at %v, want %v", got, want)
 		}
@@ -121,7 +121,7 @@ func TestAPIProbeCrash(t *testing.T) {
 		back := time.Now()
 		g.stream(StreamConnected)
 		time.Sleep(time.Minute)
-		probes, rounds = g.calls()
+		probes, rounds := g.calls()
 		if got := sinceStart(back, rounds); !slices.Equal(got, []time.Duration{0}) {
 			t.Errorf("rounds at %v after the stream came back, want one at once", got)
 		}

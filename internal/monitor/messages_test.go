@@ -19,9 +19,9 @@ var update = flag.Bool("update", false, "rewrite testdata/messages_*.golden from
 
 // notified is one alert's two notifications, as the manager queued them.
 type notified struct {
-	name              string
-	firing, resolved  alert.Message
-	firingAlert, hint string
+	name             string
+	firing, resolved alert.Message
+	hint             string
 }
 
 // TestMessages renders every alert the monitor raises (every rule of the
