@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/tools/internal/child"
 )
 
 // User-Agent prefixes of the two HTTP clients, as the sims' /stats count
@@ -51,8 +52,8 @@ func (h *harness) measureHTTP(ctx context.Context, f *fleet, dir string, row *Ro
 	if err != nil {
 		return err
 	}
-	defer d.proc.stop(10 * time.Second)
-	bbAddr, err := freeAddr()
+	defer d.proc.Stop(10 * time.Second)
+	bbAddr, err := child.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -60,13 +61,13 @@ func (h *harness) measureHTTP(ctx context.Context, f *fleet, dir string, row *Ro
 	if err := os.WriteFile(bbConfig, []byte(blackboxConfig), 0o600); err != nil {
 		return err
 	}
-	bb, _, err := startChild("blackbox_exporter", filepath.Join(dir, "blackbox.log"), false, h.blackbox,
+	bb, _, err := child.Start("blackbox_exporter", filepath.Join(dir, "blackbox.log"), false, h.blackbox,
 		"--config.file="+bbConfig, "--web.listen-address="+bbAddr, "--log.level=warn")
 	if err != nil {
 		return err
 	}
-	defer bb.stop(10 * time.Second)
-	watch := []*child{f.proc, d.proc, bb}
+	defer bb.Stop(10 * time.Second)
+	watch := []*child.Process{f.proc, d.proc, bb}
 	err = waitFor(ctx, "blackbox_exporter", 30*time.Second, 100*time.Millisecond, watch, func() (bool, error) {
 		_, err := get(ctx, "http://"+bbAddr+"/-/healthy")
 		return err == nil, err
@@ -105,7 +106,7 @@ func (h *harness) measureHTTP(ctx context.Context, f *fleet, dir string, row *Ro
 		return err
 	}
 	for _, c := range watch {
-		if err := c.alive(); err != nil {
+		if err := c.Alive(); err != nil {
 			return err
 		}
 	}

@@ -199,7 +199,7 @@ func (h *harness) measure(ctx context.Context, n int, dir string, row *Row) erro
 	if err != nil {
 		return err
 	}
-	defer f.proc.stop(30 * time.Second)
+	defer f.proc.Stop(30 * time.Second)
 	if err := h.measureTelemetry(ctx, f, n, dir, row); err != nil {
 		return fmt.Errorf("telemetry phase: %w", err)
 	}

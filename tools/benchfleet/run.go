@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/tools/internal/child"
 )
 
 // readerUserAgent is the bare reader's User-Agent (barereader.UserAgent):
@@ -19,7 +20,7 @@ const readerUserAgent = "spacetime-benchfleet-barereader"
 
 // fleet is a running spacetime-sim --instances N.
 type fleet struct {
-	proc       *child
+	proc       *child.Process
 	control    string // http://host:port of the control API
 	targetFile string // written by the sim; its token beside it
 }
@@ -72,7 +73,7 @@ func (f *fleet) faults(ctx context.Context, patch string) error {
 // startFleet starts the sims and waits for their target file.
 func (h *harness) startFleet(ctx context.Context, n int, dir string) (*fleet, error) {
 	f := &fleet{targetFile: filepath.Join(dir, "sims.yaml")}
-	proc, out, err := startChild("spacetime-sim", filepath.Join(dir, "sim.log"), true, h.bin("spacetime-sim"),
+	proc, out, err := child.Start("spacetime-sim", filepath.Join(dir, "sim.log"), true, h.bin("spacetime-sim"),
 		"--instances", fmt.Sprint(n), "--target-file", f.targetFile, "--control.listen-address", "127.0.0.1:0",
 		"--telemetry.fps-interval", fpsInterval.String(), "--telemetry.tracking-interval", trackingInterval.String())
 	if err != nil {
@@ -81,7 +82,7 @@ func (h *harness) startFleet(ctx context.Context, n int, dir string) (*fleet, er
 	f.proc = proc
 	line, err := out.ReadString('\n')
 	if err != nil {
-		proc.stop(5 * time.Second)
+		proc.Stop(5 * time.Second)
 		return nil, fmt.Errorf("spacetime-sim printed no line: %w (see %s/sim.log)", err, dir)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }() // the other N-1 lines
@@ -89,11 +90,11 @@ func (h *harness) startFleet(ctx context.Context, n int, dir string) (*fleet, er
 		Control string `json:"control"`
 	}
 	if err := json.Unmarshal([]byte(line), &info); err != nil || info.Control == "" {
-		proc.stop(5 * time.Second)
+		proc.Stop(5 * time.Second)
 		return nil, fmt.Errorf("spacetime-sim's first line %q: no control address", line)
 	}
 	f.control = "http://" + info.Control
-	err = waitFor(ctx, "the sims' target file", time.Minute, 100*time.Millisecond, []*child{proc}, func() (bool, error) {
+	err = waitFor(ctx, "the sims' target file", time.Minute, 100*time.Millisecond, []*child.Process{proc}, func() (bool, error) {
 		_, err := os.Stat(f.targetFile)
 		return err == nil, err
 	})
@@ -102,7 +103,7 @@ func (h *harness) startFleet(ctx context.Context, n int, dir string) (*fleet, er
 		err = f.faults(ctx, `{"telemetry_timestamp":"ms"}`)
 	}
 	if err != nil {
-		proc.stop(5 * time.Second)
+		proc.Stop(5 * time.Second)
 		return nil, err
 	}
 	return f, nil
@@ -110,7 +111,7 @@ func (h *harness) startFleet(ctx context.Context, n int, dir string) (*fleet, er
 
 // daemon is a running spacetime-watch run.
 type daemon struct {
-	proc    *child
+	proc    *child.Process
 	metrics string // its /metrics URL
 }
 
@@ -120,7 +121,7 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := child.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -129,17 +130,17 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 	if h.profile.enabled() {
 		args = append(args, "--web.enable-pprof")
 	}
-	proc, _, err := startChild(name, filepath.Join(dir, name+".log"), false, h.bin("spacetime-watch"), args...)
+	proc, _, err := child.Start(name, filepath.Join(dir, name+".log"), false, h.bin("spacetime-watch"), args...)
 	if err != nil {
 		return nil, err
 	}
 	d := &daemon{proc: proc, metrics: "http://" + addr + "/metrics"}
-	err = waitFor(ctx, name+"'s /metrics", 30*time.Second, 100*time.Millisecond, []*child{proc}, func() (bool, error) {
+	err = waitFor(ctx, name+"'s /metrics", 30*time.Second, 100*time.Millisecond, []*child.Process{proc}, func() (bool, error) {
 		_, err := get(ctx, d.metrics)
 		return err == nil, err
 	})
 	if err != nil {
-		proc.stop(5 * time.Second)
+		proc.Stop(5 * time.Second)
 		return nil, err
 	}
 	return d, nil
@@ -173,12 +174,12 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	if err != nil {
 		return err
 	}
-	defer d.proc.stop(10 * time.Second)
-	reader, out, err := startChild("barereader", filepath.Join(dir, "barereader.log"), true, h.bin("barereader"), f.targetFile)
+	defer d.proc.Stop(10 * time.Second)
+	reader, out, err := child.Start("barereader", filepath.Join(dir, "barereader.log"), true, h.bin("barereader"), f.targetFile)
 	if err != nil {
 		return err
 	}
-	defer reader.stop(10 * time.Second)
+	defer reader.Stop(10 * time.Second)
 	readerLines := make(chan string, 2)
 	go func() {
 		for {
@@ -200,7 +201,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	}
 	// The daemon spreads the first dials of more than 10 targets over up
 	// to 30 s.
-	watch := []*child{f.proc, d.proc, reader}
+	watch := []*child.Process{f.proc, d.proc, reader}
 	err = waitFor(ctx, fmt.Sprintf("the daemon's %d telemetry connections", n), 90*time.Second, 500*time.Millisecond, watch, func() (bool, error) {
 		e, _, err := d.scrape(ctx)
 		if err != nil {
@@ -291,13 +292,13 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	row.SeriesPerTarget = float64(row.Series) / float64(n)
 	g, _ := last.Sum("go_goroutines")
 	row.Goroutines = int(g)
-	hwm, err := readPeakRSS(d.proc.pid())
+	hwm, err := readPeakRSS(d.proc.Pid())
 	if err != nil {
 		return err
 	}
 	row.PeakRSS = mib(hwm)
 	row.RSSPerTarget = row.PeakRSS / float64(n)
-	anon, file, err := readRSSParts(d.proc.pid())
+	anon, file, err := readRSSParts(d.proc.Pid())
 	if err != nil {
 		return err
 	}
@@ -336,7 +337,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	if err != nil {
 		return err
 	}
-	reader.stop(10 * time.Second)
+	reader.Stop(10 * time.Second)
 	var rc struct {
 		Frames uint64 `json:"frames"`
 		Errors uint64 `json:"errors"`
@@ -355,12 +356,12 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 }
 
 // readCPUs reads each process's CPU time.
-func readCPUs(procs ...*child) ([]procCPU, error) {
+func readCPUs(procs ...*child.Process) ([]procCPU, error) {
 	out := make([]procCPU, len(procs))
 	for i, p := range procs {
-		c, err := readCPU(p.pid())
+		c, err := readCPU(p.Pid())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
 		out[i] = c
 	}

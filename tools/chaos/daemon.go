@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/tools/internal/child"
 )
 
 // daemonConfig is the daemon's config: every interval short, so that a
@@ -49,7 +50,7 @@ const badConfig = "alerting:\n  group_wait: soon\nno_such_key: 1\n"
 // state dir and address after each kill.
 type daemon struct {
 	bin, dir, config, state, addr string
-	p                             *proc
+	p                             *child.Process
 	starts                        int
 	// up are the intervals it ran, from ready to killed.
 	up []interval
@@ -76,7 +77,8 @@ func (d *daemon) url(path string) string { return "http://" + d.addr + path }
 // start runs the daemon and waits until it serves /metrics.
 func (d *daemon) start(ctx context.Context) error {
 	d.starts++
-	p, err := startProc(d.dir, fmt.Sprintf("daemon-%02d", d.starts), d.bin, "run",
+	name := fmt.Sprintf("daemon-%02d", d.starts)
+	p, _, err := child.Start(name, filepath.Join(d.dir, name+".log"), false, d.bin, "run",
 		"--config.file="+d.config, "--state.dir="+d.state, "--web.listen-address="+d.addr,
 		"--web.enable-lifecycle", "--log.level=info")
 	if err != nil {
@@ -94,7 +96,7 @@ func (d *daemon) start(ctx context.Context) error {
 // of its interval up.
 func (d *daemon) stop(sig syscall.Signal) error {
 	d.up[len(d.up)-1].to = clock.Now()
-	return d.p.signal(sig, true)
+	return d.p.SignalWait(sig, killGrace)
 }
 
 // reload sends SIGHUP and waits up to 10 s for the verdict the daemon's
@@ -106,7 +108,7 @@ func (d *daemon) reload(want bool) error {
 	if err != nil {
 		return err
 	}
-	if err := d.p.signal(syscall.SIGHUP, false); err != nil {
+	if err := d.p.Signal(syscall.SIGHUP); err != nil {
 		return err
 	}
 	deadline := clock.Deadline(10 * time.Second)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert/slackfake"
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/tools/internal/child"
 )
 
 // Bounds the run holds the daemon to.
@@ -46,7 +47,7 @@ type runner struct {
 
 	slack  *slackfake.Server
 	hook   *amReceiver
-	am     *proc
+	am     *child.Process
 	sims   []*simSlot
 	d      *daemon
 	good   string // the daemon config's text, group interval 2s
@@ -120,7 +121,7 @@ func (r *runner) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addr, err := freeAddr()
+	addr, err := child.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -177,14 +178,14 @@ func (r *runner) waitConnected(ctx context.Context, timeout time.Duration) error
 }
 
 func (r *runner) tearDown() {
-	if r.d != nil && r.d.p != nil && r.d.p.alive() {
-		_ = r.d.p.signal(syscall.SIGKILL, true)
+	if r.d != nil && r.d.p != nil && r.d.p.Alive() == nil {
+		_ = r.d.p.SignalWait(syscall.SIGKILL, killGrace)
 	}
 	for _, s := range r.sims {
 		s.stop()
 	}
 	if r.am != nil {
-		_ = r.am.signal(syscall.SIGTERM, true)
+		_ = r.am.SignalWait(syscall.SIGTERM, killGrace)
 	}
 	if r.hook != nil {
 		r.hook.close()
@@ -205,8 +206,8 @@ func (r *runner) drive(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(time.Duration(1000+r.rng.IntN(2000)) * time.Millisecond):
 		}
-		if !r.d.p.alive() {
-			r.problemf("the daemon exited by itself at %s: %v (see %s.log)", clock.Now().Format("15:04:05"), r.d.p.err, r.d.p.name)
+		if err := r.d.p.Alive(); err != nil {
+			r.problemf("the daemon exited by itself at %s: %v", clock.Now().Format("15:04:05"), err)
 			if err := r.d.start(ctx); err != nil {
 				return err
 			}
@@ -428,8 +429,8 @@ func (r *runner) settle(ctx context.Context) error {
 	}
 	if err := r.d.stop(syscall.SIGTERM); err != nil {
 		r.problemf("%v", err)
-	} else if r.d.p.err != nil {
-		r.problemf("the daemon exited with %v on SIGTERM, want 0", r.d.p.err)
+	} else if err := r.d.p.Err(); err != nil {
+		r.problemf("the daemon exited with %v on SIGTERM, want 0", err)
 	}
 	return r.checkLogs()
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,74 +17,8 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/tools/internal/child"
 )
-
-// proc is one child process (the daemon or Alertmanager), its output in a
-// file of dir. The child dies with the driver (parent-death signal).
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error // the exit, once exited is closed
-}
-
-func startProc(dir, name, bin string, args ...string) (*proc, error) {
-	out, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		return nil, err
-	}
-	p := &proc{name: name, cmd: exec.Command(bin, args...), exited: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = out, out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		out.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		out.Close()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// signal sends sig and, when wait is set, waits up to 15 s for the exit.
-func (p *proc) signal(sig syscall.Signal, wait bool) error {
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		return err
-	}
-	if !wait {
-		return nil
-	}
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		return fmt.Errorf("%s did not exit within 15 s of %v", p.name, sig)
-	}
-}
-
-// alive reports whether the process still runs.
-func (p *proc) alive() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// freeAddr returns a loopback address nothing listens on now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
 
 // httpClient is the driver's client to the daemon and Alertmanager.
 var httpClient = &http.Client{Timeout: 3 * time.Second}
@@ -219,28 +152,32 @@ receivers:
 
 // startAlertmanager runs bin with its config and storage in dir,
 // notifying hook, and waits until it is ready.
-func startAlertmanager(ctx context.Context, dir, bin, hook string) (*proc, string, error) {
+func startAlertmanager(ctx context.Context, dir, bin, hook string) (*child.Process, string, error) {
 	cfg := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, amConfig, hook), 0o600); err != nil {
 		return nil, "", err
 	}
-	web, err := freeAddr()
+	web, err := child.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	cluster, err := freeAddr()
+	cluster, err := child.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
 	url := "http://" + web
-	p, err := startProc(dir, "alertmanager", bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "am-data"),
+	p, _, err := child.Start("alertmanager", filepath.Join(dir, "alertmanager.log"), false, bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "am-data"),
 		"--web.listen-address="+web, "--web.external-url="+url, "--cluster.listen-address="+cluster)
 	if err != nil {
 		return nil, "", err
 	}
 	if err := waitHTTP(ctx, url+"/-/ready", 30*time.Second); err != nil {
-		_ = p.signal(syscall.SIGKILL, true)
+		_ = p.SignalWait(syscall.SIGKILL, killGrace)
 		return nil, "", err
 	}
 	return p, url, nil
 }
+
+// killGrace is how long a signalled child may take to exit before it is
+// killed.
+const killGrace = 15 * time.Second

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/tools/internal/child"
 )
 
 // simSlot is one simulated instance the driver owns: it keeps its
@@ -24,7 +25,7 @@ type simSlot struct {
 func newSimSlot(ctx context.Context, name, token string) (*simSlot, error) {
 	s := &simSlot{name: name, opts: sim.Options{Profile: sim.ProfileChecklist, Token: token}}
 	for _, a := range []*string{&s.opts.APIAddress, &s.opts.TelemetryAddress, &s.opts.ControlAddress} {
-		addr, err := freeAddr()
+		addr, err := child.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
