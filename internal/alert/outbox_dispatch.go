@@ -134,7 +134,7 @@ func (d *dispatcher) deliver(ctx context.Context, e store.OutboxEntry) bool {
 		case err == nil:
 			// Confirmed: from here a restart may send it again, as
 			// after-confirm allows, but damage must not bring it back.
-			d.o.held.settle(d.q.name, e.Seq)
+			d.o.settle(d.q.name, e.Seq)
 			return d.delivered(ctx, e.Seq, m, failures)
 		case ctx.Err() != nil && isContextError(err):
 			d.log.Debug("attempt cut short by shutdown; the message stays queued",
@@ -224,7 +224,7 @@ func (d *dispatcher) delivered(ctx context.Context, seq uint64, m Message, failu
 // deadLetter moves a message the sink refused for good to its dead letters.
 // The reason is kept, shown and passed on: it goes through the redactor.
 func (d *dispatcher) deadLetter(ctx context.Context, seq uint64, m Message, reason string) bool {
-	d.o.held.settle(d.q.name, seq)
+	d.o.settle(d.q.name, seq)
 	reason = secret.Clean(reason)
 	for tries := 1; ; tries++ {
 		err := d.o.store.OutboxDeadLetter(d.q.name, seq, reason)

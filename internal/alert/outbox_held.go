@@ -32,7 +32,7 @@ func (h *heldOutbox) hold(sink string, entries []store.OutboxEntry) {
 	}
 	held := h.entries[sink]
 	for _, e := range entries {
-		i, found := slices.BinarySearchFunc(held, e.Seq, func(x store.OutboxEntry, seq uint64) int { return cmp.Compare(x.Seq, seq) })
+		i, found := slices.BinarySearchFunc(held, e.Seq, bySeq)
 		if !found {
 			held = slices.Insert(held, i, e)
 		}
@@ -40,12 +40,19 @@ func (h *heldOutbox) hold(sink string, entries []store.OutboxEntry) {
 	h.entries[sink] = held
 }
 
-// settle forgets the entry seq of sink: delivered or dead-lettered.
+// settle forgets the entry seq of sink: delivered or dead-lettered. Call
+// it through Outbox.settle.
 func (h *heldOutbox) settle(sink string, seq uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.entries[sink] = slices.DeleteFunc(h.entries[sink], func(e store.OutboxEntry) bool { return e.Seq == seq })
+	held := h.entries[sink]
+	if i, found := slices.BinarySearchFunc(held, seq, bySeq); found {
+		h.entries[sink] = slices.Delete(held, i, i+1)
+	}
 }
+
+// bySeq orders held entries (kept sorted by Seq) for binary search.
+func bySeq(e store.OutboxEntry, seq uint64) int { return cmp.Compare(e.Seq, seq) }
 
 // drop forgets what was held of sink's queue: its dispatcher stopped
 // (the sink was removed, or the outbox stops).
@@ -66,4 +73,15 @@ func (h *heldOutbox) snapshot() map[string][]store.OutboxEntry {
 		}
 	}
 	return out
+}
+
+// settle forgets a delivered or dead-lettered entry of sink's queue. It
+// takes o.mu, which EnqueueWith holds from its append to its hold: a
+// dispatcher already reading the queue may deliver a message in that
+// window, and settling it before the hold would leave the delivered
+// message held, and sent again should the state be damaged.
+func (o *Outbox) settle(sink string, seq uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.held.settle(sink, seq)
 }
