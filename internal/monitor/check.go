@@ -106,6 +106,7 @@ func runChecks(ctx context.Context, t *CheckTarget, mode CheckMode, only []confi
 		// clock the decisions read (the demo's runs 60 times as fast).
 		start := clock.Now()
 		var r CheckResult
+		ran := false // a check not run (skipped, not attempted) has no duration
 		gap, isGap := t.KnownGaps[def.name]
 		switch {
 		case ctx.Err() != nil:
@@ -118,6 +119,7 @@ func runChecks(ctx context.Context, t *CheckTarget, mode CheckMode, only []confi
 			r = CheckResult{Status: CheckFail, Observed: "not attempted", Reason: "instance down: " + apiDown, Cause: CauseInstanceDown}
 		case def.name == config.CheckInstanceUp:
 			var unreachable bool
+			ran = true
 			r = runCheck(def.name, func() (r CheckResult) {
 				r, unreachable = probeInstanceUp(ctx, t)
 				return r
@@ -126,6 +128,7 @@ func runChecks(ctx context.Context, t *CheckTarget, mode CheckMode, only []confi
 				apiDown = r.Reason
 			}
 		default:
+			ran = true
 			r = runCheck(def.name, func() CheckResult { return def.fn(ctx, t) })
 		}
 		r.Check = def.name
@@ -137,7 +140,9 @@ func runChecks(ctx context.Context, t *CheckTarget, mode CheckMode, only []confi
 		if isGap && mode == ModeVerify {
 			r = checkApplyKnownGap(r, gap)
 		}
-		r.Duration = clock.Since(start)
+		if ran {
+			r.Duration = clock.Since(start)
+		}
 		results = append(results, r)
 		if progress != nil {
 			progress(r)

@@ -210,6 +210,10 @@ func TestCheckKnownGaps(t *testing.T) {
 			if !r.KnownGap {
 				t.Errorf("KnownGap not set")
 			}
+			// A check not run has no duration, so no duration series.
+			if ran := tc.status != CheckSkipped; ran != (r.Duration > 0) {
+				t.Errorf("duration %v for a check that ran: %v", r.Duration, ran)
+			}
 		})
 	}
 }
