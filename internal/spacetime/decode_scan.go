@@ -36,6 +36,9 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 		if *dst != nil {
 			return false // repeated: encoding/json's merging rules apply
 		}
+		if dst == &ev && string(value) != `"vr_tracking"` {
+			return false // another event (or one spelled with escapes): scanEnvelope reads it, in one pass
+		}
 		*dst = value
 		return true
 	})
