@@ -122,7 +122,7 @@ systemd-exposure:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/spacetime/
 
-## chaos: the daemon under random faults for about 10 minutes (sims broken and restarted, fake Slack 429/5xx/timeouts, a real Alertmanager, SIGKILLs, good and bad SIGHUPs, the state corrupted once); prints its seed and figures, exits 1 on any loss (CHAOS_SEED replays a run, CHAOS_DURATION=2m shortens it; not part of make test)
+## chaos: the daemon under random faults for about 9 minutes with the build (sims broken and restarted, fake Slack 429/5xx/timeouts, a real Alertmanager, SIGKILLs, good and bad SIGHUPs, the state corrupted once); prints its seed and figures, exits 1 on any loss (CHAOS_SEED replays a run, CHAOS_DURATION=2m shortens it; not part of make test)
 chaos: build
 	./scripts/install-test-deps.sh
 	nice -n 10 $(GO) run ./tools/chaos --daemon=$(BIN)/spacetime-watch
@@ -132,7 +132,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee $(BENCHOUT)
 	./scripts/footprint.sh 60 | tee -a $(BENCHOUT)
 
-## bench-fleet: the daemon watching 1, 100 and 1,000 simulated instances beside a bare reader and blackbox_exporter; figures to bench/fleet.json and BENCHMARKS.md (not part of test; about 6 minutes on 2 cores)
+## bench-fleet: the daemon watching 1, 100 and 1,000 simulated instances beside a bare reader and blackbox_exporter; figures to bench/fleet.json and BENCHMARKS.md (not part of test; about 5 minutes on 2 cores, 7 with profiles)
 # tools/benchfleet/install-deps.sh installs prometheus-blackbox-exporter
 # when missing. BENCH_FLEET_FLAGS passes flags to the tool (e.g.
 # --instances=1,100 --keep).

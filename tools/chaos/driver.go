@@ -212,6 +212,11 @@ func (r *runner) drive(ctx context.Context) error {
 				return err
 			}
 		}
+		// Resident memory is bounded through the faults, not only once
+		// they are over.
+		if m, err := scrape(r.d.url("/metrics")); err == nil {
+			r.sample(m)
+		}
 		r.endEpisodes(clock.Now())
 		if r.corrupt.from.IsZero() && clock.Now().After(corruptAt) {
 			if err := r.corruptOnce(); err != nil {
@@ -435,7 +440,8 @@ func (r *runner) settle(ctx context.Context) error {
 	return r.checkLogs()
 }
 
-// sample keeps the highest RSS seen.
+// sample keeps the highest RSS seen, at every step of the drive and of
+// the settling.
 func (r *runner) sample(m map[string]float64) {
 	if v := m["process_resident_memory_bytes"]; v > r.maxRSS {
 		r.maxRSS = v
