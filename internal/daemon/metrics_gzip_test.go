@@ -29,6 +29,8 @@ func TestMetricsGzipOnlyWhenLong(t *testing.T) {
 		{2000, "br, gzip;q=0.5", true},
 		{2000, "", false},
 		{2000, "identity", false},
+		{2000, "gzip;q=0, identity", false},
+		{2000, "*", true},
 	} {
 		t.Run(fmt.Sprintf("%d targets, Accept-Encoding %q", tc.targets, tc.accept), func(t *testing.T) {
 			e := newExposition(prometheus.NewRegistry())

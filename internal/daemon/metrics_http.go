@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -152,6 +153,7 @@ func (l *lazyGzip) Write(p []byte) (int, error) {
 func (l *lazyGzip) close() {
 	if l.gz != nil {
 		_ = l.gz.Close()
+		l.gz.Reset(io.Discard) // the pool must not keep the response alive
 		gzipWriters.Put(l.gz)
 		l.gz = nil
 	}
@@ -176,13 +178,16 @@ func writeFamilies(w *bufio.Writer, mfs []*dto.MetricFamily, text []monitor.Text
 	return nil
 }
 
-// acceptsGzip reports whether the request's Accept-Encoding lists gzip.
+// acceptsGzip reports whether the request's Accept-Encoding lists gzip
+// (or *) with a weight above zero.
 func acceptsGzip(r *http.Request) bool {
-	for _, enc := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, _, _ := strings.Cut(strings.TrimSpace(enc), ";")
-		if strings.EqualFold(name, "gzip") {
-			return true
+	for enc := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(enc), ";")
+		if name = strings.TrimSpace(name); !strings.EqualFold(name, "gzip") && name != "*" {
+			continue
 		}
+		q := strings.ReplaceAll(params, " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
 	}
 	return false
 }
