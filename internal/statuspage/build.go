@@ -85,11 +85,12 @@ func BuildFleet(src Source, now time.Time, refresh time.Duration, q FleetQuery) 
 
 // BuildTarget builds name's page at now; false when no target has that name.
 func BuildTarget(ctx context.Context, src Source, name string, now time.Time, refresh time.Duration) (Target, bool) {
-	i := slices.IndexFunc(src.Targets(), func(ts monitor.TargetStatus) bool { return ts.Name == name })
+	targets := src.Targets() // every target's status: read once
+	i := slices.IndexFunc(targets, func(ts monitor.TargetStatus) bool { return ts.Name == name })
 	if i < 0 {
 		return Target{}, false
 	}
-	ts := src.Targets()[i]
+	ts := targets[i]
 	all := src.Alerts()
 	t := Target{
 		Now: now, Refresh: refresh, Row: baseRow(ts, alertsByTarget(all)[name], now),
