@@ -232,12 +232,12 @@ func Run(ctx context.Context, opts Options) error {
 		Health:         hr,
 	})
 	files := discovery.New(discovery.Options{Registry: reg, Logger: log})
+	// Start-up applies the first targets through the reload path.
+	rl := newReloader(opts.ConfigFile, cfg, mon, alerts, files, opts.Shard, own, log, opts.Now)
 	running, _ := files.Targets(cfg) // a bad target file is logged and counted there
-	mine := shardTargets(running, opts.Shard)
-	if err := mon.Apply(mine); err != nil {
+	if err := rl.applyMonitor(running); err != nil {
 		return &ConfigError{Err: err}
 	}
-	own.watching(opts.Shard, len(running.Targets), len(mine.Targets))
 	own.reloadOK(true)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -254,7 +254,6 @@ func Run(ctx context.Context, opts Options) error {
 	guardState.mon = mon
 	wg.Go(func() { guardState.run(ctx) })
 
-	rl := newReloader(opts.ConfigFile, cfg, mon, alerts, files, opts.Shard, own, log, opts.Now)
 	wg.Go(func() {
 		if err := files.Watch(ctx, opts.TargetFilesDebounce, config.DefaultTargetFilesRefresh, rl.requestTargets); err != nil {
 			log.Error("target files watch stopped; SIGHUP and /-/reload still read them", zap.Error(err))
