@@ -137,7 +137,7 @@ func startShard(t *testing.T, config string, s shard.Spec) (addr string, stop fu
 	addr = l.Addr().String()
 	testkit.Eventually(t, 15*time.Second, "shard "+s.String()+" serving", func() (bool, string) {
 		body := string(scrape(t, "http://"+addr+"/metrics"))
-		return strings.Contains(body, "spacetime_watch_shards 3"), "no spacetime_watch_shards yet"
+		return strings.Contains(body, fmt.Sprintf("spacetime_watch_shards %d", s.Count)), "no spacetime_watch_shards yet"
 	})
 	return addr, stop
 }
