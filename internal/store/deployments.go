@@ -240,7 +240,7 @@ func (s *Store) DeleteTarget(target string) error {
 				return err
 			}
 		}
-		for _, parent := range [][]byte{bucketDeployments, bucketChecks, bucketRuleState, bucketRollups} {
+		for _, parent := range targetBuckets {
 			if ownerBucket(tx, parent, target) == nil {
 				continue
 			}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,17 @@ func TestStaleTargets(t *testing.T) {
 	}
 	if c, err := s.CheckHistory("kept", time.Time{}); err != nil || len(c) != 1 {
 		t.Errorf("kept has %d checks (%v), want its own untouched", len(c), err)
+	}
+
+	// A target removed before its first round has only a deployment:
+	// its start is its history, kept until retention too.
+	_, err = s.StartDeployment(Deployment{Target: "brief", Version: "1", Source: SourceAPI})
+	mustDo(t, err)
+	if stale, err = s.StaleTargets([]string{"kept"}); err != nil || len(stale) != 0 {
+		t.Errorf("a removed target with a new deployment only: stale %v, %v; want none until retention", stale, err)
+	}
+	clk.Advance(49 * time.Hour)
+	if stale, err = s.StaleTargets([]string{"kept"}); err != nil || !slices.Contains(stale, "brief") {
+		t.Errorf("past retention: stale %v, %v; want brief among them", stale, err)
 	}
 }

@@ -244,3 +244,7 @@ func decodeRecord(b []byte, into any, version *int) error {
 	}
 	return nil
 }
+
+// targetBuckets hold a bucket per target: what StaleTargets looks through
+// and DeleteTarget removes.
+var targetBuckets = [][]byte{bucketDeployments, bucketChecks, bucketRuleState, bucketRollups}
