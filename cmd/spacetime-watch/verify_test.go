@@ -72,7 +72,7 @@ func TestVerifyChecklist(t *testing.T) {
 	if !failedRow(6, "auth").MatchString(r.stdout) {
 		t.Errorf("the table does not name check 6 auth as failed\n%s", r)
 	}
-	if !strings.Contains(unwrapped(r.stdout), "without a token: authentication is not enforced") {
+	if !strings.Contains(testkit.Unwrapped(r.stdout), "without a token: authentication is not enforced") {
 		t.Errorf("the auth failure does not say why (answered without a token)\n%s", r)
 	}
 	if n := strings.Count(r.stdout, " FAIL "); n != 1 {
@@ -89,10 +89,6 @@ func TestVerifyChecklist(t *testing.T) {
 		t.Errorf("stderr is not a terminal, yet verify wrote to it:\n%s", r.stderr)
 	}
 }
-
-// unwrapped is text with its line breaks and indentation undone, so that
-// a test finds a phrase the table wrapped.
-func unwrapped(text string) string { return strings.Join(strings.Fields(text), " ") }
 
 // verifyJSON is the part of `verify --output json` the test reads.
 type verifyJSON struct {
@@ -186,7 +182,7 @@ func TestVerifyGodot(t *testing.T) {
 		if !failedRow(c.n, c.name).MatchString(r.stdout) {
 			t.Errorf("check %d %s is not failed\n%s", c.n, c.name, r)
 		}
-		if !strings.Contains(unwrapped(r.stdout), c.want) {
+		if !strings.Contains(testkit.Unwrapped(r.stdout), c.want) {
 			t.Errorf("check %s: the cause %q is not given\n%s", c.name, c.want, r)
 		}
 	}

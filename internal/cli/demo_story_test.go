@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/cli"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestDemoStory runs the demo's whole story at 300 times the wall clock
@@ -96,7 +97,7 @@ func TestDemoStory(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("alerts notified:\n  %s\nwant:\n  %s\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), out)
 	}
-	if !regexp.MustCompile(`memory growing [\d.]+ MB/min over \S+; 400 MB reached in ~`).MatchString(unwrapped(out)) {
+	if !regexp.MustCompile(`memory growing [\d.]+ MB/min over \S+; 400 MB reached in ~`).MatchString(testkit.Unwrapped(out)) {
 		t.Errorf("the memory alert does not project the time to 400 MB:\n%s", out)
 	}
 
@@ -107,7 +108,7 @@ func TestDemoStory(t *testing.T) {
 		`T\+3:40 The daemon's status: memory \d+ MB, from /performance\.`,
 		`T\+3:50 The daemon's status: memory \d+ MB, from the telemetry stream\.`,
 	} {
-		if !regexp.MustCompile(want).MatchString(unwrapped(out)) {
+		if !regexp.MustCompile(want).MatchString(testkit.Unwrapped(out)) {
 			t.Errorf("the narration lacks %s:\n%s", want, out)
 		}
 	}
@@ -174,7 +175,3 @@ func demoSecrets(t *testing.T, tmp, out string) []string {
 	}
 	return append(secrets, st.JWT)
 }
-
-// unwrapped is text with its line breaks and indentation undone, so that
-// a test finds a phrase the narration wrapped.
-func unwrapped(text string) string { return strings.Join(strings.Fields(text), " ") }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata golden files")
@@ -54,21 +56,6 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// checkGolden compares got with the golden file, or rewrites it under -update.
-func checkGolden(t *testing.T, golden string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want := readFile(t, golden)
-	if string(got) != string(want) {
-		t.Errorf("%s differs (run go test -update to accept)\n--- got:\n%s\n--- want:\n%s", golden, got, want)
-	}
-}
-
 // TestParseErrors runs every testdata/errors/*.yaml fixture and compares the
 // whole error text with its .golden file: each kind of problem, its path,
 // its line and its fix, all reported at once and in file order.
@@ -96,7 +83,7 @@ func TestParseErrors(t *testing.T) {
 					t.Errorf("error text reveals the secret %q:\n%s", secret, text)
 				}
 			}
-			checkGolden(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(text+"\n"))
+			testkit.CheckGolden(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(text+"\n"), *update)
 		})
 	}
 }

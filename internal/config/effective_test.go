@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/labels"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestEffectiveGolden pins what check-config prints for an empty file.
@@ -22,7 +23,7 @@ func TestEffectiveGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "testdata/effective/default.golden", out)
+	testkit.CheckGolden(t, "testdata/effective/default.golden", out, *update)
 }
 
 // roundTrip checks that c's effective config parses back to an equal

@@ -1,11 +1,9 @@
 package review
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,21 +22,7 @@ var updateReviewGolden = flag.Bool("update-review-golden", false, "rewrite testd
 // (testkit.UnshiftDates), so the files match at any base shift.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	got = testkit.UnshiftDates(t, got)
-	path := filepath.Join("testdata", name)
-	if *updateReviewGolden {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update-review-golden to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (rerun with -update-review-golden and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	testkit.CheckGolden(t, filepath.Join("testdata", name), testkit.UnshiftDates(t, got), *updateReviewGolden)
 }
 
 // The timelines' minutes, built once for the package's tests.

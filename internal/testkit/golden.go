@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,9 +61,13 @@ func CheckGolden(tb testing.TB, path string, got []byte, update bool) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		tb.Fatalf("%v (write it with -update)", err)
+		tb.Fatalf("%v (write it with the package's -update flag)", err)
 	}
 	if !bytes.Equal(got, want) {
-		tb.Errorf("%s differs (go test -update to accept)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+		tb.Errorf("%s differs (rerun with the package's -update flag to accept, and review the diff)\n--- got:\n%s\n--- want:\n%s", path, got, want)
 	}
 }
+
+// Unwrapped joins text's words with single spaces: a terminal's wrapping
+// and indentation undone, so that a test can look for a sentence in it.
+func Unwrapped(text string) string { return strings.Join(strings.Fields(text), " ") }
