@@ -78,6 +78,3 @@ func (s *Scaled) Now() time.Time {
 func (s *Scaled) Wait(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.factor)
 }
-
-// Factor is how many times as fast as the wall clock it runs.
-func (s *Scaled) Factor() float64 { return s.factor }

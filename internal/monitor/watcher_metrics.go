@@ -2,8 +2,6 @@ package monitor
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
 )
 
 // The watcher's series. Frame handling only records values in plain fields;
@@ -32,7 +30,7 @@ type targetMetrics struct {
 // liveValues are the latest values of the live connection, waiting for
 // export.
 type liveValues struct {
-	counts            [spacetime.KindCount]uint64 // frames since the last export
+	frames            uint64 // frames since the last export, of every kind
 	fps, frameTimeSec float64
 	memoryBytes       float64
 	fresh             uint8 // which values changed since the last export
@@ -64,13 +62,9 @@ func (w *Watcher) export() {
 	r, v := &w.run, &w.run.vals
 	// One counter for every kind: a series per kind and target was a
 	// dozen series per target for a breakdown no rule or panel needs.
-	var frames uint64
-	for k, n := range v.counts {
-		frames += n
-		v.counts[k] = 0
-	}
-	if frames > 0 {
-		r.m.frames.Add(float64(frames))
+	if v.frames > 0 {
+		r.m.frames.Add(float64(v.frames))
+		v.frames = 0
 	}
 	if !v.frameExported && !r.lastFrame.IsZero() {
 		if r.m.lastFrame == nil {
