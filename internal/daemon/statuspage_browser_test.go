@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -126,43 +125,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 		})
 	}
 	waitFor := func(what, js string) { t.Helper(); waitWithin(30*time.Second, what, js) }
-	// fpsLow waits until the daemon's API reports fps_low in state.
+	// fpsLow waits until the daemon reports fps_low in state.
 	fpsLow := func(state string) {
 		t.Helper()
-		testkit.Eventually(t, 30*time.Second, "fps_low "+state+" in /api/v1/status", func() (bool, string) {
-			var st struct {
-				Targets []struct {
-					Name      string
-					Telemetry struct {
-						Rules []struct{ Rule, State string }
-					}
-				}
-			}
-			_, body := d.get("/api/v1/status")
-			if err := json.Unmarshal([]byte(body), &st); err != nil {
-				return false, body
-			}
-			for _, tg := range st.Targets {
-				for _, r := range tg.Telemetry.Rules {
-					if tg.Name == "main" && r.Rule == "fps_low" {
-						return r.State == state, r.State
-					}
-				}
-			}
-			return false, "no fps_low rule for main"
-		})
+		waitValue(t, d.reg, 30*time.Second, "spacetime_rule_state", map[string]string{"target": "main", "rule": "fps_low", "state": state}, 1)
 	}
 	// The page refreshes every second: it shows what the API says within
 	// that, plus a fetch.
 	const withinRefresh = 3 * time.Second
-	shot := func(name string) []byte {
-		var png []byte
-		run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
-		if err := os.WriteFile(filepath.Join(t.TempDir(), name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return png
-	}
 
 	run("enable network", network.Enable())
 	run("open the fleet page", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible("table.fleet", chromedp.ByQuery))
@@ -175,8 +145,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	fpsLow("firing")
 	waitWithin(withinRefresh, "main degraded within the refresh, without a reload", `document.querySelector(`+mainState+`).textContent.includes("degraded")`)
-	png := shot("fleet-degraded")
 	if os.Getenv(screenshotEnv) == "1" {
+		var png []byte
+		run("screenshot", chromedp.FullScreenshot(&png, 100))
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "status-page.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -196,19 +167,12 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	waitWithin(withinRefresh, "the hostile version on the fleet page", fmt.Sprintf(`document.body.innerText.includes(%q)`, hostileText))
 
-	var shown bool
-	eval(fmt.Sprintf(`document.body.innerText.includes(%q)`, hostileText), &shown)
-	if !shown {
-		t.Error("the fleet page does not show the hostile version as text")
-	}
-
 	run("open the target page", chromedp.Navigate(d.url+"/targets/main"), chromedp.WaitVisible("section.review li", chromedp.ByQuery))
 	var count float64
 	eval(fmt.Sprintf(`document.body.innerText.split(%q).length - 1`, hostileText), &count)
 	if count < 3 {
 		t.Errorf("the target page shows the hostile text %v times; want the version, the deployment's note and the silence comment", count)
 	}
-	shot("target")
 
 	// The instance's own text: a scene path the check quotes.
 	if err := s.PatchFaults([]byte(fmt.Sprintf(`{"scene": %q}`, "res://"+hostileText))); err != nil {
@@ -240,7 +204,6 @@ func TestStatusPageInBrowser(t *testing.T) {
 			}
 		}
 	}
-	shot("phone")
 	if p := problems.list(); len(p) > 0 {
 		t.Errorf("the browser saw: %s", strings.Join(p, "; "))
 	}
