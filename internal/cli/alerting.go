@@ -110,13 +110,7 @@ func OutboxList(ctx context.Context, o DaemonOptions, output string, stdout, std
 		return ExitError
 	}
 	if output == "json" {
-		// Empty is {} and [], never null, for a script's sake.
-		if ob.Pending == nil {
-			ob.Pending = map[string]int{}
-		}
-		if ob.DeadLetters == nil {
-			ob.DeadLetters = []daemon.DeadLetter{}
-		}
+		// The daemon sends empty as {} and [], never null: decoded, they stay so.
 		return writeJSON(stdout, stderr, ob)
 	}
 	tw := newTable(stdout)

@@ -246,10 +246,7 @@ func DeploymentList(ctx context.Context, o DaemonOptions, target, output string,
 		return ExitError
 	}
 	if output == "json" {
-		if ds == nil {
-			ds = []daemon.Deployment{}
-		}
-		return writeJSON(stdout, stderr, ds)
+		return writeJSON(stdout, stderr, ds) // [] from the daemon when there is none
 	}
 	tw := newTable(stdout)
 	tw.row("ID", "TARGET", "VERSION", "STARTED", "SOURCE")
