@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/statuspage"
@@ -29,6 +30,13 @@ func (p pageSource) Silences() []alert.Silence       { return p.alerting.manager
 
 func (p pageSource) Minutes(target string, from, to time.Time) ([]review.Minute, error) {
 	return p.reviews.svc.Minutes(target, from, to)
+}
+
+func (p pageSource) Thresholds(target string) config.ReviewThresholds {
+	if th, ok := p.reviews.svc.Thresholds(target); ok {
+		return th
+	}
+	return config.DefaultReviewThresholds() // a target just removed
 }
 
 func (p pageSource) CheckHistory(target string, since time.Time) ([]store.CheckRecord, error) {

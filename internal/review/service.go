@@ -275,6 +275,16 @@ func (s *Service) lookup(name string) (*target, bool) {
 	return t, ok
 }
 
+// Thresholds returns the thresholds name's reviews judge by; false when
+// name is not registered.
+func (s *Service) Thresholds(name string) (Thresholds, bool) {
+	t, ok := s.lookup(name)
+	if !ok {
+		return Thresholds{}, false
+	}
+	return t.thresholds, true
+}
+
 // Run persists the minutes and delivers due reviews at once, then every
 // Interval (TickDelay past each boundary of the wall clock) and when a
 // review becomes ready between ticks, until ctx ends; then it persists the

@@ -16,13 +16,6 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 )
 
-// The checklist's FPS band and memory ceiling, drawn on the charts.
-const (
-	fpsBandLow  = 85
-	fpsBandHigh = 95
-	memoryLimit = 400
-)
-
 // maxDeployments bounds the deployments (with their reviews) a target page
 // shows.
 const maxDeployments = 5
@@ -94,8 +87,9 @@ func BuildTarget(ctx context.Context, src Source, name string, now time.Time, re
 	all := src.Alerts()
 	t := Target{
 		Now: now, Refresh: refresh, Row: baseRow(ts, alertsByTarget(all)[name], now),
-		FPSBandLow: fpsBandLow, FPSBandHigh: fpsBandHigh, MemoryLimit: memoryLimit,
 	}
+	th := src.Thresholds(name)
+	t.FPSBandLow, t.FPSBandHigh, t.MemoryLimit = th.FPSMin, th.FPSMax, th.MemoryMaxMB
 	t.Row.FPSHour, t.Row.MemoryHour, _ = series(src, name, now, time.Hour)
 	t.FPSDay, t.MemoryDay, _ = series(src, name, now, 24*time.Hour)
 	if w, ok := ts.Telemetry.(monitor.WatcherStatus); ok {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -52,5 +53,26 @@ func TestLoneMinuteIsDrawn(t *testing.T) {
 	s := Series{From: now.Add(-time.Hour), To: now, Points: []Point{{At: now.Add(-time.Minute), Value: 90, Low: math.NaN()}}}
 	if svg := string(sparkline(s)); !strings.Contains(svg, `d="M`) || !strings.Contains(svg, "h1") {
 		t.Errorf("one point draws %s; want a path with a dash", svg)
+	}
+}
+
+// TestChartsDrawTheTargetsThresholds: the target page draws the band and
+// ceiling of the target's own thresholds, and says them.
+func TestChartsDrawTheTargetsThresholds(t *testing.T) {
+	now := testkit.BaseTime(t)
+	src := fleetOf(now, 1, func(int) string { return "main" }, func(int) float64 { return 90 }, func(int) bool { return false })
+	src.thresholds = config.DefaultReviewThresholds()
+	src.thresholds.FPSMin, src.thresholds.FPSMax, src.thresholds.MemoryMaxMB = 70, 80, 600
+	tp, ok := BuildTarget(context.Background(), src, "main", now, time.Second)
+	if !ok || tp.FPSBandLow != 70 || tp.FPSBandHigh != 80 || tp.MemoryLimit != 600 {
+		t.Fatalf("band %v–%v, ceiling %v; want the target's 70–80 and 600", tp.FPSBandLow, tp.FPSBandHigh, tp.MemoryLimit)
+	}
+	var b strings.Builder
+	if err := RenderTarget(&b, tp); err != nil {
+		t.Fatal(err)
+	}
+	if page := b.String(); !strings.Contains(page, "the 70–80 band") || !strings.Contains(page, "600 MB ceiling") {
+		i := strings.Index(page, "band shaded")
+		t.Errorf("the page does not say the target's band and ceiling: %q", page[max(0, i-80):min(len(page), i+20)])
 	}
 }

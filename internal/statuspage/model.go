@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/alert"
+	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
 	"github.com/spacetime-vr/spacetime-watch/internal/review"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
@@ -36,6 +37,9 @@ type Source interface {
 	Reviews(ctx context.Context, target, deploymentID string) (list []review.Review, computed bool, err error)
 	// Outbox is the notifications waiting per sink and the dead letters.
 	Outbox() (pending map[string]int, dead []DeadLetter, err error)
+	// Thresholds are the FPS band and memory ceiling target is judged by
+	// (its thresholds section), drawn on its charts.
+	Thresholds(target string) config.ReviewThresholds
 }
 
 // DeadLetter is a notification a sink gave up on.
@@ -185,7 +189,8 @@ type Target struct {
 	Row     Row
 	// FPSDay and MemoryDay are the last 24 h.
 	FPSDay, MemoryDay Series
-	// FPSBand is the band FPS should stay in; MemoryLimit the ceiling.
+	// FPSBand is the band FPS should stay in; MemoryLimit the ceiling:
+	// the target's thresholds.
 	FPSBandLow, FPSBandHigh, MemoryLimit float64
 	// Projection is the memory growth rule's projection, when it fires.
 	Projection string

@@ -23,6 +23,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"clock":       func(t time.Time) string { return t.UTC().Format("01-02 15:04") },
 	"time":        func(t time.Time) string { return t.UTC().Format("01-02 15:04:05") },
 	"num":         num,
+	"bound":       bound,
 	"age":         age,
 	"spark":       sparkline,
 	"fpsChart":    fpsChart,
@@ -60,6 +61,9 @@ func num(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
+
+// bound is a threshold as the config writes it: 85, 92.5, 400.
+func bound(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // age is a duration rounded for people: 45s, 12m, 3h20m, 2d4h.
 func age(d time.Duration) string {

@@ -30,6 +30,8 @@ type fakeSource struct {
 	deps     map[string][]store.Deployment
 	reviews  []review.Review
 	dead     []DeadLetter
+	// thresholds are every target's; zero: the defaults.
+	thresholds config.ReviewThresholds
 }
 
 func (f *fakeSource) Targets() []monitor.TargetStatus { return f.targets }
@@ -46,6 +48,12 @@ func (f *fakeSource) Deployments(target string) ([]store.Deployment, error) {
 }
 func (f *fakeSource) Reviews(context.Context, string, string) ([]review.Review, bool, error) {
 	return f.reviews, false, nil
+}
+func (f *fakeSource) Thresholds(string) config.ReviewThresholds {
+	if f.thresholds == (config.ReviewThresholds{}) {
+		return config.DefaultReviewThresholds()
+	}
+	return f.thresholds
 }
 func (f *fakeSource) Outbox() (map[string]int, []DeadLetter, error) {
 	return map[string]int{"slack": 2}, f.dead, nil
