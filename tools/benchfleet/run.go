@@ -292,17 +292,13 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	row.SeriesPerTarget = float64(row.Series) / float64(n)
 	g, _ := last.Sum("go_goroutines")
 	row.Goroutines = int(g)
-	hwm, err := readPeakRSS(d.proc.Pid())
+	mem, err := readRSS(d.proc.Pid())
 	if err != nil {
 		return err
 	}
-	row.PeakRSS = mib(hwm)
+	row.PeakRSS = mib(mem.peak)
 	row.RSSPerTarget = row.PeakRSS / float64(n)
-	anon, file, err := readRSSParts(d.proc.Pid())
-	if err != nil {
-		return err
-	}
-	row.RSSAnon, row.RSSFile = mib(anon), mib(file)
+	row.RSSAnon, row.RSSFile = mib(mem.anon), mib(mem.file)
 	if h.profile.enabled() {
 		if err := h.profile.take(ctx, n, d.metrics); err != nil {
 			return err
