@@ -16,7 +16,21 @@ import (
 // daemonConfig is the daemon's config: every interval short, so that a
 // run of minutes sees many alerts and its reviews. %[1]s is the Slack
 // webhook URL file, %[2]s the Alertmanager URL, %[3]s the group interval
-// (changed by the good reloads), %[4]s the targets.
+// (changed by the good reloads), %[4]s the targets, %[5]s the review
+// offsets (reviewOffsets).
+// reviewOffsets are the daemon's review offsets: the config says them, and
+// the reconciler expects their reviews (review.OffsetName names them).
+var reviewOffsets = []time.Duration{90 * time.Second, 3 * time.Minute, 5 * time.Minute}
+
+// offsetsYAML writes reviewOffsets as the config's list.
+func offsetsYAML() string {
+	var out []string
+	for _, d := range reviewOffsets {
+		out = append(out, d.String())
+	}
+	return strings.Join(out, ", ")
+}
+
 const daemonConfig = `alerting:
   group_wait: 1s
   group_interval: %[3]s
@@ -33,7 +47,7 @@ const daemonConfig = `alerting:
       resend_interval: 1s
       timeout: 2s
 defaults:
-  reviews: {offsets: [90s, 3m, 5m]}
+  reviews: {offsets: [%[5]s]}
   schedule: {interval: 2s, timeout: 1900ms}
   checks: {request_timeout: 500ms, telemetry_timeout: 1s}
   thresholds:

@@ -125,7 +125,7 @@ func (r *runner) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.good = fmt.Sprintf(daemonConfig, hookFile, amURL, "%s", targets)
+	r.good = fmt.Sprintf(daemonConfig, hookFile, amURL, "%s", targets, offsetsYAML())
 	r.d = &daemon{bin: r.o.daemonBin, dir: r.dir, config: filepath.Join(r.dir, "config.yaml"), state: filepath.Join(r.dir, "state"), addr: addr}
 	if err := r.writeConfig("2s"); err != nil {
 		return err

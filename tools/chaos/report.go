@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/clock"
+	"github.com/spacetime-vr/spacetime-watch/internal/review"
 )
 
 // reconcile builds the ledger's expectations, reconciles and prints.
@@ -100,10 +101,6 @@ func (r *runner) saveLedger() {
 // deployment the daemon opens then, dated from the sim's start at that
 // time (the lost one's reviews are forgotten with it).
 func (r *runner) reviewsDue() []ReviewDue {
-	offsets := []struct {
-		name string
-		d    time.Duration
-	}{{"second-90", 90 * time.Second}, {"minute-3", 3 * time.Minute}, {"minute-5", 5 * time.Minute}}
 	last := clock.Now().Add(-time.Minute)
 	var due []ReviewDue
 	for _, s := range r.sims {
@@ -113,15 +110,15 @@ func (r *runner) reviewsDue() []ReviewDue {
 			deps[0].by = minTime(last, r.corrupt.from.Add(-reviewDeliverySlack))
 			deps = append(deps, dep{s.startedBy(r.corrupt.from), last})
 		}
-		for _, off := range offsets {
+		for _, off := range reviewOffsets {
 			n := 0
 			for _, d := range deps {
-				if !d.start.Add(off.d).After(d.by) {
+				if !d.start.Add(off).After(d.by) {
 					n++
 				}
 			}
 			if n > 0 {
-				due = append(due, ReviewDue{Target: s.name, Review: off.name, Deployments: n})
+				due = append(due, ReviewDue{Target: s.name, Review: review.OffsetName(off), Deployments: n})
 			}
 		}
 	}
