@@ -640,10 +640,11 @@ func (s *Stream) stopCause() error {
 func (s *Stream) Close() error {
 	s.closed.Store(true)
 	s.stop(nil)
-	// A barrier, not a critical section: a ping holding the lock has
-	// finished, and one that fires from now on sees done and returns.
+	// A ping holding the lock has finished, and may have re-armed the
+	// timer after stop disarmed it; one that fires from now on sees done
+	// and returns.
 	s.pingMu.Lock()
-	//lint:ignore SA2001 the barrier described above
+	s.pingTimer.Stop()
 	s.pingMu.Unlock()
 
 	return nil
