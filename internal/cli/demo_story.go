@@ -116,7 +116,11 @@ func playStory(ctx context.Context, steps []storyStep, end time.Duration, story 
 			}
 		}
 		if step.Memory {
-			out.say(memoryView(ctx, st.daemon))
+			// Stamped when asked, not after the daemon's two answers: at
+			// the story's pace they take a story minute on a busy machine.
+			stamp := out.stamp()
+			view := memoryView(ctx, st.daemon)
+			out.sayStamped(stamp, view)
 		}
 	}
 	return out.sleepUntil(ctx, end)
@@ -234,10 +238,13 @@ func (n *narrator) sleepUntil(ctx context.Context, at time.Duration) bool {
 }
 
 // say prints one entry of the narration, stamped.
-func (n *narrator) say(text string) {
+func (n *narrator) say(text string) { n.sayStamped(n.stamp(), text) }
+
+// sayStamped prints text under a stamp taken before.
+func (n *narrator) sayStamped(stamp, text string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.print(n.stamp(), text)
+	n.print(stamp, text)
 }
 
 // print writes text wrapped under a first-line prefix as wide as the stamp.
