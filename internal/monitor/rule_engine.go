@@ -209,7 +209,12 @@ func (e *RuleEngine) Tick(now time.Time, out []event.Event) []event.Event {
 
 // States returns the state of every enabled rule, in RuleNames order.
 func (e *RuleEngine) States() []RuleState {
-	states := make([]RuleState, 0, numRules)
+	return e.AppendStates(make([]RuleState, 0, numRules))
+}
+
+// AppendStates appends what States returns to states and returns the
+// extended slice.
+func (e *RuleEngine) AppendStates(states []RuleState) []RuleState {
 	for id := ruleID(0); id < numRules; id++ {
 		def := &ruleDefs[id]
 		if !def.on(&e.cfg) {

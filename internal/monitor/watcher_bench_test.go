@@ -208,6 +208,39 @@ func TestProcessFrameAllocatesNothing(t *testing.T) {
 	}
 }
 
+// TestTickAllocatesNothing: the tick every watcher runs each second
+// (rules, metrics, the published status) allocates nothing in steady state,
+// frames flowing between ticks, so that a fleet's ticks make no garbage.
+func TestTickAllocatesNothing(t *testing.T) {
+	if testkit.RaceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	data := []byte(benchFPSJSON)
+	w, dec, f := warmWatcher(t, websocket.TextMessage, data, nil)
+	allocs := testing.AllocsPerRun(1000, func() {
+		w.processFrame(dec, f, websocket.TextMessage, data)
+		w.tick(w.now())
+	})
+	if allocs != 0 {
+		t.Errorf("a frame and a tick allocate %v times, want 0", allocs)
+	}
+	if st := w.Status(); len(st.Rules) == 0 || st.LastFrame.IsZero() {
+		t.Errorf("the tick published no rules or no last frame: %+v", st)
+	}
+}
+
+// BenchmarkTick is one watcher's per-second tick in steady state, a frame
+// handled before each.
+func BenchmarkTick(b *testing.B) {
+	data := []byte(benchFPSJSON)
+	w, dec, f := warmWatcher(b, websocket.TextMessage, data, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.processFrame(dec, f, websocket.TextMessage, data)
+		w.tick(w.now())
+	}
+}
+
 func benchmarkDecodeFrame(b *testing.B, msgType int, data []byte, next func()) {
 	clock := &benchClock{t: time.Now()}
 	dec := spacetime.Decoder{Now: clock.now, SkipPoses: true} // as the watcher's stream decodes

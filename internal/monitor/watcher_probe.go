@@ -73,12 +73,17 @@ func (w *Watcher) Status() WatcherStatus {
 func (w *Watcher) StatusView() any { return w.Status() }
 
 // publish shares the current state with the other goroutines, and brings
-// the rule series to it.
+// the rule series to it. It runs at every tick of every watcher, so it
+// allocates nothing: the rule states go through a scratch slice into the
+// published status's own, which Status copies before handing it out.
 func (w *Watcher) publish() {
 	r := &w.run
-	rules := r.engine.States()
-	r.firing.Sync(rules)
-	st := WatcherStatus{
+	r.states = r.engine.AppendStates(r.states[:0])
+	r.firing.Sync(r.states)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := &w.pub.status
+	*st = WatcherStatus{
 		Target:       w.target,
 		Running:      true,
 		State:        r.state,
@@ -90,14 +95,10 @@ func (w *Watcher) publish() {
 		FailedDials:  r.failures,
 		Reconnects:   r.reconnects,
 		NextDial:     r.nextDial,
-		Rules:        rules,
+		Rules:        append(st.Rules[:0], r.states...),
+		LastError:    r.lastErrText,
 	}
-	if r.lastErr != nil {
-		st.LastError = r.lastErr.Error()
-	}
-	w.mu.Lock()
-	w.pub = published{status: st, lastErr: r.lastErr}
-	w.mu.Unlock()
+	w.pub.lastErr = r.lastErr
 }
 
 // watcherRequest asks Run's goroutine for data: samples (Window) or a data

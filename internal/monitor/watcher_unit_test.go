@@ -136,3 +136,28 @@ func TestWatcherWindowSkipsEarlierConnections(t *testing.T) {
 		t.Errorf("newest sample at %v, want %v", last, clock.now().Add(-100*time.Millisecond))
 	}
 }
+
+// TestUntilTick: a watcher's next tick is at the next multiple of its
+// interval since the Unix epoch, never now and never later than one
+// interval, so every watcher of a daemon ticks at the same instants.
+func TestUntilTick(t *testing.T) {
+	base := testkit.BaseTime(t).Truncate(time.Second)
+	for _, tc := range []struct {
+		now   time.Time
+		every time.Duration
+		want  time.Duration
+	}{
+		{base, time.Second, time.Second},
+		{base.Add(time.Nanosecond), time.Second, time.Second - time.Nanosecond},
+		{base.Add(300 * time.Millisecond), time.Second, 700 * time.Millisecond},
+		{base.Add(999 * time.Millisecond), time.Second, time.Millisecond},
+		{base.Add(25 * time.Millisecond), 20 * time.Millisecond, 15 * time.Millisecond},
+	} {
+		if got := untilTick(tc.now, tc.every); got != tc.want {
+			t.Errorf("untilTick(%s, %s) = %s, want %s", tc.now.Format(time.StampMicro), tc.every, got, tc.want)
+		}
+		if next := tc.now.Add(untilTick(tc.now, tc.every)); next.UnixNano()%int64(tc.every) != 0 {
+			t.Errorf("from %s the next tick %s is not on a multiple of %s", tc.now.Format(time.StampMicro), next.Format(time.StampMicro), tc.every)
+		}
+	}
+}
