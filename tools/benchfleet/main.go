@@ -141,7 +141,7 @@ func (h *harness) run(ctx context.Context, ns []int, jsonOut, mdOut string, keep
 		Machine: h.machine(),
 		Settings: Settings{
 			FramesPerSecond: framesPerSecond, FPSInterval: fpsInterval.String(), TrackingInterval: trackingInterval.String(),
-			Window: h.window.String(), Scrapes: h.scrapes, ScrapeBudget: h.scrapeBudget.String(), ChecksBurstInterval: h.burstInterval.String(), HTTPInterval: h.httpInterval.String(), HTTPWindow: h.httpWindow.String(),
+			Window: h.window.String(), Scrapes: h.scrapes, ScrapeBudget: h.scrapeBudget.String(), ChecksBurstInterval: h.burstInterval.String(), ChecksBurstAlways: h.burstAlways, HTTPInterval: h.httpInterval.String(), HTTPWindow: h.httpWindow.String(),
 		},
 	}
 	if rep.LoadStart, err = readLoadavg(); err != nil {

@@ -44,8 +44,10 @@ type Settings struct {
 	Window           string  `json:"cpu_window"`
 	Scrapes          int     `json:"scrapes"`
 	ScrapeBudget     string  `json:"scrape_budget"`
-	// ChecksBurstInterval is --checks.burst-interval.
+	// ChecksBurstInterval is --checks.burst-interval, ChecksBurstAlways
+	// --checks.burst-always.
 	ChecksBurstInterval string `json:"checks_burst_interval"`
+	ChecksBurstAlways   bool   `json:"checks_burst_always,omitempty"`
 	HTTPInterval        string `json:"http_check_interval"`
 	HTTPWindow          string `json:"http_window"`
 }
