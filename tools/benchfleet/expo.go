@@ -159,3 +159,16 @@ func percentile(xs []float64, p float64) float64 {
 	k := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return s[max(0, min(k, len(s)-1))]
 }
+
+// Targets is the set of target label values over the series named name.
+func (e exposition) Targets(name string) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range e.lines {
+		if n, labels, _, err := sample(l); err == nil && n == name {
+			if t, ok := labelValue(labels, "target"); ok {
+				out[t] = true
+			}
+		}
+	}
+	return out
+}

@@ -76,3 +76,15 @@ func TestPercentile(t *testing.T) {
 		t.Error("percentile sorted its argument in place")
 	}
 }
+
+func TestTargets(t *testing.T) {
+	e := parseExposition(`spacetime_up{target="a"} 1
+spacetime_up{target="b",x="y"} 0
+spacetime_up 1
+spacetime_upx{target="c"} 1
+`)
+	got := e.Targets("spacetime_up")
+	if len(got) != 2 || !got["a"] || !got["b"] {
+		t.Errorf("Targets = %v, want a and b only", got)
+	}
+}

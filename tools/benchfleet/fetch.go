@@ -16,6 +16,10 @@ import (
 // httpClient is the harness's own client: loopback only, short timeouts.
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
+// postClient sends the harness's writes: a daemon's reload of 1,000
+// targets stops and starts each of them before it answers.
+var postClient = &http.Client{Timeout: 2 * time.Minute}
+
 // get fetches url and returns its body, or an error for a status above 299.
 func get(ctx context.Context, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -72,7 +76,7 @@ func post(ctx context.Context, url, body string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := postClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -82,4 +86,23 @@ func post(ctx context.Context, url, body string) error {
 		return fmt.Errorf("POST %s %s: %s %s", url, body, resp.Status, b)
 	}
 	return nil
+}
+
+// timedGets GETs url one request after another, count of them or as many
+// as budget holds (at least one), and returns each one's time in
+// milliseconds, from the request to the last byte, and the last body.
+func timedGets(ctx context.Context, url string, count int, budget time.Duration) ([]float64, []byte, error) {
+	var took []float64
+	var last []byte
+	deadline := clock.Deadline(budget)
+	for len(took) < count && (len(took) == 0 || clock.Now().Before(deadline)) {
+		start := clock.Now()
+		b, err := get(ctx, url)
+		if err != nil {
+			return nil, nil, err
+		}
+		took = append(took, float64(clock.Now().Sub(start))/float64(time.Millisecond))
+		last = b
+	}
+	return took, last, nil
 }

@@ -45,6 +45,11 @@ type harness struct {
 	settle       time.Duration
 	scrapes      int
 	scrapeBudget time.Duration
+	// burstInterval is the check interval bringInChecks reloads the
+	// telemetry daemon with; 0: none.
+	burstInterval time.Duration
+	// burstAlways reloads even when every target ran a round.
+	burstAlways  bool
 	httpInterval time.Duration
 	httpWindow   time.Duration
 	apis         []string // the current fleet's /status URLs, in order
@@ -63,6 +68,8 @@ func main() {
 	app.Flag("settle", "Wait after every stream is connected, before the window.").Default("3s").DurationVar(&h.settle)
 	app.Flag("scrapes", "Timed /metrics scrapes per N.").Default("50").IntVar(&h.scrapes)
 	app.Flag("scrape-budget", "At most this long for the timed scrapes of one N (fewer scrapes if they are slow).").Default("60s").DurationVar(&h.scrapeBudget)
+	app.Flag("checks.burst-interval", "Before the timed scrapes, when some target has not run a check round yet, reload the daemon with checks this often until every target has, then with its own config again (0: scrape without). At least 3s.").Default("15s").DurationVar(&h.burstInterval)
+	app.Flag("checks.burst-always", "Reload as --checks.burst-interval says even when every target has run a check round (at N ≤ 10 they all have by then): to try the method on a small fleet.").BoolVar(&h.burstAlways)
 	app.Flag("http.interval", "The daemon's check interval and the blackbox probes' per target, in the HTTP phase.").Default("10s").DurationVar(&h.httpInterval)
 	app.Flag("http.window", "CPU window of the HTTP phase.").Default("30s").DurationVar(&h.httpWindow)
 	app.Flag("profile.dir", "Also take the daemon's CPU, heap and goroutine profiles at each N (after the measured window, so they cost the figures nothing) into this folder, with a go tool pprof -top summary of each. Default: none.").StringVar(&h.profile.dir)
@@ -72,6 +79,10 @@ func main() {
 	keep := app.Flag("keep", "Keep the work folder (logs, configs, target files).").Bool()
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 
+	if h.burstInterval != 0 && h.burstInterval < 3*time.Second {
+		fmt.Fprintf(os.Stderr, "benchfleet: --checks.burst-interval: %s is below 3s: checks 4 and 10 wait a third of it each; e.g. 15s, or 0 for none\n", h.burstInterval)
+		os.Exit(3)
+	}
 	ns, err := parseSizes(*sizes)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchfleet: --instances: %v\n", err)
@@ -130,7 +141,7 @@ func (h *harness) run(ctx context.Context, ns []int, jsonOut, mdOut string, keep
 		Machine: h.machine(),
 		Settings: Settings{
 			FramesPerSecond: framesPerSecond, FPSInterval: fpsInterval.String(), TrackingInterval: trackingInterval.String(),
-			Window: h.window.String(), Scrapes: h.scrapes, ScrapeBudget: h.scrapeBudget.String(), HTTPInterval: h.httpInterval.String(), HTTPWindow: h.httpWindow.String(),
+			Window: h.window.String(), Scrapes: h.scrapes, ScrapeBudget: h.scrapeBudget.String(), ChecksBurstInterval: h.burstInterval.String(), ChecksBurstAlways: h.burstAlways, HTTPInterval: h.httpInterval.String(), HTTPWindow: h.httpWindow.String(),
 		},
 	}
 	if rep.LoadStart, err = readLoadavg(); err != nil {
@@ -213,7 +224,8 @@ func (h *harness) measure(ctx context.Context, n int, dir string, row *Row) erro
 // three decimals.
 func (r *Row) clean() {
 	for _, v := range []*float64{&r.DaemonCPU, &r.ReaderCPU, &r.CPURatio, &r.SimCPU, &r.StreamRate, &r.DaemonStreamRate, &r.ReaderStreamRate, &r.PeakRSS, &r.RSSPerTarget, &r.RSSAnon, &r.RSSFile,
-		&r.ScrapeP50, &r.ScrapeP99, &r.SeriesPerTarget, &r.FrameLagP99, &r.HTTP.DaemonCPUPerRequest, &r.HTTP.BlackboxCPUPerRequest, &r.HTTP.DaemonCPUSeconds, &r.HTTP.BlackboxCPUSeconds} {
+		&r.PeakRSSBeforeChecks, &r.PeakRSSAfterChecks, &r.ChecksBurst,
+		&r.ScrapeP50, &r.ScrapeP99, &r.HealthyP50, &r.HealthyP99, &r.SeriesPerTarget, &r.FrameLagP99, &r.HTTP.DaemonCPUPerRequest, &r.HTTP.BlackboxCPUPerRequest, &r.HTTP.DaemonCPUSeconds, &r.HTTP.BlackboxCPUSeconds} {
 		*v = math.Round(finite(*v)*1000) / 1000
 	}
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/prometheus/procfs"
 )
 
@@ -54,4 +57,15 @@ func readLoadavg() ([3]float64, error) {
 		return [3]float64{}, err
 	}
 	return [3]float64{l.Load1, l.Load5, l.Load15}, nil
+}
+
+// resetPeakRSS sets pid's VmHWM back to its RSS now (writing "5" to
+// /proc/PID/clear_refs, Linux 4.0 on; the process's owner or root), so
+// that a later readRSS's peak is the peak since this call.
+func resetPeakRSS(pid int) error {
+	path := fmt.Sprintf("/proc/%d/clear_refs", pid)
+	if err := os.WriteFile(path, []byte("5"), 0); err != nil {
+		return fmt.Errorf("resetting the peak RSS (VmHWM) of process %d: %w (run as root or as the process's owner, on Linux 4.0 or later)", pid, err)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -25,5 +27,36 @@ func TestReadProc(t *testing.T) {
 	}
 	if _, err := readLoadavg(); err != nil {
 		t.Errorf("readLoadavg: %v", err)
+	}
+}
+
+// TestResetPeakRSS: after this process touched and released 64 MiB, its
+// peak RSS reset falls back below that peak.
+func TestResetPeakRSS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/clear_refs"); err != nil {
+		t.Skip("no /proc/self/clear_refs")
+	}
+	big := make([]byte, 64<<20)
+	for i := range big {
+		big[i] = 1
+	}
+	before, err := readRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(big)
+	debug.FreeOSMemory()
+	if err := resetPeakRSS(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := readRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.peak+32<<20 > before.peak {
+		t.Errorf("peak RSS %d MiB after the reset, %d MiB before it: want at least 32 MiB less", after.peak>>20, before.peak>>20)
+	}
+	if err := resetPeakRSS(-1); err == nil {
+		t.Error("resetting a process that cannot exist gave no error")
 	}
 }

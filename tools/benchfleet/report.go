@@ -44,8 +44,12 @@ type Settings struct {
 	Window           string  `json:"cpu_window"`
 	Scrapes          int     `json:"scrapes"`
 	ScrapeBudget     string  `json:"scrape_budget"`
-	HTTPInterval     string  `json:"http_check_interval"`
-	HTTPWindow       string  `json:"http_window"`
+	// ChecksBurstInterval is --checks.burst-interval, ChecksBurstAlways
+	// --checks.burst-always.
+	ChecksBurstInterval string `json:"checks_burst_interval"`
+	ChecksBurstAlways   bool   `json:"checks_burst_always,omitempty"`
+	HTTPInterval        string `json:"http_check_interval"`
+	HTTPWindow          string `json:"http_window"`
 }
 
 // Row is the figures of one N. CPU is in percent of one core.
@@ -67,17 +71,33 @@ type Row struct {
 	DaemonStreamRate float64 `json:"daemon_frames_per_second_per_stream"`
 	ReaderStreamRate float64 `json:"bare_reader_frames_per_second_per_stream"`
 	Sustained        bool    `json:"sims_sustained_rate"`
-	PeakRSS          float64 `json:"daemon_peak_rss_mib"`
-	RSSPerTarget     float64 `json:"daemon_rss_per_target_mib"`
+	// PeakRSS is the daemon's VmHWM through the timed scrapes, without
+	// the check rounds bringInChecks caused: the larger of
+	// PeakRSSBeforeChecks (before them) and PeakRSSAfterChecks (reset
+	// after them); those two are 0 when no target needed a round.
+	PeakRSS             float64 `json:"daemon_peak_rss_mib"`
+	PeakRSSBeforeChecks float64 `json:"daemon_peak_rss_before_checks_mib"`
+	PeakRSSAfterChecks  float64 `json:"daemon_peak_rss_after_checks_mib"`
+	// TargetsWithoutChecks is how many targets had not run a check round
+	// after the CPU window; ChecksBurst how long bringing their rounds in
+	// took, in seconds, the streams' return included (0: none).
+	TargetsWithoutChecks int     `json:"targets_without_checks_after_window"`
+	ChecksBurst          float64 `json:"checks_burst_seconds"`
+	RSSPerTarget         float64 `json:"daemon_rss_per_target_mib"`
 	// RSSAnon and RSSFile split the RSS after the scrapes (not the peak)
 	// into anonymous memory (heap, stacks) and the binary's pages.
 	RSSAnon    float64 `json:"daemon_rss_anon_mib"`
 	RSSFile    float64 `json:"daemon_rss_file_mib"`
 	Goroutines int     `json:"daemon_goroutines"`
 	// Scrapes is how many timed scrapes the budget held.
-	Scrapes         int     `json:"metrics_scrapes"`
-	ScrapeP50       float64 `json:"metrics_scrape_p50_ms"`
-	ScrapeP99       float64 `json:"metrics_scrape_p99_ms"`
+	Scrapes   int     `json:"metrics_scrapes"`
+	ScrapeP50 float64 `json:"metrics_scrape_p50_ms"`
+	ScrapeP99 float64 `json:"metrics_scrape_p99_ms"`
+	// HealthyGets, HealthyP50 and HealthyP99 are the GETs of /-/healthy
+	// after the scrapes, on the same server: the floor of a scrape's time.
+	HealthyGets     int     `json:"healthy_gets"`
+	HealthyP50      float64 `json:"healthy_p50_ms"`
+	HealthyP99      float64 `json:"healthy_p99_ms"`
 	Series          int     `json:"series"`
 	SeriesPerTarget float64 `json:"series_per_target"`
 	// FramesSent are the frames the sims wrote to the daemon's
@@ -138,9 +158,18 @@ func measures() []measure {
 		{"RSS per target", "", func(r Row) string { return fmt.Sprintf("%.3f MiB", r.RSSPerTarget) }, nil},
 		{"RSS after the scrapes: anonymous / the binary's pages", "", func(r Row) string { return fmt.Sprintf("%.1f / %.1f MiB", r.RSSAnon, r.RSSFile) }, nil},
 		{"goroutines", "", func(r Row) string { return fmt.Sprint(r.Goroutines) }, nil},
+		{"targets brought to a check round before the scrapes (took)", "", func(r Row) string {
+			if r.ChecksBurst == 0 {
+				return fmt.Sprintf("%d", r.TargetsWithoutChecks)
+			}
+			return fmt.Sprintf("%d (%.0f s)", r.TargetsWithoutChecks, r.ChecksBurst)
+		}, nil},
 		{"/metrics scrape p50 (scrapes)", "", func(r Row) string { return fmt.Sprintf("%.2f ms (%d)", r.ScrapeP50, r.Scrapes) }, nil},
 		{"/metrics scrape p99", "≤ 0.25 ms × N", func(r Row) string { return fmt.Sprintf("%.2f ms", r.ScrapeP99) },
 			func(r Row) bool { return r.ScrapeP99 <= scrapeP99PerTargetMs*float64(r.Targets) }},
+		{"floor: /-/healthy p50 / p99 (GETs)", "", func(r Row) string {
+			return fmt.Sprintf("%.2f / %.2f ms (%d)", r.HealthyP50, r.HealthyP99, r.HealthyGets)
+		}, nil},
 		{"series (per target)", "≤ 60 per target", func(r Row) string { return fmt.Sprintf("%d (%.0f)", r.Series, r.SeriesPerTarget) },
 			func(r Row) bool { return r.SeriesPerTarget <= maxSeriesPerTarget }},
 		{"frames dropped (sent to the daemon)", "0", func(r Row) string { return fmt.Sprintf("%d (%d)", r.FramesDropped, r.FramesSent) },

@@ -8,8 +8,10 @@ import (
 func TestTable(t *testing.T) {
 	good := Row{Targets: 100, DaemonCPU: 10, ReaderCPU: 8, CPURatio: 1.25, StreamRate: 12, Sustained: true,
 		PeakRSS: 30, RSSPerTarget: 0.3, ScrapeP99: 20, Series: 5000, SeriesPerTarget: 50, FrameLagP99: 3,
+		HealthyGets: 50, HealthyP50: 0.1, HealthyP99: 0.25, TargetsWithoutChecks: 90, ChecksBurst: 41.6,
 		HTTP: HTTPRow{DaemonRequests: 300, DaemonCPUPerRequest: 0.5, BlackboxRequests: 100, BlackboxCPUPerRequest: 1}}
 	bad := good
+	bad.TargetsWithoutChecks, bad.ChecksBurst = 0, 0
 	bad.Targets, bad.CPURatio, bad.PeakRSS, bad.ScrapeP99, bad.SeriesPerTarget = 1000, 2, 200, 300, 70
 	bad.FramesDropped, bad.FrameLagP99, bad.HTTP.DaemonCPUPerRequest, bad.Sustained = 3, 60, 2, false
 	half := good
@@ -49,6 +51,13 @@ func TestTable(t *testing.T) {
 	}
 	if c := row("HTTP: daemon CPU per request (requests)"); c[4] != "—" {
 		t.Errorf("N = 10 HTTP figure %q, want — (its phase failed)", c[4])
+	}
+	// The floor and the checks brought in: figures without a target.
+	if c := row("floor: /-/healthy p50 / p99 (GETs)"); c[1] != "" || c[2] != "0.10 / 0.25 ms (50)" {
+		t.Errorf("floor cells %q, want no target and 0.10 / 0.25 ms (50)", c)
+	}
+	if c := row("targets brought to a check round before the scrapes (took)"); c[2] != "90 (42 s)" || c[3] != "0" {
+		t.Errorf("checks brought in %q, want 90 (42 s) at N = 100 and 0 (none needed) at 1,000", c)
 	}
 	for _, want := range []string{
 		"N = 10 did not complete: HTTP phase: blackbox_exporter exited early",

@@ -112,7 +112,9 @@ func (h *harness) startFleet(ctx context.Context, n int, dir string) (*fleet, er
 // daemon is a running spacetime-watch run.
 type daemon struct {
 	proc    *child.Process
+	base    string // http://host:port
 	metrics string // its /metrics URL
+	config  string // its config file
 }
 
 // startDaemon runs the daemon on config (YAML text, written to dir).
@@ -126,7 +128,7 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 		return nil, err
 	}
 	args := []string{"run", "--config.file=" + cfg, "--state.dir=" + filepath.Join(dir, name+"-state"),
-		"--web.listen-address=" + addr, "--log.level=warn"}
+		"--web.listen-address=" + addr, "--log.level=warn", "--web.enable-lifecycle"}
 	if h.profile.enabled() {
 		args = append(args, "--web.enable-pprof")
 	}
@@ -134,7 +136,7 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{proc: proc, metrics: "http://" + addr + "/metrics"}
+	d := &daemon{proc: proc, base: "http://" + addr, metrics: "http://" + addr + "/metrics", config: cfg}
 	err = waitFor(ctx, name+"'s /metrics", 30*time.Second, 100*time.Millisecond, []*child.Process{proc}, func() (bool, error) {
 		_, err := get(ctx, d.metrics)
 		return err == nil, err
@@ -144,6 +146,21 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 		return nil, err
 	}
 	return d, nil
+}
+
+// waitConnected waits until the daemon's n telemetry streams are
+// connected (spacetime_telemetry_connected), and counts them in row. It
+// spreads the first dials of more than 10 targets over up to 30 s.
+func (d *daemon) waitConnected(ctx context.Context, n int, watch []*child.Process, row *Row) error {
+	return waitFor(ctx, fmt.Sprintf("the daemon's %d telemetry connections", n), 90*time.Second, 500*time.Millisecond, watch, func() (bool, error) {
+		e, _, err := d.scrape(ctx)
+		if err != nil {
+			return false, err
+		}
+		up, _ := e.Sum("spacetime_telemetry_connected")
+		row.Connected = int(up)
+		return int(up) == n, nil
+	})
 }
 
 func (d *daemon) scrape(ctx context.Context) (exposition, time.Duration, error) {
@@ -167,10 +184,12 @@ func framesReceived(e exposition) uint64 {
 const lagMetric = "spacetime_telemetry_frame_lag_seconds"
 
 // measureTelemetry is the telemetry phase of one N: the daemon and the
-// bare reader on the same sims' streams, then 50 timed scrapes, then the
-// frame accounting. It fills the telemetry half of row.
+// bare reader on the same sims' streams, the frame accounting, every
+// target's first check round (bringInChecks), then 50 timed scrapes and
+// 50 GETs of /-/healthy. It fills the telemetry half of row.
 func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir string, row *Row) error {
-	d, err := h.startDaemon(ctx, dir, "daemon-telemetry", fmt.Sprintf("target_files: [%q]\n", f.targetFile))
+	config := fmt.Sprintf("target_files: [%q]\n", f.targetFile)
+	d, err := h.startDaemon(ctx, dir, "daemon-telemetry", config)
 	if err != nil {
 		return err
 	}
@@ -199,19 +218,8 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// The daemon spreads the first dials of more than 10 targets over up
-	// to 30 s.
 	watch := []*child.Process{f.proc, d.proc, reader}
-	err = waitFor(ctx, fmt.Sprintf("the daemon's %d telemetry connections", n), 90*time.Second, 500*time.Millisecond, watch, func() (bool, error) {
-		e, _, err := d.scrape(ctx)
-		if err != nil {
-			return false, err
-		}
-		up, _ := e.Sum("spacetime_telemetry_connected")
-		row.Connected = int(up)
-		return int(up) == n, nil
-	})
-	if err != nil {
+	if err := d.waitConnected(ctx, n, watch, row); err != nil {
 		return err
 	}
 	if !clock.Sleep(ctx, h.settle) {
@@ -272,41 +280,10 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	}
 	row.FrameLagP99 = quantile(0.99, lag) * 1000
 
-	// /metrics, timed: one scrape after another, h.scrapes of them or
-	// as many as h.scrapeBudget holds (at least one), so that a slow
-	// /metrics cannot stretch the run past its 10 minutes.
-	var took []float64
-	var last exposition
-	budget := clock.Deadline(h.scrapeBudget)
-	for len(took) < h.scrapes && (len(took) == 0 || clock.Now().Before(budget)) {
-		e, d, err := d.scrape(ctx)
-		if err != nil {
-			return err
-		}
-		took = append(took, d.Seconds()*1000)
-		last = e
-	}
-	row.Scrapes = len(took)
-	row.ScrapeP50, row.ScrapeP99 = percentile(took, 50), percentile(took, 99)
-	row.Series = last.Series()
-	row.SeriesPerTarget = float64(row.Series) / float64(n)
-	g, _ := last.Sum("go_goroutines")
-	row.Goroutines = int(g)
-	mem, err := readRSS(d.proc.Pid())
-	if err != nil {
-		return err
-	}
-	row.PeakRSS = mib(mem.peak)
-	row.RSSPerTarget = row.PeakRSS / float64(n)
-	row.RSSAnon, row.RSSFile = mib(mem.anon), mib(mem.file)
-	if h.profile.enabled() {
-		if err := h.profile.take(ctx, n, d.metrics); err != nil {
-			return err
-		}
-	}
-
 	// Frames: silence the sims, let the daemon export its counts (every
-	// second), then compare.
+	// second), then compare. Before the check rounds below, which
+	// restart every stream: a frame written to a connection closed before
+	// it was read would count as dropped.
 	if err := f.faults(ctx, `{"telemetry_silent":true}`); err != nil {
 		return err
 	}
@@ -334,6 +311,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 		return err
 	}
 	reader.Stop(10 * time.Second)
+	watch = []*child.Process{f.proc, d.proc}
 	var rc struct {
 		Frames uint64 `json:"frames"`
 		Errors uint64 `json:"errors"`
@@ -347,6 +325,51 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	row.ReaderFramesDropped = int64(s2.frames(readerUserAgent, true)) - int64(rc.Frames)
 	if err := f.faults(ctx, `{"telemetry_silent":false}`); err != nil {
 		return err
+	}
+
+	// Every target's checks in, the streams back, the peak RSS from
+	// before the burst.
+	peakBefore, err := h.bringInChecks(ctx, d, config, n, watch, row)
+	if err != nil {
+		return err
+	}
+
+	// /metrics, timed: one scrape after another, h.scrapes of them or
+	// as many as h.scrapeBudget holds (at least one), so that a slow
+	// /metrics cannot stretch the run past its 10 minutes. Then as many
+	// GETs of /-/healthy, a trivial handler on the same server: the
+	// floor, the HTTP round trip on this machine.
+	took, body, err := timedGets(ctx, d.metrics, h.scrapes, h.scrapeBudget)
+	if err != nil {
+		return err
+	}
+	last := parseExposition(string(body))
+	row.Scrapes = len(took)
+	row.ScrapeP50, row.ScrapeP99 = percentile(took, 50), percentile(took, 99)
+	took, _, err = timedGets(ctx, d.base+"/-/healthy", h.scrapes, h.scrapeBudget)
+	if err != nil {
+		return err
+	}
+	row.HealthyGets = len(took)
+	row.HealthyP50, row.HealthyP99 = percentile(took, 50), percentile(took, 99)
+	row.Series = last.Series()
+	row.SeriesPerTarget = float64(row.Series) / float64(n)
+	g, _ := last.Sum("go_goroutines")
+	row.Goroutines = int(g)
+	mem, err := readRSS(d.proc.Pid())
+	if err != nil {
+		return err
+	}
+	row.PeakRSS = mib(max(peakBefore, mem.peak))
+	if peakBefore > 0 {
+		row.PeakRSSBeforeChecks, row.PeakRSSAfterChecks = mib(peakBefore), mib(mem.peak)
+	}
+	row.RSSPerTarget = row.PeakRSS / float64(n)
+	row.RSSAnon, row.RSSFile = mib(mem.anon), mib(mem.file)
+	if h.profile.enabled() {
+		if err := h.profile.take(ctx, n, d.metrics); err != nil {
+			return err
+		}
 	}
 	return nil
 }
