@@ -68,10 +68,18 @@ func (g *RuleGauges) Update(events []event.Event) {
 }
 
 // gauge returns the rule's firing series, creating its series (the state
-// one at inactive) on first use.
+// one at inactive) on first use. A target's watcher rebuilt by a reload
+// starts new gauges while its old state series may still say pending, say:
+// the first use deletes the rule's series of every other state, so that a
+// rule has one state series, always.
 func (g *RuleGauges) gauge(id ruleID) prometheus.Gauge {
 	if g.firing[id] == nil {
 		def := &ruleDefs[id]
+		for st := range numRuleStatuses {
+			if st != RuleInactive {
+				g.stateVec.DeleteLabelValues(g.target, def.name, st.String())
+			}
+		}
 		g.firing[id] = g.firingVec.WithLabelValues(g.target, def.name, string(def.severity))
 		g.stateVec.WithLabelValues(g.target, def.name, RuleInactive.String()).Set(1)
 		g.last[id] = RuleInactive

@@ -89,3 +89,27 @@ spacetime_rule_firing{rule="memory_unwatched",severity="warning",target="vr-1"} 
 		t.Errorf("%d spacetime_rule_state series after disabling three rules, want 5", n)
 	}
 }
+
+// TestRuleGaugesOfARebuiltWatcher: a target's watcher rebuilt by a reload
+// (new gauges, same series) leaves one state series per rule, not the old
+// watcher's pending beside the new one's inactive.
+func TestRuleGaugesOfARebuiltWatcher(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg)
+	r := newRuleRun(t, testRules(), testkit.BaseTime(t))
+	old := NewRuleGauges(m, "vr-1")
+	old.Sync(r.e.States())
+	old.setState(ruleTelemetryDown, RulePending) // as the old watcher's stream ended
+
+	fresh := NewRuleGauges(m, "vr-1")
+	fresh.Sync(newRuleRun(t, testRules(), testkit.BaseTime(t)).e.States())
+	for st := range numRuleStatuses {
+		_, ok := gatherValue(t, reg, "spacetime_rule_state", "target", "vr-1", "rule", RuleTelemetryDown, "state", st.String())
+		if want := st == RuleInactive; ok != want {
+			t.Errorf("spacetime_rule_state{rule=%q,state=%q} exported: %v, want %v", RuleTelemetryDown, st, ok, want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.RuleState, "spacetime_rule_state"); n != int(numRules) {
+		t.Errorf("%d state series, want one per rule (%d)", n, numRules)
+	}
+}
