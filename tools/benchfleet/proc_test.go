@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 // TestReadProc: this process's CPU time, resident memory and the load
@@ -27,6 +28,34 @@ func TestReadProc(t *testing.T) {
 	}
 	if _, err := readLoadavg(); err != nil {
 		t.Errorf("readLoadavg: %v", err)
+	}
+}
+
+// TestReadCPUResolvesMilliseconds: two milliseconds of CPU show, where
+// /proc/PID/stat's 10 ms ticks mostly would not.
+func TestReadCPUResolvesMilliseconds(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc")
+	}
+	runtime.LockOSThread() // the busy loop stays on one thread
+	defer runtime.UnlockOSThread()
+	before, err := readCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy time.Duration
+	for start := time.Now(); busy < 2*time.Millisecond; busy = time.Since(start) {
+	}
+	// The kernel brings a thread's run time up to date when it stops
+	// running; the bench reads daemons whose threads sleep between frames.
+	// A short sleep is that stop, not a wait for something.
+	time.Sleep(time.Millisecond)
+	after, err := readCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after.Seconds() - before.Seconds(); d < 0.001 || d > 1 {
+		t.Errorf("readCPU moved by %.6f s over %s of busy loop, want about that", d, busy)
 	}
 }
 
