@@ -220,6 +220,17 @@ func helperFileSizeLimit(dir string) error {
 	return nil
 }
 
+// limitFileSize caps the size of files this process writes at path's
+// current size (testkit.LimitFileSize): a full disk for the next write
+// that grows it.
+func limitFileSize(path string) (restore func() error, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	return testkit.LimitFileSize(fi.Size())
+}
+
 // helperRollupTargets is how many targets helperRollupsFileSizeLimit
 // writes; helperRollupNow is its store's clock.
 const helperRollupTargets = 200
