@@ -1,6 +1,7 @@
 package review
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,8 +18,8 @@ import (
 )
 
 // persistRig is a Service on a real store whose ticks a test runs by hand
-// (persistAll), each target's Recorder settling at once, the wall clock
-// now.
+// (persistAll, tick), each target's Recorder settling at once, the wall
+// clock now, every review delivered at once.
 type persistRig struct {
 	svc  *Service
 	st   *store.Store
@@ -34,7 +35,7 @@ func newPersistRig(tb testing.TB, dir string, now func() time.Time, sync bool, n
 	}
 	tb.Cleanup(func() { st.Close() })
 	core, logs := observer.New(zapcore.InfoLevel)
-	svc, err := NewService(ServiceOptions{Store: st, Dir: dir, Deliverer: DelivererFunc(nil), Now: now, Settle: -1, Logger: zap.New(core)})
+	svc, err := NewService(ServiceOptions{Store: st, Dir: dir, Deliverer: DelivererFunc(func(context.Context, Review) error { return nil }), Now: now, Settle: -1, Logger: zap.New(core)})
 	if err != nil {
 		tb.Fatal(err)
 	}
