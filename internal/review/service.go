@@ -140,6 +140,7 @@ type Service struct {
 	batch    map[string][]store.RollupRecord // persistAll's write, reused
 	flushed  []flushed                       // persistAll's targets in batch, reused
 	unmarked map[string]marker               // delivered, "delivered" not yet written
+	cands    map[string]candidateCache       // per target (candidates)
 	warned   map[string]string               // last error logged per target and stage
 }
 
@@ -173,6 +174,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		pending:   map[string][]Minute{},
 		batch:     map[string][]store.RollupRecord{},
 		unmarked:  map[string]marker{},
+		cands:     map[string]candidateCache{},
 		warned:    map[string]string{},
 	}
 	if s.now == nil {
@@ -387,6 +389,11 @@ func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 	for name := range s.pending {
 		if _, ok := targets[name]; !ok {
 			delete(s.pending, name) // forgotten
+		}
+	}
+	for name := range s.cands {
+		if _, ok := targets[name]; !ok {
+			delete(s.cands, name)
 		}
 	}
 	return names, targets

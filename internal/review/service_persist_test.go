@@ -191,3 +191,58 @@ func TestPersistAllTargetTheStoreRefusesFailsAlone(t *testing.T) {
 		t.Errorf("the refused target keeps %d minutes pending; the store would refuse them forever", len(p))
 	}
 }
+
+// TestCandidatesFollowTheStore checks the tick's cached candidates against
+// a fresh read of the deployments at each step: time past the horizon,
+// the wall clock stepping back, a new deployment, re-registrations that
+// shorten and lengthen the horizon, the target deleted.
+func TestCandidatesFollowTheStore(t *testing.T) {
+	clk := testkit.NewClock(t)
+	r := newPersistRig(t, t.TempDir(), clk.Now, false, "vr")
+	check := func(step string) {
+		t.Helper()
+		tg, _ := r.svc.lookup("vr")
+		got, err := r.svc.candidates("vr", tg, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps, err := r.st.Deployments("vr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tg.sched.candidates(deps, clk.Now()); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: candidates\n got %v\nwant %v", step, got, want)
+		}
+	}
+	deployOn := func(target, id string) {
+		t.Helper()
+		if _, err := r.st.StartDeployment(store.Deployment{ID: id, Target: target, Source: store.SourceAPI, StartedAt: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy := func(id string) { deployOn("vr", id) }
+	register := func(offsets ...time.Duration) {
+		t.Helper()
+		if err := r.svc.Register("vr", TargetOptions{Recorder: r.recs["vr"], Offsets: offsets}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy("d1")
+	clk.Advance(49 * time.Hour) // past 24h + the 24h margin
+	check("d1 past the horizon")
+	clk.Advance(-48 * time.Hour) // the wall clock steps back
+	check("the clock stepped back")
+	deploy("d2")
+	clk.Advance(time.Minute)
+	check("d2 started")
+	register(time.Hour) // a 25 h horizon
+	clk.Advance(30 * time.Hour)
+	deployOn("other", "o1") // moves the version: vr's are read again under this horizon
+	check("30 h later, a 25 h horizon")
+	register() // the service's offsets again: a 48 h horizon
+	check("re-registered with a 48 h horizon")
+	if err := r.st.DeleteTarget("vr"); err != nil {
+		t.Fatal(err)
+	}
+	check("target deleted")
+}
