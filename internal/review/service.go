@@ -349,8 +349,6 @@ func (s *Service) tick(ctx context.Context, now time.Time) time.Time {
 // newest maxPendingMinutes) for the next tick.
 func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 	names, targets := s.snapshot()
-	clear(s.batch)
-	s.flushed = s.flushed[:0]
 	for _, name := range names {
 		var minutes []Minute
 		if rec := targets[name].rec; rec != nil {
@@ -386,17 +384,21 @@ func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 		s.pending[f.name] = all
 		s.fail(f.name, stagePersist, err, zap.Int("pending_minutes", len(all)))
 	}
-	for name := range s.pending {
-		if _, ok := targets[name]; !ok {
-			delete(s.pending, name) // forgotten
-		}
-	}
-	for name := range s.cands {
-		if _, ok := targets[name]; !ok {
-			delete(s.cands, name)
-		}
-	}
+	clear(s.batch) // keeps its room for the next tick, not the minutes
+	clear(s.flushed)
+	s.flushed = s.flushed[:0]
+	dropForgotten(s.pending, targets)
+	dropForgotten(s.cands, targets)
 	return names, targets
+}
+
+// dropForgotten deletes from m the targets no longer registered.
+func dropForgotten[V any](m map[string]V, targets map[string]*target) {
+	for name := range m {
+		if _, ok := targets[name]; !ok {
+			delete(m, name)
+		}
+	}
 }
 
 // flushed is a target's minutes in persistAll's write.
