@@ -78,7 +78,7 @@ func (sc schedule) readyAt(due time.Time) time.Time {
 func (sc schedule) candidates(deps []store.Deployment, now time.Time) []slot {
 	var out []slot
 	for i, d := range deps {
-		if now.Sub(d.StartedAt) > sc.horizon {
+		if !sc.within(d, now) {
 			continue
 		}
 		s := slot{dep: d}
@@ -89,6 +89,13 @@ func (sc schedule) candidates(deps []store.Deployment, now time.Time) []slot {
 	}
 	slices.Reverse(out)
 	return out
+}
+
+// within reports whether d's reviews may still be due at now: it started
+// at most horizon before. Once false it stays false as now moves on, so
+// the candidates at a later now are those of an earlier now still within.
+func (sc schedule) within(d store.Deployment, now time.Time) bool {
+	return now.Sub(d.StartedAt) <= sc.horizon
 }
 
 // step is what to do with one review.

@@ -136,9 +136,12 @@ type Service struct {
 	targets map[string]*target
 
 	// Owned by Run's goroutine.
-	pending  map[string][]Minute // minutes a failed write left behind
-	unmarked map[string]marker   // delivered, "delivered" not yet written
-	warned   map[string]string   // last error logged per target and stage
+	pending  map[string][]Minute             // minutes a failed write left behind
+	batch    map[string][]store.RollupRecord // persistAll's write, reused
+	flushed  []flushed                       // persistAll's targets in batch, reused
+	unmarked map[string]marker               // delivered, "delivered" not yet written
+	cands    map[string]candidateCache       // per target (candidates)
+	warned   map[string]string               // last error logged per target and stage
 }
 
 // NewService checks the options. It starts nothing: call Register for
@@ -169,7 +172,9 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		margin:    opts.Margin,
 		targets:   map[string]*target{},
 		pending:   map[string][]Minute{},
+		batch:     map[string][]store.RollupRecord{},
 		unmarked:  map[string]marker{},
+		cands:     map[string]candidateCache{},
 		warned:    map[string]string{},
 	}
 	if s.now == nil {
@@ -335,7 +340,13 @@ func (s *Service) tick(ctx context.Context, now time.Time) time.Time {
 	return next
 }
 
-// persistAll flushes each target's Recorder at now into the store.
+// persistAll flushes each target's Recorder at now and writes every
+// target's minutes, with those a failed write left pending, in one store
+// transaction: one commit a tick, not one per target. A target whose
+// minutes cannot be stored (they do not encode, or the store would refuse
+// them) fails alone, its new minutes dropped, rather than hold the others
+// back. When the write fails, every target's minutes stay pending (the
+// newest maxPendingMinutes) for the next tick.
 func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 	names, targets := s.snapshot()
 	for _, name := range names {
@@ -343,18 +354,57 @@ func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 		if rec := targets[name].rec; rec != nil {
 			minutes = rec.Flush(now)
 		}
-		if err := s.persistMinutes(name, minutes); err != nil {
-			s.fail(name, stagePersist, err, zap.Int("pending_minutes", len(s.pending[name])))
-		} else {
+		all := minutes
+		if p := s.pending[name]; len(p) > 0 {
+			all = append(p, minutes...)
+		}
+		if len(all) == 0 {
 			s.recovered(name, stagePersist)
+			continue
 		}
-	}
-	for name := range s.pending {
-		if _, ok := targets[name]; !ok {
-			delete(s.pending, name) // forgotten
+		recs, err := rollupRecords(name, all)
+		if err != nil {
+			s.fail(name, stagePersist, err, zap.Int("pending_minutes", len(s.pending[name])))
+			continue
 		}
+		s.batch[name] = recs
+		s.flushed = append(s.flushed, flushed{name: name, minutes: all})
 	}
+	err := s.st.PutRollupsMany(s.batch)
+	for _, f := range s.flushed {
+		if err == nil {
+			delete(s.pending, f.name)
+			s.recovered(f.name, stagePersist)
+			continue
+		}
+		all := f.minutes
+		if n := len(all) - maxPendingMinutes; n > 0 {
+			all = all[n:]
+		}
+		s.pending[f.name] = all
+		s.fail(f.name, stagePersist, err, zap.Int("pending_minutes", len(all)))
+	}
+	clear(s.batch) // keeps its room for the next tick, not the minutes
+	clear(s.flushed)
+	s.flushed = s.flushed[:0]
+	dropForgotten(s.pending, targets)
+	dropForgotten(s.cands, targets)
 	return names, targets
+}
+
+// dropForgotten deletes from m the targets no longer registered.
+func dropForgotten[V any](m map[string]V, targets map[string]*target) {
+	for name := range m {
+		if _, ok := targets[name]; !ok {
+			delete(m, name)
+		}
+	}
+}
+
+// flushed is a target's minutes in persistAll's write.
+type flushed struct {
+	name    string
+	minutes []Minute
 }
 
 // fail counts a failure and logs it when its text changed since the last

@@ -13,13 +13,13 @@ import (
 // none ahead). A failure stops the target's deliveries until the next tick, so
 // that the order holds.
 func (s *Service) deliverDue(ctx context.Context, name string, t *target, now time.Time) time.Time {
-	deps, err := s.st.Deployments(name)
+	cands, err := s.candidates(name, t, now)
 	if err != nil {
 		s.fail(name, stageCompute, err)
 		return time.Time{}
 	}
 	var next time.Time
-	for _, c := range t.sched.candidates(deps, now) {
+	for _, c := range cands {
 		markers, bad, err := loadMarkers(s.st, c.dep.ID)
 		if err != nil {
 			s.fail(name, stageCompute, err, zap.String("deployment", c.dep.ID))
@@ -56,6 +56,44 @@ func (s *Service) deliverDue(ctx context.Context, name string, t *target, now ti
 		}
 	}
 	return next
+}
+
+// candidateCache is a target's candidates (schedule.candidates) as
+// computed at a time, from its deployments at a store.DeploymentsVersion.
+type candidateCache struct {
+	version uint64
+	at      time.Time
+	t       *target // the registration, whose schedule they were computed by
+	slots   []slot
+}
+
+// candidates returns the deployments of name whose reviews may still be
+// due at now, as schedule.candidates does, without reading and decoding
+// the target's whole deployment history every tick: while the store's
+// deployments, the registration and the direction of the clock are
+// unchanged, the candidates at now are those of the last read still
+// within the horizon.
+func (s *Service) candidates(name string, t *target, now time.Time) ([]slot, error) {
+	version := s.st.DeploymentsVersion() // before reading: a later write moves it
+	if c, ok := s.cands[name]; ok && c.version == version && c.t == t && !now.Before(c.at) {
+		if len(c.slots) == 0 {
+			return nil, nil
+		}
+		out := make([]slot, 0, len(c.slots))
+		for _, sl := range c.slots {
+			if t.sched.within(sl.dep, now) {
+				out = append(out, sl)
+			}
+		}
+		return out, nil
+	}
+	deps, err := s.st.Deployments(name)
+	if err != nil {
+		return nil, err
+	}
+	slots := t.sched.candidates(deps, now)
+	s.cands[name] = candidateCache{version: version, at: now, t: t, slots: slots}
+	return slots, nil
 }
 
 // deliver computes one review and delivers it: mark delivering, hand it to

@@ -193,31 +193,18 @@ func (s *Service) windowMinutes(target string, sl slot) ([]Minute, int, error) {
 // refuses writes (a full disk): three hours, the newest.
 const maxPendingMinutes = 180
 
-// persistMinutes writes a target's minutes, with those a failed write
-// left pending, in one transaction. On failure the minutes stay pending
-// for the next tick.
-func (s *Service) persistMinutes(target string, minutes []Minute) error {
-	all := append(s.pending[target], minutes...)
-	if len(all) == 0 {
-		return nil
-	}
-	recs := make([]store.RollupRecord, 0, len(all))
-	for _, m := range all {
+// rollupRecords encodes target's minutes for the store, refusing them as
+// the store would (store.CheckRollups).
+func rollupRecords(target string, minutes []Minute) ([]store.RollupRecord, error) {
+	recs := make([]store.RollupRecord, 0, len(minutes))
+	for _, m := range minutes {
 		v, err := encodeMinute(m)
 		if err != nil {
-			return fmt.Errorf("encode minute %s of %s: %w", m.At.Format(time.RFC3339), target, err)
+			return nil, fmt.Errorf("encode minute %s of %s: %w", m.At.Format(time.RFC3339), target, err)
 		}
 		recs = append(recs, store.RollupRecord{At: m.At.UTC().Truncate(time.Minute), Value: v})
 	}
-	if err := s.st.PutRollups(target, recs...); err != nil {
-		if n := len(all) - maxPendingMinutes; n > 0 {
-			all = all[n:]
-		}
-		s.pending[target] = all
-		return err
-	}
-	delete(s.pending, target)
-	return nil
+	return recs, store.CheckRollups(target, recs)
 }
 
 // loadMinutes returns target's stored minutes with from <= At < to, oldest

@@ -121,22 +121,10 @@ func ids(ds []Deployment) string {
 // back, and that the file on disk holds the writes before and after the
 // failed one and nothing of it.
 func TestFailedWriteLeavesStateIntact(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("RLIMIT_FSIZE stand-in for a full disk needs Linux")
-	}
 	dir := t.TempDir()
-	h := startHelper(t, "fsize", dir)
-	errLine := h.next(t, 20*time.Second)
-	okLine := h.next(t, 20*time.Second)
-	if err := h.wait(); err != nil {
-		t.Fatalf("helper: %v", err)
-	}
-	if !strings.HasPrefix(errLine, "ERR ") || !strings.Contains(errLine, "file too large") || !strings.Contains(errLine, dir) {
-		t.Errorf("failed write reported %q, want the dir and the cause", errLine)
-	}
-	t.Logf("failed write: %s", errLine)
-	if okLine != "OK" {
-		t.Errorf("write after the failure: %q", okLine)
+	errLine := runFullDiskHelper(t, "fsize", dir)
+	if !strings.Contains(errLine, dir) {
+		t.Errorf("failed write reported %q, want the dir", errLine)
 	}
 
 	s := openT(t, dir, Options{})
@@ -149,4 +137,30 @@ func TestFailedWriteLeavesStateIntact(t *testing.T) {
 		}
 	}
 	checkInvariants(t, s)
+}
+
+// runFullDiskHelper runs helper mode on dir: a helper that fails a write
+// on a full disk (RLIMIT_FSIZE, Linux only: the test is skipped elsewhere),
+// prints "ERR <error>", writes again once there is room and prints "OK".
+// It returns the error, having checked that it names the cause and that
+// the helper got through.
+func runFullDiskHelper(t *testing.T, mode, dir string) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("RLIMIT_FSIZE stand-in for a full disk needs Linux")
+	}
+	h := startHelper(t, mode, dir)
+	errLine := h.next(t, 20*time.Second)
+	okLine := h.next(t, 20*time.Second)
+	if err := h.wait(); err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	if !strings.HasPrefix(errLine, "ERR ") || !strings.Contains(errLine, "file too large") {
+		t.Errorf("failed write reported %q, want the cause", errLine)
+	}
+	t.Logf("failed write: %s", errLine)
+	if okLine != "OK" {
+		t.Fatalf("write after the failure: %q", okLine)
+	}
+	return strings.TrimPrefix(errLine, "ERR ")
 }

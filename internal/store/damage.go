@@ -181,6 +181,7 @@ func (s *Store) replace(reason string) (OpenReport, error) {
 		s.file.Close()
 	}
 	s.db, s.file, s.broken, s.aside = db, file, "", ""
+	s.deploymentsChanged() // the fresh database has none
 	return OpenReport{Recovered: true, SafeMode: true, WhileRunning: true, Reason: reason, CorruptPath: aside, KeptMessages: n}, nil
 }
 

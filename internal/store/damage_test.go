@@ -119,11 +119,15 @@ func TestDamageWhileRunningOnEveryAccessPath(t *testing.T) {
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			s, r := openWatched(t)
+			version := s.DeploymentsVersion()
 			testkit.CorruptFrom(t, filepath.Join(s.Dir(), "state.db"), 8192)
 			if err := call(s); !errors.Is(err, ErrDamaged) {
 				t.Fatalf("%s on a damaged file = %v, want an error matching ErrDamaged", name, err)
 			}
 			checkRecoveredOnce(t, s, r)
+			if s.DeploymentsVersion() == version {
+				t.Errorf("DeploymentsVersion unchanged by the fresh state, which has no deployments")
+			}
 			if err := call(s); err != nil && errors.Is(err, ErrDamaged) {
 				t.Errorf("%s again, on the fresh state = %v", name, err)
 			}

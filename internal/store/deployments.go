@@ -62,6 +62,7 @@ func (s *Store) StartDeployment(d Deployment) (Deployment, error) {
 	if d.StartedAt.IsZero() {
 		d.StartedAt = s.now()
 	}
+	defer s.deploymentsChanged()
 	err := s.update("start deployment on "+d.Target, func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketDeploymentIDs)
 		if d.ID == "" {
@@ -223,6 +224,7 @@ func (s *Store) Deployments(target string) ([]Deployment, error) {
 // a target leaves the config for good. Deleting an unknown target is not an
 // error.
 func (s *Store) DeleteTarget(target string) error {
+	defer s.deploymentsChanged()
 	return s.update("delete target "+target, func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketDeploymentIDs)
 		if b := ownerBucket(tx, bucketDeployments, target); b != nil {
@@ -251,3 +253,16 @@ func (s *Store) DeleteTarget(target string) error {
 		return nil
 	})
 }
+
+// DeploymentsVersion returns a number that changes whenever a target's
+// deployments may have changed since: after a deployment is started (or
+// refused), a target deleted, or the database replaced after damage. A
+// caller that keeps what it derived from Deployments reads the version
+// before calling Deployments and may reuse its copy while the version
+// stays the same.
+func (s *Store) DeploymentsVersion() uint64 { return s.deploymentsVersion.Load() }
+
+// deploymentsChanged moves DeploymentsVersion on. Call it after the write
+// has committed (or failed), never before: a reader that read the old
+// version before the commit must see a new one after it.
+func (s *Store) deploymentsChanged() { s.deploymentsVersion.Add(1) }

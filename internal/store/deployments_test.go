@@ -142,3 +142,39 @@ func TestDeleteTarget(t *testing.T) {
 	}
 	checkInvariants(t, s)
 }
+
+// TestDeploymentsVersion: the version moves after each write that changes
+// deployments, even a refused one, and after no other call.
+func TestDeploymentsVersion(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{})
+	changes := []struct {
+		name string
+		call func() error
+		want bool // the version moves
+	}{
+		{"StartDeployment", func() error {
+			_, err := s.StartDeployment(Deployment{ID: "vr-1", Target: "vr", Source: SourceAPI})
+			return err
+		}, true},
+		{"StartDeployment refused", func() error {
+			_, err := s.StartDeployment(Deployment{ID: "vr-1", Target: "vr", Source: SourceAPI})
+			if !errors.Is(err, ErrExists) {
+				return fmt.Errorf("the same ID again: %v, want ErrExists", err)
+			}
+			return nil
+		}, true},
+		{"Deployments", func() error { _, err := s.Deployments("vr"); return err }, false},
+		{"CurrentDeployment", func() error { _, _, err := s.CurrentDeployment("vr"); return err }, false},
+		{"RecordCheck", func() error { return s.RecordCheck("vr", CheckRecord{Check: "health", Result: ResultPass}) }, false},
+		{"PutRollups", func() error { return s.PutRollups("vr", RollupRecord{At: time.Now(), Value: []byte("r")}) }, false},
+		{"PutReviewMarker", func() error { return s.PutReviewMarker("vr-1", "hour-1", []byte("m")) }, false},
+		{"DeleteTarget", func() error { return s.DeleteTarget("vr") }, true},
+	}
+	for _, c := range changes {
+		before := s.DeploymentsVersion()
+		mustDo(t, c.call())
+		if moved := s.DeploymentsVersion() != before; moved != c.want {
+			t.Errorf("%s: version moved %v, want %v", c.name, moved, c.want)
+		}
+	}
+}

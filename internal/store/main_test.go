@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 )
@@ -111,6 +112,8 @@ func runHelper(mode, dir string) int {
 		err = helperWriteLoop(dir)
 	case "fsize":
 		err = helperFileSizeLimit(dir)
+	case "fsize-rollups":
+		err = helperRollupsFileSizeLimit(dir)
 	case "append-all":
 		err = helperAppendAll(dir)
 	default:
@@ -212,6 +215,67 @@ func helperFileSizeLimit(dir string) error {
 	}
 	if err := s.PutMeta("after", []byte("ok")); err != nil {
 		return fmt.Errorf("write after the failed one: %w", err)
+	}
+	fmt.Println("OK")
+	return nil
+}
+
+// limitFileSize caps the size of files this process writes at path's
+// current size (testkit.LimitFileSize): a full disk for the next write
+// that grows it.
+func limitFileSize(path string) (restore func() error, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	return testkit.LimitFileSize(fi.Size())
+}
+
+// helperRollupTargets is how many targets helperRollupsFileSizeLimit
+// writes; helperRollupNow is its store's clock.
+const helperRollupTargets = 200
+
+func helperRollupNow() time.Time { return testkit.MainBase() }
+
+// helperRollupsFileSizeLimit writes minute 0 of helperRollupTargets
+// targets, then minutes 1 to 6 of each in one batch (1.2 MB) past
+// RLIMIT_FSIZE: it prints the failed batch's error, fails unless every
+// target still has minute 0 alone, lifts the limit, writes the batch again
+// and prints OK.
+func helperRollupsFileSizeLimit(dir string) error {
+	s, err := Open(dir, testOptions(Options{Now: helperRollupNow}))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	t0 := helperRollupNow()
+	if err := s.PutRollupsMany(rollupBatch(t0, helperRollupTargets, 0, 1, MaxRollupBytes)); err != nil {
+		return err
+	}
+	restore, err := limitFileSize(s.path)
+	if err != nil {
+		return err
+	}
+	batch := rollupBatch(t0, helperRollupTargets, 1, 7, MaxRollupBytes)
+	if err := s.PutRollupsMany(batch); err == nil {
+		return fmt.Errorf("a batch of %d targets past RLIMIT_FSIZE succeeded", len(batch))
+	} else {
+		fmt.Println("ERR", err)
+	}
+	if err := restore(); err != nil {
+		return err
+	}
+	for target := range batch {
+		got, err := s.Rollups(target, time.Time{}, time.Time{})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 {
+			return fmt.Errorf("after the failed batch %s has %d rollups, want minute 0 alone", target, len(got))
+		}
+	}
+	if err := s.PutRollupsMany(batch); err != nil {
+		return fmt.Errorf("the batch again after the failure: %w", err)
 	}
 	fmt.Println("OK")
 	return nil

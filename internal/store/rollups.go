@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,6 +37,45 @@ const rollupFill = 0.95
 // Options.RollupRetention (48h) before now and beyond the newest
 // Options.RollupHistory (3000).
 func (s *Store) PutRollups(target string, recs ...RollupRecord) error {
+	if err := CheckRollups(target, recs); err != nil {
+		return err
+	}
+	cutoff := s.now().Add(-s.opts.RollupRetention)
+	return s.update("put rollups on "+target, func(tx *bolt.Tx) error {
+		return s.putRollups(tx, target, recs, cutoff)
+	})
+}
+
+// PutRollupsMany stores the rollups of several targets, batch[target], in
+// one transaction (one commit, one fsync): all of them or, on an error,
+// none. Each target's are checked, replaced and trimmed as PutRollups does.
+// One target's refused record refuses the whole batch: a caller that must
+// not let one target hold the others back checks each target's records
+// with CheckRollups first. An empty batch writes nothing.
+func (s *Store) PutRollupsMany(batch map[string][]RollupRecord) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	targets := slices.Sorted(maps.Keys(batch))
+	for _, target := range targets {
+		if err := CheckRollups(target, batch[target]); err != nil {
+			return err
+		}
+	}
+	cutoff := s.now().Add(-s.opts.RollupRetention)
+	return s.update("put rollups", func(tx *bolt.Tx) error {
+		for _, target := range targets {
+			if err := s.putRollups(tx, target, batch[target], cutoff); err != nil {
+				return fmt.Errorf("rollups of %s: %w", target, err)
+			}
+		}
+		return nil
+	})
+}
+
+// CheckRollups returns the error PutRollups refuses target's records with,
+// naming the target and the record, or nil. It writes nothing.
+func CheckRollups(target string, recs []RollupRecord) error {
 	if err := checkName("rollup target", target); err != nil {
 		return fmt.Errorf("store: put rollups: %w", err)
 	}
@@ -47,23 +88,26 @@ func (s *Store) PutRollups(target string, recs ...RollupRecord) error {
 				target, i, r.At.UTC().Format(time.RFC3339), len(r.Value), MaxRollupBytes)
 		}
 	}
-	cutoff := s.now().Add(-s.opts.RollupRetention)
-	return s.update("put rollups on "+target, func(tx *bolt.Tx) error {
-		b, err := createOwnerBucket(tx, bucketRollups, target)
-		if err != nil {
+	return nil
+}
+
+// putRollups writes target's checked records in tx and trims its rollups
+// older than cutoff and beyond Options.RollupHistory.
+func (s *Store) putRollups(tx *bolt.Tx, target string, recs []RollupRecord, cutoff time.Time) error {
+	b, err := createOwnerBucket(tx, bucketRollups, target)
+	if err != nil {
+		return err
+	}
+	b.FillPercent = rollupFill
+	for _, r := range recs {
+		if err := logPut(b, instantKey(r.At), cloneValue(r.Value)); err != nil {
 			return err
 		}
-		b.FillPercent = rollupFill
-		for _, r := range recs {
-			if err := logPut(b, instantKey(r.At), cloneValue(r.Value)); err != nil {
-				return err
-			}
-		}
-		return logTrim(b, s.opts.RollupHistory, func(k, _ []byte) (bool, error) {
-			at, err := keyInstant(k)
-			return at.Before(cutoff), err
-		}, nil)
-	})
+	}
+	return logTrim(b, s.opts.RollupHistory, func(k, _ []byte) (bool, error) {
+		at, err := keyInstant(k)
+		return at.Before(cutoff), err
+	}, nil)
 }
 
 // Rollups returns target's rollups with from <= At < to, oldest first; a

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
+	bolt "go.etcd.io/bbolt"
 )
 
 // rollupAts lists records as minute=value, minutes counted from t0.
@@ -240,6 +242,121 @@ func TestSchemaV1FixtureGainsReviewBuckets(t *testing.T) {
 	mustDo(t, s.PutReviewMarker("vr-1-fixture", "hour-1", []byte("m")))
 	if got, err := s.ReviewMarkers("vr-1-fixture"); err != nil || string(got["hour-1"]) != "m" {
 		t.Errorf("ReviewMarkers = %q, %v", got, err)
+	}
+	checkInvariants(t, s)
+}
+
+// rollupBatch is a batch of targets "vr-000"... with minutes from..to-1
+// (after t0) each, every value valueBytes long and naming its minute.
+func rollupBatch(t0 time.Time, targets, from, to, valueBytes int) map[string][]RollupRecord {
+	batch := make(map[string][]RollupRecord, targets)
+	for i := range targets {
+		var recs []RollupRecord
+		for m := from; m < to; m++ {
+			v := []byte(strings.Repeat(" ", valueBytes-len(strconv.Itoa(m))) + strconv.Itoa(m))
+			recs = append(recs, RollupRecord{At: t0.Add(time.Duration(m) * time.Minute), Value: v})
+		}
+		batch[fmt.Sprintf("vr-%03d", i)] = recs
+	}
+	return batch
+}
+
+// lastTxID is the ID of the last committed write transaction.
+func lastTxID(t *testing.T, s *Store) (id int) {
+	t.Helper()
+	mustDo(t, s.view("txid", func(tx *bolt.Tx) error { id = tx.ID(); return nil }))
+	return id
+}
+
+// TestPutRollupsManyIsPutRollupsPerTarget writes several targets in one
+// commit, each replaced and trimmed as PutRollups does it.
+func TestPutRollupsManyIsPutRollupsPerTarget(t *testing.T) {
+	clk := testkit.NewClock(t)
+	s := openT(t, t.TempDir(), Options{Now: clk.Now, RollupHistory: 3})
+	t0 := clk.Now().Truncate(time.Minute)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	r := func(m int, v string) RollupRecord { return RollupRecord{At: at(m), Value: []byte(v)} }
+
+	mustDo(t, s.PutRollups("a", r(0, "a0"), r(1, "a1")))
+	before := lastTxID(t, s)
+	mustDo(t, s.PutRollupsMany(map[string][]RollupRecord{
+		"a": {r(1, "A1"), r(2, "a2"), r(3, "a3")}, // replaces minute 1, trims minute 0
+		"b": {r(0, "b0")},
+		"c": {r(-1, "c-1"), r(0, "c0")},
+	}))
+	if got := lastTxID(t, s); got != before+1 {
+		t.Errorf("the batch took %d commits, want 1", got-before)
+	}
+	for target, want := range map[string]string{"a": "1=A1 2=a2 3=a3", "b": "0=b0", "c": "-1=c-1 0=c0"} {
+		got, err := s.Rollups(target, time.Time{}, time.Time{})
+		mustDo(t, err)
+		if g := rollupAts(got, t0); g != want {
+			t.Errorf("Rollups(%s) = %q, want %q", target, g, want)
+		}
+	}
+
+	// Nothing to write: no transaction.
+	before = lastTxID(t, s)
+	mustDo(t, s.PutRollupsMany(nil))
+	mustDo(t, s.PutRollupsMany(map[string][]RollupRecord{}))
+	if got := lastTxID(t, s); got != before {
+		t.Errorf("an empty batch committed %d transactions", got-before)
+	}
+	checkInvariants(t, s)
+}
+
+// TestPutRollupsManyRefusesAllOrNothing: one target's bad record refuses
+// the batch, naming the target and the record; no target gets anything.
+func TestPutRollupsManyRefusesAllOrNothing(t *testing.T) {
+	clk := testkit.NewClock(t)
+	s := openT(t, t.TempDir(), Options{Now: clk.Now})
+	good := []RollupRecord{{At: clk.Now(), Value: []byte("x")}}
+	tests := []struct {
+		name  string
+		batch map[string][]RollupRecord
+		want  string
+	}{
+		{"empty target", map[string][]RollupRecord{"a": good, "": good}, "rollup target is empty"},
+		{"zero time", map[string][]RollupRecord{"a": good, "b": {good[0], {Value: []byte("x")}}}, "put rollups on b: record 1: At is zero"},
+		{"too large", map[string][]RollupRecord{"z": {{At: clk.Now(), Value: make([]byte, MaxRollupBytes+1)}}, "a": good}, "put rollups on z: record 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.PutRollupsMany(tt.batch)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("PutRollupsMany = %v, want an error containing %q", err, tt.want)
+			}
+			if check := CheckRollups("b", tt.batch["b"]); (tt.name == "zero time") != (check != nil) {
+				t.Errorf("CheckRollups(b) = %v, disagreeing with PutRollupsMany", check)
+			}
+			for target := range tt.batch {
+				if got, _ := s.Rollups(target, time.Time{}, time.Time{}); len(got) != 0 {
+					t.Errorf("a refused batch stored %d rollups of %q", len(got), target)
+				}
+			}
+		})
+	}
+}
+
+// TestPutRollupsManyFailedWriteKeepsNothing fails a batch of 200 targets
+// on a full disk (RLIMIT_FSIZE, in a helper process): none of the batch is
+// stored, the same batch goes through once there is room, and a restart
+// finds every minute of both batches.
+func TestPutRollupsManyFailedWriteKeepsNothing(t *testing.T) {
+	dir := t.TempDir()
+	runFullDiskHelper(t, "fsize-rollups", dir)
+
+	s := openT(t, dir, Options{Now: helperRollupNow})
+	if rep := s.Report(); rep.Recovered {
+		t.Fatalf("state after a failed batch judged damaged: %s", rep)
+	}
+	want := rollupBatch(helperRollupNow(), helperRollupTargets, 0, 7, MaxRollupBytes)
+	for target, recs := range want {
+		got, err := s.Rollups(target, time.Time{}, time.Time{})
+		mustDo(t, err)
+		if g, w := rollupAts(got, helperRollupNow()), rollupAts(recs, helperRollupNow()); g != w {
+			t.Fatalf("Rollups(%s) after the restart:\n got %.80q\nwant %.80q", target, g, w)
+		}
 	}
 	checkInvariants(t, s)
 }

@@ -97,6 +97,10 @@ type Store struct {
 	// later writer on the old database forever.
 	writeMu sync.Mutex
 
+	// deploymentsVersion changes after every write that may change a
+	// target's deployments (DeploymentsVersion).
+	deploymentsVersion atomic.Uint64
+
 	// onRecovered is told of damage found at run time (OnRecovered).
 	onRecovered atomic.Pointer[func(OpenReport)]
 	// held reports the outbox entries the owner holds in memory (KeepHeld).
