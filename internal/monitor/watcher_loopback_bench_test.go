@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,11 +49,11 @@ func BenchmarkLoopbackCPU(b *testing.B) {
 				wg.Go(func() { loopbackReader(ctx, b, mode, srv.url, i) })
 			}
 			srv.waitConns(b, conns)
-			frames0, cpu0 := srv.sent.Load(), processCPU(b)
+			frames0, cpu0 := srv.sent.Load(), testkit.ProcessCPU(b)
 			for b.Loop() {
 				time.Sleep(500 * time.Millisecond) // the window measured
 			}
-			frames, cpu := srv.sent.Load()-frames0, processCPU(b)-cpu0
+			frames, cpu := srv.sent.Load()-frames0, testkit.ProcessCPU(b)-cpu0
 			if frames == 0 {
 				b.Fatal("no frame sent")
 			}
@@ -183,13 +182,4 @@ func loopbackReader(ctx context.Context, b *testing.B, mode, url string, i int) 
 	default:
 		panic(fmt.Sprintf("unknown mode %q", mode))
 	}
-}
-
-// processCPU is the user and system CPU the process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
