@@ -17,9 +17,17 @@ package spacetime
 // to scan (see Decoder.SkipPoses): the caller then decodes it in full,
 // which also gives any error its usual wording. When scanned is true, err
 // is the frame's verdict.
+//
+// It looks at each byte once: the data object's members are counted as the
+// envelope's walk validates them (walkObject), rather than walked again.
+// A data object with a key eachMember would refuse (an escape, a byte
+// outside ASCII) leaves the whole frame to the decoder.
 func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
-	var typ, ev, stamp, payload []byte
-	plain := eachMember(data, func(key, value []byte) bool {
+	var typ, ev, stamp []byte
+	var haveData bool
+	devices := 0
+	i := skipJSONSpace(data)
+	end := walkObject(data, i, 1, func(key []byte, i int) int {
 		var dst *[]byte
 		switch {
 		case asciiEqualFold(string(key), "type"):
@@ -29,20 +37,39 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 		case asciiEqualFold(string(key), "timestamp"):
 			dst = &stamp
 		case asciiEqualFold(string(key), "data"):
-			dst = &payload
+			if haveData {
+				return -1 // repeated: encoding/json's merging rules apply
+			}
+			haveData = true
+			if i < len(data) && data[i] == '{' {
+				return walkObject(data, i, 2, func(key []byte, i int) int {
+					end := jsonValueEnd(data, i, 2)
+					if end > 0 && string(data[i:end]) != "null" && isTrackedDevice(key) {
+						devices++
+					}
+					return end
+				})
+			}
+			return jsonValueEnd(data, i, 1) // not an object: no device, the verdict below
 		default:
-			return true
+			return jsonValueEnd(data, i, 1)
 		}
 		if *dst != nil {
-			return false // repeated: encoding/json's merging rules apply
+			return -1 // repeated: encoding/json's merging rules apply
 		}
+		end := jsonValueEnd(data, i, 1)
+		if end < 0 {
+			return -1
+		}
+		value := data[i:end]
 		if dst == &ev && string(value) != `"vr_tracking"` {
-			return false // another event (or one spelled with escapes): scanEnvelope reads it, in one pass
+			return -1 // another event (or one spelled with escapes): scanEnvelope reads it, in one pass
 		}
 		*dst = value
-		return true
+		return end
 	})
-	if !plain || string(ev) != `"vr_tracking"` || (typ != nil && string(typ) != `"event"` && string(typ) != "null") {
+	if end < 0 || !onlySpaceAfter(data, end) || string(ev) != `"vr_tracking"` ||
+		(typ != nil && string(typ) != `"event"` && string(typ) != "null") {
 		return false, nil
 	}
 	if stamp != nil {
@@ -53,22 +80,18 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 		}
 		f.Time, f.TimeSource = ts.t, ts.source
 	}
-	devices := 0
-	plain = eachMember(payload, func(key, value []byte) bool {
-		if string(value) != "null" && (asciiEqualFold(string(key), "headset") ||
-			asciiEqualFold(string(key), "left_controller") || asciiEqualFold(string(key), "right_controller")) {
-			devices++
-		}
-		return true
-	})
-	if !plain && len(payload) > 0 && payload[0] == '{' {
-		return false, nil // an object with an odd key: let the decoder judge
-	}
 	if devices == 0 {
 		return true, &FrameError{Encoding: f.Encoding, Field: "data", Reason: "missing: a vr_tracking frame without headset or controllers"}
 	}
 	f.Kind, f.Event = KindVRTracking, "vr_tracking"
 	return true, nil
+}
+
+// isTrackedDevice reports whether a data key names a device whose presence
+// makes a vr_tracking frame valid, folded as encoding/json folds ASCII.
+func isTrackedDevice(key []byte) bool {
+	return asciiEqualFold(string(key), "headset") ||
+		asciiEqualFold(string(key), "left_controller") || asciiEqualFold(string(key), "right_controller")
 }
 
 // eachMember calls fn with the key (without its quotes) and the raw value
@@ -81,54 +104,70 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 // comparison does not): the callers then leave the frame to encoding/json,
 // which is never wrong, so every doubt here may safely say false.
 func eachMember(b []byte, fn func(key, value []byte) bool) bool {
-	i := skipJSONSpace(b)
-	if i == len(b) || b[i] != '{' {
-		return false
+	end := walkObject(b, skipJSONSpace(b), 1, func(key []byte, i int) int {
+		end := jsonValueEnd(b, i, 1)
+		if end < 0 || !fn(key, b[i:end]) {
+			return -1
+		}
+		return end
+	})
+	return end >= 0 && onlySpaceAfter(b, end)
+}
+
+// walkObject walks the JSON object that starts at b[i], whose members'
+// values sit at nesting depth depth, and returns the index just past its
+// closing brace, or -1. For each member it calls value with the key
+// (without its quotes) and the index where the value starts; value must
+// return the index just past the well-formed value (jsonValueEnd's
+// answer, say), or -1 to stop the walk. Like eachMember, it refuses (-1) a
+// key with an escape or a byte outside ASCII.
+func walkObject(b []byte, i, depth int, value func(key []byte, i int) int) int {
+	if i >= len(b) || b[i] != '{' || depth > maxScanDepth {
+		return -1
 	}
 	i++
 	i += skipJSONSpace(b[i:])
 	if i < len(b) && b[i] == '}' {
-		return onlySpaceAfter(b, i+1)
+		return i + 1
 	}
 	for {
 		if i == len(b) || b[i] != '"' {
-			return false
+			return -1
 		}
 		start := i + 1
 		i = start
 		for i < len(b) && b[i] != '"' {
 			if b[i] == '\\' || b[i] >= 0x80 || b[i] < 0x20 {
-				return false
+				return -1
 			}
 			i++
 		}
 		if i == len(b) {
-			return false
+			return -1
 		}
 		key := b[start:i]
 		i++
 		i += skipJSONSpace(b[i:])
 		if i == len(b) || b[i] != ':' {
-			return false
+			return -1
 		}
 		i++
 		i += skipJSONSpace(b[i:])
-		end := jsonValueEnd(b, i, 1)
-		if end < 0 || !fn(key, b[i:end]) {
-			return false
+		if i = value(key, i); i < 0 {
+			return -1
 		}
-		i = end + skipJSONSpace(b[end:])
+		i += skipJSONSpace(b[i:])
 		if i == len(b) {
-			return false
+			return -1
 		}
 		switch b[i] {
 		case ',':
 			i++
 			i += skipJSONSpace(b[i:])
 		case '}':
-			return onlySpaceAfter(b, i+1)
+			return i + 1
 		default:
-			return false
+			return -1
 		}
 	}
 }
