@@ -383,10 +383,11 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		return s.err
 	}
 	s.ctx = ctx
-	if err := ctx.Err(); err != nil {
-		return s.fail(err)
+	done := ctx.Done()
+	if isClosed(done) {
+		return s.fail(ctx.Err())
 	}
-	s.watch(ctx)
+	s.watch(ctx, done)
 	for {
 		s.armDeadline()
 		msgType, r, err := s.conn.NextReader()
@@ -430,18 +431,32 @@ func (s *Stream) armDeadline() {
 	}
 	_ = s.conn.SetReadDeadline(deadline)
 	// The context may have ended after watch's callback moved the deadline
-	// to the past, which this call just undid.
-	if s.ctx.Err() != nil {
+	// to the past, which this call just undid. Its Done channel is closed
+	// before the callback runs, so either the channel reads closed here,
+	// or the callback's deadline comes after this one. A receive, not
+	// ctx.Err, which takes the context's mutex: this runs for every frame.
+	if isClosed(s.watchedDone) {
 		_ = s.conn.SetReadDeadline(time.Unix(1, 0))
 	}
 }
 
-// watch makes ctx's end interrupt a blocked read. Registering costs an
-// allocation, so it is done once per context, not once per Next.
-// watchedDone is written only here, by the goroutine calling Next, under
-// watchMu; that goroutine may read it without the lock.
-func (s *Stream) watch(ctx context.Context) {
-	done := ctx.Done()
+// isClosed reports whether done, a context's Done channel, is closed,
+// without blocking or locking. A nil channel (a context that never ends)
+// is never closed.
+func isClosed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// watch makes ctx's end interrupt a blocked read; done is ctx.Done().
+// Registering costs an allocation, so it is done once per context, not
+// once per Next. watchedDone is written only here, by the goroutine
+// calling Next, under watchMu; that goroutine may read it without the lock.
+func (s *Stream) watch(ctx context.Context, done <-chan struct{}) {
 	if done == s.watchedDone {
 		return
 	}
