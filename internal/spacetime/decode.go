@@ -321,7 +321,7 @@ func (d *Decoder) decodeJSON(data []byte, f *Frame) error {
 	invalid := func(field, reason string, err error) error {
 		return &FrameError{Encoding: f.Encoding, Field: field, Reason: reason, Err: err}
 	}
-	if i := skipJSONSpace(data); i == len(data) || data[i] != '{' {
+	if i := skipJSONSpace(data, 0); i == len(data) || data[i] != '{' {
 		return invalid("", "not a JSON object", nil)
 	}
 	if d.SkipPoses {
@@ -550,9 +550,11 @@ func inFrameRange(v, min, max float64) bool {
 	return v >= min && v <= max
 }
 
-func skipJSONSpace(b []byte) int {
-	for i, c := range b {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+// skipJSONSpace returns the index of the first byte of b at or after i
+// that is not JSON whitespace, or len(b).
+func skipJSONSpace(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		if c := b[i]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return i
 		}
 	}
@@ -566,8 +568,9 @@ func orString(a, b string) string {
 	return b
 }
 
-// asciiEqualFold is strings.EqualFold for ASCII, which is all these names use.
-func asciiEqualFold(s, t string) bool {
+// asciiEqualFold is strings.EqualFold for ASCII, which is all these names
+// use. s may be a []byte, a key the scanner compares without converting it.
+func asciiEqualFold[S string | []byte](s S, t string) bool {
 	if len(s) != len(t) {
 		return false
 	}

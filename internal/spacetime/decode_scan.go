@@ -26,17 +26,17 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 	var typ, ev, stamp []byte
 	var haveData bool
 	devices := 0
-	i := skipJSONSpace(data)
+	i := skipJSONSpace(data, 0)
 	end := walkObject(data, i, 1, func(key []byte, i int) int {
 		var dst *[]byte
 		switch {
-		case asciiEqualFold(string(key), "type"):
+		case asciiEqualFold(key, "type"):
 			dst = &typ
-		case asciiEqualFold(string(key), "event"):
+		case asciiEqualFold(key, "event"):
 			dst = &ev
-		case asciiEqualFold(string(key), "timestamp"):
+		case asciiEqualFold(key, "timestamp"):
 			dst = &stamp
-		case asciiEqualFold(string(key), "data"):
+		case asciiEqualFold(key, "data"):
 			if haveData {
 				return -1 // repeated: encoding/json's merging rules apply
 			}
@@ -90,8 +90,8 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 // isTrackedDevice reports whether a data key names a device whose presence
 // makes a vr_tracking frame valid, folded as encoding/json folds ASCII.
 func isTrackedDevice(key []byte) bool {
-	return asciiEqualFold(string(key), "headset") ||
-		asciiEqualFold(string(key), "left_controller") || asciiEqualFold(string(key), "right_controller")
+	return asciiEqualFold(key, "headset") ||
+		asciiEqualFold(key, "left_controller") || asciiEqualFold(key, "right_controller")
 }
 
 // eachMember calls fn with the key (without its quotes) and the raw value
@@ -104,7 +104,7 @@ func isTrackedDevice(key []byte) bool {
 // comparison does not): the callers then leave the frame to encoding/json,
 // which is never wrong, so every doubt here may safely say false.
 func eachMember(b []byte, fn func(key, value []byte) bool) bool {
-	end := walkObject(b, skipJSONSpace(b), 1, func(key []byte, i int) int {
+	end := walkObject(b, skipJSONSpace(b, 0), 1, func(key []byte, i int) int {
 		end := jsonValueEnd(b, i, 1)
 		if end < 0 || !fn(key, b[i:end]) {
 			return -1
@@ -125,8 +125,7 @@ func walkObject(b []byte, i, depth int, value func(key []byte, i int) int) int {
 	if i >= len(b) || b[i] != '{' || depth > maxScanDepth {
 		return -1
 	}
-	i++
-	i += skipJSONSpace(b[i:])
+	i = skipJSONSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
 	}
@@ -146,24 +145,21 @@ func walkObject(b []byte, i, depth int, value func(key []byte, i int) int) int {
 			return -1
 		}
 		key := b[start:i]
-		i++
-		i += skipJSONSpace(b[i:])
+		i = skipJSONSpace(b, i+1)
 		if i == len(b) || b[i] != ':' {
 			return -1
 		}
-		i++
-		i += skipJSONSpace(b[i:])
+		i = skipJSONSpace(b, i+1)
 		if i = value(key, i); i < 0 {
 			return -1
 		}
-		i += skipJSONSpace(b[i:])
+		i = skipJSONSpace(b, i)
 		if i == len(b) {
 			return -1
 		}
 		switch b[i] {
 		case ',':
-			i++
-			i += skipJSONSpace(b[i:])
+			i = skipJSONSpace(b, i+1)
 		case '}':
 			return i + 1
 		default:
@@ -176,7 +172,7 @@ func walkObject(b []byte, i, depth int, value func(key []byte, i int) int) int {
 // encoding/json (whose own limit is 10,000).
 const maxScanDepth = 64
 
-func onlySpaceAfter(b []byte, i int) bool { return i+skipJSONSpace(b[i:]) == len(b) }
+func onlySpaceAfter(b []byte, i int) bool { return skipJSONSpace(b, i) == len(b) }
 
 // jsonValueEnd returns the index just past the well-formed JSON value that
 // starts at b[i], or -1 when there is none (or it nests deeper than
@@ -196,8 +192,7 @@ func jsonValueEnd(b []byte, i, depth int) int {
 		if c == '[' {
 			closing = ']'
 		}
-		i++
-		i += skipJSONSpace(b[i:])
+		i = skipJSONSpace(b, i+1)
 		if i < len(b) && b[i] == closing {
 			return i + 1
 		}
@@ -209,17 +204,16 @@ func jsonValueEnd(b []byte, i, depth int) int {
 				if i = jsonStringEnd(b, i); i < 0 {
 					return -1
 				}
-				i += skipJSONSpace(b[i:])
+				i = skipJSONSpace(b, i)
 				if i >= len(b) || b[i] != ':' {
 					return -1
 				}
-				i++
-				i += skipJSONSpace(b[i:])
+				i = skipJSONSpace(b, i+1)
 			}
 			if i = jsonValueEnd(b, i, depth+1); i < 0 {
 				return -1
 			}
-			i += skipJSONSpace(b[i:])
+			i = skipJSONSpace(b, i)
 			switch {
 			case i >= len(b):
 				return -1
@@ -228,8 +222,7 @@ func jsonValueEnd(b []byte, i, depth int) int {
 			case b[i] != ',':
 				return -1
 			}
-			i++
-			i += skipJSONSpace(b[i:])
+			i = skipJSONSpace(b, i+1)
 		}
 	case c == '-' || ('0' <= c && c <= '9'):
 		return jsonNumberEnd(b, i)
@@ -280,12 +273,6 @@ func jsonStringEnd(b []byte, i int) int {
 // jsonNumberEnd returns the index just past the JSON number that starts at
 // b[i], or -1 when it is malformed (01, 1., .5, 1e, -).
 func jsonNumberEnd(b []byte, i int) int {
-	digits := func(i int) int {
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		return i
-	}
 	if b[i] == '-' {
 		i++
 	}
@@ -293,12 +280,12 @@ func jsonNumberEnd(b []byte, i int) int {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		i = digits(i)
+		i = skipDigits(b, i)
 	default:
 		return -1
 	}
 	if i < len(b) && b[i] == '.' {
-		if j := digits(i + 1); j > i+1 {
+		if j := skipDigits(b, i+1); j > i+1 {
 			i = j
 		} else {
 			return -1
@@ -309,11 +296,20 @@ func jsonNumberEnd(b []byte, i int) int {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if j := digits(i); j > i {
+		if j := skipDigits(b, i); j > i {
 			i = j
 		} else {
 			return -1
 		}
+	}
+	return i
+}
+
+// skipDigits returns the index of the first byte of b at or after i that
+// is not a decimal digit, or len(b).
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
 	}
 	return i
 }
@@ -338,7 +334,7 @@ func scanMembers[T any](raw []byte, fields []wireField[T], dst *T) bool {
 	var seen uint32 // TestScannerKnowsEveryWireField keeps the tables within 32
 	return eachMember(raw, func(key, value []byte) bool {
 		for i := range fields {
-			if asciiEqualFold(string(key), fields[i].name) {
+			if asciiEqualFold(key, fields[i].name) {
 				if seen&(1<<i) != 0 {
 					return false
 				}

@@ -185,7 +185,7 @@ func TestJSONValueEndAgreesWithValid(t *testing.T) {
 		`{}`, `{ }`, `{"a":1}`, `{"a":1,}`, `{"a"}`, `{"a":}`, `{1:2}`, `{"a":1 "b":2}`, `{"a":[{"b":null}]}`,
 		`{"a":1}}`, ` {"a" : [ 1 , { } ] } `,
 	} {
-		end := jsonValueEnd([]byte(v), skipJSONSpace([]byte(v)), 1)
+		end := jsonValueEnd([]byte(v), skipJSONSpace([]byte(v), 0), 1)
 		got := end >= 0 && onlySpaceAfter([]byte(v), end)
 		if want := json.Valid([]byte(v)); got != want {
 			t.Errorf("%q: scanner says valid=%v, encoding/json %v", v, got, want)
