@@ -321,7 +321,7 @@ func (d *Decoder) decodeJSON(data []byte, f *Frame) error {
 	invalid := func(field, reason string, err error) error {
 		return &FrameError{Encoding: f.Encoding, Field: field, Reason: reason, Err: err}
 	}
-	if i := skipJSONSpace(data); i == len(data) || data[i] != '{' {
+	if i := skipJSONSpace(data, 0); i == len(data) || data[i] != '{' {
 		return invalid("", "not a JSON object", nil)
 	}
 	if d.SkipPoses {
@@ -550,9 +550,11 @@ func inFrameRange(v, min, max float64) bool {
 	return v >= min && v <= max
 }
 
-func skipJSONSpace(b []byte) int {
-	for i, c := range b {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+// skipJSONSpace returns the index of the first byte of b at or after i
+// that is not JSON whitespace, or len(b).
+func skipJSONSpace(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		if c := b[i]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return i
 		}
 	}
@@ -566,8 +568,9 @@ func orString(a, b string) string {
 	return b
 }
 
-// asciiEqualFold is strings.EqualFold for ASCII, which is all these names use.
-func asciiEqualFold(s, t string) bool {
+// asciiEqualFold is strings.EqualFold for ASCII, which is all these names
+// use. s may be a []byte, a key the scanner compares without converting it.
+func asciiEqualFold[S string | []byte](s S, t string) bool {
 	if len(s) != len(t) {
 		return false
 	}
@@ -673,9 +676,59 @@ func (w *wireFloat) UnmarshalJSON(b []byte) error {
 }
 
 // parseWireFloat parses b without allocating (the compiler does not copy a
-// []byte converted for a call that does not keep it).
+// []byte converted for a call that does not keep it). What the instance
+// sends most (timestamps in Unix milliseconds or in seconds with a
+// fraction, measures such as 89.6) takes parseExactDecimal's short cut;
+// anything else goes to strconv.ParseFloat, with the same result to the
+// bit either way (FuzzParseWireFloat).
 func parseWireFloat(b []byte) (float64, error) {
+	if v, ok := parseExactDecimal(b); ok {
+		return v, nil
+	}
 	return strconv.ParseFloat(string(b), 64)
+}
+
+// maxExactDigits is the most digits parseExactDecimal converts:
+// 10^15-1 < 2^53, below which float64 holds every integer exactly.
+const maxExactDigits = 15
+
+// exactPow10 are the powers of ten float64 holds exactly, up to
+// maxExactDigits.
+var exactPow10 = [maxExactDigits + 1]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseExactDecimal converts b when it is plain decimal digits (1 to
+// maxExactDigits of them, leading zeros included) with at most one point
+// between them: no sign, exponent or space. The digits without the point
+// make an integer float64 holds exactly, as it does the power of ten to
+// divide it by, so the one rounding of that division is the correctly
+// rounded value strconv.ParseFloat returns too (Clinger's fast path,
+// which strconv takes as well, after its more general parse).
+func parseExactDecimal(b []byte) (float64, bool) {
+	var mant uint64
+	digits, frac := 0, -1 // frac counts the digits after the point; -1: no point
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			if digits++; digits > maxExactDigits {
+				return 0, false
+			}
+			mant = mant*10 + uint64(c-'0')
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	switch {
+	case digits == 0 || frac == 0:
+		return 0, false
+	case frac < 0:
+		return float64(mant), true
+	}
+	return float64(mant) / exactPow10[frac], true
 }
 
 // wireBool is a JSON boolean.

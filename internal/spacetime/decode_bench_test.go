@@ -120,3 +120,20 @@ func BenchmarkStreamNextBinaryFPS(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWireStamp reads a timestamp in each numeric form the instance
+// and the simulator send (docs/instance.md, "Events and timestamps").
+func BenchmarkWireStamp(b *testing.B) {
+	for _, stamp := range []string{"1765900000.123", "1765900000123", "1765900000"} {
+		b.Run(stamp, func(b *testing.B) {
+			raw := []byte(stamp)
+			for b.Loop() {
+				var ts wireStamp
+				_ = ts.UnmarshalJSON(raw)
+				if ts.reason != "" {
+					b.Fatal(ts.reason)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,8 @@ package spacetime
 
 import (
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +138,45 @@ func decodeTwice(msgType int, data []byte, a, b Decoder) (fa, fb Frame, errA, er
 	b.Now, b.MaxInflatedBytes = telClock, 64<<10
 	errA, errB = a.Decode(msgType, data, &fa), b.Decode(msgType, data, &fb)
 	return fa, fb, errA, errB
+}
+
+// FuzzParseWireFloat holds parseWireFloat's short cut to
+// strconv.ParseFloat: the same verdict and the same bits, for anything.
+func FuzzParseWireFloat(f *testing.F) {
+	for _, s := range []string{
+		"0", "7", "90", "007", "1765900000", "1765900000123", "999999999999999",
+		"1765900000.123", "89.6", "0.38", "0.1", "00.5", ".5", "5.", ".", "1..2", "1.2.3",
+		"99999999999999.9", "0.000000000000001", "9.007199254740993",
+		"9007199254740993", "1000000000000000", "-5", "+5", "-0", "1e3", "1.5e2",
+		"", " 1", "1 ", "0x10", "1_0", "inf", "NaN", "\u0661",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, errGot := parseWireFloat(b)
+		want, errWant := strconv.ParseFloat(string(b), 64)
+		if (errGot == nil) != (errWant == nil) || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseWireFloat(%q) = %v, %v; strconv.ParseFloat %v, %v", b, got, errGot, want, errWant)
+		}
+	})
+}
+
+// TestParseExactDecimalTakesTimestamps: the short cut takes what the
+// instance sends (Unix milliseconds, Unix seconds with a fraction, plain
+// measures) and leaves the rest, including a 16th digit, where float64
+// stops being exact, to strconv.ParseFloat.
+func TestParseExactDecimalTakesTimestamps(t *testing.T) {
+	for s, want := range map[string]float64{
+		"0": 0, "90": 90, "89.6": 89.6, "0.38": 0.38, "1765900000": 1765900000,
+		"1765900000.123": 1765900000.123, "1765900000123": 1765900000123, "999999999999999": 999999999999999,
+	} {
+		if v, ok := parseExactDecimal([]byte(s)); !ok || v != want {
+			t.Errorf("parseExactDecimal(%q) = %v, %v; want %v, true", s, v, ok, want)
+		}
+	}
+	for _, s := range []string{"", ".", "5.", "1.2.3", "1000000000000000", "1765900000.123456", "-5", "+5", "1e3", " 1", "0x1"} {
+		if _, ok := parseExactDecimal([]byte(s)); ok {
+			t.Errorf("parseExactDecimal(%q) took it; want it left to strconv.ParseFloat", s)
+		}
+	}
 }

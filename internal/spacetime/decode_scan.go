@@ -17,32 +17,59 @@ package spacetime
 // to scan (see Decoder.SkipPoses): the caller then decodes it in full,
 // which also gives any error its usual wording. When scanned is true, err
 // is the frame's verdict.
+//
+// It looks at each byte once: the data object's members are counted as the
+// envelope's walk validates them (walkObject), rather than walked again.
+// A data object with a key eachMember would refuse (an escape, a byte
+// outside ASCII) leaves the whole frame to the decoder.
 func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
-	var typ, ev, stamp, payload []byte
-	plain := eachMember(data, func(key, value []byte) bool {
+	var typ, ev, stamp []byte
+	var haveData bool
+	devices := 0
+	i := skipJSONSpace(data, 0)
+	end := walkObject(data, i, 1, func(key []byte, i int) int {
 		var dst *[]byte
 		switch {
-		case asciiEqualFold(string(key), "type"):
+		case asciiEqualFold(key, "type"):
 			dst = &typ
-		case asciiEqualFold(string(key), "event"):
+		case asciiEqualFold(key, "event"):
 			dst = &ev
-		case asciiEqualFold(string(key), "timestamp"):
+		case asciiEqualFold(key, "timestamp"):
 			dst = &stamp
-		case asciiEqualFold(string(key), "data"):
-			dst = &payload
+		case asciiEqualFold(key, "data"):
+			if haveData {
+				return -1 // repeated: encoding/json's merging rules apply
+			}
+			haveData = true
+			if i < len(data) && data[i] == '{' {
+				return walkObject(data, i, 2, func(key []byte, i int) int {
+					end := jsonValueEnd(data, i, 2)
+					if end > 0 && string(data[i:end]) != "null" && isTrackedDevice(key) {
+						devices++
+					}
+					return end
+				})
+			}
+			return jsonValueEnd(data, i, 1) // not an object: no device, the verdict below
 		default:
-			return true
+			return jsonValueEnd(data, i, 1)
 		}
 		if *dst != nil {
-			return false // repeated: encoding/json's merging rules apply
+			return -1 // repeated: encoding/json's merging rules apply
 		}
+		end := jsonValueEnd(data, i, 1)
+		if end < 0 {
+			return -1
+		}
+		value := data[i:end]
 		if dst == &ev && string(value) != `"vr_tracking"` {
-			return false // another event (or one spelled with escapes): scanEnvelope reads it, in one pass
+			return -1 // another event (or one spelled with escapes): scanEnvelope reads it, in one pass
 		}
 		*dst = value
-		return true
+		return end
 	})
-	if !plain || string(ev) != `"vr_tracking"` || (typ != nil && string(typ) != `"event"` && string(typ) != "null") {
+	if end < 0 || !onlySpaceAfter(data, end) || string(ev) != `"vr_tracking"` ||
+		(typ != nil && string(typ) != `"event"` && string(typ) != "null") {
 		return false, nil
 	}
 	if stamp != nil {
@@ -53,22 +80,18 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 		}
 		f.Time, f.TimeSource = ts.t, ts.source
 	}
-	devices := 0
-	plain = eachMember(payload, func(key, value []byte) bool {
-		if string(value) != "null" && (asciiEqualFold(string(key), "headset") ||
-			asciiEqualFold(string(key), "left_controller") || asciiEqualFold(string(key), "right_controller")) {
-			devices++
-		}
-		return true
-	})
-	if !plain && len(payload) > 0 && payload[0] == '{' {
-		return false, nil // an object with an odd key: let the decoder judge
-	}
 	if devices == 0 {
 		return true, &FrameError{Encoding: f.Encoding, Field: "data", Reason: "missing: a vr_tracking frame without headset or controllers"}
 	}
 	f.Kind, f.Event = KindVRTracking, "vr_tracking"
 	return true, nil
+}
+
+// isTrackedDevice reports whether a data key names a device whose presence
+// makes a vr_tracking frame valid, folded as encoding/json folds ASCII.
+func isTrackedDevice(key []byte) bool {
+	return asciiEqualFold(key, "headset") ||
+		asciiEqualFold(key, "left_controller") || asciiEqualFold(key, "right_controller")
 }
 
 // eachMember calls fn with the key (without its quotes) and the raw value
@@ -81,54 +104,66 @@ func scanTracking(data []byte, f *Frame) (scanned bool, err error) {
 // comparison does not): the callers then leave the frame to encoding/json,
 // which is never wrong, so every doubt here may safely say false.
 func eachMember(b []byte, fn func(key, value []byte) bool) bool {
-	i := skipJSONSpace(b)
-	if i == len(b) || b[i] != '{' {
-		return false
+	end := walkObject(b, skipJSONSpace(b, 0), 1, func(key []byte, i int) int {
+		end := jsonValueEnd(b, i, 1)
+		if end < 0 || !fn(key, b[i:end]) {
+			return -1
+		}
+		return end
+	})
+	return end >= 0 && onlySpaceAfter(b, end)
+}
+
+// walkObject walks the JSON object that starts at b[i], whose members'
+// values sit at nesting depth depth, and returns the index just past its
+// closing brace, or -1. For each member it calls value with the key
+// (without its quotes) and the index where the value starts; value must
+// return the index just past the well-formed value (jsonValueEnd's
+// answer, say), or -1 to stop the walk. Like eachMember, it refuses (-1) a
+// key with an escape or a byte outside ASCII.
+func walkObject(b []byte, i, depth int, value func(key []byte, i int) int) int {
+	if i >= len(b) || b[i] != '{' || depth > maxScanDepth {
+		return -1
 	}
-	i++
-	i += skipJSONSpace(b[i:])
+	i = skipJSONSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return onlySpaceAfter(b, i+1)
+		return i + 1
 	}
 	for {
 		if i == len(b) || b[i] != '"' {
-			return false
+			return -1
 		}
 		start := i + 1
 		i = start
 		for i < len(b) && b[i] != '"' {
 			if b[i] == '\\' || b[i] >= 0x80 || b[i] < 0x20 {
-				return false
+				return -1
 			}
 			i++
 		}
 		if i == len(b) {
-			return false
+			return -1
 		}
 		key := b[start:i]
-		i++
-		i += skipJSONSpace(b[i:])
+		i = skipJSONSpace(b, i+1)
 		if i == len(b) || b[i] != ':' {
-			return false
+			return -1
 		}
-		i++
-		i += skipJSONSpace(b[i:])
-		end := jsonValueEnd(b, i, 1)
-		if end < 0 || !fn(key, b[i:end]) {
-			return false
+		i = skipJSONSpace(b, i+1)
+		if i = value(key, i); i < 0 {
+			return -1
 		}
-		i = end + skipJSONSpace(b[end:])
+		i = skipJSONSpace(b, i)
 		if i == len(b) {
-			return false
+			return -1
 		}
 		switch b[i] {
 		case ',':
-			i++
-			i += skipJSONSpace(b[i:])
+			i = skipJSONSpace(b, i+1)
 		case '}':
-			return onlySpaceAfter(b, i+1)
+			return i + 1
 		default:
-			return false
+			return -1
 		}
 	}
 }
@@ -137,7 +172,7 @@ func eachMember(b []byte, fn func(key, value []byte) bool) bool {
 // encoding/json (whose own limit is 10,000).
 const maxScanDepth = 64
 
-func onlySpaceAfter(b []byte, i int) bool { return i+skipJSONSpace(b[i:]) == len(b) }
+func onlySpaceAfter(b []byte, i int) bool { return skipJSONSpace(b, i) == len(b) }
 
 // jsonValueEnd returns the index just past the well-formed JSON value that
 // starts at b[i], or -1 when there is none (or it nests deeper than
@@ -157,8 +192,7 @@ func jsonValueEnd(b []byte, i, depth int) int {
 		if c == '[' {
 			closing = ']'
 		}
-		i++
-		i += skipJSONSpace(b[i:])
+		i = skipJSONSpace(b, i+1)
 		if i < len(b) && b[i] == closing {
 			return i + 1
 		}
@@ -170,17 +204,16 @@ func jsonValueEnd(b []byte, i, depth int) int {
 				if i = jsonStringEnd(b, i); i < 0 {
 					return -1
 				}
-				i += skipJSONSpace(b[i:])
+				i = skipJSONSpace(b, i)
 				if i >= len(b) || b[i] != ':' {
 					return -1
 				}
-				i++
-				i += skipJSONSpace(b[i:])
+				i = skipJSONSpace(b, i+1)
 			}
 			if i = jsonValueEnd(b, i, depth+1); i < 0 {
 				return -1
 			}
-			i += skipJSONSpace(b[i:])
+			i = skipJSONSpace(b, i)
 			switch {
 			case i >= len(b):
 				return -1
@@ -189,8 +222,7 @@ func jsonValueEnd(b []byte, i, depth int) int {
 			case b[i] != ',':
 				return -1
 			}
-			i++
-			i += skipJSONSpace(b[i:])
+			i = skipJSONSpace(b, i+1)
 		}
 	case c == '-' || ('0' <= c && c <= '9'):
 		return jsonNumberEnd(b, i)
@@ -241,12 +273,6 @@ func jsonStringEnd(b []byte, i int) int {
 // jsonNumberEnd returns the index just past the JSON number that starts at
 // b[i], or -1 when it is malformed (01, 1., .5, 1e, -).
 func jsonNumberEnd(b []byte, i int) int {
-	digits := func(i int) int {
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		return i
-	}
 	if b[i] == '-' {
 		i++
 	}
@@ -254,12 +280,12 @@ func jsonNumberEnd(b []byte, i int) int {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		i = digits(i)
+		i = skipDigits(b, i)
 	default:
 		return -1
 	}
 	if i < len(b) && b[i] == '.' {
-		if j := digits(i + 1); j > i+1 {
+		if j := skipDigits(b, i+1); j > i+1 {
 			i = j
 		} else {
 			return -1
@@ -270,11 +296,20 @@ func jsonNumberEnd(b []byte, i int) int {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if j := digits(i); j > i {
+		if j := skipDigits(b, i); j > i {
 			i = j
 		} else {
 			return -1
 		}
+	}
+	return i
+}
+
+// skipDigits returns the index of the first byte of b at or after i that
+// is not a decimal digit, or len(b).
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
 	}
 	return i
 }
@@ -299,7 +334,7 @@ func scanMembers[T any](raw []byte, fields []wireField[T], dst *T) bool {
 	var seen uint32 // TestScannerKnowsEveryWireField keeps the tables within 32
 	return eachMember(raw, func(key, value []byte) bool {
 		for i := range fields {
-			if asciiEqualFold(string(key), fields[i].name) {
+			if asciiEqualFold(key, fields[i].name) {
 				if seen&(1<<i) != 0 {
 					return false
 				}

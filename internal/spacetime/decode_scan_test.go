@@ -44,6 +44,24 @@ func TestDecodeSkipPoses(t *testing.T) {
 			data: `{"ev\u0065nt":"vr_tracking","data":{"headset":{"position":[1,2,3]}}}`},
 		{name: "another type is decoded in full", full: true,
 			data: `{"type":"custom","event":"vr_tracking","data":{"headset":{"position":[1,2,3]}}}`},
+		{name: "data before the event", want: tracked,
+			data: `{"data":{"headset":{}} , "timestamp":1765900000,"event":"vr_tracking"}`},
+		{name: "a device named deeper in data does not count", wantField: "data",
+			data: `{"event":"vr_tracking","data":{"buttons":{"headset":{}},"headset":null}}`},
+		{name: "an escaped key in data is decoded in full", full: true,
+			data: `{"event":"vr_tracking","data":{"headset":{"position":[1,2,3]},"sc\u0065ne":"x"}}`},
+		{name: "a key outside ASCII in data is decoded in full", full: true,
+			data: `{"event":"vr_tracking","data":{"headset":{"position":[1,2,3]},"szène":"x"}}`},
+		{name: "a repeated data is decoded in full", full: true,
+			data: `{"event":"vr_tracking","data":{"headset":null},"data":{"headset":{"position":[1,2,3]}}}`},
+		{name: "data nested to the scanner's depth is scanned", want: untimed,
+			data: `{"event":"vr_tracking","data":{"headset":{"position":[1,2,3]},"x":` +
+				strings.Repeat("[", maxScanDepth-2) + strings.Repeat("]", maxScanDepth-2) + `}}`},
+		{name: "data nested past the scanner's depth is decoded in full", full: true,
+			data: `{"event":"vr_tracking","data":{"headset":{"position":[1,2,3]},"x":` +
+				strings.Repeat("[", maxScanDepth-1) + strings.Repeat("]", maxScanDepth-1) + `}}`},
+		{name: "malformed data", wantField: "",
+			data: `{"event":"vr_tracking","data":{"headset":{},}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,7 +70,7 @@ func TestDecodeSkipPoses(t *testing.T) {
 			err := d.Decode(websocket.TextMessage, []byte(tc.data), &f)
 			var fe *FrameError
 			switch {
-			case tc.wantField != "" || tc.name == "malformed JSON" || tc.name == "trailing garbage":
+			case tc.wantField != "" || strings.HasPrefix(tc.name, "malformed") || tc.name == "trailing garbage":
 				if !errors.As(err, &fe) || fe.Field != tc.wantField {
 					t.Fatalf("Decode = %v, want a FrameError on field %q", err, tc.wantField)
 				}
@@ -167,7 +185,7 @@ func TestJSONValueEndAgreesWithValid(t *testing.T) {
 		`{}`, `{ }`, `{"a":1}`, `{"a":1,}`, `{"a"}`, `{"a":}`, `{1:2}`, `{"a":1 "b":2}`, `{"a":[{"b":null}]}`,
 		`{"a":1}}`, ` {"a" : [ 1 , { } ] } `,
 	} {
-		end := jsonValueEnd([]byte(v), skipJSONSpace([]byte(v)), 1)
+		end := jsonValueEnd([]byte(v), skipJSONSpace([]byte(v), 0), 1)
 		got := end >= 0 && onlySpaceAfter([]byte(v), end)
 		if want := json.Valid([]byte(v)); got != want {
 			t.Errorf("%q: scanner says valid=%v, encoding/json %v", v, got, want)

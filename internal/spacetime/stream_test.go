@@ -704,6 +704,63 @@ func TestStreamContextCancel(t *testing.T) {
 	})
 }
 
+// TestStreamCancelWhileRearming: a context that ends while Next re-arms
+// the read deadline (after a frame, here an invalid one) must still end
+// the read, although watch's callback moved the deadline to the past
+// before armDeadline set a new one. The connection is wrapped to see the
+// callback's deadline, so the race is taken every time.
+func TestStreamCancelWhileRearming(t *testing.T) {
+	ts := startTelServer(t, func(c *websocket.Conn) {
+		c.WriteMessage(websocket.TextMessage, []byte(`{"event":"fps","data":{"fps":-5}}`))
+		readAll(c, nil) // then quiet: only a deadline ends the read
+	})
+	past := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := fastOptions(ts.url)
+	opts.PongWait, opts.PingPeriod, opts.SilenceTimeout = time.Minute, 50*time.Second, time.Minute
+	opts.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		return deadlineConn{c, past}, err
+	}
+	var sawCallback bool
+	opts.OnInvalid = func(error) {
+		cancel()
+		select {
+		case <-past: // the callback moved the deadline; armDeadline runs next
+			sawCallback = true
+		case <-time.After(5 * time.Second):
+		}
+	}
+	s := dialT(t, opts)
+	timeout := time.AfterFunc(5*time.Second, func() { s.Close() })
+	defer timeout.Stop()
+	var f Frame
+	err := s.Next(ctx, &f)
+	if !sawCallback {
+		t.Fatal("watch's callback never set a past deadline")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Next = %v, want context.Canceled: the re-armed deadline hid the cancel", err)
+	}
+}
+
+// deadlineConn signals past each time a read deadline in the past is set.
+type deadlineConn struct {
+	net.Conn
+	past chan<- struct{}
+}
+
+func (c deadlineConn) SetReadDeadline(t time.Time) error {
+	if t.Before(time.Unix(2, 0)) {
+		select {
+		case c.past <- struct{}{}:
+		default:
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
 func TestStreamClose(t *testing.T) {
 	closeCode := make(chan int, 1)
 	ts := startTelServer(t, func(c *websocket.Conn) { closeCode <- readAll(c, nil) })
@@ -960,4 +1017,16 @@ func TestSimTelemetryAuth(t *testing.T) {
 			t.Fatalf("Next = %v, want ErrNoAuthToken", err)
 		}
 	})
+}
+
+// TestStreamReadClockIsNow: the clock lastAny is read from, the start
+// plus the monotonic time since, tells the time as time.Now does.
+func TestStreamReadClockIsNow(t *testing.T) {
+	s := &Stream{started: time.Now().Add(-time.Hour)}
+	before := time.Now()
+	got := s.readClock()
+	after := time.Now()
+	if got.Before(before) || got.After(after) {
+		t.Errorf("readClock = %v, want between %v and %v", got, before, after)
+	}
 }
