@@ -119,6 +119,7 @@ func Run(ctx context.Context, o RunOptions, stderr io.Writer) int {
 	if sh.Sharded() {
 		log.Info("watching one shard of the targets", zap.String("shard", sh.String()))
 	}
+	tuneGC(os.Getenv, log)
 	err = daemon.Run(ctx, daemon.Options{ConfigFile: o.ConfigFile, StateDir: o.StateDir, Web: o.Web, ExternalHosts: o.ExternalHosts, Logger: log, Reload: o.Reload,
 		EnableLifecycle: o.EnableLifecycle, EnablePprof: o.EnablePprof, AutoReload: o.AutoReload, Shard: sh})
 	return exitFor(err, log)

@@ -172,6 +172,7 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer) int {
 	st := stage{inst: inst, tokenFile: tokenFile, daemon: client}
 	var wg sync.WaitGroup
 	var finished bool
+	tuneGC(os.Getenv, log)
 	err = daemon.Run(ctx, daemon.Options{
 		ConfigFile: configFile,
 		StateDir:   filepath.Join(dir, "state"),

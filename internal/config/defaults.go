@@ -351,3 +351,12 @@ const MaxDialSpread = 30 * time.Second
 // story runs (spacetime-watch demo --scale): an hour of a deployment's
 // life in a minute, so that the hour-4 review comes within 5 minutes.
 const DefaultDemoScale = 60
+
+// GCPercent is the Go garbage collector's target (what the GOGC variable
+// sets) the daemon runs with unless GOGC is set in its environment. The
+// daemon's heap is mostly long-lived per-target state and a frame allocates
+// nothing, so the collector runs seldom; at Go's 100 the heap may still grow
+// to twice what is live before it does. At 50, make bench-fleet's 1,000
+// targets peak about 16% lower in RSS for no CPU it can measure (the mark
+// work is under 1% of the daemon's CPU either way).
+const GCPercent = 50
