@@ -128,10 +128,10 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 		return nil, err
 	}
 	args := []string{"run", "--config.file=" + cfg, "--state.dir=" + filepath.Join(dir, name+"-state"),
-		"--web.listen-address=" + addr, "--log.level=warn", "--web.enable-lifecycle"}
-	if h.profile.enabled() {
-		args = append(args, "--web.enable-pprof")
-	}
+		"--web.listen-address=" + addr, "--log.level=warn", "--web.enable-lifecycle",
+		// pprof: the profiles (--profile.dir), and the collection after
+		// the check rounds' reloads (collectGarbage).
+		"--web.enable-pprof"}
 	proc, _, err := child.Start(name, filepath.Join(dir, name+".log"), false, h.bin("spacetime-watch"), args...)
 	if err != nil {
 		return nil, err
