@@ -236,15 +236,24 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-// untilTick is how long from now to the next multiple of every since the
-// Unix epoch: the watchers of a daemon tick at the same instants rather than
-// each one second after its own start. A thousand watchers ticking apart
-// cost the process a thousand wake-ups of a sleeping thread a second; ticking
-// together they cost one, and their ticks run back to back (about 5 µs
-// each) on the threads that woke. The result is in (0, every].
+// untilTick is how long from now to the next tick: the next multiple of
+// every since tickAnchor, on the monotonic clock, so that a step of the
+// wall clock neither skips a tick nor brings one early. The watchers of a
+// daemon so tick at the same instants rather than each one interval after
+// its own start: a thousand watchers ticking apart cost the process a
+// thousand wake-ups of a sleeping thread a second; ticking together they
+// cost one, and their ticks run back to back (a few µs each) on the threads
+// that woke. The result is in (0, every].
 func untilTick(now time.Time, every time.Duration) time.Duration {
-	return every - time.Duration(now.UnixNano()%int64(every))
+	since := now.Sub(tickAnchor) % every
+	if since < 0 { // a now from before the anchor (a test's own clock)
+		since += every
+	}
+	return every - since
 }
+
+// tickAnchor is the instant every watcher's ticks count from.
+var tickAnchor = clock.Now()
 
 // fpWedgeWatcher wedges Run at a tick (the liveness tests).
 var fpWedgeWatcher = failpoint.Declare("wedge-watcher")

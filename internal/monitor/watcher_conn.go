@@ -134,10 +134,6 @@ func (w *Watcher) ended(err error, dialed bool, now time.Time) time.Duration {
 		r.failures++
 		r.lastErr = describeDialError(err) // "nothing listens" rather than errno soup
 	}
-	r.lastErrText = ""
-	if r.lastErr != nil {
-		r.lastErrText = r.lastErr.Error()
-	}
 	state := StreamDisconnected
 	if errors.Is(err, spacetime.ErrSilent) {
 		state = StreamSilent

@@ -27,21 +27,20 @@ type runState struct {
 	vals   liveValues
 	bo     spacetime.Backoff
 
-	state       StreamState // as last reported to the engine
-	stateSince  time.Time
-	live        bool // the current connection has delivered instance data
-	liveSince   time.Time
-	url         string // of the current or last connection
-	connAt      time.Time
-	lastFrame   time.Time // last instance data frame
-	lastErr     error
-	lastErrText string // lastErr.Error(), worded once rather than at every publish
-	everConn    bool   // a connection succeeded in this Run
-	reconnects  uint64
-	dials       uint64
-	failures    int // consecutive failed dials
-	nextDial    time.Time
-	lastLogged  string // the last failure logged at warning level
+	state      StreamState // as last reported to the engine
+	stateSince time.Time
+	live       bool // the current connection has delivered instance data
+	liveSince  time.Time
+	url        string // of the current or last connection
+	connAt     time.Time
+	lastFrame  time.Time // last instance data frame
+	lastErr    error
+	everConn   bool // a connection succeeded in this Run
+	reconnects uint64
+	dials      uint64
+	failures   int // consecutive failed dials
+	nextDial   time.Time
+	lastLogged string // the last failure logged at warning level
 
 	mem memoryPoller // the /performance fallback (watcher_memory.go)
 
@@ -59,7 +58,7 @@ func (w *Watcher) begin(now time.Time) {
 	r.live, r.everConn = false, false
 	r.reconnects, r.dials, r.failures = 0, 0, 0
 	r.held, r.waiters = nil, nil
-	r.lastErr, r.lastErrText, r.lastLogged, r.nextDial = nil, "", "", time.Time{}
+	r.lastErr, r.lastLogged, r.nextDial = nil, "", time.Time{}
 	w.bindMetrics()
 	r.mem = memoryPoller{streamMemAt: now}
 	w.applyRules(now) // a reload that came while stopped

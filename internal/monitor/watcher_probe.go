@@ -66,6 +66,9 @@ func (w *Watcher) Status() WatcherStatus {
 	st := w.pub.status
 	st.Running = w.runDone != nil
 	st.Rules = slices.Clone(st.Rules)
+	if w.pub.lastErr != nil {
+		st.LastError = w.pub.lastErr.Error() // worded when asked, not at every tick
+	}
 	return st
 }
 
@@ -75,7 +78,8 @@ func (w *Watcher) StatusView() any { return w.Status() }
 // publish shares the current state with the other goroutines, and brings
 // the rule series to it. It runs at every tick of every watcher, so it
 // allocates nothing: the rule states go through a scratch slice into the
-// published status's own, which Status copies before handing it out.
+// published status's own, which Status copies before handing it out, and
+// Status words the last error.
 func (w *Watcher) publish() {
 	r := &w.run
 	r.states = r.engine.AppendStates(r.states[:0])
@@ -96,7 +100,6 @@ func (w *Watcher) publish() {
 		Reconnects:   r.reconnects,
 		NextDial:     r.nextDial,
 		Rules:        append(st.Rules[:0], r.states...),
-		LastError:    r.lastErrText,
 	}
 	w.pub.lastErr = r.lastErr
 }

@@ -138,26 +138,29 @@ func TestWatcherWindowSkipsEarlierConnections(t *testing.T) {
 }
 
 // TestUntilTick: a watcher's next tick is at the next multiple of its
-// interval since the Unix epoch, never now and never later than one
-// interval, so every watcher of a daemon ticks at the same instants.
+// interval since tickAnchor, never now and never later than one interval,
+// so every watcher of a daemon ticks at the same instants; a now before
+// the anchor (a test clock) keeps the same rule.
 func TestUntilTick(t *testing.T) {
-	base := testkit.BaseTime(t).Truncate(time.Second)
 	for _, tc := range []struct {
 		now   time.Time
 		every time.Duration
 		want  time.Duration
 	}{
-		{base, time.Second, time.Second},
-		{base.Add(time.Nanosecond), time.Second, time.Second - time.Nanosecond},
-		{base.Add(300 * time.Millisecond), time.Second, 700 * time.Millisecond},
-		{base.Add(999 * time.Millisecond), time.Second, time.Millisecond},
-		{base.Add(25 * time.Millisecond), 20 * time.Millisecond, 15 * time.Millisecond},
+		{tickAnchor, time.Second, time.Second},
+		{tickAnchor.Add(time.Nanosecond), time.Second, time.Second - time.Nanosecond},
+		{tickAnchor.Add(300 * time.Millisecond), time.Second, 700 * time.Millisecond},
+		{tickAnchor.Add(5*time.Second + 999*time.Millisecond), time.Second, time.Millisecond},
+		{tickAnchor.Add(25 * time.Millisecond), 20 * time.Millisecond, 15 * time.Millisecond},
+		{tickAnchor.Add(-300 * time.Millisecond), time.Second, 300 * time.Millisecond},
+		{tickAnchor.Add(-2 * time.Second), time.Second, time.Second},
 	} {
-		if got := untilTick(tc.now, tc.every); got != tc.want {
-			t.Errorf("untilTick(%s, %s) = %s, want %s", tc.now.Format(time.StampMicro), tc.every, got, tc.want)
+		got := untilTick(tc.now, tc.every)
+		if got != tc.want {
+			t.Errorf("untilTick(anchor%+v, %s) = %s, want %s", tc.now.Sub(tickAnchor), tc.every, got, tc.want)
 		}
-		if next := tc.now.Add(untilTick(tc.now, tc.every)); next.UnixNano()%int64(tc.every) != 0 {
-			t.Errorf("from %s the next tick %s is not on a multiple of %s", tc.now.Format(time.StampMicro), next.Format(time.StampMicro), tc.every)
+		if at := tc.now.Add(got).Sub(tickAnchor); at%tc.every != 0 {
+			t.Errorf("from anchor%+v the next tick, anchor%+v, is not on a multiple of %s", tc.now.Sub(tickAnchor), at, tc.every)
 		}
 	}
 }

@@ -211,12 +211,14 @@ type Stream struct {
 	// The fields every frame touches come first, together with the
 	// decoder's own (dec starts with them): at a thousand streams no line
 	// of one stays cached between two of its frames, so each cache line a
-	// frame reads is a miss. All but watchedDone are owned by the
-	// goroutine calling Next.
+	// frame reads is a miss. conn is shared with the pings and Close
+	// (gorilla allows one reader and one writer at a time, and Close from
+	// any goroutine); watchedDone is read without the lock that guards its
+	// writes (see watch); the others are owned by the goroutine calling
+	// Next.
 	conn     *websocket.Conn
 	err      error // sticky: once set, Next returns it
 	ctx      context.Context
-	started  time.Time // when Dial connected, the base of readClock
 	lastAny  time.Time // last frame, ping or pong
 	lastData time.Time // last data frame (Kind.IsData)
 	// watchedDone is the Done channel of the context watch registered;
@@ -338,15 +340,15 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 		done: make(chan struct{}),
 	}
 	now := clock.Now()
-	s.started, s.lastAny, s.lastData = now, now, now
+	s.lastAny, s.lastData = now, now
 	conn.SetReadLimit(opts.ReadLimit)
 	conn.SetPongHandler(func(string) error {
-		s.lastAny = s.readClock()
+		s.lastAny = clock.Now()
 		s.armDeadline()
 		return nil
 	})
 	conn.SetPingHandler(func(data string) error {
-		s.lastAny = s.readClock()
+		s.lastAny = clock.Now()
 		s.armDeadline()
 		// As gorilla's default handler: answer, and leave write failures to
 		// the reads and pings that will notice them.
@@ -405,7 +407,7 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		if err != nil {
 			return s.fail(s.readError(err))
 		}
-		s.lastAny = s.readClock()
+		s.lastAny = clock.Now()
 		if err := s.dec.Decode(msgType, s.buf.Bytes(), f); err != nil {
 			s.invalid.Add(1)
 			if s.opts.OnInvalid != nil {
@@ -428,12 +430,6 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		return nil
 	}
 }
-
-// readClock is the real time now, for lastAny: when the stream started,
-// plus the monotonic time since. The deadlines and silences it feeds are
-// measured on the monotonic clock alone, and reading only that clock costs
-// about half of clock.Now's two reads, once a frame.
-func (s *Stream) readClock() time.Time { return s.started.Add(clock.Since(s.started)) }
 
 // armDeadline sets the read deadline to whichever comes first: PongWait
 // after the last sign of life, or SilenceTimeout after the last data frame.

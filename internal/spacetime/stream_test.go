@@ -1018,15 +1018,3 @@ func TestSimTelemetryAuth(t *testing.T) {
 		}
 	})
 }
-
-// TestStreamReadClockIsNow: the clock lastAny is read from, the start
-// plus the monotonic time since, tells the time as time.Now does.
-func TestStreamReadClockIsNow(t *testing.T) {
-	s := &Stream{started: time.Now().Add(-time.Hour)}
-	before := time.Now()
-	got := s.readClock()
-	after := time.Now()
-	if got.Before(before) || got.After(after) {
-		t.Errorf("readClock = %v, want between %v and %v", got, before, after)
-	}
-}
