@@ -353,10 +353,7 @@ const MaxDialSpread = 30 * time.Second
 const DefaultDemoScale = 60
 
 // GCPercent is the Go garbage collector's target (what the GOGC variable
-// sets) the daemon runs with unless GOGC is set in its environment. The
-// daemon's heap is mostly long-lived per-target state and a frame allocates
-// nothing, so the collector runs seldom; at Go's 100 the heap may still grow
-// to twice what is live before it does. At 50, make bench-fleet's 1,000
-// targets peak about 16% lower in RSS for no CPU it can measure (the mark
-// work is under 1% of the daemon's CPU either way).
+// sets) the daemon runs with unless GOGC is set in its environment: the
+// heap grows by half of what is live between collections, not by all of it.
+// README.md, "Memory", says why it suits the daemon.
 const GCPercent = 50
