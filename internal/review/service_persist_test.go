@@ -193,9 +193,10 @@ func TestPersistAllTargetTheStoreRefusesFailsAlone(t *testing.T) {
 }
 
 // TestCandidatesFollowTheStore checks the tick's cached candidates against
-// a fresh read of the deployments at each step: time past the horizon,
-// the wall clock stepping back, a new deployment, re-registrations that
-// shorten and lengthen the horizon, the target deleted.
+// a fresh read of the deployments at each step: time passing with nothing
+// changed, and past the horizon (both from the cache), the wall clock
+// stepping back, a new deployment, re-registrations that shorten and
+// lengthen the horizon, the target deleted.
 func TestCandidatesFollowTheStore(t *testing.T) {
 	clk := testkit.NewClock(t)
 	r := newPersistRig(t, t.TempDir(), clk.Now, false, "vr")
@@ -228,9 +229,12 @@ func TestCandidatesFollowTheStore(t *testing.T) {
 		}
 	}
 	deploy("d1")
-	clk.Advance(49 * time.Hour) // past 24h + the 24h margin
-	check("d1 past the horizon")
-	clk.Advance(-48 * time.Hour) // the wall clock steps back
+	check("d1 started") // read from the store, and cached
+	clk.Advance(time.Hour)
+	check("an hour later, nothing changed") // from the cache
+	clk.Advance(48 * time.Hour)             // past 24h + the 24h margin
+	check("d1 past the horizon")            // from the cache, d1 filtered out
+	clk.Advance(-48 * time.Hour)            // the wall clock steps back
 	check("the clock stepped back")
 	deploy("d2")
 	clk.Advance(time.Minute)
@@ -241,6 +245,8 @@ func TestCandidatesFollowTheStore(t *testing.T) {
 	check("30 h later, a 25 h horizon")
 	register() // the service's offsets again: a 48 h horizon
 	check("re-registered with a 48 h horizon")
+	clk.Advance(17 * time.Hour)
+	check("17 h later, d1 past the 48 h horizon, d2 not") // from the cache
 	if err := r.st.DeleteTarget("vr"); err != nil {
 		t.Fatal(err)
 	}
