@@ -136,12 +136,10 @@ type Service struct {
 	targets map[string]*target
 
 	// Owned by Run's goroutine.
-	pending  map[string][]Minute             // minutes a failed write left behind
-	batch    map[string][]store.RollupRecord // persistAll's write, reused
-	flushed  []flushed                       // persistAll's targets in batch, reused
-	unmarked map[string]marker               // delivered, "delivered" not yet written
-	cands    map[string]candidateCache       // per target (candidates)
-	warned   map[string]string               // last error logged per target and stage
+	pending  map[string][]Minute       // minutes a failed write left behind
+	unmarked map[string]marker         // delivered, "delivered" not yet written
+	cands    map[string]candidateCache // per target (candidates)
+	warned   map[string]string         // last error logged per target and stage
 }
 
 // NewService checks the options. It starts nothing: call Register for
@@ -172,7 +170,6 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		margin:    opts.Margin,
 		targets:   map[string]*target{},
 		pending:   map[string][]Minute{},
-		batch:     map[string][]store.RollupRecord{},
 		unmarked:  map[string]marker{},
 		cands:     map[string]candidateCache{},
 		warned:    map[string]string{},
@@ -349,6 +346,7 @@ func (s *Service) tick(ctx context.Context, now time.Time) time.Time {
 // newest maxPendingMinutes) for the next tick.
 func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 	names, targets := s.snapshot()
+	batch := make(map[string][]store.RollupRecord, len(names))
 	for _, name := range names {
 		var minutes []Minute
 		if rec := targets[name].rec; rec != nil {
@@ -367,26 +365,22 @@ func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 			s.fail(name, stagePersist, err, zap.Int("pending_minutes", len(s.pending[name])))
 			continue
 		}
-		s.batch[name] = recs
-		s.flushed = append(s.flushed, flushed{name: name, minutes: all})
+		batch[name] = recs
+		s.pending[name] = all // until the write succeeds
 	}
-	err := s.st.PutRollupsMany(s.batch)
-	for _, f := range s.flushed {
+	err := s.st.PutRollupsMany(batch)
+	for name := range batch {
 		if err == nil {
-			delete(s.pending, f.name)
-			s.recovered(f.name, stagePersist)
+			delete(s.pending, name)
+			s.recovered(name, stagePersist)
 			continue
 		}
-		all := f.minutes
+		all := s.pending[name]
 		if n := len(all) - maxPendingMinutes; n > 0 {
-			all = all[n:]
+			s.pending[name] = all[n:]
 		}
-		s.pending[f.name] = all
-		s.fail(f.name, stagePersist, err, zap.Int("pending_minutes", len(all)))
+		s.fail(name, stagePersist, err, zap.Int("pending_minutes", len(s.pending[name])))
 	}
-	clear(s.batch) // keeps its room for the next tick, not the minutes
-	clear(s.flushed)
-	s.flushed = s.flushed[:0]
 	dropForgotten(s.pending, targets)
 	dropForgotten(s.cands, targets)
 	return names, targets
@@ -399,12 +393,6 @@ func dropForgotten[V any](m map[string]V, targets map[string]*target) {
 			delete(m, name)
 		}
 	}
-}
-
-// flushed is a target's minutes in persistAll's write.
-type flushed struct {
-	name    string
-	minutes []Minute
 }
 
 // fail counts a failure and logs it when its text changed since the last
