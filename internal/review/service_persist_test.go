@@ -92,9 +92,10 @@ func countLogs(logs *observer.ObservedLogs, msg string) int {
 
 // TestPersistAllFullDiskKeepsEveryTargetPending fills the disk
 // (RLIMIT_FSIZE at 0) for maxPendingMinutes+5 ticks: no target's minutes
-// are written, each keeps its newest maxPendingMinutes pending, every
-// failure is counted but logged once per target, and once there is room
-// one tick writes them all, logs the recovery, and a restart finds them.
+// are written, each keeps its newest maxPendingMinutes pending, each
+// failed batch is counted once and logged once in all (with the targets
+// and minutes it held), and once there is room one tick writes them all,
+// logs one recovery, and a restart finds them.
 func TestPersistAllFullDiskKeepsEveryTargetPending(t *testing.T) {
 	clk := testkit.NewClock(t)
 	t0 := clk.Now().Truncate(time.Minute)
@@ -128,16 +129,16 @@ func TestPersistAllFullDiskKeepsEveryTargetPending(t *testing.T) {
 			t.Errorf("%s: pending minutes %q, want the newest %d, 6-%d", name, got, maxPendingMinutes, full)
 		}
 	}
-	if got, want := testutil.ToFloat64(r.svc.metrics.errors.WithLabelValues(stagePersist)), float64(full*len(names)); got != want {
-		t.Errorf("persist errors counted %g, want %g (every target, every tick)", got, want)
+	if got, want := testutil.ToFloat64(r.svc.metrics.errors.WithLabelValues(stagePersist)), float64(full); got != want {
+		t.Errorf("persist errors counted %g, want %g (one failed batch a tick)", got, want)
 	}
-	if got := countLogs(r.logs, "persist failed"); got != len(names) {
-		t.Errorf("logged %d persist failures, want %d: one per target for one error text", got, len(names))
+	fails := r.logs.FilterMessageSnippet("persist failed").All()
+	if len(fails) != 1 {
+		t.Fatalf("logged %d persist failures, want 1: one for the batch and one error text", len(fails))
 	}
-	for _, e := range r.logs.FilterMessageSnippet("persist failed").All() {
-		if err := e.ContextMap()["error"]; !strings.Contains(fmt.Sprint(err), "file too large") {
-			t.Errorf("logged %v, want the full disk", err)
-		}
+	f := fails[0].ContextMap()
+	if !strings.Contains(fmt.Sprint(f["error"]), "file too large") || f["targets"] != int64(len(names)) || f["pending_minutes"] != int64(len(names)) {
+		t.Errorf("logged %v, want the full disk, %d targets, %d pending minutes", f, len(names), len(names))
 	}
 
 	tick() // minute 186, and the pending ones
@@ -146,8 +147,8 @@ func TestPersistAllFullDiskKeepsEveryTargetPending(t *testing.T) {
 			t.Errorf("%s: minutes still pending after a good write", name)
 		}
 	}
-	if got := countLogs(r.logs, "persist works again"); got != len(names) {
-		t.Errorf("logged %d recoveries, want %d", got, len(names))
+	if got := countLogs(r.logs, "persist works again"); got != 1 {
+		t.Errorf("logged %d recoveries, want 1, of the batch", got)
 	}
 	if err := r.st.Close(); err != nil {
 		t.Fatal(err)
