@@ -24,6 +24,9 @@ type Report struct {
 	// LargestSustained is the largest N at which the sims kept their
 	// frame rate (Row.Sustained); 0 when none did.
 	LargestSustained int `json:"largest_n_sustained"`
+	// Seconds is how long the run took, every N (Row.Seconds) and the
+	// load readings around them, in seconds.
+	Seconds float64 `json:"seconds"`
 }
 
 // Machine describes where the figures were measured.
@@ -57,6 +60,9 @@ type Row struct {
 	Targets int `json:"targets"`
 	// Error is why the row is incomplete, if it is.
 	Error string `json:"error,omitempty"`
+	// Seconds is how long this N took: starting the fleet, both phases,
+	// stopping it.
+	Seconds float64 `json:"seconds"`
 	// Connected is the daemon's spacetime_telemetry_connected sum.
 	Connected int     `json:"daemon_connected"`
 	DaemonCPU float64 `json:"daemon_cpu_percent"`
@@ -239,6 +245,13 @@ func (rep Report) verdicts() []string {
 		out = append(out, fmt.Sprintf("Per target at 1,000 against 100 (target: no higher): CPU %.3f%% vs %.3f%% (%s), RSS %.3f vs %.3f MiB (%s), scrape p99 %.3f vs %.3f ms (%s).",
 			b[0], a[0], okWord(b[0] <= a[0]), b[1], a[1], okWord(b[1] <= a[1]), b[2], a[2], okWord(b[2] <= a[2])))
 	}
+	if rep.Seconds > 0 {
+		per := make([]string, 0, len(rep.Rows))
+		for _, r := range rep.Rows {
+			per = append(per, fmt.Sprintf("N = %s: %s", thousands(r.Targets), minSec(r.Seconds)))
+		}
+		out = append(out, fmt.Sprintf("%s took %s (%s).", rep.Command, minSec(rep.Seconds), strings.Join(per, ", ")))
+	}
 	if rep.LargestSustained > 0 {
 		out = append(out, fmt.Sprintf("Largest N at which the sims kept 12 frames/s per stream: %s.", thousands(rep.LargestSustained)))
 	} else if len(rep.Rows) > 0 {
@@ -261,6 +274,16 @@ func okWord(ok bool) string {
 		return "met"
 	}
 	return "missed ✗"
+}
+
+// minSec writes seconds rounded to the second as "M min S s", or "S s"
+// under a minute.
+func minSec(seconds float64) string {
+	t := int(math.Round(seconds))
+	if t < 60 {
+		return fmt.Sprintf("%d s", t)
+	}
+	return fmt.Sprintf("%d min %d s", t/60, t%60)
 }
 
 // thousands writes n with a comma between thousands: 1,000.

@@ -16,7 +16,8 @@ func TestTable(t *testing.T) {
 	bad.FramesDropped, bad.FrameLagP99, bad.HTTP.DaemonCPUPerRequest, bad.Sustained = 3, 60, 2, false
 	half := good
 	half.Targets, half.Error = 10, httpPhase+"blackbox_exporter exited early"
-	rep := Report{Rows: []Row{good, bad, half}, LargestSustained: 100}
+	good.Seconds, bad.Seconds, half.Seconds = 95.4, 301, 12
+	rep := Report{Command: "make bench-fleet", Rows: []Row{good, bad, half}, LargestSustained: 100, Seconds: 409.6}
 	table := rep.Table()
 
 	lines := strings.Split(table, "\n")
@@ -63,6 +64,7 @@ func TestTable(t *testing.T) {
 		"N = 10 did not complete: HTTP phase: blackbox_exporter exited early",
 		"Per target at 1,000 against 100 (target: no higher): CPU 0.010% vs 0.100% (met), RSS 0.300 vs 0.300 MiB (met), scrape p99 0.300 vs 0.200 ms (missed ✗).",
 		"Largest N at which the sims kept 12 frames/s per stream: 100.",
+		"make bench-fleet took 6 min 50 s (N = 100: 1 min 35 s, N = 1,000: 5 min 1 s, N = 10: 12 s).",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
