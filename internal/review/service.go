@@ -136,12 +136,10 @@ type Service struct {
 	targets map[string]*target
 
 	// Owned by Run's goroutine.
-	pending  map[string][]Minute             // minutes a failed write left behind
-	batch    map[string][]store.RollupRecord // persistAll's write, reused
-	flushed  []flushed                       // persistAll's targets in batch, reused
-	unmarked map[string]marker               // delivered, "delivered" not yet written
-	cands    map[string]candidateCache       // per target (candidates)
-	warned   map[string]string               // last error logged per target and stage
+	pending  map[string][]Minute       // minutes a failed write left behind
+	unmarked map[string]marker         // delivered, "delivered" not yet written
+	cands    map[string]candidateCache // per target (candidates)
+	warned   map[string]string         // last error logged per target and stage, and batchKey
 }
 
 // NewService checks the options. It starts nothing: call Register for
@@ -172,7 +170,6 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		margin:    opts.Margin,
 		targets:   map[string]*target{},
 		pending:   map[string][]Minute{},
-		batch:     map[string][]store.RollupRecord{},
 		unmarked:  map[string]marker{},
 		cands:     map[string]candidateCache{},
 		warned:    map[string]string{},
@@ -346,9 +343,11 @@ func (s *Service) tick(ctx context.Context, now time.Time) time.Time {
 // minutes cannot be stored (they do not encode, or the store would refuse
 // them) fails alone, its new minutes dropped, rather than hold the others
 // back. When the write fails, every target's minutes stay pending (the
-// newest maxPendingMinutes) for the next tick.
+// newest maxPendingMinutes) for the next tick, and the failure is counted
+// and logged once, not once per target.
 func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 	names, targets := s.snapshot()
+	batch := make(map[string][]store.RollupRecord, len(names))
 	for _, name := range names {
 		var minutes []Minute
 		if rec := targets[name].rec; rec != nil {
@@ -367,26 +366,25 @@ func (s *Service) persistAll(now time.Time) ([]string, map[string]*target) {
 			s.fail(name, stagePersist, err, zap.Int("pending_minutes", len(s.pending[name])))
 			continue
 		}
-		s.batch[name] = recs
-		s.flushed = append(s.flushed, flushed{name: name, minutes: all})
+		batch[name] = recs
+		s.pending[name] = all // until the write succeeds
 	}
-	err := s.st.PutRollupsMany(s.batch)
-	for _, f := range s.flushed {
-		if err == nil {
-			delete(s.pending, f.name)
-			s.recovered(f.name, stagePersist)
-			continue
+	if err := s.st.PutRollupsMany(batch); err != nil {
+		minutes := 0
+		for name := range batch {
+			if n := len(s.pending[name]) - maxPendingMinutes; n > 0 {
+				s.pending[name] = s.pending[name][n:]
+			}
+			minutes += len(s.pending[name])
 		}
-		all := f.minutes
-		if n := len(all) - maxPendingMinutes; n > 0 {
-			all = all[n:]
+		s.failKey(batchKey, stagePersist, err, zap.Int("targets", len(batch)), zap.Int("pending_minutes", minutes))
+	} else {
+		for name := range batch {
+			delete(s.pending, name)
+			s.recovered(name, stagePersist)
 		}
-		s.pending[f.name] = all
-		s.fail(f.name, stagePersist, err, zap.Int("pending_minutes", len(all)))
+		s.recoveredKey(batchKey, stagePersist)
 	}
-	clear(s.batch) // keeps its room for the next tick, not the minutes
-	clear(s.flushed)
-	s.flushed = s.flushed[:0]
 	dropForgotten(s.pending, targets)
 	dropForgotten(s.cands, targets)
 	return names, targets
@@ -401,30 +399,38 @@ func dropForgotten[V any](m map[string]V, targets map[string]*target) {
 	}
 }
 
-// flushed is a target's minutes in persistAll's write.
-type flushed struct {
-	name    string
-	minutes []Minute
-}
+// batchKey is persistAll's batch write in warned: its failure is counted
+// and logged once for all the targets in it, not once per target. No
+// target's key (target, NUL, stage) is the same.
+const batchKey = "\x00" + stagePersist + " batch"
 
 // fail counts a failure and logs it when its text changed since the last
 // one of the target and stage: a full disk logs once, not every minute.
 func (s *Service) fail(target, stage string, err error, fields ...zap.Field) {
+	s.failKey(target+"\x00"+stage, stage, err, append([]zap.Field{zap.String("target", target)}, fields...)...)
+}
+
+// failKey counts a failure of stage and logs it, with fields, when its
+// text changed since the last one under key.
+func (s *Service) failKey(key, stage string, err error, fields ...zap.Field) {
 	s.metrics.errors.WithLabelValues(stage).Inc()
-	key := target + "\x00" + stage
 	if s.warned[key] == err.Error() {
 		return
 	}
 	s.warned[key] = err.Error()
-	s.log.Warn("review: "+stage+" failed; retrying on the next tick",
-		append([]zap.Field{zap.String("target", target), zap.Error(err)}, fields...)...)
+	s.log.Warn("review: "+stage+" failed; retrying on the next tick", append(fields, zap.Error(err))...)
 }
 
 // recovered forgets a stage's last error, logging that it works again.
 func (s *Service) recovered(target, stage string) {
-	key := target + "\x00" + stage
+	s.recoveredKey(target+"\x00"+stage, stage, zap.String("target", target))
+}
+
+// recoveredKey forgets the last error under key, logging, with fields,
+// that stage works again.
+func (s *Service) recoveredKey(key, stage string, fields ...zap.Field) {
 	if _, ok := s.warned[key]; ok {
 		delete(s.warned, key)
-		s.log.Info("review: "+stage+" works again", zap.String("target", target))
+		s.log.Info("review: "+stage+" works again", fields...)
 	}
 }

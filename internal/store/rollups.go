@@ -37,18 +37,14 @@ const rollupFill = 0.95
 // Options.RollupRetention (48h) before now and beyond the newest
 // Options.RollupHistory (3000).
 func (s *Store) PutRollups(target string, recs ...RollupRecord) error {
-	if err := CheckRollups(target, recs); err != nil {
-		return err
-	}
-	cutoff := s.now().Add(-s.opts.RollupRetention)
-	return s.update("put rollups on "+target, func(tx *bolt.Tx) error {
-		return s.putRollups(tx, target, recs, cutoff)
-	})
+	return s.PutRollupsMany(map[string][]RollupRecord{target: recs})
 }
 
 // PutRollupsMany stores the rollups of several targets, batch[target], in
 // one transaction (one commit, one fsync): all of them or, on an error,
-// none. Each target's are checked, replaced and trimmed as PutRollups does.
+// none. Each target's records are checked and replace any with the same
+// At; its rollups older than Options.RollupRetention before now and beyond
+// the newest Options.RollupHistory are deleted, even when it has no records.
 // One target's refused record refuses the whole batch: a caller that must
 // not let one target hold the others back checks each target's records
 // with CheckRollups first. An empty batch writes nothing.

@@ -66,6 +66,23 @@ func TestRollupsPutReplaceAndRange(t *testing.T) {
 	checkInvariants(t, s)
 }
 
+// TestPutRollupsWithNoRecordsTrims: a put with no records still deletes
+// the rollups past the retention.
+func TestPutRollupsWithNoRecordsTrims(t *testing.T) {
+	clk := testkit.NewClock(t)
+	s := openT(t, t.TempDir(), Options{Now: clk.Now, NoSync: true, RollupRetention: 30 * time.Minute})
+	t0 := clk.Now()
+	mustDo(t, s.PutRollups("vr", RollupRecord{At: t0, Value: []byte("a")}, RollupRecord{At: t0.Add(10 * time.Minute), Value: []byte("b")}))
+	clk.Advance(35 * time.Minute)
+	mustDo(t, s.PutRollups("vr"))
+	got, err := s.Rollups("vr", time.Time{}, time.Time{})
+	mustDo(t, err)
+	if len(got) != 1 || !got[0].At.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("after an empty put 35 min on, kept %v; want the one of minute 10 alone", got)
+	}
+	checkInvariants(t, s)
+}
+
 func TestRollupsAreBounded(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -77,7 +77,7 @@ func burstConfig(config string, interval time.Duration) string {
 // from before the burst, 0 when there was none. --checks.burst-always
 // has it reload even when every target ran a round.
 func (h *harness) bringInChecks(ctx context.Context, d *daemon, config string, n int, watch []*child.Process, row *Row) (uint64, error) {
-	e, _, err := d.scrape(ctx)
+	e, err := d.scrape(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -96,7 +96,7 @@ func (h *harness) bringInChecks(ctx context.Context, d *daemon, config string, n
 	// One interval spreads the first rounds (and dials), one more holds
 	// the last of them; a minute more for a loaded machine.
 	err = waitFor(ctx, "every target's first check round", 2*h.burstInterval+time.Minute, time.Second, watch, func() (bool, error) {
-		e, _, err := d.scrape(ctx)
+		e, err := d.scrape(ctx)
 		if err != nil {
 			return false, err
 		}
@@ -116,7 +116,7 @@ func (h *harness) bringInChecks(ctx context.Context, d *daemon, config string, n
 		return 0, ctx.Err()
 	}
 	row.ChecksBurst = clock.Now().Sub(start).Seconds()
-	e, _, err = d.scrape(ctx)
+	e, err = d.scrape(ctx)
 	if err != nil {
 		return 0, err
 	}

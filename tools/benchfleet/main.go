@@ -144,6 +144,7 @@ func (h *harness) run(ctx context.Context, ns []int, jsonOut, mdOut string, keep
 			Window: h.window.String(), Scrapes: h.scrapes, ScrapeBudget: h.scrapeBudget.String(), ChecksBurstInterval: h.burstInterval.String(), ChecksBurstAlways: h.burstAlways, HTTPInterval: h.httpInterval.String(), HTTPWindow: h.httpWindow.String(),
 		},
 	}
+	runStart := clock.Now()
 	if rep.LoadStart, err = readLoadavg(); err != nil {
 		return err
 	}
@@ -162,16 +163,18 @@ func (h *harness) run(ctx context.Context, ns []int, jsonOut, mdOut string, keep
 			row.Error = err.Error()
 			fmt.Fprintf(os.Stderr, "benchfleet: N = %d: %v\n", n, err)
 		}
+		row.Seconds = clock.Now().Sub(start).Seconds()
 		row.clean()
 		if row.Sustained && row.Error == "" {
 			rep.LargestSustained = n
 		}
 		rep.Rows = append(rep.Rows, row)
-		fmt.Fprintf(os.Stderr, "benchfleet: N = %d done in %s\n", n, clock.Now().Sub(start).Round(time.Second))
+		fmt.Fprintf(os.Stderr, "benchfleet: N = %d done in %s\n", n, minSec(row.Seconds))
 	}
 	if rep.LoadEnd, err = readLoadavg(); err != nil {
 		return err
 	}
+	rep.Seconds = math.Round(clock.Now().Sub(runStart).Seconds()*1000) / 1000
 
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
@@ -224,7 +227,7 @@ func (h *harness) measure(ctx context.Context, n int, dir string, row *Row) erro
 // three decimals.
 func (r *Row) clean() {
 	for _, v := range []*float64{&r.DaemonCPU, &r.ReaderCPU, &r.CPURatio, &r.SimCPU, &r.StreamRate, &r.DaemonStreamRate, &r.ReaderStreamRate, &r.PeakRSS, &r.RSSPerTarget, &r.RSSAnon, &r.RSSFile,
-		&r.PeakRSSBeforeChecks, &r.PeakRSSAfterChecks, &r.ChecksBurst,
+		&r.PeakRSSBeforeChecks, &r.PeakRSSAfterChecks, &r.ChecksBurst, &r.Seconds,
 		&r.ScrapeP50, &r.ScrapeP99, &r.HealthyP50, &r.HealthyP99, &r.SeriesPerTarget, &r.FrameLagP99, &r.HTTP.DaemonCPUPerRequest, &r.HTTP.BlackboxCPUPerRequest, &r.HTTP.DaemonCPUSeconds, &r.HTTP.BlackboxCPUSeconds} {
 		*v = math.Round(finite(*v)*1000) / 1000
 	}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"syscall"
 
 	"github.com/prometheus/procfs"
 )
@@ -17,25 +20,40 @@ func (c procCPU) Seconds() float64 { return float64(c) }
 // threads' run times in /proc/PID/task/*/schedstat, in nanoseconds, where
 // /proc/PID/stat counts 10 ms ticks (a one-target daemon uses a handful of
 // ticks in a 30 s window). A Go program's threads live as long as it does,
-// so the sum misses nothing. Without schedstat (a kernel built without
-// it) it falls back to the ticks of /proc/PID/stat.
+// so the sum misses nothing.
 func readCPU(pid int) (procCPU, error) {
-	threads, err := procfs.AllThreads(pid)
-	if err == nil {
+	pfs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return 0, err
+	}
+	return readCPUIn(pfs, pid)
+}
+
+// readCPUIn is readCPU on the proc file system pfs. A thread that exits
+// between the listing and its schedstat is skipped. Only when no thread's
+// schedstat could be read (a kernel built without it) does it fall back to
+// the ticks of /proc/PID/stat.
+func readCPUIn(pfs procfs.FS, pid int) (procCPU, error) {
+	if threads, err := pfs.AllThreads(pid); err == nil {
 		var ns uint64
+		read := 0
 		for _, t := range threads {
-			st, serr := t.Schedstat()
-			if serr != nil {
-				err = serr
+			st, err := t.Schedstat()
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+				continue // the thread is gone, or there is no schedstat
+			}
+			if err != nil {
+				read = 0
 				break
 			}
 			ns += st.RunningNanoseconds
+			read++
 		}
-		if err == nil {
+		if read > 0 {
 			return procCPU(float64(ns) / 1e9), nil
 		}
 	}
-	p, err := procfs.NewProc(pid)
+	p, err := pfs.Proc(pid)
 	if err != nil {
 		return 0, err
 	}

@@ -24,6 +24,9 @@ type Report struct {
 	// LargestSustained is the largest N at which the sims kept their
 	// frame rate (Row.Sustained); 0 when none did.
 	LargestSustained int `json:"largest_n_sustained"`
+	// Seconds is how long the run took, every N (Row.Seconds) and the
+	// load readings around them, in seconds.
+	Seconds float64 `json:"seconds"`
 }
 
 // Machine describes where the figures were measured.
@@ -57,6 +60,9 @@ type Row struct {
 	Targets int `json:"targets"`
 	// Error is why the row is incomplete, if it is.
 	Error string `json:"error,omitempty"`
+	// Seconds is how long this N took: starting the fleet, both phases,
+	// stopping it.
+	Seconds float64 `json:"seconds"`
 	// Connected is the daemon's spacetime_telemetry_connected sum.
 	Connected int     `json:"daemon_connected"`
 	DaemonCPU float64 `json:"daemon_cpu_percent"`
@@ -79,8 +85,9 @@ type Row struct {
 	PeakRSSBeforeChecks float64 `json:"daemon_peak_rss_before_checks_mib"`
 	PeakRSSAfterChecks  float64 `json:"daemon_peak_rss_after_checks_mib"`
 	// TargetsWithoutChecks is how many targets had not run a check round
-	// after the CPU window; ChecksBurst how long bringing their rounds in
-	// took, in seconds, the streams' return included (0: none).
+	// after the CPU window, brought in or not; ChecksBurst how long
+	// bringing their rounds in took, in seconds, the streams' return
+	// included (0: none needed, or --checks.burst-interval=0).
 	TargetsWithoutChecks int     `json:"targets_without_checks_after_window"`
 	ChecksBurst          float64 `json:"checks_burst_seconds"`
 	RSSPerTarget         float64 `json:"daemon_rss_per_target_mib"`
@@ -158,11 +165,14 @@ func measures() []measure {
 		{"RSS per target", "", func(r Row) string { return fmt.Sprintf("%.3f MiB", r.RSSPerTarget) }, nil},
 		{"RSS after the scrapes: anonymous / the binary's pages", "", func(r Row) string { return fmt.Sprintf("%.1f / %.1f MiB", r.RSSAnon, r.RSSFile) }, nil},
 		{"goroutines", "", func(r Row) string { return fmt.Sprint(r.Goroutines) }, nil},
-		{"targets brought to a check round before the scrapes (took)", "", func(r Row) string {
-			if r.ChecksBurst == 0 {
-				return fmt.Sprintf("%d", r.TargetsWithoutChecks)
+		{"targets without a check round after the CPU window", "", func(r Row) string {
+			switch {
+			case r.ChecksBurst > 0:
+				return fmt.Sprintf("%d (brought in, %.0f s)", r.TargetsWithoutChecks, r.ChecksBurst)
+			case r.TargetsWithoutChecks > 0:
+				return fmt.Sprintf("%d (not brought in)", r.TargetsWithoutChecks)
 			}
-			return fmt.Sprintf("%d (%.0f s)", r.TargetsWithoutChecks, r.ChecksBurst)
+			return "0"
 		}, nil},
 		{"/metrics scrape p50 (scrapes)", "", func(r Row) string { return fmt.Sprintf("%.2f ms (%d)", r.ScrapeP50, r.Scrapes) }, nil},
 		{"/metrics scrape p99", "≤ 0.25 ms × N", func(r Row) string { return fmt.Sprintf("%.2f ms", r.ScrapeP99) },
@@ -239,6 +249,13 @@ func (rep Report) verdicts() []string {
 		out = append(out, fmt.Sprintf("Per target at 1,000 against 100 (target: no higher): CPU %.3f%% vs %.3f%% (%s), RSS %.3f vs %.3f MiB (%s), scrape p99 %.3f vs %.3f ms (%s).",
 			b[0], a[0], okWord(b[0] <= a[0]), b[1], a[1], okWord(b[1] <= a[1]), b[2], a[2], okWord(b[2] <= a[2])))
 	}
+	if rep.Seconds > 0 {
+		per := make([]string, 0, len(rep.Rows))
+		for _, r := range rep.Rows {
+			per = append(per, fmt.Sprintf("N = %s: %s", thousands(r.Targets), minSec(r.Seconds)))
+		}
+		out = append(out, fmt.Sprintf("%s took %s (%s).", rep.Command, minSec(rep.Seconds), strings.Join(per, ", ")))
+	}
 	if rep.LargestSustained > 0 {
 		out = append(out, fmt.Sprintf("Largest N at which the sims kept 12 frames/s per stream: %s.", thousands(rep.LargestSustained)))
 	} else if len(rep.Rows) > 0 {
@@ -261,6 +278,16 @@ func okWord(ok bool) string {
 		return "met"
 	}
 	return "missed ✗"
+}
+
+// minSec writes seconds rounded to the second as "M min S s", or "S s"
+// under a minute.
+func minSec(seconds float64) string {
+	t := int(math.Round(seconds))
+	if t < 60 {
+		return fmt.Sprintf("%d s", t)
+	}
+	return fmt.Sprintf("%d min %d s", t/60, t%60)
 }
 
 // thousands writes n with a comma between thousands: 1,000.

@@ -16,7 +16,9 @@ func TestTable(t *testing.T) {
 	bad.FramesDropped, bad.FrameLagP99, bad.HTTP.DaemonCPUPerRequest, bad.Sustained = 3, 60, 2, false
 	half := good
 	half.Targets, half.Error = 10, httpPhase+"blackbox_exporter exited early"
-	rep := Report{Rows: []Row{good, bad, half}, LargestSustained: 100}
+	half.ChecksBurst = 0 // --checks.burst-interval=0: the 90 stay without a round
+	good.Seconds, bad.Seconds, half.Seconds = 95.4, 301, 12
+	rep := Report{Command: "make bench-fleet", Rows: []Row{good, bad, half}, LargestSustained: 100, Seconds: 409.6}
 	table := rep.Table()
 
 	lines := strings.Split(table, "\n")
@@ -56,13 +58,14 @@ func TestTable(t *testing.T) {
 	if c := row("floor: /-/healthy p50 / p99 (GETs)"); c[1] != "" || c[2] != "0.10 / 0.25 ms (50)" {
 		t.Errorf("floor cells %q, want no target and 0.10 / 0.25 ms (50)", c)
 	}
-	if c := row("targets brought to a check round before the scrapes (took)"); c[2] != "90 (42 s)" || c[3] != "0" {
-		t.Errorf("checks brought in %q, want 90 (42 s) at N = 100 and 0 (none needed) at 1,000", c)
+	if c := row("targets without a check round after the CPU window"); c[2] != "90 (brought in, 42 s)" || c[3] != "0" || c[4] != "90 (not brought in)" {
+		t.Errorf("checks brought in %q, want 90 (brought in, 42 s) at N = 100, 0 (none needed) at 1,000, 90 (not brought in) at 10", c)
 	}
 	for _, want := range []string{
 		"N = 10 did not complete: HTTP phase: blackbox_exporter exited early",
 		"Per target at 1,000 against 100 (target: no higher): CPU 0.010% vs 0.100% (met), RSS 0.300 vs 0.300 MiB (met), scrape p99 0.300 vs 0.200 ms (missed ✗).",
 		"Largest N at which the sims kept 12 frames/s per stream: 100.",
+		"make bench-fleet took 6 min 50 s (N = 100: 1 min 35 s, N = 1,000: 5 min 1 s, N = 10: 12 s).",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)

@@ -153,7 +153,7 @@ func (h *harness) startDaemon(ctx context.Context, dir, name, config string) (*d
 // spreads the first dials of more than 10 targets over up to 30 s.
 func (d *daemon) waitConnected(ctx context.Context, n int, watch []*child.Process, row *Row) error {
 	return waitFor(ctx, fmt.Sprintf("the daemon's %d telemetry connections", n), 90*time.Second, 500*time.Millisecond, watch, func() (bool, error) {
-		e, _, err := d.scrape(ctx)
+		e, err := d.scrape(ctx)
 		if err != nil {
 			return false, err
 		}
@@ -163,14 +163,14 @@ func (d *daemon) waitConnected(ctx context.Context, n int, watch []*child.Proces
 	})
 }
 
-func (d *daemon) scrape(ctx context.Context) (exposition, time.Duration, error) {
-	start := clock.Now()
+// scrape reads and parses the daemon's /metrics (untimed: the timed
+// scrapes are timedGets').
+func (d *daemon) scrape(ctx context.Context) (exposition, error) {
 	b, err := get(ctx, d.metrics)
-	took := clock.Now().Sub(start)
 	if err != nil {
-		return exposition{}, took, err
+		return exposition{}, err
 	}
-	return parseExposition(string(b)), took, nil
+	return parseExposition(string(b)), nil
 }
 
 // framesReceived is every telemetry frame the daemon read, valid or not.
@@ -227,7 +227,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	}
 
 	// The CPU window: one scrape before and one after, outside it.
-	e0, _, err := d.scrape(ctx)
+	e0, err := d.scrape(ctx)
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	if err != nil {
 		return err
 	}
-	e1, _, err := d.scrape(ctx)
+	e1, err := d.scrape(ctx)
 	if err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	var received uint64
 	stable := 0
 	err = waitFor(ctx, "the daemon's frame count to settle", 20*time.Second, 1200*time.Millisecond, watch, func() (bool, error) {
-		e, _, err := d.scrape(ctx)
+		e, err := d.scrape(ctx)
 		if err != nil {
 			return false, err
 		}
