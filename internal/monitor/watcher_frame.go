@@ -46,8 +46,6 @@ type runState struct {
 
 	held    *spacetime.Frame // latest fps or vr_tracking frame
 	waiters []frameWaiter
-
-	states []RuleState // publish's scratch, reused: a tick allocates nothing
 }
 
 // begin starts a Run (or a benchmark): the series bound and started, the

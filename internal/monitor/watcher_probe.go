@@ -77,16 +77,15 @@ func (w *Watcher) StatusView() any { return w.Status() }
 
 // publish shares the current state with the other goroutines, and brings
 // the rule series to it. It runs at every tick of every watcher, so it
-// allocates nothing: the rule states go through a scratch slice into the
-// published status's own, which Status copies before handing it out, and
-// Status words the last error.
+// allocates nothing: the rule states go into the published status's own
+// slice, which Status copies before handing it out, and Status words the
+// last error. Only publish writes that slice, under the run lock the
+// caller holds, so Sync may read it after mu is released.
 func (w *Watcher) publish() {
 	r := &w.run
-	r.states = r.engine.AppendStates(r.states[:0])
-	r.firing.Sync(r.states)
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	st := &w.pub.status
+	rules := r.engine.AppendStates(st.Rules[:0])
 	*st = WatcherStatus{
 		Target:       w.target,
 		Running:      true,
@@ -99,9 +98,11 @@ func (w *Watcher) publish() {
 		FailedDials:  r.failures,
 		Reconnects:   r.reconnects,
 		NextDial:     r.nextDial,
-		Rules:        append(st.Rules[:0], r.states...),
+		Rules:        rules,
 	}
 	w.pub.lastErr = r.lastErr
+	w.mu.Unlock()
+	r.firing.Sync(rules)
 }
 
 // watcherRequest asks Run's goroutine for data: samples (Window) or a data
