@@ -39,8 +39,9 @@ func BenchmarkScrape1000Targets(b *testing.B) {
 // handler adds.
 func BenchmarkWriteText1000Targets(b *testing.B) {
 	const n = 1000
-	_, m := fleetMetrics(b, n)
+	reg, m := fleetMetrics(b, n)
 	w := bufio.NewWriterSize(io.Discard, 32<<10)
+	series := countSeries(b, reg)
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, f := range m.perTarget() {
@@ -50,4 +51,5 @@ func BenchmarkWriteText1000Targets(b *testing.B) {
 		}
 		_ = w.Flush()
 	}
+	b.ReportMetric(float64(series)/n, "series/target")
 }
