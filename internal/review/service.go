@@ -284,7 +284,7 @@ func (s *Service) Thresholds(name string) (Thresholds, bool) {
 	if !ok {
 		return Thresholds{}, false
 	}
-	return t.thresholds, true
+	return fillThresholds(t.thresholds), true
 }
 
 // Run persists the minutes and delivers due reviews at once, then every

@@ -13,11 +13,6 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/tools/internal/child"
 )
 
-// daemonConfig is the daemon's config: every interval short, so that a
-// run of minutes sees many alerts and its reviews. %[1]s is the Slack
-// webhook URL file, %[2]s the Alertmanager URL, %[3]s the group interval
-// (changed by the good reloads), %[4]s the targets, %[5]s the review
-// offsets (reviewOffsets).
 // reviewOffsets are the daemon's review offsets: the config says them, and
 // the reconciler expects their reviews (review.OffsetName names them).
 var reviewOffsets = []time.Duration{90 * time.Second, 3 * time.Minute, 5 * time.Minute}
@@ -31,6 +26,11 @@ func offsetsYAML() string {
 	return strings.Join(out, ", ")
 }
 
+// daemonConfig is the daemon's config: every interval short, so that a
+// run of minutes sees many alerts and its reviews. %[1]s is the Slack
+// webhook URL file, %[2]s the Alertmanager URL, %[3]s the group interval
+// (changed by the good reloads), %[4]s the targets, %[5]s the review
+// offsets (reviewOffsets).
 const daemonConfig = `alerting:
   group_wait: 1s
   group_interval: %[3]s

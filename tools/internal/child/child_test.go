@@ -36,7 +36,7 @@ func TestStartStop(t *testing.T) {
 		t.Errorf("Err after SIGTERM = %v, want the signal", err)
 	}
 
-	stubborn, _, err := Start("stubborn", log, false, "/bin/sh", "-c", "trap '' TERM; echo trapped; sleep 60")
+	stubborn, _, err := Start("stubborn", log, false, "/bin/sh", "-c", "trap '' TERM; echo trapped; exec sleep 60")
 	if err != nil {
 		t.Fatal(err)
 	}
