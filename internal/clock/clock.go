@@ -47,7 +47,7 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 // check schedule, the review feed) take a Wait func, default this one.
 func Wait(d time.Duration) time.Duration { return d }
 
-// Scaled is a clock that runs Factor times as fast as the wall clock, from
+// Scaled is a clock that runs factor times as fast as the wall clock, from
 // an origin: the demo's, on which an hour of a deployment's life passes in
 // a minute. Its Now is injected wherever a component takes a clock, its
 // Wait wherever one takes a pace, so that the daemon and the simulator

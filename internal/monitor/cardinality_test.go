@@ -121,7 +121,7 @@ func TestSeriesStayBounded(t *testing.T) {
 	round := func(i int, status CheckStatus) {
 		results := make([]CheckResult, 0, len(checks))
 		for _, c := range checks {
-			results = append(results, CheckResult{Check: c, Status: status, Duration: time.Duration(i%997) * time.Millisecond,
+			results = append(results, CheckResult{Check: c, Status: status, Duration: time.Duration(i%997+1) * time.Millisecond,
 				Reason: fmt.Sprintf("HTTP 500: error #%d of %s", i, c), Observed: fmt.Sprintf("body %d", i)})
 		}
 		r.apply(results, at)

@@ -240,7 +240,7 @@ func (r *targetRunner) apply(results []CheckResult, at time.Time) {
 // success or skipped (one of the two), and spacetime_up for instance_up.
 func (r *targetRunner) exportResult(res CheckResult) {
 	name := string(res.Check)
-	if res.Status != CheckSkipped || res.Duration > 0 { // a check not run has no duration
+	if res.Duration > 0 { // a check not run (skipped, not attempted) has none: its last run's stays
 		r.metrics.CheckDuration.WithLabelValues(r.name, name).Set(res.Duration.Seconds())
 	}
 	if res.Status == CheckSkipped {

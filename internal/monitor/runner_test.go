@@ -54,7 +54,7 @@ func (r *eventRecorder) list() []string {
 }
 
 func result(c config.CheckName, s CheckStatus) CheckResult {
-	return CheckResult{Check: c, Status: s, Reason: string(c) + " " + string(s)}
+	return CheckResult{Check: c, Status: s, Reason: string(c) + " " + string(s), Duration: time.Millisecond} // it ran
 }
 
 // TestCheckHysteresisStepByStep feeds one check's results one at a time and
@@ -335,6 +335,11 @@ func TestRunnerApplyMetricsAndEvents(t *testing.T) {
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", problems, err)
+	} // An instance-down round: health not attempted (no duration) keeps its
+	// last run's duration rather than a 0.
+	r.apply([]CheckResult{result(config.CheckInstanceUp, CheckFail), {Check: config.CheckHealth, Status: CheckFail, Observed: "not attempted", Reason: "instance down"}}, at)
+	if got := testutil.ToFloat64(m.CheckDuration.WithLabelValues("main", "health")); got != time.Millisecond.Seconds() {
+		t.Fatalf("check_duration{health} after a round that did not attempt it = %v, want the last run's %v", got, time.Millisecond.Seconds())
 	}
 }
 
