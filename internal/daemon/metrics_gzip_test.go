@@ -31,6 +31,11 @@ func TestMetricsGzipOnlyWhenLong(t *testing.T) {
 		{2000, "identity", false},
 		{2000, "gzip;q=0, identity", false},
 		{2000, "*", true},
+		{2000, "*;q=0, gzip", true},
+		{2000, "gzip;q=0, *", false},
+		{2000, "*;q=0", false},
+		{2000, "gzip;q=0.000", false},
+		{2000, "gzip; q=0.001", true},
 	} {
 		t.Run(fmt.Sprintf("%d targets, Accept-Encoding %q", tc.targets, tc.accept), func(t *testing.T) {
 			e := newExposition(prometheus.NewRegistry())

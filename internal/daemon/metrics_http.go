@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -178,16 +179,26 @@ func writeFamilies(w *bufio.Writer, mfs []*dto.MetricFamily, text []monitor.Text
 	return nil
 }
 
-// acceptsGzip reports whether the request's Accept-Encoding lists gzip
-// (or *) with a weight above zero.
+// acceptsGzip reports whether the request's Accept-Encoding gives gzip a
+// weight above zero: its own entry's, or else the * entry's (RFC 9110,
+// 12.5.3). A weight that does not parse counts as 1.
 func acceptsGzip(r *http.Request) bool {
+	star := -1.0 // no * entry
 	for enc := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(enc), ";")
-		if name = strings.TrimSpace(name); !strings.EqualFold(name, "gzip") && name != "*" {
-			continue
+		name = strings.TrimSpace(name)
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
 		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		switch {
+		case strings.EqualFold(name, "gzip"):
+			return q > 0
+		case name == "*":
+			star = q
+		}
 	}
-	return false
+	return star > 0
 }
