@@ -80,8 +80,9 @@ type apiProbe struct {
 	state   StreamState
 	pending bool // a change the probing goroutine has not looked at
 	running bool // the probing goroutine runs
-	// Set by start, cleared by stop: the target's context, its runner and
-	// its round.
+	// Set by start: the target's context, its runner and its round, which
+	// spawnLocked hands to each probing goroutine. stop clears ctx, so that
+	// no goroutine starts after it.
 	ctx   context.Context
 	r     *targetRunner
 	round func()

@@ -208,14 +208,13 @@ func (s StreamStats) Total() uint64 {
 // It does not reconnect: a Stream whose Next failed is finished, and the
 // caller dials anew (with a Backoff).
 type Stream struct {
-	// The fields every frame touches come first, together with the
-	// decoder's own (dec starts with them): at a thousand streams no line
-	// of one stays cached between two of its frames, so each cache line a
-	// frame reads is a miss. conn is shared with the pings and Close
-	// (gorilla allows one reader and one writer at a time, and Close from
-	// any goroutine); watchedDone is read without the lock that guards its
-	// writes (see watch); the others are owned by the goroutine calling
-	// Next.
+	// Grouped so that one frame reads few cache lines: the connection, the
+	// times and the buffer first, then the decoder (frames and invalid,
+	// and the timeouts in opts, are further on). conn is shared with the
+	// pings and Close (gorilla allows one reader and one writer at a time,
+	// and Close from any goroutine); watchedDone is read without the lock
+	// that guards its writes (see watch); the others are owned by the
+	// goroutine calling Next.
 	conn     *websocket.Conn
 	err      error // sticky: once set, Next returns it
 	ctx      context.Context
