@@ -27,6 +27,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/health"
 	"github.com/spacetime-vr/spacetime-watch/internal/logging"
 	"github.com/spacetime-vr/spacetime-watch/internal/monitor"
+	"github.com/spacetime-vr/spacetime-watch/internal/procmetrics"
 	"github.com/spacetime-vr/spacetime-watch/internal/shard"
 	"github.com/spacetime-vr/spacetime-watch/internal/store"
 	"github.com/spacetime-vr/spacetime-watch/internal/version"
@@ -458,7 +459,7 @@ func newOwnMetrics(reg prometheus.Registerer) *ownMetrics {
 		}),
 	}
 	reg.MustRegister(m.targets, m.fleetTargets, m.shards, m.reloadSuccess, m.reloadTimestamp, m.stateLoadErrors, version.NewCollector(),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), procmetrics.New())
 	return m
 }
 
