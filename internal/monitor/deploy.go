@@ -62,6 +62,24 @@ func restartsSince(prev, cur instanceIdentity) int {
 	return 0
 }
 
+// movedFrom reports whether id differs from prev enough to be stored: any
+// field but the start time changed, or the start time moved by more than a
+// second. now − uptime wobbles by a second with the request's latency, and
+// storing every wobble would cost a write per round; a start time that
+// drifts (an uptime counted by a clock that runs slow) is stored each time
+// it has moved a second, so the drift never adds up to startJitter and a
+// false restart.
+func (id instanceIdentity) movedFrom(prev instanceIdentity) bool {
+	if id.Version != prev.Version || id.Restarts != prev.Restarts || !id.TokenIssuedAt.Equal(prev.TokenIssuedAt) {
+		return true
+	}
+	if id.StartedAt.IsZero() != prev.StartedAt.IsZero() {
+		return true
+	}
+	d := id.StartedAt.Sub(prev.StartedAt)
+	return d > time.Second || d < -time.Second
+}
+
 // identityKey is where a target's last seen identity is kept in the store,
 // so that a daemon restart does not count an instance restart.
 func identityKey(target string) string { return "instance-identity/" + target }

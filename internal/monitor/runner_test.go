@@ -279,6 +279,52 @@ func TestRunnerDeploymentsAndRestarts(t *testing.T) {
 	}
 }
 
+// TestRunnerStoresIdentityWhenItMoves: a round that sees the same run of
+// the instance writes nothing; a start time that drifts a little each round
+// is stored once it has moved a second, so the drift never adds up to a
+// false restart.
+func TestRunnerStoresIdentityWhenItMoves(t *testing.T) {
+	clock := testkit.BaseTime(t)
+	now := func() time.Time { return clock }
+	st := openTestStore(t, now)
+	inst := &fakeInstance{started: clock.Add(-time.Hour), version: "1.0.0"}
+	m := NewMetrics(prometheus.NewRegistry())
+	r := newTargetRunner("main", runnerSettings{failureThreshold: 2, successThreshold: 1, autoDetect: true},
+		runnerDeps{status: inst.status(now), checks: func(context.Context) []CheckResult { return nil }}, m, st, nil, zap.NewNop(), now)
+	ctx := context.Background()
+	stored := func() instanceIdentity {
+		t.Helper()
+		id, ok, err := loadIdentity(st, "main")
+		if err != nil || !ok {
+			t.Fatalf("stored identity: %v, %v", ok, err)
+		}
+		return id
+	}
+
+	r.observeInstance(ctx)
+	first := stored()
+	// The uptime wobbles: the start time it gives moves by under a second.
+	clock = clock.Add(5 * time.Minute)
+	inst.started = inst.started.Add(900 * time.Millisecond)
+	r.observeInstance(ctx)
+	if got := stored(); !got.StartedAt.Equal(first.StartedAt) {
+		t.Fatalf("a wobble of 0.9 s was stored: %s, then %s", first.StartedAt, got.StartedAt)
+	}
+	// It drifts on, 0.9 s a round, 60 rounds: 54 s in all, far past the
+	// 30 s that would count a restart had the first start time stayed.
+	for range 60 {
+		clock = clock.Add(5 * time.Minute)
+		inst.started = inst.started.Add(900 * time.Millisecond)
+		r.observeInstance(ctx)
+	}
+	if got := testutil.ToFloat64(m.Restarts.WithLabelValues("main")); got != 0 {
+		t.Errorf("a start time drifting 0.9 s a round counted %v restarts", got)
+	}
+	if got := stored(); inst.started.Sub(got.StartedAt) > 2*time.Second {
+		t.Errorf("stored start time %s lags the instance's %s by more than the rounding", got.StartedAt, inst.started)
+	}
+}
+
 // TestRunnerApplyMetricsAndEvents: a round's results become metrics (a
 // skipped check has no success series), history, and events after the
 // thresholds; the check state survives a new runner on the same store.
