@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // BenchmarkDecodeJSONFPS decodes one JSON fps event (the 5-field form of the
@@ -135,5 +137,32 @@ func BenchmarkWireStamp(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkStreamArmDeadline is the read deadline's share of a frame on a
+// real loopback connection: the clock reading a frame takes, then
+// armDeadline, which sets the socket's deadline only when it must
+// (DeadlineSlackDivisor).
+func BenchmarkStreamArmDeadline(b *testing.B) {
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		readAll(c, nil)
+	}))
+	defer srv.Close()
+	s, err := Dial(context.Background(), StreamOptions{URLs: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		s.lastAny = clock.Now()
+		s.lastData = s.lastAny
+		s.armDeadline()
 	}
 }

@@ -32,6 +32,17 @@ const (
 	DefaultWriteTimeout   = 5 * time.Second
 )
 
+// DeadlineSlackDivisor sets the slack of a Stream's read deadline:
+// PongWait / DeadlineSlackDivisor (3.75s with the default PongWait).
+// Setting a socket's deadline costs a runtime timer update and a cold cache
+// line, too much to pay for every frame of a thousand streams; so the
+// deadline is moved only when the one needed has passed the one armed, and
+// then armed up to the slack later than needed, which the next frames
+// within the slack do not move. ErrHeartbeatTimeout therefore ends the
+// stream between PongWait and PongWait plus the slack after the last sign
+// of life; ErrSilent is never late (see StreamOptions.SilenceTimeout).
+const DeadlineSlackDivisor = 16
+
 // Errors that end a Stream, for errors.Is. Next wraps them with the URL and
 // the limit that applied.
 var (
@@ -72,6 +83,8 @@ type StreamOptions struct {
 	// PongWait is how long the connection may stay completely quiet (no
 	// frame, ping or pong) before it counts as dead (default 60s, the
 	// server's own idle limit, docs/instance.md, "Intervals and keep-alive").
+	// ErrHeartbeatTimeout comes at most PongWait/DeadlineSlackDivisor late
+	// (3.75s with the default).
 	PongWait time.Duration
 	// PingPeriod is how often a WebSocket ping and the application-level
 	// {"command":"ping"} are sent (default 25s, or PongWait*9/10 if shorter).
@@ -81,7 +94,10 @@ type StreamOptions struct {
 	// that answers unknown commands with errors. WebSocket pings still go.
 	DisableCommandPing bool
 	// SilenceTimeout is how long the stream may carry no data frame, pongs
-	// notwithstanding, before it ends with ErrSilent (default 90s).
+	// notwithstanding, before it ends with ErrSilent (default 90s), on time:
+	// the deadline's slack never passes it. Keep it longer than PongWait
+	// plus that slack (DeadlineSlackDivisor), or every data frame moves the
+	// read deadline, which costs CPU on a busy stream.
 	SilenceTimeout time.Duration
 	// WriteTimeout bounds each write: pings, commands, authenticate
 	// (default 5s).
@@ -220,6 +236,13 @@ type Stream struct {
 	ctx      context.Context
 	lastAny  time.Time // last frame, ping or pong
 	lastData time.Time // last data frame (Kind.IsData)
+	// armed is the read deadline last set by armDeadline, at least the
+	// one needed; zero forces the next armDeadline to set one.
+	armed time.Time
+	// pongWait and silence are opts.PongWait and opts.SilenceTimeout, and
+	// slack the heartbeat deadline's (DeadlineSlackDivisor), here with the
+	// hot fields.
+	pongWait, silence, slack time.Duration
 	// watchedDone is the Done channel of the context watch registered;
 	// written by watch under watchMu, read by Next's goroutine without it.
 	watchedDone <-chan struct{}
@@ -337,6 +360,10 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 		dec:  Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
 		ctx:  context.Background(),
 		done: make(chan struct{}),
+
+		pongWait: opts.PongWait,
+		silence:  opts.SilenceTimeout,
+		slack:    opts.PongWait / DeadlineSlackDivisor,
 	}
 	now := clock.Now()
 	s.lastAny, s.lastData = now, now
@@ -430,19 +457,32 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 	}
 }
 
-// armDeadline sets the read deadline to whichever comes first: PongWait
-// after the last sign of life, or SilenceTimeout after the last data frame.
+// armDeadline keeps the read deadline at or after the one needed,
+// whichever comes first of PongWait after the last sign of life
+// (heartbeat) and SilenceTimeout after the last data frame (silent). Both
+// only move later, so the armed deadline stands until the needed one
+// passes it; it is then set to the heartbeat plus the slack
+// (DeadlineSlackDivisor), or the silence if sooner, and most frames set
+// nothing. An armed deadline that fires has therefore passed the needed
+// one by less than the slack; and it passes the silence deadline only
+// when it was set to it, so ErrSilent is on time.
 func (s *Stream) armDeadline() {
-	deadline := s.lastAny.Add(s.opts.PongWait)
-	if silent := s.lastData.Add(s.opts.SilenceTimeout); silent.Before(deadline) {
-		deadline = silent
+	heartbeat := s.lastAny.Add(s.pongWait)
+	silent := s.lastData.Add(s.silence)
+	if !heartbeat.After(s.armed) || !silent.After(s.armed) {
+		return // the needed deadline has not passed the armed one; nor has a past one set by watch's callback
 	}
-	_ = s.conn.SetReadDeadline(deadline)
+	s.armed = heartbeat.Add(s.slack)
+	if silent.Before(s.armed) {
+		s.armed = silent
+	}
+	_ = s.conn.SetReadDeadline(s.armed)
 	// The context may have ended after watch's callback moved the deadline
 	// to the past, which this call just undid. Its Done channel is closed
 	// before the callback runs, so either the channel reads closed here,
 	// or the callback's deadline comes after this one. A receive, not
-	// ctx.Err, which takes the context's mutex: this runs for every frame.
+	// ctx.Err, which takes the context's mutex: this runs for every frame
+	// that moves the deadline.
 	if isClosed(s.watchedDone) {
 		_ = s.conn.SetReadDeadline(time.Unix(1, 0))
 	}
@@ -464,10 +504,16 @@ func isClosed(done <-chan struct{}) bool {
 // Registering costs an allocation, so it is done once per context, not
 // once per Next. watchedDone is written only here, by the goroutine
 // calling Next, under watchMu; that goroutine may read it without the lock.
+//
+// A new context makes the next armDeadline set the deadline: the callback
+// of the one it replaces may have moved it to the past after its Next
+// returned (a per-call timeout, cancelled), and armDeadline, which moves
+// the deadline only when it must, would otherwise leave it there.
 func (s *Stream) watch(ctx context.Context, done <-chan struct{}) {
 	if done == s.watchedDone {
 		return
 	}
+	s.armed = time.Time{}
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
 	if s.unwatch != nil {
