@@ -1,6 +1,7 @@
 package spacetime
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"net/http"
@@ -165,4 +166,35 @@ func BenchmarkStreamArmDeadline(b *testing.B) {
 		s.lastData = s.lastAny
 		s.armDeadline()
 	}
+}
+
+// BenchmarkReadMessage copies the vr_tracking event out of a reader that
+// ends as gorilla's message reader does (the data, then 0 and io.EOF):
+// with readMessage into a reused slice, as Stream.Next does, and with a
+// reused bytes.Buffer's ReadFrom, as it did before.
+func BenchmarkReadMessage(b *testing.B) {
+	data := []byte(benchTrackingJSON)
+	var r bytes.Reader
+	b.Run("readMessage", func(b *testing.B) {
+		var msg []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Reset(data)
+			var err error
+			if msg, err = readMessage(msg[:0], &r); err != nil || len(msg) != len(data) {
+				b.Fatal(len(msg), err)
+			}
+		}
+	})
+	b.Run("bytes.Buffer", func(b *testing.B) {
+		var buf bytes.Buffer
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Reset(data)
+			buf.Reset()
+			if _, err := buf.ReadFrom(&r); err != nil || buf.Len() != len(data) {
+				b.Fatal(buf.Len(), err)
+			}
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package spacetime
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/hmac"
@@ -10,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -246,7 +247,7 @@ type Stream struct {
 	// watchedDone is the Done channel of the context watch registered;
 	// written by watch under watchMu, read by Next's goroutine without it.
 	watchedDone <-chan struct{}
-	buf         bytes.Buffer
+	msg         []byte // the last message read; its array is reused
 	dec         Decoder
 
 	frames  [KindCount]atomic.Uint64
@@ -427,14 +428,13 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		s.armDeadline()
 		msgType, r, err := s.conn.NextReader()
 		if err == nil {
-			s.buf.Reset()
-			_, err = s.buf.ReadFrom(r)
+			s.msg, err = readMessage(s.msg[:0], r)
 		}
 		if err != nil {
 			return s.fail(s.readError(err))
 		}
 		s.lastAny = clock.Now()
-		if err := s.dec.Decode(msgType, s.buf.Bytes(), f); err != nil {
+		if err := s.dec.Decode(msgType, s.msg, f); err != nil {
 			s.invalid.Add(1)
 			if s.opts.OnInvalid != nil {
 				s.opts.OnInvalid(err)
@@ -454,6 +454,31 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 			s.setSigning(f)
 		}
 		return nil
+	}
+}
+
+// minMessageBuffer is the first capacity of a Stream's message buffer,
+// enough for the frames of the simulator and the instance (about 400
+// bytes); a larger message doubles it, and the stream keeps it.
+const minMessageBuffer = 512
+
+// readMessage appends the rest of r, a message's reader, to dst, growing
+// it only when full: leaner than a bytes.Buffer, which checks for room
+// before every read. gorilla enforces the read limit, so dst grows to
+// StreamOptions.ReadLimit at most.
+func readMessage(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, max(minMessageBuffer, cap(dst)))
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package spacetime
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"testing/synctest"
 	"time"
 
@@ -1167,4 +1170,27 @@ func TestSimTelemetryAuth(t *testing.T) {
 			t.Fatalf("Next = %v, want ErrNoAuthToken", err)
 		}
 	})
+}
+
+// TestReadMessage: readMessage appends a whole message however the reader
+// splits it, grows past its first capacity, reuses its array for a
+// shorter message, and returns the reader's error (not io.EOF, the end).
+func TestReadMessage(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789"), 500) // 5000 bytes: grown from 512 several times
+	msg, err := readMessage(nil, iotest.HalfReader(bytes.NewReader(big)))
+	if err != nil || !bytes.Equal(msg, big) {
+		t.Fatalf("readMessage(5000 bytes, half reads) = %d bytes, %v; want the message", len(msg), err)
+	}
+	small := []byte(telFPSJSON)
+	again, err := readMessage(msg[:0], iotest.OneByteReader(bytes.NewReader(small)))
+	if err != nil || !bytes.Equal(again, small) {
+		t.Fatalf("readMessage(fps frame, byte by byte) = %q, %v; want the frame", again, err)
+	}
+	if &again[0] != &msg[0] {
+		t.Error("a shorter message got a new array, want the old one reused")
+	}
+	boom := errors.New("boom")
+	if _, err := readMessage(nil, io.MultiReader(bytes.NewReader(small), iotest.ErrReader(boom))); !errors.Is(err, boom) {
+		t.Errorf("readMessage(failing reader) = %v, want its error", err)
+	}
 }
