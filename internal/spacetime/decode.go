@@ -139,7 +139,13 @@ func (d *Decoder) Decode(msgType int, data []byte, f *Frame) error {
 	if d.Now != nil {
 		now = d.Now
 	}
-	*f = Frame{Received: now()}
+	return d.decodeAt(msgType, data, f, now())
+}
+
+// decodeAt is Decode with the receive time read by the caller: a Stream
+// reads the clock once per frame, for its deadlines and the frame.
+func (d *Decoder) decodeAt(msgType int, data []byte, f *Frame, received time.Time) error {
+	*f = Frame{Received: received}
 	var err error
 	switch msgType {
 	case websocket.TextMessage:

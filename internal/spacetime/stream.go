@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -109,8 +110,10 @@ type StreamOptions struct {
 	// invalidated. A StatusToken must be bound to a Client first (pass the
 	// Client's source).
 	Token TokenSource
-	// Now is the clock for frames without a timestamp (default clock.Now).
-	// Deadlines always use the real clock: they are socket deadlines.
+	// Now is the clock of Frame.Received, and of Frame.Time for frames
+	// without a timestamp (default clock.Now). Deadlines always use the
+	// real clock: they are socket deadlines. With clock.Now (or nil) one
+	// reading per frame serves both.
 	Now func() time.Time
 	// Header is sent with the WebSocket handshake.
 	Header http.Header
@@ -248,7 +251,10 @@ type Stream struct {
 	// written by watch under watchMu, read by Next's goroutine without it.
 	watchedDone <-chan struct{}
 	msg         []byte // the last message read; its array is reused
-	dec         Decoder
+	// recvNow is opts.Now when it is not the real clock, else nil: the
+	// reading Next takes for the deadlines is then the frame's too.
+	recvNow func() time.Time
+	dec     Decoder
 
 	frames  [KindCount]atomic.Uint64
 	invalid atomic.Uint64
@@ -354,13 +360,18 @@ func redactURL(raw string) string {
 }
 
 func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream {
+	var recvNow func() time.Time
+	if !isRealClock(opts.Now) {
+		recvNow = opts.Now
+	}
 	s := &Stream{
-		opts: opts,
-		url:  redactURL(rawURL),
-		conn: conn,
-		dec:  Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
-		ctx:  context.Background(),
-		done: make(chan struct{}),
+		opts:    opts,
+		url:     redactURL(rawURL),
+		conn:    conn,
+		dec:     Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
+		recvNow: recvNow,
+		ctx:     context.Background(),
+		done:    make(chan struct{}),
 
 		pongWait: opts.PongWait,
 		silence:  opts.SilenceTimeout,
@@ -434,7 +445,11 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 			return s.fail(s.readError(err))
 		}
 		s.lastAny = clock.Now()
-		if err := s.dec.Decode(msgType, s.msg, f); err != nil {
+		received := s.lastAny
+		if s.recvNow != nil {
+			received = s.recvNow()
+		}
+		if err := s.dec.decodeAt(msgType, s.msg, f, received); err != nil {
 			s.invalid.Add(1)
 			if s.opts.OnInvalid != nil {
 				s.opts.OnInvalid(err)
@@ -455,6 +470,14 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		}
 		return nil
 	}
+}
+
+// isRealClock reports whether now is clock.Now itself (or nil, which
+// means it), whose reading Next already takes for the deadlines. A func
+// value's code pointer identifies a top-level function; any other clock,
+// a closure or a method value, is read on its own.
+func isRealClock(now func() time.Time) bool {
+	return now == nil || reflect.ValueOf(now).Pointer() == reflect.ValueOf(clock.Now).Pointer()
 }
 
 // minMessageBuffer is the first capacity of a Stream's message buffer,

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
@@ -1192,5 +1193,48 @@ func TestReadMessage(t *testing.T) {
 	boom := errors.New("boom")
 	if _, err := readMessage(nil, io.MultiReader(bytes.NewReader(small), iotest.ErrReader(boom))); !errors.Is(err, boom) {
 		t.Errorf("readMessage(failing reader) = %v, want its error", err)
+	}
+}
+
+// TestStreamReceivedClock: Frame.Received (and the Time of a frame without
+// a timestamp) comes from StreamOptions.Now when it is another clock; with
+// the real clock, nil or clock.Now, it is the reading Next takes for the
+// deadlines, which isRealClock tells apart.
+func TestStreamReceivedClock(t *testing.T) {
+	ts := startTelServer(t, func(c *websocket.Conn) {
+		c.WriteMessage(websocket.BinaryMessage, telBinaryFPS(binary.BigEndian, 1, 90, 11.1, 2))
+		readAll(c, nil)
+	})
+	fake := testkit.NewClock(t)
+	for _, tc := range []struct {
+		name string
+		now  func() time.Time
+		real bool // isRealClock
+		fake bool // Received is the test clock's reading, not the real one
+	}{
+		{"nil", nil, true, false},
+		{"clock.Now", clock.Now, true, false},
+		{"a test clock", fake.Now, false, true},
+		{"a closure on the real clock", func() time.Time { return clock.Now() }, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isRealClock(tc.now); got != tc.real {
+				t.Errorf("isRealClock = %v, want %v", got, tc.real)
+			}
+			opts := fastOptions(ts.url)
+			opts.Now = tc.now
+			before := time.Now()
+			f := nextT(t, dialT(t, opts))
+			after := time.Now()
+			if f.Time != f.Received || f.TimeSource != TimeReceived {
+				t.Errorf("binary packet: Time %v (%s), want Received %v", f.Time, f.TimeSource, f.Received)
+			}
+			switch {
+			case tc.fake && !f.Received.Equal(fake.Now()):
+				t.Errorf("Received %v, want the test clock's %v", f.Received, fake.Now())
+			case !tc.fake && (f.Received.Before(before) || f.Received.After(after)):
+				t.Errorf("Received %v, want the real clock's, between %v and %v", f.Received, before, after)
+			}
+		})
 	}
 }
