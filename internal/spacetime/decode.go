@@ -109,7 +109,7 @@ type Decoder struct {
 	// (Kind, Event, Time, TimeSource), the JSON is checked to be well
 	// formed, and its data must be an object naming a headset or a
 	// controller; the poses themselves are neither read nor checked, so
-	// Headset, LeftController and RightController stay absent, and Level,
+	// Frame.Tracking stays nil (no allocation), and Level,
 	// Message, Details and Scene empty. A frame that cannot be scanned this
 	// way (a key with an escape or outside ASCII, a repeated key, a type
 	// other than event) is decoded in full. Default false: poses decoded.
@@ -462,7 +462,7 @@ func requireFrameData(f *Frame) error {
 			return &FrameError{Encoding: f.Encoding, Field: "data.fps", Reason: "missing"}
 		}
 	case KindVRTracking:
-		if !f.Headset.Present && !f.LeftController.Present && !f.RightController.Present {
+		if t := f.Tracking; t == nil || !t.Headset.Present && !t.LeftController.Present && !t.RightController.Present {
 			return &FrameError{Encoding: f.Encoding, Field: "data", Reason: "missing: a vr_tracking frame without headset or controllers"}
 		}
 	}
@@ -533,15 +533,19 @@ func fillMeasures(p *wirePayload, f *Frame) (field, reason string) {
 	return "", ""
 }
 
+// fillPoses decodes the poses into a new Tracking: a Frame copied by its
+// user keeps its own.
 func fillPoses(p *wirePayload, f *Frame) (field, reason string) {
+	t := new(Tracking)
+	f.Tracking = t
 	poses := [...]struct {
 		name string
 		src  *wirePose
 		dst  *Pose
 	}{
-		{"data.headset", &p.Headset, &f.Headset},
-		{"data.left_controller", &p.LeftController, &f.LeftController},
-		{"data.right_controller", &p.RightController, &f.RightController},
+		{"data.headset", &p.Headset, &t.Headset},
+		{"data.left_controller", &p.LeftController, &t.LeftController},
+		{"data.right_controller", &p.RightController, &t.RightController},
 	}
 	for _, ps := range poses {
 		if sub, reason := ps.src.pose(ps.dst); reason != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -197,4 +198,25 @@ func BenchmarkReadMessage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkDecodeBinaryFPSColdFrames decodes the binary 0x01 packet into
+// one of 8,192 frames in a shuffled turn, as a fleet's streams do (each
+// frame 83 ms after its stream's last, in no order a prefetcher guesses),
+// so that the frame is not in the CPU's nearer caches: what a frame's size
+// costs, which BenchmarkDecodeBinaryFPS, one frame reused, does not show.
+func BenchmarkDecodeBinaryFPSColdFrames(b *testing.B) {
+	data := telBinaryFPS(binary.BigEndian, 1, 89.6, 11.2, 2.4)
+	frames := make([]Frame, 8192)
+	order := rand.New(rand.NewPCG(1, 2)).Perm(len(frames))
+	d := Decoder{}
+	n, i := uint32(1), 0
+	for b.Loop() {
+		n++
+		binary.BigEndian.PutUint32(data[1:5], n)
+		if err := d.Decode(websocket.BinaryMessage, data, &frames[order[i]]); err != nil {
+			b.Fatal(err)
+		}
+		i = (i + 1) % len(frames)
+	}
 }
