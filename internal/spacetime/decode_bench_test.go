@@ -220,3 +220,22 @@ func BenchmarkDecodeBinaryFPSColdFrames(b *testing.B) {
 		i = (i + 1) % len(frames)
 	}
 }
+
+// BenchmarkDecodeJSONFPSColdStreams decodes the JSON fps event with one of
+// 4,096 decoders into its own frame, in a shuffled turn, as a fleet's
+// streams do: the decoder's envelope, which a JSON frame's decode resets,
+// is then as cold as the frame (see BenchmarkDecodeBinaryFPSColdFrames).
+func BenchmarkDecodeJSONFPSColdStreams(b *testing.B) {
+	data := []byte(benchFPSJSON)
+	decs := make([]Decoder, 4096)
+	frames := make([]Frame, len(decs))
+	order := rand.New(rand.NewPCG(1, 2)).Perm(len(decs))
+	i := 0
+	for b.Loop() {
+		k := order[i]
+		if err := decs[k].Decode(websocket.TextMessage, data, &frames[k]); err != nil {
+			b.Fatal(err)
+		}
+		i = (i + 1) % len(decs)
+	}
+}
