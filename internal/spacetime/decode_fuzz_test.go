@@ -76,7 +76,7 @@ func checkSkipPoses(t *testing.T, msgType int, data []byte) {
 		checkFrameSane(t, &fs)
 	case ff.Kind == KindVRTracking:
 		want := Frame{Kind: ff.Kind, Encoding: ff.Encoding, Event: ff.Event, Time: ff.Time, TimeSource: ff.TimeSource, Received: ff.Received}
-		if fs != want {
+		if fs != want && !reflect.DeepEqual(fs, ff) { // a frame it cannot scan is decoded in full
 			t.Fatalf("SkipPoses frame %+v, want %+v", fs, want)
 		}
 	case !reflect.DeepEqual(fs, ff):
