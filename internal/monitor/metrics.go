@@ -60,7 +60,7 @@ type Metrics struct {
 	// timestamp, the time from that stamp to the frame's rule evaluation.
 	// It has no target label: one series set per daemon, whatever the
 	// fleet's size.
-	TelemetryFrameLag prometheus.Histogram
+	TelemetryFrameLag *FrameLagHistogram
 
 	// Restarts counts restarts of the instance detected by the monitor.
 	Restarts *CounterVec
@@ -102,15 +102,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		TelemetryFramesInvalid: counter("spacetime_telemetry_frames_invalid_total", "Telemetry frames that failed to decode or validate.", labelTarget),
 		TelemetryReconnects:    counter("spacetime_telemetry_reconnects_total", "Reconnections of the telemetry WebSocket.", labelTarget),
 		TelemetryLastFrame:     gauge("spacetime_telemetry_last_frame_timestamp_seconds", "Unix time of the last telemetry data frame.", labelTarget),
-		TelemetryFrameLag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "spacetime_telemetry_frame_lag_seconds",
-			Help:    "Time from a telemetry frame's timestamp (the instance's clock) to its rule evaluation, for frames that carry one; all targets together.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}),
-		Restarts:        counter("spacetime_restarts_total", "Restarts of the instance detected by the monitor.", labelTarget),
-		DeploymentStart: gauge("spacetime_deployment_start_timestamp_seconds", "Unix start time of the target's current deployment.", labelTarget),
-		TokenExpiry:     gauge("spacetime_token_expiry_timestamp_seconds", "Unix expiry time of the instance's API token (JWT exp), where known.", labelTarget),
-		TLSCertExpiry:   gauge("spacetime_tls_cert_expiry_timestamp_seconds", "Unix time the earliest-expiring certificate of the chain the https API presents expires (as blackbox_exporter's probe_ssl_earliest_cert_expiry).", labelTarget),
+		TelemetryFrameLag:      newFrameLagHistogram(),
+		Restarts:               counter("spacetime_restarts_total", "Restarts of the instance detected by the monitor.", labelTarget),
+		DeploymentStart:        gauge("spacetime_deployment_start_timestamp_seconds", "Unix start time of the target's current deployment.", labelTarget),
+		TokenExpiry:            gauge("spacetime_token_expiry_timestamp_seconds", "Unix expiry time of the instance's API token (JWT exp), where known.", labelTarget),
+		TLSCertExpiry:          gauge("spacetime_tls_cert_expiry_timestamp_seconds", "Unix time the earliest-expiring certificate of the chain the https API presents expires (as blackbox_exporter's probe_ssl_earliest_cert_expiry).", labelTarget),
 	}
 	reg.MustRegister(
 		m.Up, m.CheckSuccess, m.CheckSkipped, m.CheckDuration, m.VerifyChecksPassed,

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -175,6 +176,34 @@ func benchmarkProcessFrame(b *testing.B, msgType int, data []byte, next func()) 
 			next()
 		}
 		w.processFrame(dec, f, msgType, data)
+	}
+}
+
+// BenchmarkProcessFrameTrackingColdWatchers processes the vr_tracking
+// event with one of 512 warm watchers in a shuffled turn, as a fleet's
+// readers do (each target's frame 83 ms after its last), so that the
+// watcher's state is not in the CPU's nearer caches: what the number of
+// cache lines a frame touches costs, which BenchmarkProcessFrameTracking,
+// one watcher, does not show.
+func BenchmarkProcessFrameTrackingColdWatchers(b *testing.B) {
+	data := []byte(benchTrackingJSON)
+	type reader struct {
+		w   *Watcher
+		dec *spacetime.Decoder
+		f   *spacetime.Frame
+	}
+	readers := make([]reader, 512)
+	for i := range readers {
+		w, dec, f := warmWatcher(b, websocket.TextMessage, data, nil)
+		readers[i] = reader{w, dec, f}
+	}
+	order := rand.New(rand.NewPCG(1, 2)).Perm(len(readers))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := &readers[order[i]]
+		r.w.processFrame(r.dec, r.f, websocket.TextMessage, data)
+		i = (i + 1) % len(readers)
 	}
 }
 

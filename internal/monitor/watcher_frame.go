@@ -46,6 +46,8 @@ type runState struct {
 
 	held    *spacetime.Frame // latest fps or vr_tracking frame
 	waiters []frameWaiter
+
+	lag *lagShard // this Run's share of TelemetryFrameLag; nil when not running
 }
 
 // begin starts a Run (or a benchmark): the series bound and started, the
@@ -57,6 +59,9 @@ func (w *Watcher) begin(now time.Time) {
 	r.reconnects, r.dials, r.failures = 0, 0, 0
 	r.held, r.waiters = nil, nil
 	r.lastErr, r.lastLogged, r.nextDial = nil, "", time.Time{}
+	if r.lag == nil {
+		r.lag = w.metrics.TelemetryFrameLag.acquire()
+	}
 	w.bindMetrics()
 	r.mem = memoryPoller{streamMemAt: now}
 	w.applyRules(now) // a reload that came while stopped
@@ -108,7 +113,7 @@ func (w *Watcher) handleFrame(f *spacetime.Frame) {
 		// The instance's stamp to the rules' verdict: the daemon's share
 		// of alert latency, with the transport's. A clock behind the
 		// instance's reads as 0, not as a negative lag.
-		w.metrics.TelemetryFrameLag.Observe(max(0, w.now().Sub(f.Time).Seconds()))
+		r.lag.observe(max(0, w.now().Sub(f.Time).Seconds()))
 	}
 	if len(r.events) > 0 {
 		w.dispatch(r.events)
@@ -283,6 +288,8 @@ func (w *Watcher) finish(now time.Time) {
 		r.mem.static = nil
 	}
 	r.held, r.waiters = nil, nil
+	w.metrics.TelemetryFrameLag.release(r.lag)
+	r.lag = nil
 	w.publish()
 	w.log.Debug("telemetry watcher stopped")
 }

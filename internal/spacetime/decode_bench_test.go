@@ -1,8 +1,10 @@
 package spacetime
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 )
 
 // BenchmarkDecodeJSONFPS decodes one JSON fps event (the 5-field form of the
@@ -135,5 +139,103 @@ func BenchmarkWireStamp(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkStreamArmDeadline is the read deadline's share of a frame on a
+// real loopback connection: the clock reading a frame takes, then
+// armDeadline, which sets the socket's deadline only when it must
+// (DeadlineSlackDivisor).
+func BenchmarkStreamArmDeadline(b *testing.B) {
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		readAll(c, nil)
+	}))
+	defer srv.Close()
+	s, err := Dial(context.Background(), StreamOptions{URLs: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		s.lastAny = clock.Now()
+		s.lastData = s.lastAny
+		s.armDeadline()
+	}
+}
+
+// BenchmarkReadMessage copies the vr_tracking event out of a reader that
+// ends as gorilla's message reader does (the data, then 0 and io.EOF):
+// with readMessage into a reused slice, as Stream.Next does, and with a
+// reused bytes.Buffer's ReadFrom, as it did before.
+func BenchmarkReadMessage(b *testing.B) {
+	data := []byte(benchTrackingJSON)
+	var r bytes.Reader
+	b.Run("readMessage", func(b *testing.B) {
+		var msg []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Reset(data)
+			var err error
+			if msg, err = readMessage(msg[:0], &r); err != nil || len(msg) != len(data) {
+				b.Fatal(len(msg), err)
+			}
+		}
+	})
+	b.Run("bytes.Buffer", func(b *testing.B) {
+		var buf bytes.Buffer
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Reset(data)
+			buf.Reset()
+			if _, err := buf.ReadFrom(&r); err != nil || buf.Len() != len(data) {
+				b.Fatal(buf.Len(), err)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeBinaryFPSColdFrames decodes the binary 0x01 packet into
+// one of 8,192 frames in a shuffled turn, as a fleet's streams do (each
+// frame 83 ms after its stream's last, in no order a prefetcher guesses),
+// so that the frame is not in the CPU's nearer caches: what a frame's size
+// costs, which BenchmarkDecodeBinaryFPS, one frame reused, does not show.
+func BenchmarkDecodeBinaryFPSColdFrames(b *testing.B) {
+	data := telBinaryFPS(binary.BigEndian, 1, 89.6, 11.2, 2.4)
+	frames := make([]Frame, 8192)
+	order := rand.New(rand.NewPCG(1, 2)).Perm(len(frames))
+	d := Decoder{}
+	n, i := uint32(1), 0
+	for b.Loop() {
+		n++
+		binary.BigEndian.PutUint32(data[1:5], n)
+		if err := d.Decode(websocket.BinaryMessage, data, &frames[order[i]]); err != nil {
+			b.Fatal(err)
+		}
+		i = (i + 1) % len(frames)
+	}
+}
+
+// BenchmarkDecodeJSONFPSColdStreams decodes the JSON fps event with one of
+// 4,096 decoders into its own frame, in a shuffled turn, as a fleet's
+// streams do: the decoder's envelope, which a JSON frame's decode resets,
+// is then as cold as the frame (see BenchmarkDecodeBinaryFPSColdFrames).
+func BenchmarkDecodeJSONFPSColdStreams(b *testing.B) {
+	data := []byte(benchFPSJSON)
+	decs := make([]Decoder, 4096)
+	frames := make([]Frame, len(decs))
+	order := rand.New(rand.NewPCG(1, 2)).Perm(len(decs))
+	i := 0
+	for b.Loop() {
+		k := order[i]
+		if err := decs[k].Decode(websocket.TextMessage, data, &frames[k]); err != nil {
+			b.Fatal(err)
+		}
+		i = (i + 1) % len(decs)
 	}
 }

@@ -380,9 +380,9 @@ var payloadFields = [...]wireField[wirePayload]{
 	{"details", func(p *wirePayload, b []byte) bool { return plainString(b, &p.Details) }},
 	{"mode", func(p *wirePayload, b []byte) bool { return plainString(b, &p.Mode) }},
 	{"vr_mode", func(p *wirePayload, b []byte) bool { return plainString(b, &p.VRMode) }},
-	{"headset", func(p *wirePayload, b []byte) bool { return p.Headset.UnmarshalJSON(b) == nil }},
-	{"left_controller", func(p *wirePayload, b []byte) bool { return p.LeftController.UnmarshalJSON(b) == nil }},
-	{"right_controller", func(p *wirePayload, b []byte) bool { return p.RightController.UnmarshalJSON(b) == nil }},
+	{"headset", func(p *wirePayload, b []byte) bool { return unmarshalPose(&p.Headset, b) == nil }},
+	{"left_controller", func(p *wirePayload, b []byte) bool { return unmarshalPose(&p.LeftController, b) == nil }},
+	{"right_controller", func(p *wirePayload, b []byte) bool { return unmarshalPose(&p.RightController, b) == nil }},
 	{"signature_required", func(p *wirePayload, b []byte) bool { return p.SignatureRequired.UnmarshalJSON(b) == nil }},
 	{"hmac_secret", func(p *wirePayload, b []byte) bool { return plainString(b, &p.HMACSecret) }},
 }

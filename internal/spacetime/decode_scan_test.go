@@ -82,7 +82,7 @@ func TestDecodeSkipPoses(t *testing.T) {
 			case err != nil:
 				t.Fatalf("Decode: %v", err)
 			case tc.full:
-				if f.Kind != KindVRTracking || !f.Headset.Present || f.Headset.Position != [3]float64{1, 2, 3} {
+				if f.Kind != KindVRTracking || f.Tracking == nil || !f.Tracking.Headset.Present || f.Tracking.Headset.Position != [3]float64{1, 2, 3} {
 					t.Errorf("frame %+v, want the full decode's headset at 1,2,3", f)
 				}
 			case f != tc.want:

@@ -164,9 +164,11 @@ func TestDecodeValid(t *testing.T) {
 			data: telFixture(t, "vr_tracking"),
 			want: func() Frame {
 				return Frame{Kind: KindVRTracking, Event: "vr_tracking", Time: unixUTC(1765900000, 0), TimeSource: TimeUnixSeconds, Received: telNow,
-					Headset:         Pose{Present: true, Position: [3]float64{0, 1.68, 0.05}, Rotation: [4]float64{0, 0.1, 0, 0.99}},
-					LeftController:  Pose{Present: true, Position: [3]float64{-0.3, 1.1, -0.4}, Rotation: [4]float64{0, 0, 0, 1}},
-					RightController: Pose{Present: true, Position: [3]float64{0.3, 1.1, -0.4}, Rotation: [4]float64{0, 0, 0, 1}},
+					Tracking: &Tracking{
+						Headset:         Pose{Present: true, Position: [3]float64{0, 1.68, 0.05}, Rotation: [4]float64{0, 0.1, 0, 0.99}},
+						LeftController:  Pose{Present: true, Position: [3]float64{-0.3, 1.1, -0.4}, Rotation: [4]float64{0, 0, 0, 1}},
+						RightController: Pose{Present: true, Position: [3]float64{0.3, 1.1, -0.4}, Rotation: [4]float64{0, 0, 0, 1}},
+					},
 				}
 			},
 		},
@@ -175,7 +177,7 @@ func TestDecodeValid(t *testing.T) {
 			data: telFixture(t, "vr_tracking_euler"),
 			want: func() Frame {
 				return Frame{Kind: KindVRTracking, Event: "vr_tracking", Time: unixUTC(1701518400, 0), TimeSource: TimeUnixMillis, Received: telNow,
-					Headset: Pose{Present: true, Position: [3]float64{0, 1.7, 0}, Rotation: [4]float64{0, 90, 0, 0}, RotationEuler: true}}
+					Tracking: &Tracking{Headset: Pose{Present: true, Position: [3]float64{0, 1.7, 0}, Rotation: [4]float64{0, 90, 0, 0}, RotationEuler: true}}}
 			},
 		},
 		{
@@ -183,7 +185,7 @@ func TestDecodeValid(t *testing.T) {
 			data: []byte(`{"type":"event","event":"vr_tracking","data":{"headset":{"x":1,"y":2,"z":3}}}`),
 			want: func() Frame {
 				return Frame{Kind: KindVRTracking, Event: "vr_tracking", Time: telNow, Received: telNow,
-					Headset: Pose{Present: true, Position: [3]float64{1, 2, 3}}}
+					Tracking: &Tracking{Headset: Pose{Present: true, Position: [3]float64{1, 2, 3}}}}
 			},
 		},
 		{
@@ -531,6 +533,28 @@ func TestDecodeReusesFrame(t *testing.T) {
 	}
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("reused frame:\n got %+v\nwant %+v", f, want)
+	}
+}
+
+// TestDecodeTrackingIsTheFramesOwn: a copy of a vr_tracking frame keeps
+// its poses when the frame is reused for the next one (Frame.Tracking is
+// never shared nor reused), and a frame of another kind has none.
+func TestDecodeTrackingIsTheFramesOwn(t *testing.T) {
+	d := Decoder{Now: telClock}
+	var f Frame
+	if err := d.Decode(websocket.TextMessage, telFixture(t, "vr_tracking"), &f); err != nil {
+		t.Fatal(err)
+	}
+	kept := f
+	want := *kept.Tracking
+	if err := d.Decode(websocket.TextMessage, []byte(`{"type":"event","event":"vr_tracking","data":{"headset":{"x":1,"y":2,"z":3}}}`), &f); err != nil {
+		t.Fatal(err)
+	}
+	if *kept.Tracking != want || kept.Tracking == f.Tracking {
+		t.Errorf("the copy's poses %+v changed with the next frame's %+v, want them kept as %+v", *kept.Tracking, *f.Tracking, want)
+	}
+	if err := d.Decode(websocket.TextMessage, []byte(telFPSJSON), &f); err != nil || f.Tracking != nil {
+		t.Errorf("fps frame: Tracking %+v, %v; want none", f.Tracking, err)
 	}
 }
 

@@ -164,33 +164,49 @@ type Pose struct {
 	RotationEuler bool
 }
 
+// Tracking is the poses of a vr_tracking frame (Frame.Tracking).
+type Tracking struct {
+	// Headset, LeftController and RightController are the tracked devices;
+	// at least one is Present.
+	Headset, LeftController, RightController Pose
+}
+
 // Frame is one decoded telemetry message. Decoder.Decode fills a Frame the
 // caller owns and reuses, so that decoding a binary FPS packet allocates
 // nothing; it resets every field first. Values are finite and within the
 // ranges Decode enforces (see Decoder).
+//
+// The fields are laid out so that a reset touches few cache lines (four,
+// from eight): the small ones together, the poses out of line.
 type Frame struct {
 	// Kind classifies the frame.
 	Kind Kind
 	// Encoding says how it arrived.
 	Encoding Encoding
+	// TimeSource says how Time was read.
+	TimeSource TimeSource
+	// LittleEndian is true when a binary 0x01 packet only made sense read
+	// little-endian (the API_REFERENCE layout, docs/instance.md, "Frames and encodings").
+	LittleEndian bool
+	// VRActive is a snapshot's vr_active.
+	VRActive bool
+	// SignatureRequired is an authenticated frame's signature_required: later
+	// client commands must carry an HMAC signature (docs/instance.md, "Authentication handshake").
+	SignatureRequired bool
+	// Fields says which of the optional values below were present.
+	Fields Field
+	// FrameNumber is the binary 0x01 frame counter.
+	FrameNumber uint32
+
 	// Event is the event name as sent ("fps", "custom", "scene_loaded"), or
 	// the envelope type when the envelope has no event ("pong", "alert").
 	Event string
 	// Time is when the instance says the frame was produced, in UTC; the
 	// receive time when it said nothing (see TimeSource).
 	Time time.Time
-	// TimeSource says how Time was read.
-	TimeSource TimeSource
 	// Received is the decoder's clock when Decode was called.
 	Received time.Time
 
-	// Fields says which of the optional values below were present.
-	Fields Field
-	// FrameNumber is the binary 0x01 frame counter.
-	FrameNumber uint32
-	// LittleEndian is true when a binary 0x01 packet only made sense read
-	// little-endian (the API_REFERENCE layout, docs/instance.md, "Frames and encodings").
-	LittleEndian bool
 	// FPS is frames per second, 0–1000.
 	FPS float64
 	// FrameTimeMS, PhysicsTimeMS and RenderTimeMS are milliseconds, ≥ 0.
@@ -201,8 +217,6 @@ type Frame struct {
 	CPULoad float64
 	// PlayerCount is a snapshot's player_count.
 	PlayerCount float64
-	// VRActive is a snapshot's vr_active.
-	VRActive bool
 
 	// Level is an alert's level ("warning", "critical").
 	Level string
@@ -210,15 +224,13 @@ type Frame struct {
 	Message, Details string
 	// Scene is a snapshot's scene path.
 	Scene string
-
-	// Headset, LeftController and RightController are vr_tracking poses.
-	Headset, LeftController, RightController Pose
-
-	// SignatureRequired is an authenticated frame's signature_required: later
-	// client commands must carry an HMAC signature (docs/instance.md, "Authentication handshake").
-	SignatureRequired bool
 	// HMACSecret is an authenticated frame's hmac_secret, the signing key.
 	HMACSecret Secret
+
+	// Tracking is a vr_tracking frame's poses, decoded into a Tracking of
+	// its own (never shared with another Frame, nor reused); nil for every
+	// other kind, and when the decoder skips poses (Decoder.SkipPoses).
+	Tracking *Tracking
 }
 
 // Has reports whether every value in fields was present in the frame.

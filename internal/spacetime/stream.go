@@ -1,7 +1,6 @@
 package spacetime
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/hmac"
@@ -10,9 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +33,17 @@ const (
 	DefaultSilenceTimeout = 90 * time.Second
 	DefaultWriteTimeout   = 5 * time.Second
 )
+
+// DeadlineSlackDivisor sets the slack of a Stream's read deadline:
+// PongWait / DeadlineSlackDivisor (3.75s with the default PongWait).
+// Setting a socket's deadline costs a runtime timer update and a cold cache
+// line, too much to pay for every frame of a thousand streams; so the
+// deadline is moved only when the one needed has passed the one armed, and
+// then armed up to the slack later than needed, which the next frames
+// within the slack do not move. ErrHeartbeatTimeout therefore ends the
+// stream between PongWait and PongWait plus the slack after the last sign
+// of life; ErrSilent is never late (see StreamOptions.SilenceTimeout).
+const DeadlineSlackDivisor = 16
 
 // Errors that end a Stream, for errors.Is. Next wraps them with the URL and
 // the limit that applied.
@@ -72,6 +85,8 @@ type StreamOptions struct {
 	// PongWait is how long the connection may stay completely quiet (no
 	// frame, ping or pong) before it counts as dead (default 60s, the
 	// server's own idle limit, docs/instance.md, "Intervals and keep-alive").
+	// ErrHeartbeatTimeout comes at most PongWait/DeadlineSlackDivisor late
+	// (3.75s with the default).
 	PongWait time.Duration
 	// PingPeriod is how often a WebSocket ping and the application-level
 	// {"command":"ping"} are sent (default 25s, or PongWait*9/10 if shorter).
@@ -81,7 +96,10 @@ type StreamOptions struct {
 	// that answers unknown commands with errors. WebSocket pings still go.
 	DisableCommandPing bool
 	// SilenceTimeout is how long the stream may carry no data frame, pongs
-	// notwithstanding, before it ends with ErrSilent (default 90s).
+	// notwithstanding, before it ends with ErrSilent (default 90s), on time:
+	// the deadline's slack never passes it. Keep it longer than PongWait
+	// plus that slack (DeadlineSlackDivisor), or every data frame moves the
+	// read deadline, which costs CPU on a busy stream.
 	SilenceTimeout time.Duration
 	// WriteTimeout bounds each write: pings, commands, authenticate
 	// (default 5s).
@@ -92,8 +110,10 @@ type StreamOptions struct {
 	// invalidated. A StatusToken must be bound to a Client first (pass the
 	// Client's source).
 	Token TokenSource
-	// Now is the clock for frames without a timestamp (default clock.Now).
-	// Deadlines always use the real clock: they are socket deadlines.
+	// Now is the clock of Frame.Received, and of Frame.Time for frames
+	// without a timestamp (default clock.Now). Deadlines always use the
+	// real clock: they are socket deadlines. With clock.Now (or nil) one
+	// reading per frame serves both.
 	Now func() time.Time
 	// Header is sent with the WebSocket handshake.
 	Header http.Header
@@ -220,11 +240,21 @@ type Stream struct {
 	ctx      context.Context
 	lastAny  time.Time // last frame, ping or pong
 	lastData time.Time // last data frame (Kind.IsData)
+	// armed is the read deadline last set by armDeadline, at least the
+	// one needed; zero forces the next armDeadline to set one.
+	armed time.Time
+	// pongWait and silence are opts.PongWait and opts.SilenceTimeout, and
+	// slack the heartbeat deadline's (DeadlineSlackDivisor), here with the
+	// hot fields.
+	pongWait, silence, slack time.Duration
 	// watchedDone is the Done channel of the context watch registered;
 	// written by watch under watchMu, read by Next's goroutine without it.
 	watchedDone <-chan struct{}
-	buf         bytes.Buffer
-	dec         Decoder
+	msg         []byte // the last message read; its array is reused
+	// recvNow is opts.Now when it is not the real clock, else nil: the
+	// reading Next takes for the deadlines is then the frame's too.
+	recvNow func() time.Time
+	dec     Decoder
 
 	frames  [KindCount]atomic.Uint64
 	invalid atomic.Uint64
@@ -330,13 +360,22 @@ func redactURL(raw string) string {
 }
 
 func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream {
+	var recvNow func() time.Time
+	if !isRealClock(opts.Now) {
+		recvNow = opts.Now
+	}
 	s := &Stream{
-		opts: opts,
-		url:  redactURL(rawURL),
-		conn: conn,
-		dec:  Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
-		ctx:  context.Background(),
-		done: make(chan struct{}),
+		opts:    opts,
+		url:     redactURL(rawURL),
+		conn:    conn,
+		dec:     Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
+		recvNow: recvNow,
+		ctx:     context.Background(),
+		done:    make(chan struct{}),
+
+		pongWait: opts.PongWait,
+		silence:  opts.SilenceTimeout,
+		slack:    opts.PongWait / DeadlineSlackDivisor,
 	}
 	now := clock.Now()
 	s.lastAny, s.lastData = now, now
@@ -400,14 +439,17 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		s.armDeadline()
 		msgType, r, err := s.conn.NextReader()
 		if err == nil {
-			s.buf.Reset()
-			_, err = s.buf.ReadFrom(r)
+			s.msg, err = readMessage(s.msg[:0], r)
 		}
 		if err != nil {
 			return s.fail(s.readError(err))
 		}
 		s.lastAny = clock.Now()
-		if err := s.dec.Decode(msgType, s.buf.Bytes(), f); err != nil {
+		received := s.lastAny
+		if s.recvNow != nil {
+			received = s.recvNow()
+		}
+		if err := s.dec.decodeAt(msgType, s.msg, f, received); err != nil {
 			s.invalid.Add(1)
 			if s.opts.OnInvalid != nil {
 				s.opts.OnInvalid(err)
@@ -430,19 +472,65 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 	}
 }
 
-// armDeadline sets the read deadline to whichever comes first: PongWait
-// after the last sign of life, or SilenceTimeout after the last data frame.
-func (s *Stream) armDeadline() {
-	deadline := s.lastAny.Add(s.opts.PongWait)
-	if silent := s.lastData.Add(s.opts.SilenceTimeout); silent.Before(deadline) {
-		deadline = silent
+// isRealClock reports whether now is clock.Now itself (or nil, which
+// means it), whose reading Next already takes for the deadlines. A func
+// value's code pointer identifies a top-level function; any other clock,
+// a closure or a method value, is read on its own.
+func isRealClock(now func() time.Time) bool {
+	return now == nil || reflect.ValueOf(now).Pointer() == reflect.ValueOf(clock.Now).Pointer()
+}
+
+// minMessageBuffer is the first capacity of a Stream's message buffer,
+// enough for the frames of the simulator and the instance (about 400
+// bytes); a larger message doubles it, and the stream keeps it.
+const minMessageBuffer = 512
+
+// readMessage appends the rest of r, a message's reader, to dst, growing
+// it only when full: leaner than a bytes.Buffer, which checks for room
+// before every read. gorilla enforces the read limit, so dst grows to
+// StreamOptions.ReadLimit at most.
+func readMessage(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, max(minMessageBuffer, cap(dst)))
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
 	}
-	_ = s.conn.SetReadDeadline(deadline)
+}
+
+// armDeadline keeps the read deadline at or after the one needed,
+// whichever comes first of PongWait after the last sign of life
+// (heartbeat) and SilenceTimeout after the last data frame (silent). Both
+// only move later, so the armed deadline stands until the needed one
+// passes it; it is then set to the heartbeat plus the slack
+// (DeadlineSlackDivisor), or the silence if sooner, and most frames set
+// nothing. An armed deadline that fires has therefore passed the needed
+// one by less than the slack; and it passes the silence deadline only
+// when it was set to it, so ErrSilent is on time.
+func (s *Stream) armDeadline() {
+	heartbeat := s.lastAny.Add(s.pongWait)
+	silent := s.lastData.Add(s.silence)
+	if !heartbeat.After(s.armed) || !silent.After(s.armed) {
+		return // the needed deadline has not passed the armed one; nor has a past one set by watch's callback
+	}
+	s.armed = heartbeat.Add(s.slack)
+	if silent.Before(s.armed) {
+		s.armed = silent
+	}
+	_ = s.conn.SetReadDeadline(s.armed)
 	// The context may have ended after watch's callback moved the deadline
 	// to the past, which this call just undid. Its Done channel is closed
 	// before the callback runs, so either the channel reads closed here,
 	// or the callback's deadline comes after this one. A receive, not
-	// ctx.Err, which takes the context's mutex: this runs for every frame.
+	// ctx.Err, which takes the context's mutex: this runs for every frame
+	// that moves the deadline.
 	if isClosed(s.watchedDone) {
 		_ = s.conn.SetReadDeadline(time.Unix(1, 0))
 	}
@@ -464,10 +552,16 @@ func isClosed(done <-chan struct{}) bool {
 // Registering costs an allocation, so it is done once per context, not
 // once per Next. watchedDone is written only here, by the goroutine
 // calling Next, under watchMu; that goroutine may read it without the lock.
+//
+// A new context makes the next armDeadline set the deadline: the callback
+// of the one it replaces may have moved it to the past after its Next
+// returned (a per-call timeout, cancelled), and armDeadline, which moves
+// the deadline only when it must, would otherwise leave it there.
 func (s *Stream) watch(ctx context.Context, done <-chan struct{}) {
 	if done == s.watchedDone {
 		return
 	}
+	s.armed = time.Time{}
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
 	if s.unwatch != nil {

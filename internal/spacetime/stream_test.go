@@ -1,6 +1,7 @@
 package spacetime
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,17 +18,22 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/iotest"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // telServer is a WebSocket server on loopback whose every connection runs
 // handle. Cleanup closes the connections and waits for the handlers.
 type telServer struct {
-	url string // ws://127.0.0.1:port/
+	url  string                                                            // ws://127.0.0.1:port/
+	dial func(ctx context.Context, network, addr string) (net.Conn, error) // a pipe server's; nil on loopback
 
 	mu      sync.Mutex
 	closing bool
@@ -37,8 +44,31 @@ type telServer struct {
 func startTelServer(t *testing.T, handle func(c *websocket.Conn)) *telServer {
 	t.Helper()
 	ts := &telServer{}
+	srv := httptest.NewServer(ts.upgrade(handle))
+	ts.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+	t.Cleanup(func() {
+		ts.closeAll()
+		srv.Close()
+	})
+	return ts
+}
+
+// startTelPipeServer is startTelServer on in-memory connections, for a
+// stream in a synctest bubble: dial with ts.dial (StreamOptions.NetDial),
+// any URL.
+func startTelPipeServer(t *testing.T, handle func(c *websocket.Conn)) *telServer {
+	t.Helper()
+	ts := &telServer{url: "ws://vr.invalid:8081/"}
+	ts.dial = testkit.StartPipeServer(t, ts.upgrade(handle)).Dial
+	t.Cleanup(ts.closeAll) // before the server closes: hijacked connections are the handler's
+	return ts
+}
+
+// upgrade is the server's handler: it upgrades each request and runs
+// handle.
+func (ts *telServer) upgrade(handle func(c *websocket.Conn)) http.Handler {
 	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -55,19 +85,18 @@ func startTelServer(t *testing.T, handle func(c *websocket.Conn)) *telServer {
 		defer ts.wg.Done()
 		defer c.Close()
 		handle(c)
-	}))
-	ts.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
-	t.Cleanup(func() {
-		ts.mu.Lock()
-		ts.closing = true
-		for _, c := range ts.conns {
-			c.Close()
-		}
-		ts.mu.Unlock()
-		ts.wg.Wait()
-		srv.Close()
 	})
-	return ts
+}
+
+// closeAll closes the connections and waits for their handlers.
+func (ts *telServer) closeAll() {
+	ts.mu.Lock()
+	ts.closing = true
+	for _, c := range ts.conns {
+		c.Close()
+	}
+	ts.mu.Unlock()
+	ts.wg.Wait()
 }
 
 // readAll reads client messages until the connection ends, sending text
@@ -708,41 +737,166 @@ func TestStreamContextCancel(t *testing.T) {
 // the read deadline (after a frame, here an invalid one) must still end
 // the read, although watch's callback moved the deadline to the past
 // before armDeadline set a new one. The connection is wrapped to see the
-// callback's deadline, so the race is taken every time.
+// callback's deadline, so the race is taken every time; the frame comes
+// later than the deadline's slack, in a synctest bubble, so that
+// armDeadline does set one.
 func TestStreamCancelWhileRearming(t *testing.T) {
-	ts := startTelServer(t, func(c *websocket.Conn) {
-		c.WriteMessage(websocket.TextMessage, []byte(`{"event":"fps","data":{"fps":-5}}`))
-		readAll(c, nil) // then quiet: only a deadline ends the read
-	})
-	past := make(chan struct{}, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	opts := fastOptions(ts.url)
-	opts.PongWait, opts.PingPeriod, opts.SilenceTimeout = time.Minute, 50*time.Second, time.Minute
-	opts.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		return deadlineConn{c, past}, err
-	}
-	var sawCallback bool
-	opts.OnInvalid = func(error) {
-		cancel()
-		select {
-		case <-past: // the callback moved the deadline; armDeadline runs next
-			sawCallback = true
-		case <-time.After(5 * time.Second):
+	synctest.Test(t, func(t *testing.T) {
+		opts := StreamOptions{PongWait: time.Minute, PingPeriod: 50 * time.Second, SilenceTimeout: 2 * time.Minute}
+		ts := startTelPipeServer(t, func(c *websocket.Conn) {
+			time.Sleep(2 * opts.PongWait / DeadlineSlackDivisor)
+			c.WriteMessage(websocket.TextMessage, []byte(`{"event":"fps","data":{"fps":-5}}`))
+			readAll(c, nil) // then quiet: only a deadline ends the read
+		})
+		opts.URLs = []string{ts.url}
+		past := make(chan struct{}, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		opts.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := ts.dial(ctx, network, addr)
+			return deadlineConn{c, past}, err
 		}
+		var sawCallback bool
+		opts.OnInvalid = func(error) {
+			cancel()
+			select {
+			case <-past: // the callback moved the deadline; armDeadline runs next
+				sawCallback = true
+			case <-time.After(5 * time.Second):
+			}
+		}
+		s := dialT(t, opts)
+		timeout := time.AfterFunc(opts.PongWait/2, func() { s.Close() }) // after the frame, well before any read deadline
+		defer timeout.Stop()
+		var f Frame
+		err := s.Next(ctx, &f)
+		if !sawCallback {
+			t.Fatal("watch's callback never set a past deadline")
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Next = %v, want context.Canceled: the re-armed deadline hid the cancel", err)
+		}
+	})
+}
+
+// TestStreamPerCallContextsDoNotCutLaterReads: a per-call context cancelled
+// after its Next returned moves the read deadline to the past (watch's
+// callback runs before the next Next, synctest.Wait sees to it); the next
+// Next, with a new context, must set a deadline again rather than keep
+// the armed one, although the frame it waits for is well within it. The
+// frames are a second apart, so each read waits on the connection.
+func TestStreamPerCallContextsDoNotCutLaterReads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ts := startTelPipeServer(t, func(c *websocket.Conn) {
+			go readAll(c, nil)
+			for range 5 {
+				time.Sleep(time.Second)
+				if c.WriteMessage(websocket.TextMessage, []byte(telFPSJSON)) != nil {
+					return
+				}
+			}
+		})
+		s := dialT(t, StreamOptions{URLs: []string{ts.url}, NetDial: ts.dial})
+		for i := range 5 {
+			ctx, cancel := context.WithCancel(context.Background())
+			var f Frame
+			err := s.Next(ctx, &f)
+			cancel()
+			synctest.Wait() // the context's callback has run
+			if err != nil {
+				t.Fatalf("Next %d: %v", i+1, err)
+			}
+		}
+	})
+}
+
+// TestStreamDeadlineSlack: the read deadline moves only when it must
+// (DeadlineSlackDivisor), yet a stream whose frames keep coming never
+// times out, and a quiet one times out no sooner than its timeout and no
+// later than the slack allows: ErrHeartbeatTimeout between PongWait and
+// PongWait plus the slack after the last frame, ErrSilent exactly
+// SilenceTimeout after the last data frame. The default timings, in a
+// synctest bubble. The frames come at gaps just short of PongWait (a
+// deadline armed early, or not moved by a frame, cuts the stream) and at
+// gaps well inside the slack (a deadline moved too seldom fires early
+// once they stop); and the deadline is set for at most half the frames
+// (the point of the slack).
+func TestStreamDeadlineSlack(t *testing.T) {
+	slack := DefaultPongWait / DeadlineSlackDivisor
+	var gaps []time.Duration
+	for range 4 {
+		gaps = append(gaps, DefaultPongWait-slack/2)
 	}
-	s := dialT(t, opts)
-	timeout := time.AfterFunc(5*time.Second, func() { s.Close() })
-	defer timeout.Stop()
-	var f Frame
-	err := s.Next(ctx, &f)
-	if !sawCallback {
-		t.Fatal("watch's callback never set a past deadline")
+	for range 3 * DeadlineSlackDivisor { // a few slacks' worth
+		gaps = append(gaps, slack/3)
 	}
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Next = %v, want context.Canceled: the re-armed deadline hid the cancel", err)
+	for _, tc := range []struct {
+		name        string
+		answerPings bool
+		wantErr     error
+		min, max    time.Duration // after the last frame
+	}{
+		{"half-open", false, ErrHeartbeatTimeout, DefaultPongWait, DefaultPongWait + slack},
+		{"wedged, pings answered", true, ErrSilent, DefaultSilenceTimeout, DefaultSilenceTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var last atomic.Int64 // UnixNano of the last frame sent
+				ts := startTelPipeServer(t, func(c *websocket.Conn) {
+					if !tc.answerPings {
+						c.SetPingHandler(func(string) error { return nil })
+					}
+					read := make(chan struct{})
+					go func() { // gorilla answers pings while reading
+						defer close(read)
+						readAll(c, nil)
+					}()
+					for _, gap := range gaps {
+						time.Sleep(gap)
+						if c.WriteMessage(websocket.TextMessage, []byte(telFPSJSON)) != nil {
+							break
+						}
+						last.Store(time.Now().UnixNano())
+					}
+					<-read // then quiet until the client gives up
+				})
+				var sets atomic.Int32
+				opts := StreamOptions{URLs: []string{ts.url}, NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := ts.dial(ctx, network, addr)
+					return countingConn{c, &sets}, err
+				}}
+				s := dialT(t, opts)
+				var f Frame
+				for i := range gaps {
+					if err := s.Next(context.Background(), &f); err != nil {
+						t.Fatalf("frame %d of a steady stream: %v", i+1, err)
+					}
+				}
+				if n := int(sets.Load()); n*2 > len(gaps) {
+					t.Errorf("read deadline set %d times for %d frames, want at most half as many", n, len(gaps))
+				}
+				err := s.Next(context.Background(), &f)
+				took := time.Since(time.Unix(0, last.Load()))
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Next after the last frame = %v, want %v", err, tc.wantErr)
+				}
+				if took < tc.min || took > tc.max {
+					t.Errorf("%v %v after the last frame, want between %v and %v", tc.wantErr, took, tc.min, tc.max)
+				}
+			})
+		})
 	}
+}
+
+// countingConn counts the read deadlines set on it.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int32
+}
+
+func (c countingConn) SetReadDeadline(t time.Time) error {
+	c.n.Add(1)
+	return c.Conn.SetReadDeadline(t)
 }
 
 // deadlineConn signals past each time a read deadline in the past is set.
@@ -1017,4 +1171,70 @@ func TestSimTelemetryAuth(t *testing.T) {
 			t.Fatalf("Next = %v, want ErrNoAuthToken", err)
 		}
 	})
+}
+
+// TestReadMessage: readMessage appends a whole message however the reader
+// splits it, grows past its first capacity, reuses its array for a
+// shorter message, and returns the reader's error (not io.EOF, the end).
+func TestReadMessage(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789"), 500) // 5000 bytes: grown from 512 several times
+	msg, err := readMessage(nil, iotest.HalfReader(bytes.NewReader(big)))
+	if err != nil || !bytes.Equal(msg, big) {
+		t.Fatalf("readMessage(5000 bytes, half reads) = %d bytes, %v; want the message", len(msg), err)
+	}
+	small := []byte(telFPSJSON)
+	again, err := readMessage(msg[:0], iotest.OneByteReader(bytes.NewReader(small)))
+	if err != nil || !bytes.Equal(again, small) {
+		t.Fatalf("readMessage(fps frame, byte by byte) = %q, %v; want the frame", again, err)
+	}
+	if &again[0] != &msg[0] {
+		t.Error("a shorter message got a new array, want the old one reused")
+	}
+	boom := errors.New("boom")
+	if _, err := readMessage(nil, io.MultiReader(bytes.NewReader(small), iotest.ErrReader(boom))); !errors.Is(err, boom) {
+		t.Errorf("readMessage(failing reader) = %v, want its error", err)
+	}
+}
+
+// TestStreamReceivedClock: Frame.Received (and the Time of a frame without
+// a timestamp) comes from StreamOptions.Now when it is another clock; with
+// the real clock, nil or clock.Now, it is the reading Next takes for the
+// deadlines, which isRealClock tells apart.
+func TestStreamReceivedClock(t *testing.T) {
+	ts := startTelServer(t, func(c *websocket.Conn) {
+		c.WriteMessage(websocket.BinaryMessage, telBinaryFPS(binary.BigEndian, 1, 90, 11.1, 2))
+		readAll(c, nil)
+	})
+	fake := testkit.NewClock(t)
+	for _, tc := range []struct {
+		name string
+		now  func() time.Time
+		real bool // isRealClock
+		fake bool // Received is the test clock's reading, not the real one
+	}{
+		{"nil", nil, true, false},
+		{"clock.Now", clock.Now, true, false},
+		{"a test clock", fake.Now, false, true},
+		{"a closure on the real clock", func() time.Time { return clock.Now() }, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isRealClock(tc.now); got != tc.real {
+				t.Errorf("isRealClock = %v, want %v", got, tc.real)
+			}
+			opts := fastOptions(ts.url)
+			opts.Now = tc.now
+			before := time.Now()
+			f := nextT(t, dialT(t, opts))
+			after := time.Now()
+			if f.Time != f.Received || f.TimeSource != TimeReceived {
+				t.Errorf("binary packet: Time %v (%s), want Received %v", f.Time, f.TimeSource, f.Received)
+			}
+			switch {
+			case tc.fake && !f.Received.Equal(fake.Now()):
+				t.Errorf("Received %v, want the test clock's %v", f.Received, fake.Now())
+			case !tc.fake && (f.Received.Before(before) || f.Received.After(after)):
+				t.Errorf("Received %v, want the real clock's, between %v and %v", f.Received, before, after)
+			}
+		})
+	}
 }
