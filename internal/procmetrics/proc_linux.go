@@ -1,18 +1,5 @@
-// Package procmetrics exports the daemon's own process metrics, the
-// process_* series every Prometheus exporter has, under the names and help
-// texts of client_golang's process collector, at a fraction of its cost per
-// scrape.
-//
-// client_golang's collector reads five files on every scrape. Two of them
-// cost most and say little: /proc/stat, read again on every scrape for a
-// start time that never changes, and /proc/self/net/netstat, whose
-// counters (process_network_receive_bytes_total and
-// process_network_transmit_bytes_total) belong to the network namespace,
-// not the process: under systemd on a bare-metal host they are the whole
-// host's traffic. At one target they were a third of a scrape's CPU. This
-// collector reads the start time once, leaves the namespace's counters to
-// node_exporter, and per scrape reads /proc/self/stat into a reused buffer,
-// counts /proc/self/fd, and asks getrlimit for the limits.
+//go:build linux
+
 package procmetrics
 
 import (
@@ -30,9 +17,9 @@ import (
 	"github.com/prometheus/procfs"
 )
 
-// Collector is a prometheus.Collector of the process_* series. It is safe
-// for concurrent scrapes.
-type Collector struct {
+// procCollector reads the process_* series from /proc. It is safe for
+// concurrent scrapes.
+type procCollector struct {
 	cpu, openFDs, maxFDs, vsize, maxVsize, rss, start *prometheus.Desc
 
 	startTime float64 // seconds since the epoch; read once
@@ -42,13 +29,15 @@ type Collector struct {
 	mu      sync.Mutex // guards buf and fdBuf, reused by every scrape
 	buf     []byte
 	fdBuf   []byte
-	statErr error // why the start time could not be read, reported on scrape
+	statErr error // why the start time could not be read: the series is then left out
 }
 
-// New returns a Collector for this process. It reads the process's start
-// time now, once.
-func New() *Collector {
-	c := &Collector{
+// newCollector returns the /proc reader. It reads the process's start time
+// now, once.
+func newCollector() prometheus.Collector { return newProcCollector() }
+
+func newProcCollector() *procCollector {
+	c := &procCollector{
 		cpu:      prometheus.NewDesc("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", nil, nil),
 		openFDs:  prometheus.NewDesc("process_open_fds", "Number of open file descriptors.", nil, nil),
 		maxFDs:   prometheus.NewDesc("process_max_fds", "Maximum number of open file descriptors.", nil, nil),
@@ -85,7 +74,7 @@ func startTime() (float64, error) {
 }
 
 // Describe sends the descriptors of every series.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+func (c *procCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.cpu, c.openFDs, c.maxFDs, c.vsize, c.maxVsize, c.rss, c.start} {
 		ch <- d
 	}
@@ -94,7 +83,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the process's figures and sends them. A figure that cannot
 // be read is left out, as client_golang's collector does by default: the
 // process metrics are a mix-in, and a scrape must not fail for them.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+func (c *procCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.statErr == nil {
 		ch <- prometheus.MustNewConstMetric(c.start, prometheus.GaugeValue, c.startTime)
 	}
@@ -126,7 +115,7 @@ type stat struct {
 }
 
 // readStat reads /proc/self/stat into c.buf and parses it.
-func (c *Collector) readStat() (stat, error) {
+func (c *procCollector) readStat() (stat, error) {
 	f, err := os.Open("/proc/self/stat")
 	if err != nil {
 		return stat{}, err
@@ -202,7 +191,7 @@ func parseStat(b []byte) (stat, error) {
 // records into c.fdBuf without making a string of each name. The
 // descriptor of the directory itself is among them, as it is in
 // client_golang's count.
-func (c *Collector) countFDs() (int, error) {
+func (c *procCollector) countFDs() (int, error) {
 	f, err := os.Open("/proc/self/fd")
 	if err != nil {
 		return 0, err

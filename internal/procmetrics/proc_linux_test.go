@@ -1,3 +1,5 @@
+//go:build linux
+
 package procmetrics
 
 import (
@@ -77,7 +79,7 @@ func TestSeriesMatchClientGolang(t *testing.T) {
 }
 
 func TestCountsEveryDescriptor(t *testing.T) {
-	c := New()
+	c := newProcCollector()
 	before, err := c.countFDs()
 	if err != nil {
 		t.Fatal(err)
