@@ -68,3 +68,60 @@ func TestMetricsGzipOnlyWhenLong(t *testing.T) {
 		})
 	}
 }
+
+// TestExpositionUnregister: a collector leaves /metrics when unregistered,
+// found by its descriptors as the Registry finds it (an equal collector
+// will do), per-target text families and gathered collectors alike; it can
+// then be registered again. An unchecked collector cannot be unregistered,
+// as from a Registry.
+func TestExpositionUnregister(t *testing.T) {
+	e := newExposition(prometheus.NewRegistry())
+	m := monitor.NewMetrics(e)
+	m.Up.WithLabelValues("main").Set(1)
+	m.TelemetryConnected.WithLabelValues("main").Set(1)
+	gaugeOpts := prometheus.GaugeOpts{Name: "spacetime_watch_test_gauge", Help: "A gauge of the test."}
+	e.MustRegister(prometheus.NewGauge(gaugeOpts))
+	unchecked := uncheckedGauge{prometheus.NewGauge(prometheus.GaugeOpts{Name: "spacetime_watch_test_unchecked", Help: "An unchecked gauge of the test."})}
+	e.MustRegister(unchecked)
+	body := func() string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		e.handler(zap.NewNop()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec.Body.String()
+	}
+	for _, name := range []string{"spacetime_up{", "spacetime_watch_test_gauge ", "spacetime_watch_test_unchecked "} {
+		if !strings.Contains(body(), name) {
+			t.Fatalf("/metrics lacks %s before any unregistering", name)
+		}
+	}
+
+	if !e.Unregister(prometheus.NewGauge(gaugeOpts)) || !e.Unregister(m.Up) {
+		t.Fatal("Unregister found nothing to unregister")
+	}
+	if e.Unregister(unchecked) {
+		t.Error("an unchecked collector was unregistered")
+	}
+	got := body()
+	for _, gone := range []string{"spacetime_up", "spacetime_watch_test_gauge"} {
+		if strings.Contains(got, gone) {
+			t.Errorf("/metrics still shows %s after it was unregistered", gone)
+		}
+	}
+	if !strings.Contains(got, "spacetime_watch_test_unchecked ") || !strings.Contains(got, "spacetime_telemetry_connected") {
+		t.Error("unregistering took other families with it")
+	}
+
+	again := prometheus.NewGauge(gaugeOpts)
+	again.Set(7)
+	if err := e.Register(again); err != nil {
+		t.Fatalf("registering again: %v", err)
+	}
+	if got := strings.Count(body(), "spacetime_watch_test_gauge 7"); got != 1 {
+		t.Errorf("the gauge registered again shows %d times", got)
+	}
+}
+
+// uncheckedGauge describes nothing: a Registry cannot check or unregister it.
+type uncheckedGauge struct{ prometheus.Gauge }
+
+func (uncheckedGauge) Describe(chan<- *prometheus.Desc) {}

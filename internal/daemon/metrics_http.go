@@ -34,6 +34,9 @@ import (
 // in turn (inTurn): a Registry gathers each registered collector on a
 // goroutine of its own, yielding the processor for every one it starts,
 // and with a dozen collectors that was a fifth of a small scrape's CPU.
+// In turn, a slow collector adds its whole time to the scrape's; none of
+// them waits on more than a file: the outbox queue's reads the state
+// database, the process's reads /proc.
 type exposition struct {
 	all    *prometheus.Registry // every collector
 	served *prometheus.Registry // inTurn: every collector but the text families
@@ -95,16 +98,37 @@ func (e *exposition) MustRegister(cs ...prometheus.Collector) {
 	}
 }
 
-// Unregister unregisters c from the daemon's Registry and /metrics.
+// Unregister unregisters c from the daemon's Registry and /metrics. As
+// the Registry does, it finds the collector by its descriptors, not by
+// identity: an equal collector unregisters the one registered, and an
+// unchecked collector (one that describes nothing) cannot be unregistered.
 func (e *exposition) Unregister(c prometheus.Collector) bool {
-	e.mu.Lock()
-	if f, ok := c.(monitor.TextFamily); ok {
-		e.text = slices.DeleteFunc(e.text, func(g monitor.TextFamily) bool { return g == f })
-	} else {
-		e.others = slices.DeleteFunc(e.others, func(o prometheus.Collector) bool { return o == c })
+	key := descKey(c)
+	if key == "" {
+		return false
 	}
+	e.mu.Lock()
+	e.text = slices.DeleteFunc(e.text, func(f monitor.TextFamily) bool { return descKey(f) == key })
+	e.others = slices.DeleteFunc(e.others, func(o prometheus.Collector) bool { return descKey(o) == key })
 	e.mu.Unlock()
 	return e.all.Unregister(c)
+}
+
+// descKey identifies a collector by the descriptors it describes, sorted;
+// "" for an unchecked collector. Unregistering is rare (a reload, a
+// registration rolled back), so describing every collector then is cheap.
+func descKey(c prometheus.Collector) string {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		c.Describe(ch)
+		close(ch)
+	}()
+	var descs []string
+	for d := range ch {
+		descs = append(descs, d.String())
+	}
+	slices.Sort(descs)
+	return strings.Join(descs, "\n")
 }
 
 // textFormat is the one format /metrics speaks: the text format 0.0.4,
