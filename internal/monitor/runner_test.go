@@ -287,7 +287,10 @@ func TestRunnerStoresIdentityWhenItMoves(t *testing.T) {
 	clock := testkit.BaseTime(t)
 	now := func() time.Time { return clock }
 	st := openTestStore(t, now)
-	inst := &fakeInstance{started: clock.Add(-time.Hour), version: "1.0.0"}
+	// Half a second past a whole one: the start time is stored truncated
+	// to the second, so a wobble of 0.9 s moves it to the next second,
+	// which a round that wrote every time would store.
+	inst := &fakeInstance{started: clock.Add(-time.Hour + 500*time.Millisecond), version: "1.0.0"}
 	m := NewMetrics(prometheus.NewRegistry())
 	r := newTargetRunner("main", runnerSettings{failureThreshold: 2, successThreshold: 1, autoDetect: true},
 		runnerDeps{status: inst.status(now), checks: func(context.Context) []CheckResult { return nil }}, m, st, nil, zap.NewNop(), now)
