@@ -28,6 +28,19 @@ func parseExposition(body string) exposition {
 // Series is the number of samples: one per series.
 func (e exposition) Series() int { return len(e.lines) }
 
+// SeriesLabelled is the number of series with the label name among their
+// labels: with "target", the series that grow with the fleet.
+func (e exposition) SeriesLabelled(name string) int {
+	n := 0
+	for _, line := range e.lines {
+		_, labels, _, err := sample(line)
+		if err == nil && (strings.HasPrefix(labels, name+`="`) || strings.Contains(labels, `,`+name+`="`)) {
+			n++
+		}
+	}
+	return n
+}
+
 // sample splits a sample line into its name, its labels' text (without
 // braces) and its value.
 func sample(line string) (name, labels string, value float64, err error) {

@@ -20,6 +20,15 @@ spacetime_telemetry_frame_lag_seconds_count 100
 	if got := e.Series(); got != 8 {
 		t.Errorf("Series = %d, want 8 (each bucket, sum and count is one; comments none)", got)
 	}
+	if got := e.SeriesLabelled("target"); got != 2 {
+		t.Errorf("SeriesLabelled(target) = %d, want 2", got)
+	}
+	if got := parseExposition(`spacetime_rule_state{rule="fps",state="pending",target="a"} 1
+spacetime_watch_targets{shard="0"} 1
+spacetime_x{retarget="a"} 1
+`).SeriesLabelled("target"); got != 1 {
+		t.Errorf("SeriesLabelled(target) = %d, want 1 (a target label not first counts; retarget is another label)", got)
+	}
 	if got, ok := e.Sum("spacetime_telemetry_connected"); !ok || got != 1 {
 		t.Errorf("Sum(connected) = %v %v, want 1", got, ok)
 	}

@@ -107,6 +107,10 @@ type Row struct {
 	HealthyP99      float64 `json:"healthy_p99_ms"`
 	Series          int     `json:"series"`
 	SeriesPerTarget float64 `json:"series_per_target"`
+	// TargetSeries are the series with a target label, the part of
+	// Series that grows with the fleet; the rest are the daemon's own
+	// (Go runtime, process, its own counters), the same at every N.
+	TargetSeries int `json:"target_series"`
 	// FramesSent are the frames the sims wrote to the daemon's
 	// connections; FramesReceived those it counted; FramesDropped the
 	// difference. ReaderFramesDropped is the same for the bare reader.
@@ -182,6 +186,9 @@ func measures() []measure {
 		}, nil},
 		{"series (per target)", "≤ 60 per target", func(r Row) string { return fmt.Sprintf("%d (%.0f)", r.Series, r.SeriesPerTarget) },
 			func(r Row) bool { return r.SeriesPerTarget <= maxSeriesPerTarget }},
+		{"of which labelled with a target (per target); the daemon's own", "", func(r Row) string {
+			return fmt.Sprintf("%d (%.1f); %d", r.TargetSeries, float64(r.TargetSeries)/float64(max(r.Targets, 1)), r.Series-r.TargetSeries)
+		}, nil},
 		{"frames dropped (sent to the daemon)", "0", func(r Row) string { return fmt.Sprintf("%d (%d)", r.FramesDropped, r.FramesSent) },
 			func(r Row) bool { return r.FramesDropped == 0 }},
 		{"frame-to-rule p99", "≤ 50 ms", func(r Row) string { return fmt.Sprintf("%.1f ms", r.FrameLagP99) },

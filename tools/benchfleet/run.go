@@ -354,6 +354,7 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	row.HealthyP50, row.HealthyP99 = percentile(took, 50), percentile(took, 99)
 	row.Series = last.Series()
 	row.SeriesPerTarget = float64(row.Series) / float64(n)
+	row.TargetSeries = last.SeriesLabelled("target")
 	g, _ := last.Sum("go_goroutines")
 	row.Goroutines = int(g)
 	mem, err := readRSS(d.proc.Pid())
