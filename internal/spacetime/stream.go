@@ -54,7 +54,8 @@ var (
 	// stream (docs/reliability.md §8).
 	ErrSilent = errors.New("telemetry stream silent")
 	// ErrHeartbeatTimeout means nothing at all, not even a pong, arrived for
-	// StreamOptions.PongWait: the connection is dead.
+	// StreamOptions.PongWait (and up to its slack, DeadlineSlackDivisor,
+	// more): the connection is dead.
 	ErrHeartbeatTimeout = errors.New("telemetry connection dead: nothing received, not even a pong")
 	// ErrFrameTooLarge means a frame exceeded StreamOptions.ReadLimit; the
 	// stream answered with close code 1009 (message too big).
@@ -611,7 +612,9 @@ func (s *Stream) readError(err error) error {
 		if quiet := clock.Since(s.lastData); quiet >= s.opts.SilenceTimeout {
 			return fmt.Errorf("telemetry %s: no data frame for %s (SilenceTimeout %s): %w", s.url, quiet.Round(time.Millisecond), s.opts.SilenceTimeout, ErrSilent)
 		}
-		return fmt.Errorf("telemetry %s: nothing received for %s (PongWait): %w", s.url, s.opts.PongWait, ErrHeartbeatTimeout)
+		// The real gap, not PongWait: the deadline's slack lets it run up
+		// to PongWait/DeadlineSlackDivisor longer.
+		return fmt.Errorf("telemetry %s: nothing received for %s (PongWait %s): %w", s.url, clock.Since(s.lastAny).Round(time.Millisecond), s.pongWait, ErrHeartbeatTimeout)
 	case errors.As(err, &closeErr) && closeErr.Code == websocket.ClosePolicyViolation && s.authSent:
 		s.opts.Token.Invalidate()
 		return fmt.Errorf("telemetry %s: server closed the stream after authenticate (%w): %w", s.url, err, ErrAuthRejected)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -835,9 +836,10 @@ func TestStreamDeadlineSlack(t *testing.T) {
 		answerPings bool
 		wantErr     error
 		min, max    time.Duration // after the last frame
+		msg         string        // the error names the gap: %s is the time since the last frame
 	}{
-		{"half-open", false, ErrHeartbeatTimeout, DefaultPongWait, DefaultPongWait + slack},
-		{"wedged, pings answered", true, ErrSilent, DefaultSilenceTimeout, DefaultSilenceTimeout},
+		{"half-open", false, ErrHeartbeatTimeout, DefaultPongWait, DefaultPongWait + slack, "nothing received for %s (PongWait 1m0s)"},
+		{"wedged, pings answered", true, ErrSilent, DefaultSilenceTimeout, DefaultSilenceTimeout, "no data frame for %s (SilenceTimeout 1m30s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -882,6 +884,9 @@ func TestStreamDeadlineSlack(t *testing.T) {
 				}
 				if took < tc.min || took > tc.max {
 					t.Errorf("%v %v after the last frame, want between %v and %v", tc.wantErr, took, tc.min, tc.max)
+				}
+				if want := fmt.Sprintf(tc.msg, took.Round(time.Millisecond)); !strings.Contains(err.Error(), want) {
+					t.Errorf("Next after the last frame = %q, want it to say %q", err, want)
 				}
 			})
 		})
