@@ -450,7 +450,11 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		if s.recvNow != nil {
 			received = s.recvNow()
 		}
-		if err := s.dec.decodeAt(msgType, s.msg, f, received); err != nil {
+		err = s.dec.decodeAt(msgType, s.msg, f, received)
+		if cap(s.msg) > maxKeptMessageBuffer {
+			s.msg = nil // the frame holds nothing of it: Decode copies what it keeps
+		}
+		if err != nil {
 			s.invalid.Add(1)
 			if s.opts.OnInvalid != nil {
 				s.opts.OnInvalid(err)
@@ -483,13 +487,22 @@ func isRealClock(now func() time.Time) bool {
 
 // minMessageBuffer is the first capacity of a Stream's message buffer,
 // enough for the frames of the simulator and the instance (about 400
-// bytes); a larger message doubles it, and the stream keeps it.
+// bytes); a larger message doubles it, and the stream keeps it up to
+// maxKeptMessageBuffer.
 const minMessageBuffer = 512
+
+// maxKeptMessageBuffer is the largest message buffer a Stream keeps after
+// decoding: a larger one, grown by a rare near-limit frame, is dropped,
+// so that one such frame does not pin up to twice ReadLimit (2 MiB by
+// default) for every target for the stream's life.
+const maxKeptMessageBuffer = 64 << 10
 
 // readMessage appends the rest of r, a message's reader, to dst, growing
 // it only when full: leaner than a bytes.Buffer, which checks for room
-// before every read. gorilla enforces the read limit, so dst grows to
-// StreamOptions.ReadLimit at most.
+// before every read. gorilla enforces the read limit, so the message is
+// StreamOptions.ReadLimit bytes at most; but dst's capacity may reach
+// twice that, since a full dst doubles before the read that returns
+// io.EOF (a message of exactly a power of two fills it).
 func readMessage(dst []byte, r io.Reader) ([]byte, error) {
 	for {
 		if len(dst) == cap(dst) {

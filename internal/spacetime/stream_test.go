@@ -1201,6 +1201,39 @@ func TestReadMessage(t *testing.T) {
 	}
 }
 
+// TestStreamDropsGrownMessageBuffer: a Stream keeps its message buffer
+// for the next frame, unless a large frame grew it past
+// maxKeptMessageBuffer: that one is dropped once decoded, so a rare
+// near-limit frame does not pin its buffer for the stream's life.
+func TestStreamDropsGrownMessageBuffer(t *testing.T) {
+	padded := func(n int) string { return strings.Repeat(" ", n) + telFPSJSON } // JSON allows the spaces
+	frames := []struct {
+		data           string
+		minCap, maxCap int
+	}{
+		{padded(10 << 10), 10 << 10, maxKeptMessageBuffer}, // grown, kept
+		{padded(maxKeptMessageBuffer + 1), 0, 0},           // grown past the bound: dropped
+		{telFPSJSON, minMessageBuffer, minMessageBuffer},   // a new buffer of the first size
+	}
+	ts := startTelServer(t, func(c *websocket.Conn) {
+		for _, fr := range frames {
+			if c.WriteMessage(websocket.TextMessage, []byte(fr.data)) != nil {
+				return
+			}
+		}
+		readAll(c, nil)
+	})
+	s := dialT(t, fastOptions(ts.url))
+	for i, fr := range frames {
+		if f := nextT(t, s); f.Kind != KindFPS || f.FPS != 90 {
+			t.Fatalf("frame %d: %+v, want the fps frame", i+1, f)
+		}
+		if c := cap(s.msg); c < fr.minCap || c > fr.maxCap {
+			t.Errorf("frame %d (%d bytes): buffer of %d bytes kept, want %d to %d", i+1, len(fr.data), c, fr.minCap, fr.maxCap)
+		}
+	}
+}
+
 // TestStreamReceivedClock: Frame.Received (and the Time of a frame without
 // a timestamp) comes from StreamOptions.Now when it is another clock; with
 // the real clock, nil or clock.Now, it is the reading Next takes for the
