@@ -321,7 +321,9 @@ type MemoryThresholds struct {
 // Telemetry tunes the telemetry WebSocket watcher.
 type Telemetry struct {
 	// SilenceTimeout is how long a connected stream may stay silent before it
-	// counts as down and is redialled. Default: 90s.
+	// counts as down and is redialled. A value under 63.75s (the heartbeat's
+	// PongWait, 60s, plus its slack) makes every frame move the read
+	// deadline, which costs CPU on a busy stream. Default: 90s.
 	SilenceTimeout time.Duration `yaml:"silence_timeout"`
 	// DownFor is how long the stream may stay without data (disconnected,
 	// or silent past SilenceTimeout) before telemetry_down or

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,7 +17,11 @@ import (
 // a shard: BenchmarkFrameLagObserve); so each running watcher counts into
 // a shard of its own, and Collect adds the shards up. A shard released
 // (its watcher stopped) is folded into the totals, so the histogram never
-// goes down.
+// goes down. The sum is kept in integer nanoseconds, shards and totals
+// alike, so that adding them up is exact in any order: a float sum added
+// in the map's order (random per scrape) could come out smaller on a later
+// scrape with no new observation, which Prometheus takes for a counter
+// reset.
 type FrameLagHistogram struct {
 	desc *prometheus.Desc
 
@@ -29,17 +34,30 @@ type FrameLagHistogram struct {
 var frameLagBuckets = [...]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
 // lagShard is one watcher's counts. Its watcher's frames are observed one
-// at a time (under the run lock), so the sum needs no compare-and-swap;
-// the atomics are for Collect, which reads from another goroutine.
+// at a time (under the run lock); the atomics are for Collect, which reads
+// from another goroutine.
+//
+// The padding rounds the shard up to a multiple of 64 bytes, a cache line:
+// the allocator places an object of such a size class at a multiple of its
+// size, so two shards never share a line, and two watchers observing on
+// different cores do not take the line from each other on every frame.
 type lagShard struct {
-	counts  [len(frameLagBuckets) + 1]atomic.Uint64 // per bucket, not cumulative; the last is +Inf
-	sumBits atomic.Uint64
+	counts [len(frameLagBuckets) + 1]atomic.Uint64 // per bucket, not cumulative; the last is +Inf
+	sumNs  atomic.Uint64                           // the lags' sum, in nanoseconds
+	_      [(cacheLine - lagShardBytes%cacheLine) % cacheLine]byte
 }
+
+// cacheLine is the cache line size of the CPUs the daemon runs on (amd64,
+// arm64), in bytes; lagShardBytes is a lagShard's size before padding.
+const (
+	cacheLine     = 64
+	lagShardBytes = (len(frameLagBuckets) + 2) * 8
+)
 
 // lagTotals is a sum of shards.
 type lagTotals struct {
 	counts [len(frameLagBuckets) + 1]uint64
-	sum    float64
+	sumNs  uint64
 }
 
 func newFrameLagHistogram() *FrameLagHistogram {
@@ -76,14 +94,28 @@ func (s *lagShard) observe(v float64) {
 		i++
 	}
 	s.counts[i].Add(1)
-	s.sumBits.Store(math.Float64bits(math.Float64frombits(s.sumBits.Load()) + v))
+	s.sumNs.Add(lagNanos(v))
+}
+
+// lagNanos is v seconds in whole nanoseconds: none for a negative lag, and
+// at most math.MaxInt64 (292 years), so that one absurd timestamp cannot
+// wrap the sum.
+func lagNanos(v float64) uint64 {
+	ns := math.Round(v * float64(time.Second))
+	switch {
+	case !(ns > 0): // negative, zero or NaN
+		return 0
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	}
+	return uint64(ns)
 }
 
 func (s *lagShard) addTo(t *lagTotals) {
 	for i := range s.counts {
 		t.counts[i] += s.counts[i].Load()
 	}
-	t.sum += math.Float64frombits(s.sumBits.Load())
+	t.sumNs += s.sumNs.Load()
 }
 
 // Describe sends the histogram's one descriptor.
@@ -105,5 +137,6 @@ func (h *FrameLagHistogram) Collect(ch chan<- prometheus.Metric) {
 		buckets[le] = n
 	}
 	n += t.counts[len(frameLagBuckets)]
-	ch <- prometheus.MustNewConstHistogram(h.desc, n, t.sum, buckets)
+	sum := float64(t.sumNs) / float64(time.Second) // one rounding, of an exact total: monotonic
+	ch <- prometheus.MustNewConstHistogram(h.desc, n, sum, buckets)
 }

@@ -229,7 +229,9 @@ type Frame struct {
 
 	// Tracking is a vr_tracking frame's poses, decoded into a Tracking of
 	// its own (never shared with another Frame, nor reused); nil for every
-	// other kind, and when the decoder skips poses (Decoder.SkipPoses).
+	// other kind, and when the decoder skips poses (Decoder.SkipPoses)
+	// and could scan the frame: one it cannot scan is decoded in full,
+	// poses included, so a SkipPoses reader may still find Tracking set.
 	Tracking *Tracking
 }
 

@@ -54,7 +54,8 @@ var (
 	// stream (docs/reliability.md §8).
 	ErrSilent = errors.New("telemetry stream silent")
 	// ErrHeartbeatTimeout means nothing at all, not even a pong, arrived for
-	// StreamOptions.PongWait: the connection is dead.
+	// StreamOptions.PongWait (and up to its slack, DeadlineSlackDivisor,
+	// more): the connection is dead.
 	ErrHeartbeatTimeout = errors.New("telemetry connection dead: nothing received, not even a pong")
 	// ErrFrameTooLarge means a frame exceeded StreamOptions.ReadLimit; the
 	// stream answered with close code 1009 (message too big).
@@ -229,8 +230,8 @@ func (s StreamStats) Total() uint64 {
 // caller dials anew (with a Backoff).
 type Stream struct {
 	// Grouped so that one frame reads few cache lines: the connection, the
-	// times and the buffer first, then the decoder (frames and invalid,
-	// and the timeouts in opts, are further on). conn is shared with the
+	// times, the timeouts (copied from opts) and the buffer first, then the
+	// decoder (frames and invalid are further on). conn is shared with the
 	// pings and Close (gorilla allows one reader and one writer at a time,
 	// and Close from any goroutine); watchedDone is read without the lock
 	// that guards its writes (see watch); the others are owned by the
@@ -365,10 +366,12 @@ func newStream(opts StreamOptions, rawURL string, conn *websocket.Conn) *Stream 
 		recvNow = opts.Now
 	}
 	s := &Stream{
-		opts:    opts,
-		url:     redactURL(rawURL),
-		conn:    conn,
-		dec:     Decoder{Now: opts.Now, MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
+		opts: opts,
+		url:  redactURL(rawURL),
+		conn: conn,
+		// No Now: Next reads the clock itself and passes the reading to
+		// decodeAt, which never reads Decoder.Now.
+		dec:     Decoder{MaxInflatedBytes: opts.MaxInflatedBytes, SkipPoses: opts.SkipPoses},
 		recvNow: recvNow,
 		ctx:     context.Background(),
 		done:    make(chan struct{}),
@@ -449,7 +452,11 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 		if s.recvNow != nil {
 			received = s.recvNow()
 		}
-		if err := s.dec.decodeAt(msgType, s.msg, f, received); err != nil {
+		err = s.dec.decodeAt(msgType, s.msg, f, received)
+		if cap(s.msg) > maxKeptMessageBuffer {
+			s.msg = nil // the frame holds nothing of it: Decode copies what it keeps
+		}
+		if err != nil {
 			s.invalid.Add(1)
 			if s.opts.OnInvalid != nil {
 				s.opts.OnInvalid(err)
@@ -475,20 +482,31 @@ func (s *Stream) Next(ctx context.Context, f *Frame) error {
 // isRealClock reports whether now is clock.Now itself (or nil, which
 // means it), whose reading Next already takes for the deadlines. A func
 // value's code pointer identifies a top-level function; any other clock,
-// a closure or a method value, is read on its own.
+// a closure or a method value, is read on its own. So is any wrapper of
+// clock.Now (func() time.Time { return clock.Now() }): it is still
+// correct, and just loses the saving of one reading per frame.
 func isRealClock(now func() time.Time) bool {
 	return now == nil || reflect.ValueOf(now).Pointer() == reflect.ValueOf(clock.Now).Pointer()
 }
 
 // minMessageBuffer is the first capacity of a Stream's message buffer,
 // enough for the frames of the simulator and the instance (about 400
-// bytes); a larger message doubles it, and the stream keeps it.
+// bytes); a larger message doubles it, and the stream keeps it up to
+// maxKeptMessageBuffer.
 const minMessageBuffer = 512
+
+// maxKeptMessageBuffer is the largest message buffer a Stream keeps after
+// decoding: a larger one, grown by a rare near-limit frame, is dropped,
+// so that one such frame does not pin up to twice ReadLimit (2 MiB by
+// default) for every target for the stream's life.
+const maxKeptMessageBuffer = 64 << 10
 
 // readMessage appends the rest of r, a message's reader, to dst, growing
 // it only when full: leaner than a bytes.Buffer, which checks for room
-// before every read. gorilla enforces the read limit, so dst grows to
-// StreamOptions.ReadLimit at most.
+// before every read. gorilla enforces the read limit, so the message is
+// StreamOptions.ReadLimit bytes at most; but dst's capacity may reach
+// twice that, since a full dst doubles before the read that returns
+// io.EOF (a message of exactly a power of two fills it).
 func readMessage(dst []byte, r io.Reader) ([]byte, error) {
 	for {
 		if len(dst) == cap(dst) {
@@ -611,7 +629,9 @@ func (s *Stream) readError(err error) error {
 		if quiet := clock.Since(s.lastData); quiet >= s.opts.SilenceTimeout {
 			return fmt.Errorf("telemetry %s: no data frame for %s (SilenceTimeout %s): %w", s.url, quiet.Round(time.Millisecond), s.opts.SilenceTimeout, ErrSilent)
 		}
-		return fmt.Errorf("telemetry %s: nothing received for %s (PongWait): %w", s.url, s.opts.PongWait, ErrHeartbeatTimeout)
+		// The real gap, not PongWait: the deadline's slack lets it run up
+		// to PongWait/DeadlineSlackDivisor longer.
+		return fmt.Errorf("telemetry %s: nothing received for %s (PongWait %s): %w", s.url, clock.Since(s.lastAny).Round(time.Millisecond), s.pongWait, ErrHeartbeatTimeout)
 	case errors.As(err, &closeErr) && closeErr.Code == websocket.ClosePolicyViolation && s.authSent:
 		s.opts.Token.Invalidate()
 		return fmt.Errorf("telemetry %s: server closed the stream after authenticate (%w): %w", s.url, err, ErrAuthRejected)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -835,9 +836,10 @@ func TestStreamDeadlineSlack(t *testing.T) {
 		answerPings bool
 		wantErr     error
 		min, max    time.Duration // after the last frame
+		msg         string        // the error names the gap: %s is the time since the last frame
 	}{
-		{"half-open", false, ErrHeartbeatTimeout, DefaultPongWait, DefaultPongWait + slack},
-		{"wedged, pings answered", true, ErrSilent, DefaultSilenceTimeout, DefaultSilenceTimeout},
+		{"half-open", false, ErrHeartbeatTimeout, DefaultPongWait, DefaultPongWait + slack, "nothing received for %s (PongWait 1m0s)"},
+		{"wedged, pings answered", true, ErrSilent, DefaultSilenceTimeout, DefaultSilenceTimeout, "no data frame for %s (SilenceTimeout 1m30s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -882,6 +884,9 @@ func TestStreamDeadlineSlack(t *testing.T) {
 				}
 				if took < tc.min || took > tc.max {
 					t.Errorf("%v %v after the last frame, want between %v and %v", tc.wantErr, took, tc.min, tc.max)
+				}
+				if want := fmt.Sprintf(tc.msg, took.Round(time.Millisecond)); !strings.Contains(err.Error(), want) {
+					t.Errorf("Next after the last frame = %q, want it to say %q", err, want)
 				}
 			})
 		})
@@ -1193,6 +1198,39 @@ func TestReadMessage(t *testing.T) {
 	boom := errors.New("boom")
 	if _, err := readMessage(nil, io.MultiReader(bytes.NewReader(small), iotest.ErrReader(boom))); !errors.Is(err, boom) {
 		t.Errorf("readMessage(failing reader) = %v, want its error", err)
+	}
+}
+
+// TestStreamDropsGrownMessageBuffer: a Stream keeps its message buffer
+// for the next frame, unless a large frame grew it past
+// maxKeptMessageBuffer: that one is dropped once decoded, so a rare
+// near-limit frame does not pin its buffer for the stream's life.
+func TestStreamDropsGrownMessageBuffer(t *testing.T) {
+	padded := func(n int) string { return strings.Repeat(" ", n) + telFPSJSON } // JSON allows the spaces
+	frames := []struct {
+		data           string
+		minCap, maxCap int
+	}{
+		{padded(10 << 10), 10 << 10, maxKeptMessageBuffer}, // grown, kept
+		{padded(maxKeptMessageBuffer + 1), 0, 0},           // grown past the bound: dropped
+		{telFPSJSON, minMessageBuffer, minMessageBuffer},   // a new buffer of the first size
+	}
+	ts := startTelServer(t, func(c *websocket.Conn) {
+		for _, fr := range frames {
+			if c.WriteMessage(websocket.TextMessage, []byte(fr.data)) != nil {
+				return
+			}
+		}
+		readAll(c, nil)
+	})
+	s := dialT(t, fastOptions(ts.url))
+	for i, fr := range frames {
+		if f := nextT(t, s); f.Kind != KindFPS || f.FPS != 90 {
+			t.Fatalf("frame %d: %+v, want the fps frame", i+1, f)
+		}
+		if c := cap(s.msg); c < fr.minCap || c > fr.maxCap {
+			t.Errorf("frame %d (%d bytes): buffer of %d bytes kept, want %d to %d", i+1, len(fr.data), c, fr.minCap, fr.maxCap)
+		}
 	}
 }
 

@@ -15,12 +15,15 @@ import (
 // the server; it does not close connections a handler hijacked.
 type PipeServer struct {
 	ln *pipeListener
+	// pipe makes a connection's two ends; nil means net.Pipe. A test of
+	// Dial sets it to see the ends Dial does not return.
+	pipe func() (client, server net.Conn)
 }
 
 // StartPipeServer serves h on a PipeServer until the test ends.
 func StartPipeServer(t testing.TB, h http.Handler) *PipeServer {
 	t.Helper()
-	ps := &PipeServer{ln: &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}}
+	ps := &PipeServer{ln: newPipeListener()}
 	srv := &http.Server{Handler: h}
 	served := make(chan struct{})
 	go func() {
@@ -35,17 +38,26 @@ func StartPipeServer(t testing.TB, h http.Handler) *PipeServer {
 }
 
 // Dial hands the server one end of a new pipe and returns the other; the
-// network and address are ignored.
+// network and address are ignored. When ctx ends or the server has closed
+// first, Dial closes both ends and returns the reason.
 func (ps *PipeServer) Dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
+	pipe := ps.pipe
+	if pipe == nil {
+		pipe = net.Pipe
+	}
+	client, server := pipe()
+	var err error
 	select {
 	case ps.ln.conns <- server:
 		return client, nil
 	case <-ps.ln.done:
-		return nil, net.ErrClosed
+		err = net.ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		err = ctx.Err()
 	}
+	_ = client.Close()
+	_ = server.Close()
+	return nil, err
 }
 
 // pipeListener is a net.Listener whose connections come from Dial.
@@ -55,6 +67,12 @@ type pipeListener struct {
 	once  sync.Once
 }
 
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// Accept waits for the next connection a Dial hands over, or for Close,
+// after which it returns net.ErrClosed.
 func (l *pipeListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
@@ -64,11 +82,14 @@ func (l *pipeListener) Accept() (net.Conn, error) {
 	}
 }
 
+// Close stops Accept and any Dial waiting to hand over a connection; it
+// may be called more than once.
 func (l *pipeListener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return nil
 }
 
+// Addr returns the address "pipe" of network "pipe": there is no real one.
 func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
 
 type pipeAddr struct{}
