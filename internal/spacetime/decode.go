@@ -177,10 +177,13 @@ func (d *Decoder) decodeBinary(data []byte, f *Frame) error {
 	case binaryGzipJSON:
 		f.Encoding = EncodingGzipJSON
 		payload, err := d.inflate(data)
-		if err != nil {
-			return err
+		if err == nil {
+			err = d.decodeJSON(payload, f)
 		}
-		return d.decodeJSON(payload, f)
+		if cap(d.inflated) > maxKeptMessageBuffer {
+			d.inflated = nil // as a Stream's message buffer: one large frame must not pin it
+		}
+		return err
 	case binaryPing, binaryPong:
 		// Documented without a layout (docs/instance.md, "Frames and
 		// encodings"): the type byte is all that is read.

@@ -588,3 +588,27 @@ func TestDecodeSecretNeverPrinted(t *testing.T) {
 		t.Errorf("HMACSecret.Reveal() = %q", f.HMACSecret.Reveal())
 	}
 }
+
+// TestDecoderDropsGrownInflateBuffer: a gzip frame that inflates past
+// maxKeptMessageBuffer is decoded, and its buffer is not kept; a small one's
+// is, for the next frame.
+func TestDecoderDropsGrownInflateBuffer(t *testing.T) {
+	var d Decoder
+	var f Frame
+	big := []byte(`{"event":"custom","data":{"note":"` + strings.Repeat("x", 2*maxKeptMessageBuffer) + `"}}`)
+	if err := d.Decode(websocket.BinaryMessage, telGzip(t, big, -1, -1), &f); err != nil {
+		t.Fatalf("decoding a large gzip frame: %v", err)
+	}
+	if f.Encoding != EncodingGzipJSON || f.Event != "custom" {
+		t.Fatalf("decoded %+v", f)
+	}
+	if cap(d.inflated) > maxKeptMessageBuffer {
+		t.Errorf("the decoder keeps a %d-byte inflate buffer after a large frame", cap(d.inflated))
+	}
+	if err := d.Decode(websocket.BinaryMessage, telGzip(t, telFixture(t, "fps"), -1, -1), &f); err != nil {
+		t.Fatal(err)
+	}
+	if d.inflated == nil {
+		t.Error("a small frame's inflate buffer was not kept")
+	}
+}
