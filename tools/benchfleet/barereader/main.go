@@ -4,7 +4,8 @@
 // gorilla/websocket (the daemon's WebSocket library), and reads and
 // discards every frame, counting them. It prints {"connected": N} on
 // stdout once every stream is open, and {"frames": F, "errors": E} when
-// SIGTERM or SIGINT stops it. It does not reconnect: a stream that ends
+// SIGTERM or SIGINT stops it, after reading for a second more what was
+// already sent. It does not reconnect: a stream that ends
 // counts as an error.
 package main
 
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/spacetime-vr/spacetime-watch/internal/clock"
 	"gopkg.in/yaml.v3"
 )
 
@@ -31,6 +33,11 @@ const UserAgent = "spacetime-benchfleet-barereader"
 
 // dialTimeout bounds one WebSocket handshake.
 const dialTimeout = 10 * time.Second
+
+// drainFor is how long, once stopped, the reader goes on reading what the
+// sims wrote before the stop and is still in the sockets, so that its
+// count is what arrived, not what it had got round to reading.
+const drainFor = time.Second
 
 func main() {
 	if len(os.Args) != 2 || os.Args[1] == "-h" || os.Args[1] == "--help" {
@@ -109,8 +116,9 @@ func run(ctx context.Context, targetFile string, stdout io.Writer) error {
 		})
 	}
 	<-ctx.Done()
+	drained := clock.Deadline(drainFor)
 	for _, c := range conns {
-		_ = c.Close() // ends every reader
+		_ = c.SetReadDeadline(drained) // ends every reader once the sockets are empty
 	}
 	wg.Wait()
 	conns = nil
