@@ -41,9 +41,12 @@ var frameLagBuckets = [...]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .
 // the allocator places an object of such a size class at a multiple of its
 // size, so two shards never share a line, and two watchers observing on
 // different cores do not take the line from each other on every frame.
+//
+// The sum comes first, beside the smallest buckets: a frame's lag is
+// mostly under 10 ms, so an observation writes one cache line, not two.
 type lagShard struct {
-	counts [len(frameLagBuckets) + 1]atomic.Uint64 // per bucket, not cumulative; the last is +Inf
 	sumNs  atomic.Uint64                           // the lags' sum, in nanoseconds
+	counts [len(frameLagBuckets) + 1]atomic.Uint64 // per bucket, not cumulative; the last is +Inf
 	_      [(cacheLine - lagShardBytes%cacheLine) % cacheLine]byte
 }
 
