@@ -11,9 +11,10 @@
 // not the process: under systemd on a bare-metal host they are the whole
 // host's traffic. At one target they were a third of a scrape's CPU. This
 // collector reads the start time once, leaves the namespace's counters to
-// node_exporter, and per scrape reads /proc/self/stat into a reused buffer,
-// counts /proc/self/fd, and asks getrlimit for the limits. That is Linux;
-// elsewhere New returns client_golang's collector.
+// node_exporter, and per scrape reads /proc/self/stat and counts
+// /proc/self/fd (through procfs, as client_golang does) and asks getrlimit
+// for the limits. That is Linux; elsewhere New returns client_golang's
+// collector.
 package procmetrics
 
 import "github.com/prometheus/client_golang/prometheus"

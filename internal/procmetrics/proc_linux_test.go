@@ -3,8 +3,6 @@
 package procmetrics
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -74,65 +72,6 @@ func TestSeriesMatchClientGolang(t *testing.T) {
 		got, want := value(ours[name]), value(theirs[name])
 		if got <= 0 || got < want/2 || got > want*2 {
 			t.Errorf("%s = %v, client_golang's %v", name, got, want)
-		}
-	}
-}
-
-func TestCountsEveryDescriptor(t *testing.T) {
-	c := newProcCollector()
-	before, err := c.countFDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// More than one getdents call's worth, so the loop over records and
-	// calls is exercised.
-	const opened = 300
-	dir := t.TempDir()
-	for i := range opened {
-		f, err := os.Create(filepath.Join(dir, strings.Repeat("f", i%40+1)+string(rune('a'+i%26))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = f.Close() })
-	}
-	after, err := c.countFDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after-before != opened {
-		t.Errorf("counted %d descriptors, then %d after opening %d", before, after, opened)
-	}
-}
-
-func TestParseStat(t *testing.T) {
-	// proc(5): pid (comm) state ppid ... utime(14) stime(15) ... vsize(23) rss(24) ...
-	line := func(comm string) string {
-		f := make([]string, 52)
-		for i := range f {
-			f[i] = "0"
-		}
-		f[0], f[1], f[2] = "42", "("+comm+")", "S"
-		f[13], f[14], f[22], f[23] = "250", "50", "123456", "789"
-		return strings.Join(f, " ") + "\n"
-	}
-	for _, comm := range []string{"spacetime-watch", "a) (b c", ")", "x y z"} {
-		s, err := parseStat([]byte(line(comm)))
-		if err != nil {
-			t.Fatalf("comm %q: %v", comm, err)
-		}
-		if want := (stat{utime: 250, stime: 50, vsize: 123456, rss: 789}); s != want {
-			t.Errorf("comm %q: %+v, want %+v", comm, s, want)
-		}
-	}
-	for name, bad := range map[string]string{
-		"no comm":      "42 spacetime-watch S 1",
-		"truncated":    "42 (w) S 1 2 3 4 5 6 7 8 9 10 11 12",
-		"not a number": strings.Replace(line("w"), " 250 ", " 2x0 ", 1),
-	} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("%s: parsed %q", name, bad)
-		} else if !strings.Contains(err.Error(), "/proc/self/stat") {
-			t.Errorf("%s: error %q does not name the file", name, err)
 		}
 	}
 }
