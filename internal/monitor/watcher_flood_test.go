@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // hostileFrame is one WebSocket message of the hostile flood.
@@ -68,7 +69,7 @@ const liveHeapBound = 8 << 20
 func TestWatcherMemoryUnderHostileFlood(t *testing.T) {
 	const conns, perConn = 10, 80
 	frames, big := hostileFrames(), oversizedFrame()
-	ws := startWSServer(t, func(n int, c *websocket.Conn) {
+	ws := testkit.StartWSServer(t, func(n int, c *websocket.Conn) {
 		if n > conns {
 			streamFrames(c)
 			return
@@ -88,7 +89,7 @@ func TestWatcherMemoryUnderHostileFlood(t *testing.T) {
 		}
 		_ = c.WriteMessage(websocket.TextMessage, big) // fails once the client closes
 	})
-	env := newWatchEnv(t, []string{ws.url}, func(o *WatcherOptions) {
+	env := newWatchEnv(t, []string{ws.URL}, func(o *WatcherOptions) {
 		// The default read limit and timeouts: a slow run (-race) must not
 		// find the garbage-only stream silent before it has read it all.
 		o.Stream.PongWait, o.Stream.SilenceTimeout = 0, 0

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -285,68 +283,6 @@ func (s *recordingSink) waitEvent(t *testing.T, rule string, state event.State) 
 		t.Errorf("event %v", got[0])
 	}
 	return got[0]
-}
-
-// wsServer is a WebSocket server on loopback whose n-th connection (from 1)
-// runs handle. Cleanup closes the connections and waits for the handlers.
-type wsServer struct {
-	url string
-
-	mu      sync.Mutex
-	n       int
-	closing bool
-	conns   []*websocket.Conn
-	wg      sync.WaitGroup
-}
-
-func startWSServer(t *testing.T, handle func(n int, c *websocket.Conn)) *wsServer {
-	t.Helper()
-	ws := &wsServer{}
-	srv := httptest.NewServer(ws.upgrade(handle))
-	ws.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
-	t.Cleanup(func() {
-		ws.closeAll()
-		srv.Close()
-	})
-	return ws
-}
-
-// upgrade is the server's handler: it upgrades each request and runs
-// handle with the connection's number.
-func (ws *wsServer) upgrade(handle func(n int, c *websocket.Conn)) http.Handler {
-	up := websocket.Upgrader{}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		ws.mu.Lock()
-		if ws.closing {
-			ws.mu.Unlock()
-			c.Close()
-			return
-		}
-		ws.n++
-		n := ws.n
-		ws.conns = append(ws.conns, c)
-		ws.wg.Add(1)
-		ws.mu.Unlock()
-		defer ws.wg.Done()
-		defer c.Close()
-		handle(n, c)
-	})
-}
-
-// closeAll closes the connections, refuses new ones and waits for the
-// handlers.
-func (ws *wsServer) closeAll() {
-	ws.mu.Lock()
-	ws.closing = true
-	for _, c := range ws.conns {
-		c.Close()
-	}
-	ws.mu.Unlock()
-	ws.wg.Wait()
 }
 
 // streamFrames sends a JSON fps frame every 20 ms until the connection

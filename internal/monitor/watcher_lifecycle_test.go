@@ -19,6 +19,7 @@ import (
 
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestWatcherStopsPromptly: cancelling Run's context ends it within a
@@ -83,14 +84,14 @@ func TestWatcherStopsPromptly(t *testing.T) {
 	}, {
 		name: "connected to a server that sends nothing",
 		setup: func(t *testing.T) ([]string, func(*WatcherOptions)) {
-			ws := startWSServer(t, func(_ int, c *websocket.Conn) {
+			ws := testkit.StartWSServer(t, func(_ int, c *websocket.Conn) {
 				for {
 					if _, _, err := c.ReadMessage(); err != nil {
 						return
 					}
 				}
 			})
-			return []string{ws.url}, func(o *WatcherOptions) { o.Stream.SilenceTimeout, o.Stream.PongWait = time.Minute, time.Minute }
+			return []string{ws.URL}, func(o *WatcherOptions) { o.Stream.SilenceTimeout, o.Stream.PongWait = time.Minute, time.Minute }
 		},
 		reached: func(st WatcherStatus) bool { return st.URL != "" },
 	}} {

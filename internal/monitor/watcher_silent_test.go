@@ -1,8 +1,6 @@
 package monitor
 
 import (
-	"context"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,7 +45,7 @@ func TestWatcherSilentStreamDefaultTimings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var lastFrame atomic.Int64 // UnixNano of the last frame sent
-				srv := startPipeWSServer(t, func(n int, c *websocket.Conn) {
+				srv := testkit.StartWSPipeServer(t, func(n int, c *websocket.Conn) {
 					if !tc.answerPings {
 						c.SetPingHandler(func(string) error { return nil })
 					}
@@ -78,7 +76,7 @@ func TestWatcherSilentStreamDefaultTimings(t *testing.T) {
 				detected := make(chan detection, 1)
 				var env *watchEnv
 				env = newWatchEnv(t, []string{"ws://vr.invalid:8081/"}, func(o *WatcherOptions) {
-					o.Stream = spacetime.StreamOptions{URLs: o.Stream.URLs, NetDial: srv.dial} // default timings
+					o.Stream = spacetime.StreamOptions{URLs: o.Stream.URLs, NetDial: srv.Dial} // default timings
 					o.Rules = testRules()
 					def := testWatcherOptions(watchTarget) // the config's timings
 					o.BackoffInitial, o.BackoffMax, o.TickInterval = def.BackoffInitial, def.BackoffMax, def.TickInterval
@@ -133,18 +131,3 @@ func TestWatcherSilentStreamDefaultTimings(t *testing.T) {
 // pipeFPSFrame is an fps frame without a timestamp: the watcher stamps it
 // with the bubble's clock.
 const pipeFPSFrame = `{"type":"event","event":"fps","data":{"fps":90,"frame_time_ms":11.1,"memory_usage_mb":250}}`
-
-// pipeWSServer is a wsServer on in-memory connections (net.Pipe), for a
-// stream inside a synctest bubble: its dial is StreamOptions.NetDial.
-type pipeWSServer struct {
-	ws   wsServer
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
-}
-
-func startPipeWSServer(t *testing.T, handle func(n int, c *websocket.Conn)) *pipeWSServer {
-	t.Helper()
-	ps := &pipeWSServer{}
-	ps.dial = testkit.StartPipeServer(t, ps.ws.upgrade(handle)).Dial
-	t.Cleanup(ps.ws.closeAll) // before the server closes: hijacked connections are the handler's
-	return ps
-}

@@ -20,6 +20,7 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
 	"github.com/spacetime-vr/spacetime-watch/internal/sim"
 	"github.com/spacetime-vr/spacetime-watch/internal/spacetime"
+	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
 // TestWatcherExportsFrames: in each encoding, frames reach the metrics with
@@ -282,7 +283,7 @@ func TestWatcherCountsInvalidFrames(t *testing.T) {
 func TestWatcherReadLimit(t *testing.T) {
 	t.Parallel()
 	readErrs := make(chan error, 1)
-	ws := startWSServer(t, func(n int, c *websocket.Conn) {
+	ws := testkit.StartWSServer(t, func(n int, c *websocket.Conn) {
 		if n > 1 {
 			streamFrames(c)
 			return
@@ -302,7 +303,7 @@ func TestWatcherReadLimit(t *testing.T) {
 		c.WriteMessage(websocket.TextMessage, big) // fails once the client closes
 		readErrs <- <-readErr
 	})
-	env := newWatchEnv(t, []string{ws.url}, func(o *WatcherOptions) { o.Stream.ReadLimit = 1 << 20 })
+	env := newWatchEnv(t, []string{ws.URL}, func(o *WatcherOptions) { o.Stream.ReadLimit = 1 << 20 })
 	env.start(t)
 	eventually(t, "a reconnect", func() bool { return env.w.Status().Reconnects == 1 })
 	eventually(t, "connected", func() bool { return env.connected(t) == 1 })

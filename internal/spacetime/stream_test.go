@@ -30,74 +30,18 @@ import (
 	"github.com/spacetime-vr/spacetime-watch/internal/testkit"
 )
 
-// telServer is a WebSocket server on loopback whose every connection runs
-// handle. Cleanup closes the connections and waits for the handlers.
-type telServer struct {
-	url  string                                                            // ws://127.0.0.1:port/
-	dial func(ctx context.Context, network, addr string) (net.Conn, error) // a pipe server's; nil on loopback
-
-	mu      sync.Mutex
-	closing bool
-	conns   []*websocket.Conn
-	wg      sync.WaitGroup
-}
-
-func startTelServer(t *testing.T, handle func(c *websocket.Conn)) *telServer {
+// startTelServer is testkit.StartWSServer for a handler that needs no
+// connection number.
+func startTelServer(t *testing.T, handle func(c *websocket.Conn)) *testkit.WSServer {
 	t.Helper()
-	ts := &telServer{}
-	srv := httptest.NewServer(ts.upgrade(handle))
-	ts.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
-	t.Cleanup(func() {
-		ts.closeAll()
-		srv.Close()
-	})
-	return ts
+	return testkit.StartWSServer(t, func(_ int, c *websocket.Conn) { handle(c) })
 }
 
 // startTelPipeServer is startTelServer on in-memory connections, for a
-// stream in a synctest bubble: dial with ts.dial (StreamOptions.NetDial),
-// any URL.
-func startTelPipeServer(t *testing.T, handle func(c *websocket.Conn)) *telServer {
+// stream in a synctest bubble: dial with ts.Dial (StreamOptions.NetDial).
+func startTelPipeServer(t *testing.T, handle func(c *websocket.Conn)) *testkit.WSServer {
 	t.Helper()
-	ts := &telServer{url: "ws://vr.invalid:8081/"}
-	ts.dial = testkit.StartPipeServer(t, ts.upgrade(handle)).Dial
-	t.Cleanup(ts.closeAll) // before the server closes: hijacked connections are the handler's
-	return ts
-}
-
-// upgrade is the server's handler: it upgrades each request and runs
-// handle.
-func (ts *telServer) upgrade(handle func(c *websocket.Conn)) http.Handler {
-	up := websocket.Upgrader{}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		ts.mu.Lock()
-		if ts.closing {
-			ts.mu.Unlock()
-			c.Close()
-			return
-		}
-		ts.conns = append(ts.conns, c)
-		ts.wg.Add(1)
-		ts.mu.Unlock()
-		defer ts.wg.Done()
-		defer c.Close()
-		handle(c)
-	})
-}
-
-// closeAll closes the connections and waits for their handlers.
-func (ts *telServer) closeAll() {
-	ts.mu.Lock()
-	ts.closing = true
-	for _, c := range ts.conns {
-		c.Close()
-	}
-	ts.mu.Unlock()
-	ts.wg.Wait()
+	return testkit.StartWSPipeServer(t, func(_ int, c *websocket.Conn) { handle(c) })
 }
 
 // readAll reads client messages until the connection ends, sending text
@@ -189,7 +133,7 @@ func TestStreamDecodesEveryEncoding(t *testing.T) {
 		c.WriteMessage(websocket.TextMessage, []byte(`{"type":"pong"}`))
 		readAll(c, nil)
 	})
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.Now = telClock
 	s := dialT(t, opts)
 	want := []struct {
@@ -215,8 +159,8 @@ func TestStreamDecodesEveryEncoding(t *testing.T) {
 	if st.Frames[KindFPS] != 3 || st.Frames[KindPong] != 1 || st.Invalid != 0 || st.Total() != 4 {
 		t.Errorf("Stats = %+v, want 3 fps, 1 pong, 0 invalid", st)
 	}
-	if s.URL() != ts.url {
-		t.Errorf("URL() = %q, want %q", s.URL(), ts.url)
+	if s.URL() != ts.URL {
+		t.Errorf("URL() = %q, want %q", s.URL(), ts.URL)
 	}
 }
 
@@ -240,7 +184,7 @@ func TestStreamSkipsAndCountsInvalidFrames(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var seen []error
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.OnInvalid = func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -274,9 +218,9 @@ func TestDialTriesURLsInOrder(t *testing.T) {
 	defer notWS.Close()
 	notWSURL := "ws" + strings.TrimPrefix(notWS.URL, "http") + "/"
 
-	s := dialT(t, fastOptions(refusedURL(t), notWSURL, ts.url))
-	if s.URL() != ts.url {
-		t.Errorf("URL() = %q, want the third URL %q", s.URL(), ts.url)
+	s := dialT(t, fastOptions(refusedURL(t), notWSURL, ts.URL))
+	if s.URL() != ts.URL {
+		t.Errorf("URL() = %q, want the third URL %q", s.URL(), ts.URL)
 	}
 	if f := nextT(t, s); f.Kind != KindFPS {
 		t.Errorf("first frame %s, want fps", f.Kind)
@@ -398,7 +342,7 @@ func TestStreamAnswersAuthRequired(t *testing.T) {
 		readAll(c, nil)
 	})
 	tok := &countingToken{tok: telSentinel}
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.Token = tok
 	s := dialT(t, opts)
 	for _, want := range []Kind{KindAuthRequired, KindAuthenticated, KindFPS} {
@@ -426,7 +370,7 @@ func TestStreamNeverSendsTokenUnasked(t *testing.T) {
 		close(got)
 	})
 	tok := &countingToken{tok: telSentinel}
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.Token = tok
 	opts.PongWait, opts.PingPeriod = time.Second, 100*time.Millisecond // let some pings go out
 	s := dialT(t, opts)
@@ -463,7 +407,7 @@ func TestStreamAuthFailures(t *testing.T) {
 	t.Run("token refused with 1008", func(t *testing.T) {
 		ts := startTelServer(t, rejecting)
 		tok := &countingToken{tok: telSentinel}
-		opts := fastOptions(ts.url)
+		opts := fastOptions(ts.URL)
 		opts.Token = tok
 		s := dialT(t, opts)
 		if f := nextT(t, s); f.Kind != KindAuthRequired {
@@ -486,7 +430,7 @@ func TestStreamAuthFailures(t *testing.T) {
 	})
 	t.Run("no token configured", func(t *testing.T) {
 		ts := startTelServer(t, rejecting)
-		s := dialT(t, fastOptions(ts.url))
+		s := dialT(t, fastOptions(ts.URL))
 		var f Frame
 		err := s.Next(context.Background(), &f)
 		if !errors.Is(err, ErrNoAuthToken) {
@@ -506,7 +450,7 @@ func TestStreamSignsCommands(t *testing.T) {
 		c.WriteMessage(websocket.TextMessage, telFixture(t, "authenticated"))
 		readAll(c, got)
 	})
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.DisableCommandPing = true
 	s := dialT(t, opts)
 	if f := nextT(t, s); f.Kind != KindAuthenticated {
@@ -551,7 +495,7 @@ func TestStreamReadLimit(t *testing.T) {
 		c.WriteMessage(websocket.TextMessage, big) // fails once the client closes
 		closeCode <- <-done
 	})
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.ReadLimit = 1 << 20
 	s := dialT(t, opts)
 	var f Frame
@@ -572,7 +516,7 @@ func TestStreamSilence(t *testing.T) {
 		c.WriteMessage(websocket.TextMessage, []byte(telFPSJSON))
 		readAll(c, nil) // gorilla answers pings while reading
 	})
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.PongWait, opts.PingPeriod, opts.SilenceTimeout = 400*time.Millisecond, 80*time.Millisecond, 1200*time.Millisecond
 	s := dialT(t, opts)
 	nextT(t, s)
@@ -612,7 +556,7 @@ func TestStreamKeepAlive(t *testing.T) {
 		}
 		<-ended
 	})
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.PongWait, opts.PingPeriod, opts.SilenceTimeout = 400*time.Millisecond, 100*time.Millisecond, 10*time.Second
 	s := dialT(t, opts)
 	start := time.Now()
@@ -641,7 +585,7 @@ func TestStreamAppLevelPong(t *testing.T) {
 			}
 		}
 	})
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.PongWait, opts.PingPeriod, opts.SilenceTimeout = 400*time.Millisecond, 80*time.Millisecond, time.Second
 	s := dialT(t, opts)
 	var f Frame
@@ -669,7 +613,7 @@ func TestStreamHeartbeatTimeout(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	opts := fastOptions(ts.url)
+	opts := fastOptions(ts.URL)
 	opts.PongWait, opts.PingPeriod, opts.SilenceTimeout = 300*time.Millisecond, 100*time.Millisecond, 5*time.Second
 	s := dialT(t, opts)
 	nextT(t, s)
@@ -688,7 +632,7 @@ func TestStreamContextCancel(t *testing.T) {
 	quiet := func(c *websocket.Conn) { readAll(c, nil) }
 	t.Run("while blocked", func(t *testing.T) {
 		ts := startTelServer(t, quiet)
-		s := dialT(t, fastOptions(ts.url))
+		s := dialT(t, fastOptions(ts.URL))
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		start := time.Now()
@@ -706,7 +650,7 @@ func TestStreamContextCancel(t *testing.T) {
 	})
 	t.Run("already cancelled", func(t *testing.T) {
 		ts := startTelServer(t, quiet)
-		s := dialT(t, fastOptions(ts.url))
+		s := dialT(t, fastOptions(ts.URL))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		var f Frame
@@ -721,7 +665,7 @@ func TestStreamContextCancel(t *testing.T) {
 			}
 			readAll(c, nil)
 		})
-		s := dialT(t, fastOptions(ts.url))
+		s := dialT(t, fastOptions(ts.URL))
 		for i := range 200 {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			var f Frame
@@ -749,12 +693,12 @@ func TestStreamCancelWhileRearming(t *testing.T) {
 			c.WriteMessage(websocket.TextMessage, []byte(`{"event":"fps","data":{"fps":-5}}`))
 			readAll(c, nil) // then quiet: only a deadline ends the read
 		})
-		opts.URLs = []string{ts.url}
+		opts.URLs = []string{ts.URL}
 		past := make(chan struct{}, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		opts.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := ts.dial(ctx, network, addr)
+			c, err := ts.Dial(ctx, network, addr)
 			return deadlineConn{c, past}, err
 		}
 		var sawCallback bool
@@ -797,7 +741,7 @@ func TestStreamPerCallContextsDoNotCutLaterReads(t *testing.T) {
 				}
 			}
 		})
-		s := dialT(t, StreamOptions{URLs: []string{ts.url}, NetDial: ts.dial})
+		s := dialT(t, StreamOptions{URLs: []string{ts.URL}, NetDial: ts.Dial})
 		for i := range 5 {
 			ctx, cancel := context.WithCancel(context.Background())
 			var f Frame
@@ -863,8 +807,8 @@ func TestStreamDeadlineSlack(t *testing.T) {
 					<-read // then quiet until the client gives up
 				})
 				var sets atomic.Int32
-				opts := StreamOptions{URLs: []string{ts.url}, NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-					c, err := ts.dial(ctx, network, addr)
+				opts := StreamOptions{URLs: []string{ts.URL}, NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := ts.Dial(ctx, network, addr)
 					return countingConn{c, &sets}, err
 				}}
 				s := dialT(t, opts)
@@ -923,7 +867,7 @@ func (c deadlineConn) SetReadDeadline(t time.Time) error {
 func TestStreamClose(t *testing.T) {
 	closeCode := make(chan int, 1)
 	ts := startTelServer(t, func(c *websocket.Conn) { closeCode <- readAll(c, nil) })
-	s, err := Dial(context.Background(), fastOptions(ts.url))
+	s, err := Dial(context.Background(), fastOptions(ts.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -952,7 +896,7 @@ func TestStreamServerClose(t *testing.T) {
 		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "bye"), time.Now().Add(time.Second))
 		readAll(c, nil)
 	})
-	s := dialT(t, fastOptions(ts.url))
+	s := dialT(t, fastOptions(ts.URL))
 	var f Frame
 	err := s.Next(context.Background(), &f)
 	var ce *websocket.CloseError
@@ -1223,7 +1167,7 @@ func TestStreamDropsGrownMessageBuffer(t *testing.T) {
 		}
 		readAll(c, nil)
 	})
-	s := dialT(t, fastOptions(ts.url))
+	s := dialT(t, fastOptions(ts.URL))
 	for i, fr := range frames {
 		if f := nextT(t, s); f.Kind != KindFPS || f.FPS != 90 {
 			t.Fatalf("frame %d: %+v, want the fps frame", i+1, f)
@@ -1259,7 +1203,7 @@ func TestStreamReceivedClock(t *testing.T) {
 			if got := isRealClock(tc.now); got != tc.real {
 				t.Errorf("isRealClock = %v, want %v", got, tc.real)
 			}
-			opts := fastOptions(ts.url)
+			opts := fastOptions(ts.URL)
 			opts.Now = tc.now
 			before := time.Now()
 			f := nextT(t, dialT(t, opts))
