@@ -356,6 +356,14 @@ var ErrUnknownTarget = errors.New("unknown target")
 
 func (m *Monitor) targetNames() string { return fmt.Sprint(m.TargetNames()) }
 
+// TargetCount is how many targets are configured: what TargetNames lists,
+// without building the list.
+func (m *Monitor) TargetCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.targets)
+}
+
 // TargetNames lists the configured targets, sorted.
 func (m *Monitor) TargetNames() []string {
 	m.mu.Lock()

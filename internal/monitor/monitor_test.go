@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -237,6 +238,9 @@ func TestApplyAddsRemovesAndKeepsOnError(t *testing.T) {
 		if got := len(m.Status()); got != 2 || series("b") == 0 {
 			t.Fatalf("after a failed apply: %d targets, b series %d; want the old set", got, series("b"))
 		}
+		if got := m.TargetCount(); got != 2 {
+			t.Fatalf("after a failed apply: TargetCount %d, want 2", got)
+		}
 
 		delete(fail, "c")
 		if err := m.Apply(testConfig(t, "a", "c")); err != nil {
@@ -245,6 +249,9 @@ func TestApplyAddsRemovesAndKeepsOnError(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		if series("b") != 0 {
 			t.Fatalf("removed target b still has %d series", series("b"))
+		}
+		if got, names := m.TargetCount(), m.TargetNames(); got != 2 || !slices.Equal(names, []string{"a", "c"}) {
+			t.Fatalf("after the reload: TargetCount %d, TargetNames %q; want 2, [a c]", got, names)
 		}
 		if series("c") == 0 || testutil.ToFloat64(m.opts.Metrics.Up.WithLabelValues("c")) != 1 {
 			t.Fatal("added target c has no series or is not up")
