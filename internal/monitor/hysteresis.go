@@ -50,7 +50,12 @@ func (h *checkHysteresis) step(r CheckResult, failureThreshold, successThreshold
 			return +1
 		}
 	case CheckPass:
-		h.passes++
+		// passes counts up to successThreshold only: beyond it tells
+		// nothing, and a count that stops moving lets the saved state stop
+		// changing, which saveHysteresisLocked then does not write again.
+		if h.passes < successThreshold {
+			h.passes++
+		}
 		h.failures = 0
 		if h.failing && h.passes >= successThreshold {
 			h.failing, h.since = false, at

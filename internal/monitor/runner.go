@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -87,6 +88,9 @@ type targetRunner struct {
 
 	mu         sync.Mutex
 	hysteresis map[config.CheckName]*checkHysteresis
+	// savedHysteresis is the hysteresis as the store holds it (encoded),
+	// so that a round that changes nothing writes nothing.
+	savedHysteresis []byte
 	// cert is where the target's TLS certificate stands (tls_cert_expiring).
 	cert      certState
 	last      []CheckResult
@@ -156,6 +160,7 @@ func (r *targetRunner) restoreHysteresis() {
 	if !ok {
 		return
 	}
+	r.savedHysteresis = b
 	var saved map[config.CheckName]persistedHysteresis
 	if err := json.Unmarshal(b, &saved); err != nil {
 		r.log.Warn("check state is damaged; starting afresh", zap.Error(err))
@@ -166,18 +171,26 @@ func (r *targetRunner) restoreHysteresis() {
 	}
 }
 
+// saveHysteresisLocked stores the hysteresis when it differs from what the
+// store holds. A round of passing checks usually changes nothing, and the
+// write it saves is a synced transaction per target and round.
 func (r *targetRunner) saveHysteresisLocked() {
 	saved := make(map[config.CheckName]persistedHysteresis, len(r.hysteresis))
 	for c, h := range r.hysteresis {
 		saved[c] = persistedHysteresis{Failures: h.failures, Passes: h.passes, Failing: h.failing, Since: h.since, Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, Fired: h.fired}
 	}
-	b, err := json.Marshal(saved)
+	b, err := json.Marshal(saved) // sorted by check: equal states encode equal
+	if err == nil && bytes.Equal(b, r.savedHysteresis) {
+		return
+	}
 	if err == nil {
 		err = r.store.PutRuleState(r.name, hysteresisKey, b)
 	}
 	if err != nil {
 		r.log.Warn("cannot save check state", zap.Error(err))
+		return
 	}
+	r.savedHysteresis = b
 }
 
 // round runs one scheduled round: detect restarts and deployments, run the

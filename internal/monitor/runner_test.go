@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spacetime-vr/spacetime-watch/internal/config"
 	"github.com/spacetime-vr/spacetime-watch/internal/event"
@@ -256,5 +257,51 @@ func TestRunnerReannouncesRestoredFailingChecks(t *testing.T) {
 	newRunner(third).reannounceChecks(at)
 	if got := third.list(); len(got) != 0 {
 		t.Errorf("events after recovery and restart = %v, want none", got)
+	}
+}
+
+// TestRunnerSavesCheckStateOnlyWhenItChanges: the hysteresis is stored
+// when a round changes it, and a round of passing checks that changes
+// nothing does not write it (at a thousand targets that was a synced
+// transaction per target and round), also after a restart. A closed store
+// makes every write attempt show, as the warning the runner logs.
+func TestRunnerSavesCheckStateOnlyWhenItChanges(t *testing.T) {
+	at := testkit.BaseTime(t)
+	st := openTestStore(t, func() time.Time { return at })
+	m := NewMetrics(prometheus.NewRegistry())
+	core, logs := observer.New(zap.WarnLevel)
+	newRunner := func() *targetRunner {
+		r := newTargetRunner("main", runnerSettings{failureThreshold: 2, successThreshold: 2}, runnerDeps{}, m, st, nil, zap.New(core), func() time.Time { return at })
+		r.restoreHysteresis()
+		return r
+	}
+	r := newRunner()
+	round := func(health CheckStatus) {
+		r.apply([]CheckResult{result(config.CheckInstanceUp, CheckPass), result(config.CheckHealth, health)}, at)
+		at = at.Add(5 * time.Minute)
+	}
+	saves := func() int { return logs.FilterMessage("cannot save check state").Len() }
+
+	round(CheckFail)
+	states, err := st.RuleStates("main")
+	if err != nil || !strings.Contains(string(states[hysteresisKey]), `"failures":1`) {
+		t.Fatalf("stored check state after a failure: %s, %v; want 1 failure", states[hysteresisKey], err)
+	}
+	round(CheckPass)
+	round(CheckPass) // passes reach success_threshold: the state stops changing
+
+	r = newRunner() // a restart: the restored state counts as stored
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		round(CheckPass)
+	}
+	if n := saves(); n != 0 {
+		t.Fatalf("rounds of passing checks that change nothing tried %d writes of the check state", n)
+	}
+	round(CheckFail)
+	if n := saves(); n != 1 {
+		t.Fatalf("a failing round tried %d writes of the check state, want 1", n)
 	}
 }
