@@ -9,6 +9,7 @@ func TestTable(t *testing.T) {
 	good := Row{Targets: 100, DaemonCPU: 10, ReaderCPU: 8, CPURatio: 1.25, StreamRate: 12, Sustained: true,
 		PeakRSS: 30, RSSPerTarget: 0.3, ScrapeP99: 20, Series: 5000, SeriesPerTarget: 50, FrameLagP99: 3,
 		HealthyGets: 50, HealthyP50: 0.1, HealthyP99: 0.25, TargetsWithoutChecks: 90, ChecksBurst: 41.6,
+		WindowSeconds: 30, WindowCheckRequests: 1200,
 		HTTP: HTTPRow{DaemonRequests: 300, DaemonCPUPerRequest: 0.5, BlackboxRequests: 100, BlackboxCPUPerRequest: 1}}
 	bad := good
 	bad.TargetsWithoutChecks, bad.ChecksBurst = 0, 0
@@ -53,6 +54,14 @@ func TestTable(t *testing.T) {
 	}
 	if c := row("HTTP: daemon CPU per request (requests)"); c[4] != "—" {
 		t.Errorf("N = 10 HTTP figure %q, want — (its phase failed)", c[4])
+	}
+	// The checks in the CPU window, at 0.5 ms a request: 1,200 requests in
+	// 30 s are 2% of a core, and the ratio less them is (10 - 2) / 8.
+	if c := row("HTTP: of which the checks, est. (requests in the window)"); c[1] != "" || c[2] != "2.0% (1200)" || c[4] != "—" {
+		t.Errorf("checks' share %q, want no target, 2.0%% (1200) at N = 100 and — where the HTTP phase failed", c)
+	}
+	if c := row("HTTP: CPU ratio less the checks, est."); c[2] != "1.00×" || c[4] != "—" {
+		t.Errorf("ratio less the checks %q, want 1.00× at N = 100 and — where the HTTP phase failed", c)
 	}
 	// The floor and the checks brought in: figures without a target.
 	if c := row("floor: /-/healthy p50 / p99 (GETs)"); c[1] != "" || c[2] != "0.10 / 0.25 ms (50)" {

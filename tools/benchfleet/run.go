@@ -268,6 +268,8 @@ func (h *harness) measureTelemetry(ctx context.Context, f *fleet, n int, dir str
 	row.ReaderCPU = (cpu1[1] - cpu0[1]).Seconds() / elapsed * 100
 	row.SimCPU = (cpu1[2] - cpu0[2]).Seconds() / elapsed * 100
 	row.CPURatio = row.DaemonCPU / row.ReaderCPU
+	row.WindowSeconds = elapsed
+	row.WindowCheckRequests = s1.requests(daemonUserAgent) - s0.requests(daemonUserAgent)
 	perStream := func(reader bool) float64 {
 		return float64(s1.frames(readerUserAgent, reader)-s0.frames(readerUserAgent, reader)) / elapsed / float64(n)
 	}
