@@ -180,13 +180,14 @@ func (r *targetRunner) saveHysteresisLocked() {
 		saved[c] = persistedHysteresis{Failures: h.failures, Passes: h.passes, Failing: h.failing, Since: h.since, Rule: h.rule, Severity: h.severity, Kind: h.kind, Cause: h.cause, Fired: h.fired}
 	}
 	b, err := json.Marshal(saved) // sorted by check: equal states encode equal
-	if err == nil && bytes.Equal(b, r.savedHysteresis) {
+	if err != nil {
+		r.log.Warn("cannot save check state", zap.Error(err))
 		return
 	}
-	if err == nil {
-		err = r.store.PutRuleState(r.name, hysteresisKey, b)
+	if bytes.Equal(b, r.savedHysteresis) {
+		return
 	}
-	if err != nil {
+	if err := r.store.PutRuleState(r.name, hysteresisKey, b); err != nil {
 		r.log.Warn("cannot save check state", zap.Error(err))
 		return
 	}

@@ -11,8 +11,9 @@ import (
 // bytes (RLIMIT_FSIZE), the stand-in for a full disk: a write or a
 // truncate past it fails with EFBIG ("file too large"). SIGXFSZ is
 // ignored, so that the write fails instead of killing the process.
-// restore lifts the cap and lets SIGXFSZ act again. The cap is the whole process's: no other test may
-// write files meanwhile. Linux only; elsewhere it returns an error.
+// restore lifts the cap and lets SIGXFSZ act again. The cap is the whole
+// process's: no other test may write files meanwhile. Linux only;
+// elsewhere it returns an error.
 func LimitFileSize(size int64) (restore func() error, err error) {
 	var old syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
