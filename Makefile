@@ -136,7 +136,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee $(BENCHOUT)
 	./scripts/footprint.sh 60 | tee -a $(BENCHOUT)
 
-## bench-fleet: the daemon watching 1, 100 and 1,000 simulated instances beside a bare reader and blackbox_exporter; figures to bench/fleet.json and BENCHMARKS.md (not part of test; 8 min 16 s with profiles on 2 cores, as bench/fleet.json records)
+## bench-fleet: the daemon watching 1, 100 and 1,000 simulated instances beside a bare reader and blackbox_exporter; figures to bench/fleet.json and BENCHMARKS.md (not part of test; under 10 minutes on 2 cores: the line under BENCHMARKS.md's table gives the last run's time)
 # tools/benchfleet/install-deps.sh installs prometheus-blackbox-exporter
 # when missing. BENCH_FLEET_FLAGS passes flags to the tool (e.g.
 # --instances=1,100 --keep).
